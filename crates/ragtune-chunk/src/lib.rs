@@ -1,0 +1,363 @@
+//! Chunkers built on text-splitter. Every chunk keeps its document and its byte range
+//! `[start, end)` in the source text, so that span labels stay valid whatever the chunking.
+//!
+//! | kind | splitter | size unit |
+//! |---|---|---|
+//! | `chars` | `TextSplitter` | characters (Unicode scalar values) |
+//! | `tokens` | `TextSplitter` | tokens of a tokenizer.json, without [CLS]/[SEP] |
+//! | `markdown` | `MarkdownSplitter` | characters |
+//! | `markdown-tokens` | `MarkdownSplitter` | tokens |
+//! | `none` | none: one chunk per document, title in front (BEIR convention) | – |
+//!
+//! text-splitter trims whitespace at chunk edges, so chunks never start or end in blanks.
+//! Overlap is in the same unit as the size and must be smaller than it.
+#![deny(missing_docs)]
+
+use std::path::Path;
+
+use ragtune_core::{Chunk, ChunkSet, Corpus, DocId};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
+use tokenizers::Tokenizer;
+
+/// A chunking strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChunkerKind {
+    /// Plain-text splitter sized in characters.
+    Chars,
+    /// Plain-text splitter sized in tokens.
+    Tokens,
+    /// Markdown-aware splitter sized in characters.
+    Markdown,
+    /// Markdown-aware splitter sized in tokens.
+    MarkdownTokens,
+    /// Whole documents.
+    None,
+}
+
+impl ChunkerKind {
+    /// The grid name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Chars => "chars",
+            Self::Tokens => "tokens",
+            Self::Markdown => "markdown",
+            Self::MarkdownTokens => "markdown-tokens",
+            Self::None => "none",
+        }
+    }
+    /// Whether sizes count tokens (and so need a tokenizer).
+    pub fn needs_tokenizer(self) -> bool {
+        matches!(self, Self::Tokens | Self::MarkdownTokens)
+    }
+    /// Whether size and overlap mean anything.
+    pub fn is_sized(self) -> bool {
+        self != Self::None
+    }
+}
+
+/// One chunking setup: the unit of reuse in a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChunkSpec {
+    /// Strategy.
+    pub kind: ChunkerKind,
+    /// Maximum chunk size (0 for `none`).
+    pub size: usize,
+    /// Overlap between neighbouring chunks (0 for `none`).
+    pub overlap: usize,
+}
+
+impl std::fmt::Display for ChunkSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.kind.is_sized() {
+            write!(f, "{}/{}/{}", self.kind.name(), self.size, self.overlap)
+        } else {
+            f.write_str("none")
+        }
+    }
+}
+
+/// Chunking failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    /// Overlap must be smaller than size.
+    #[error("chunk overlap {overlap} must be smaller than chunk size {size}")]
+    Overlap {
+        /// Size.
+        size: usize,
+        /// Overlap.
+        overlap: usize,
+    },
+    /// A size of zero.
+    #[error("chunk size must be at least 1")]
+    ZeroSize,
+    /// Token sizing without a tokenizer.
+    #[error("chunker `{0}` sizes chunks in tokens and needs a tokenizer")]
+    NoTokenizer(&'static str),
+    /// The tokenizer file could not be loaded.
+    #[error("{path}: cannot load tokenizer: {message}")]
+    Tokenizer {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Load a tokenizer.json with truncation and padding turned off, as chunk sizing and
+/// token counting need.
+pub fn load_plain_tokenizer(path: &Path) -> Result<Tokenizer, ChunkError> {
+    let mut t = Tokenizer::from_file(path).map_err(|e| ChunkError::Tokenizer {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    t.with_truncation(None).map_err(|e| ChunkError::Tokenizer {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    t.with_padding(None);
+    Ok(t)
+}
+
+/// Number of tokens in `text`, without special tokens.
+pub fn count_tokens(tokenizer: &Tokenizer, text: &str) -> u32 {
+    tokenizer
+        .encode_fast(text, false)
+        .map_or(0, |e| e.len() as u32)
+}
+
+/// Check a spec before any work starts.
+pub fn validate(spec: &ChunkSpec, tokenizer: Option<&Tokenizer>) -> Result<(), ChunkError> {
+    if !spec.kind.is_sized() {
+        return Ok(());
+    }
+    if spec.size == 0 {
+        return Err(ChunkError::ZeroSize);
+    }
+    if spec.overlap >= spec.size {
+        return Err(ChunkError::Overlap {
+            size: spec.size,
+            overlap: spec.overlap,
+        });
+    }
+    if spec.kind.needs_tokenizer() && tokenizer.is_none() {
+        return Err(ChunkError::NoTokenizer(spec.kind.name()));
+    }
+    Ok(())
+}
+
+/// Chunk every document of `corpus` (in parallel over documents).
+pub fn chunk_corpus(
+    corpus: &Corpus,
+    spec: &ChunkSpec,
+    tokenizer: Option<&Tokenizer>,
+) -> Result<ChunkSet, ChunkError> {
+    validate(spec, tokenizer)?;
+    if spec.kind == ChunkerKind::None {
+        let chunks = corpus
+            .docs
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !d.text.trim().is_empty())
+            .map(|(i, d)| Chunk {
+                doc: i as DocId,
+                start: 0,
+                end: d.text.len(),
+            })
+            .collect();
+        return Ok(ChunkSet {
+            chunks,
+            title_prefix: true,
+        });
+    }
+    let per_doc: Vec<Vec<Chunk>> = corpus
+        .docs
+        .par_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            chunk_text(&d.text, spec, tokenizer)
+                .map(|(s, e)| Chunk {
+                    doc: i as DocId,
+                    start: s,
+                    end: e,
+                })
+                .collect()
+        })
+        .collect();
+    Ok(ChunkSet {
+        chunks: per_doc.into_iter().flatten().collect(),
+        title_prefix: false,
+    })
+}
+
+/// Byte ranges of the chunks of one text. `validate` must have passed.
+fn chunk_text<'t>(
+    text: &'t str,
+    spec: &ChunkSpec,
+    tokenizer: Option<&'t Tokenizer>,
+) -> Box<dyn Iterator<Item = (usize, usize)> + 't> {
+    let range = |(start, chunk): (usize, &str)| (start, start + chunk.len());
+    // Overlap < size was checked by `validate`, so `with_overlap` cannot fail here.
+    let overlap = spec.overlap;
+    match (spec.kind, tokenizer) {
+        (ChunkerKind::Chars, _) => {
+            let cfg = ChunkConfig::new(spec.size)
+                .with_overlap(overlap)
+                .expect("validated");
+            let v: Vec<_> = TextSplitter::new(cfg)
+                .chunk_indices(text)
+                .map(range)
+                .collect();
+            Box::new(v.into_iter())
+        }
+        (ChunkerKind::Markdown, _) => {
+            let cfg = ChunkConfig::new(spec.size)
+                .with_overlap(overlap)
+                .expect("validated");
+            let v: Vec<_> = MarkdownSplitter::new(cfg)
+                .chunk_indices(text)
+                .map(range)
+                .collect();
+            Box::new(v.into_iter())
+        }
+        (ChunkerKind::Tokens, Some(t)) => {
+            let cfg = ChunkConfig::new(spec.size)
+                .with_sizer(t)
+                .with_overlap(overlap)
+                .expect("validated");
+            let v: Vec<_> = TextSplitter::new(cfg)
+                .chunk_indices(text)
+                .map(range)
+                .collect();
+            Box::new(v.into_iter())
+        }
+        (ChunkerKind::MarkdownTokens, Some(t)) => {
+            let cfg = ChunkConfig::new(spec.size)
+                .with_sizer(t)
+                .with_overlap(overlap)
+                .expect("validated");
+            let v: Vec<_> = MarkdownSplitter::new(cfg)
+                .chunk_indices(text)
+                .map(range)
+                .collect();
+            Box::new(v.into_iter())
+        }
+        _ => Box::new(std::iter::empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ragtune_core::Document;
+
+    use super::*;
+
+    fn corpus(texts: &[&str]) -> Corpus {
+        Corpus {
+            docs: texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Document {
+                    id: format!("d{i}"),
+                    title: Some(format!("Title {i}")),
+                    text: t.to_string(),
+                })
+                .collect(),
+            questions: vec![],
+        }
+    }
+
+    #[test]
+    fn chars_chunks_are_byte_ranges_of_the_source() {
+        let text = "été un deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize";
+        let c = corpus(&[text, "short"]);
+        let spec = ChunkSpec {
+            kind: ChunkerKind::Chars,
+            size: 30,
+            overlap: 15,
+        };
+        let set = chunk_corpus(&c, &spec, None).unwrap();
+        assert!(set.chunks.len() >= 3);
+        for (i, ch) in set.chunks.iter().enumerate() {
+            let doc = &c.docs[ch.doc as usize].text;
+            let t = set.text(&c, i);
+            assert_eq!(t, &doc[ch.start..ch.end]);
+            assert!(t.chars().count() <= 30, "{t:?}");
+        }
+        // Overlap: some neighbouring chunks of doc 0 share bytes.
+        let d0: Vec<_> = set.chunks.iter().filter(|c| c.doc == 0).collect();
+        assert!(d0.windows(2).any(|w| w[1].start < w[0].end));
+        assert_eq!(set.chunks.last().unwrap().doc, 1);
+    }
+
+    #[test]
+    fn markdown_respects_headings() {
+        let text = "# One\n\nAlpha alpha alpha.\n\n# Two\n\nBeta beta beta.";
+        let c = corpus(&[text]);
+        let set = chunk_corpus(
+            &c,
+            &ChunkSpec {
+                kind: ChunkerKind::Markdown,
+                size: 30,
+                overlap: 0,
+            },
+            None,
+        )
+        .unwrap();
+        let texts: Vec<_> = (0..set.len()).map(|i| set.text(&c, i)).collect();
+        assert_eq!(
+            texts,
+            vec!["# One\n\nAlpha alpha alpha.", "# Two\n\nBeta beta beta."]
+        );
+    }
+
+    #[test]
+    fn none_is_whole_documents_with_titles() {
+        let c = corpus(&["abc", "  ", "def"]);
+        let set = chunk_corpus(
+            &c,
+            &ChunkSpec {
+                kind: ChunkerKind::None,
+                size: 0,
+                overlap: 0,
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(set.len(), 2, "blank documents give no chunk");
+        assert_eq!(set.index_text(&c, 1), "Title 2\ndef");
+    }
+
+    #[test]
+    fn invalid_specs_are_rejected() {
+        let c = corpus(&["abc"]);
+        let err = chunk_corpus(
+            &c,
+            &ChunkSpec {
+                kind: ChunkerKind::Chars,
+                size: 10,
+                overlap: 10,
+            },
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "chunk overlap 10 must be smaller than chunk size 10"
+        );
+        assert!(matches!(
+            chunk_corpus(
+                &c,
+                &ChunkSpec {
+                    kind: ChunkerKind::Tokens,
+                    size: 10,
+                    overlap: 0
+                },
+                None
+            ),
+            Err(ChunkError::NoTokenizer("tokens"))
+        ));
+    }
+}

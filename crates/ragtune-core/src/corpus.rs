@@ -1,0 +1,218 @@
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::ContentHasher;
+
+/// Index of a document in [`Corpus::docs`].
+pub type DocId = u32;
+
+/// One source document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The id the source format gives it (a relative path, a JSONL id, a title…).
+    pub id: String,
+    /// Optional title; whole-document mode puts it in front of the text, as BEIR does.
+    pub title: Option<String>,
+    /// The full text. Every offset in ragtune is a byte offset into this string.
+    pub text: String,
+}
+
+/// A labelled excerpt: the bytes `[start, end)` of document `doc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Span {
+    /// The document holding the excerpt.
+    pub doc: DocId,
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+    /// True when the span covers no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+}
+
+/// A question with its labels.
+///
+/// `relevant_docs` is the union of the documents labelled directly and the documents
+/// that hold a gold span, sorted and deduplicated: document-level metrics use it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    /// Id from the source (or a row number where the source has none).
+    pub id: String,
+    /// The question text.
+    pub text: String,
+    /// Relevant documents (sorted, unique).
+    pub relevant_docs: Vec<DocId>,
+    /// Gold spans, as given (possibly overlapping).
+    pub spans: Vec<Span>,
+}
+
+/// Documents plus labelled questions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Corpus {
+    /// The documents, in a stable order.
+    pub docs: Vec<Document>,
+    /// The questions, in a stable order.
+    pub questions: Vec<Question>,
+}
+
+impl Corpus {
+    /// Map from document id to its index.
+    pub fn doc_index(&self) -> HashMap<&str, DocId> {
+        self.docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.as_str(), i as DocId))
+            .collect()
+    }
+
+    /// Hash of every document (id, title, text) and every label, in order.
+    /// Two corpora with equal fingerprints give identical sweeps.
+    pub fn fingerprint(&self) -> String {
+        let mut h = ContentHasher::new();
+        h.field(b"ragtune-corpus-v1");
+        for d in &self.docs {
+            h.field(&d.id)
+                .field(d.title.as_deref().unwrap_or("\u{0}"))
+                .field(&d.text);
+        }
+        for q in &self.questions {
+            h.field(&q.id).field(&q.text);
+            for d in &q.relevant_docs {
+                h.field(d.to_le_bytes());
+            }
+            for s in &q.spans {
+                h.field(s.doc.to_le_bytes())
+                    .field(s.start.to_le_bytes())
+                    .field(s.end.to_le_bytes());
+            }
+        }
+        h.finish_hex()
+    }
+
+    /// Total bytes of document text.
+    pub fn total_bytes(&self) -> usize {
+        self.docs.iter().map(|d| d.text.len()).sum()
+    }
+}
+
+/// A chunk: bytes `[start, end)` of document `doc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Chunk {
+    /// Source document.
+    pub doc: DocId,
+    /// First byte in the document.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Chunk {
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+    /// True when the chunk is empty.
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+}
+
+/// All chunks of a corpus under one chunking setup, in document order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChunkSet {
+    /// The chunks.
+    pub chunks: Vec<Chunk>,
+    /// Whole-document mode: the text that is indexed is the title, a newline, then the
+    /// document, as in the BEIR convention.
+    pub title_prefix: bool,
+}
+
+impl ChunkSet {
+    /// The chunk's bytes in its document.
+    pub fn text<'c>(&self, corpus: &'c Corpus, i: usize) -> &'c str {
+        let c = self.chunks[i];
+        &corpus.docs[c.doc as usize].text[c.start..c.end]
+    }
+
+    /// The text that retrievers index and embed for chunk `i`.
+    pub fn index_text<'c>(&self, corpus: &'c Corpus, i: usize) -> Cow<'c, str> {
+        let text = self.text(corpus, i);
+        match (
+            &corpus.docs[self.chunks[i].doc as usize].title,
+            self.title_prefix,
+        ) {
+            (Some(title), true) if !title.is_empty() => Cow::Owned(format!("{title}\n{text}")),
+            _ => Cow::Borrowed(text),
+        }
+    }
+
+    /// Number of chunks.
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+    /// True when there are no chunks.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus() -> Corpus {
+        Corpus {
+            docs: vec![Document {
+                id: "a".into(),
+                title: Some("T".into()),
+                text: "hello world".into(),
+            }],
+            questions: vec![Question {
+                id: "q".into(),
+                text: "hi?".into(),
+                relevant_docs: vec![0],
+                spans: vec![Span {
+                    doc: 0,
+                    start: 6,
+                    end: 11,
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn fingerprint_changes_with_labels() {
+        let a = corpus();
+        let mut b = corpus();
+        b.questions[0].spans[0].start = 5;
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint(), corpus().fingerprint());
+    }
+
+    #[test]
+    fn index_text_prefixes_title_only_when_asked() {
+        let c = corpus();
+        let mut set = ChunkSet {
+            chunks: vec![Chunk {
+                doc: 0,
+                start: 0,
+                end: 5,
+            }],
+            title_prefix: false,
+        };
+        assert_eq!(set.index_text(&c, 0), "hello");
+        set.title_prefix = true;
+        assert_eq!(set.index_text(&c, 0), "T\nhello");
+    }
+}

@@ -1,0 +1,25 @@
+//! Core types shared by every ragtune crate: documents, labelled questions, chunks and
+//! rankings, plus the content hashing that keeps caches and fingerprints honest.
+//!
+//! All offsets inside ragtune are **byte** offsets into a document's UTF-8 text, half-open
+//! `[start, end)`. External formats count Unicode code points; loaders convert them once,
+//! with [`CharToByte`], at load time.
+//!
+//! ```
+//! use ragtune_core::{CharToByte, Span};
+//! let text = "naïve café";
+//! let map = CharToByte::new(text);
+//! let span = Span { doc: 0, start: map.byte(6).unwrap(), end: map.byte(10).unwrap() };
+//! assert_eq!(&text[span.start..span.end], "café");
+//! ```
+#![deny(missing_docs)]
+
+mod corpus;
+mod hash;
+mod offsets;
+mod ranking;
+
+pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span};
+pub use hash::{ContentHasher, sha256_hex};
+pub use offsets::CharToByte;
+pub use ranking::{Hit, Ranking};

@@ -1,0 +1,632 @@
+//! One loader per format.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ragtune_core::{Corpus, DocId, Document, Question};
+use serde::Deserialize;
+
+use crate::error::{CorpusError, Result};
+use crate::labels::{Labeler, question};
+
+/// The text placed between the paragraphs of a SQuAD article.
+pub const SQUAD_SEPARATOR: &str = "\n\n";
+
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| CorpusError::io(path, e))
+}
+
+/// Parse each non-blank line of a JSONL file, keeping 1-based line numbers.
+fn jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<(usize, T)>> {
+    let text = read(path)?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value = serde_json::from_str(line)
+            .map_err(|e| CorpusError::parse(path, i + 1, e.to_string()))?;
+        out.push((i + 1, value));
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonlDoc {
+    id: String,
+    #[serde(default)]
+    title: Option<String>,
+    text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonlQuestion {
+    id: String,
+    question: String,
+    #[serde(default)]
+    doc_ids: Vec<String>,
+    #[serde(default)]
+    spans: Vec<JsonlSpan>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonlSpan {
+    doc_id: String,
+    start: usize,
+    end: usize,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+fn check_unique_doc_ids(docs: &[Document], path: &Path) -> Result<()> {
+    let mut seen = HashMap::new();
+    for d in docs {
+        if seen.insert(d.id.as_str(), ()).is_some() {
+            return Err(CorpusError::parse(
+                path,
+                0,
+                format!("document id {:?} appears twice", d.id),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Questions in ragtune's JSONL format.
+fn load_question_jsonl(docs: &[Document], path: &Path) -> Result<Vec<Question>> {
+    let rows: Vec<(usize, JsonlQuestion)> = jsonl(path)?;
+    let mut labeler = Labeler::new(docs, path);
+    let mut questions = Vec::with_capacity(rows.len());
+    let mut ids = HashMap::new();
+    for (line, q) in rows {
+        if ids.insert(q.id.clone(), line).is_some() {
+            return Err(CorpusError::parse(
+                path,
+                line,
+                format!("question id {:?} appears twice", q.id),
+            ));
+        }
+        if q.doc_ids.is_empty() && q.spans.is_empty() {
+            return Err(CorpusError::parse(
+                path,
+                line,
+                format!(
+                    "question {:?} has no labels: give `doc_ids` or `spans`",
+                    q.id
+                ),
+            ));
+        }
+        let doc_ids = q
+            .doc_ids
+            .iter()
+            .map(|d| labeler.doc(d, line))
+            .collect::<Result<Vec<_>>>()?;
+        let mut spans = Vec::with_capacity(q.spans.len());
+        for s in &q.spans {
+            let doc = labeler.doc(&s.doc_id, line)?;
+            spans.push(labeler.span(doc, s.start, s.end, s.text.as_deref(), line, &q.id)?);
+        }
+        questions.push(question(q.id, q.question, doc_ids, spans));
+    }
+    labeler.finish()?;
+    Ok(questions)
+}
+
+/// A folder of `.txt`/`.md` files plus questions JSONL.
+pub(crate) fn load_dir(root: &Path, questions: &Path) -> Result<Corpus> {
+    let mut files = Vec::new();
+    walk(root, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(CorpusError::Missing {
+            path: root.to_path_buf(),
+            what: "no .txt or .md files found".into(),
+        });
+    }
+    let mut docs = Vec::with_capacity(files.len());
+    for f in files {
+        let rel = f.strip_prefix(root).unwrap_or(&f);
+        let id = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        docs.push(Document {
+            id,
+            title: None,
+            text: read(&f)?,
+        });
+    }
+    let questions = load_question_jsonl(&docs, questions)?;
+    Ok(Corpus { docs, questions })
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = fs::read_dir(dir).map_err(|e| CorpusError::io(dir, e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| CorpusError::io(dir, e))?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("txt" | "md")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// JSONL documents plus questions JSONL.
+pub(crate) fn load_jsonl(path: &Path, questions: &Path) -> Result<Corpus> {
+    let docs: Vec<Document> = jsonl::<JsonlDoc>(path)?
+        .into_iter()
+        .map(|(_, d)| Document {
+            id: d.id,
+            title: d.title.filter(|t| !t.is_empty()),
+            text: d.text,
+        })
+        .collect();
+    check_unique_doc_ids(&docs, path)?;
+    let questions = load_question_jsonl(&docs, questions)?;
+    Ok(Corpus { docs, questions })
+}
+
+#[derive(Deserialize)]
+struct BeirDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    #[serde(default)]
+    title: Option<String>,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct BeirQuery {
+    #[serde(rename = "_id")]
+    id: String,
+    text: String,
+}
+
+/// BEIR: corpus.jsonl, queries.jsonl, qrels/<split>.tsv. Relevance > 0 counts as relevant.
+pub(crate) fn load_beir(root: &Path, split: &str) -> Result<Corpus> {
+    let corpus_path = root.join("corpus.jsonl");
+    let docs: Vec<Document> = jsonl::<BeirDoc>(&corpus_path)?
+        .into_iter()
+        .map(|(_, d)| Document {
+            id: d.id,
+            title: d.title.filter(|t| !t.is_empty()),
+            text: d.text,
+        })
+        .collect();
+    check_unique_doc_ids(&docs, &corpus_path)?;
+    let queries: Vec<(usize, BeirQuery)> = jsonl(&root.join("queries.jsonl"))?;
+    let qrels_path = root.join("qrels").join(format!("{split}.tsv"));
+    let qrels_text = read(&qrels_path)?;
+    let labeler = Labeler::new(&docs, &qrels_path);
+    let mut rel: HashMap<String, Vec<DocId>> = HashMap::new();
+    for (i, line) in qrels_text.lines().enumerate() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if i == 0 && fields.first().is_some_and(|f| f.contains("query")) || line.trim().is_empty() {
+            continue;
+        }
+        let [qid, did, score] = fields[..] else {
+            return Err(CorpusError::parse(
+                &qrels_path,
+                i + 1,
+                format!(
+                    "expected 3 tab-separated fields (query-id, corpus-id, score), found {}",
+                    fields.len()
+                ),
+            ));
+        };
+        let score: i64 = score.trim().parse().map_err(|_| {
+            CorpusError::parse(
+                &qrels_path,
+                i + 1,
+                format!("score {score:?} is not an integer"),
+            )
+        })?;
+        if score > 0 {
+            rel.entry(qid.to_string())
+                .or_default()
+                .push(labeler.doc(did, i + 1)?);
+        }
+    }
+    let questions = queries
+        .into_iter()
+        .filter_map(|(_, q)| {
+            rel.remove(&q.id)
+                .map(|docs| question(q.id, q.text, docs, Vec::new()))
+        })
+        .collect();
+    Ok(Corpus { docs, questions })
+}
+
+#[derive(Deserialize)]
+struct Squad {
+    data: Vec<SquadArticle>,
+}
+#[derive(Deserialize)]
+struct SquadArticle {
+    title: String,
+    paragraphs: Vec<SquadParagraph>,
+}
+#[derive(Deserialize)]
+struct SquadParagraph {
+    context: String,
+    qas: Vec<SquadQa>,
+}
+#[derive(Deserialize)]
+struct SquadQa {
+    id: String,
+    question: String,
+    answers: Vec<SquadAnswer>,
+}
+#[derive(Deserialize)]
+struct SquadAnswer {
+    answer_start: usize,
+    text: String,
+}
+
+/// SQuAD v1.1: articles become documents (paragraphs joined by [`SQUAD_SEPARATOR`]);
+/// answers become spans, offset by their paragraph's start in the article.
+pub(crate) fn load_squad(path: &Path) -> Result<Corpus> {
+    let text = read(path)?;
+    let squad: Squad = serde_json::from_str(&text)
+        .map_err(|e| CorpusError::parse(path, e.line(), e.to_string()))?;
+    let sep_chars = SQUAD_SEPARATOR.chars().count();
+    let mut docs = Vec::with_capacity(squad.data.len());
+    // (article, paragraph start in code points, qa) per question, resolved after the docs exist.
+    let mut pending = Vec::new();
+    for article in squad.data {
+        let mut text = String::new();
+        let mut chars = 0usize;
+        for (i, p) in article.paragraphs.into_iter().enumerate() {
+            if i > 0 {
+                text.push_str(SQUAD_SEPARATOR);
+                chars += sep_chars;
+            }
+            let start = chars;
+            text.push_str(&p.context);
+            chars += p.context.chars().count();
+            for qa in p.qas {
+                pending.push((docs.len() as DocId, start, qa));
+            }
+        }
+        docs.push(Document {
+            id: article.title.clone(),
+            title: Some(article.title.replace('_', " ")),
+            text,
+        });
+    }
+    check_unique_doc_ids(&docs, path)?;
+    let mut labeler = Labeler::new(&docs, path);
+    let mut questions = Vec::with_capacity(pending.len());
+    for (doc, para_start, qa) in pending {
+        let mut spans = Vec::with_capacity(qa.answers.len());
+        for a in &qa.answers {
+            let start = para_start + a.answer_start;
+            let end = start + a.text.chars().count();
+            spans.push(labeler.span(doc, start, end, Some(&a.text), 0, &qa.id)?);
+        }
+        if spans.is_empty() {
+            continue;
+        }
+        questions.push(question(qa.id, qa.question, Vec::new(), spans));
+    }
+    labeler.finish()?;
+    Ok(Corpus { docs, questions })
+}
+
+#[derive(Deserialize)]
+struct ChromaReference {
+    content: String,
+    start_index: usize,
+    end_index: usize,
+}
+
+/// Chroma: every `corpora/<id>.md` is one document; `questions_df.csv` has columns
+/// `question`, `references` (JSON list of {content, start_index, end_index}) and `corpus_id`.
+/// A question's id is its 0-based row number.
+pub(crate) fn load_chroma(root: &Path) -> Result<Corpus> {
+    let corpora = root.join("corpora");
+    let mut files = BTreeMap::new();
+    for entry in fs::read_dir(&corpora).map_err(|e| CorpusError::io(&corpora, e))? {
+        let path = entry.map_err(|e| CorpusError::io(&corpora, e))?.path();
+        if path.extension().and_then(|e| e.to_str()) == Some("md") {
+            let id = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            files.insert(id, path);
+        }
+    }
+    if files.is_empty() {
+        return Err(CorpusError::Missing {
+            path: corpora,
+            what: "no .md corpora found".into(),
+        });
+    }
+    let docs = files
+        .into_iter()
+        .map(|(id, path)| {
+            Ok(Document {
+                id,
+                title: None,
+                text: read(&path)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let csv_path = root.join("questions_df.csv");
+    let mut reader = csv::Reader::from_path(&csv_path)
+        .map_err(|e| CorpusError::parse(&csv_path, 0, e.to_string()))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| CorpusError::parse(&csv_path, 1, e.to_string()))?
+        .clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| CorpusError::Missing {
+                path: csv_path.clone(),
+                what: format!(
+                    "column `{name}` (expected columns: question, references, corpus_id)"
+                ),
+            })
+    };
+    let (c_question, c_refs, c_corpus) = (col("question")?, col("references")?, col("corpus_id")?);
+    let mut labeler = Labeler::new(&docs, &csv_path);
+    let mut questions = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            CorpusError::parse(&csv_path, line, e.to_string())
+        })?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let field = |c: usize| record.get(c).unwrap_or_default();
+        let id = row.to_string();
+        let doc = labeler.doc(field(c_corpus), line)?;
+        let refs: Vec<ChromaReference> = serde_json::from_str(field(c_refs)).map_err(|e| {
+            CorpusError::parse(&csv_path, line, format!("column `references`: {e}"))
+        })?;
+        let mut spans = Vec::with_capacity(refs.len());
+        for r in &refs {
+            spans.push(labeler.span(
+                doc,
+                r.start_index,
+                r.end_index,
+                Some(&r.content),
+                line,
+                &id,
+            )?);
+        }
+        if spans.is_empty() {
+            return Err(CorpusError::parse(
+                &csv_path,
+                line,
+                format!("question {id} has no references"),
+            ));
+        }
+        questions.push(question(
+            id,
+            field(c_question).to_string(),
+            Vec::new(),
+            spans,
+        ));
+    }
+    labeler.finish()?;
+    Ok(Corpus { docs, questions })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::{CorpusFormat, CorpusSpec, load};
+
+    fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let p = dir.join(name);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::File::create(&p)
+            .unwrap()
+            .write_all(body.as_bytes())
+            .unwrap();
+        p
+    }
+
+    fn spec(format: CorpusFormat, path: PathBuf, questions: Option<PathBuf>) -> CorpusSpec {
+        CorpusSpec {
+            format,
+            path,
+            questions,
+            split: None,
+            include: None,
+            max_questions: None,
+        }
+    }
+
+    #[test]
+    fn jsonl_converts_code_points_to_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let docs = write(
+            d.path(),
+            "docs.jsonl",
+            "{\"id\":\"a\",\"text\":\"Ünïcode café rules\"}\n",
+        );
+        let qs = write(
+            d.path(),
+            "q.jsonl",
+            "{\"id\":\"q1\",\"question\":\"what?\",\"spans\":[{\"doc_id\":\"a\",\"start\":8,\"end\":12,\"text\":\"café\"}]}\n",
+        );
+        let c = load(&spec(CorpusFormat::Jsonl, docs, Some(qs))).unwrap();
+        let s = c.questions[0].spans[0];
+        assert_eq!(&c.docs[0].text[s.start..s.end], "café");
+        assert_eq!(c.questions[0].relevant_docs, vec![0]);
+    }
+
+    #[test]
+    fn mismatched_labels_are_listed() {
+        let d = tempfile::tempdir().unwrap();
+        let docs = write(
+            d.path(),
+            "docs.jsonl",
+            "{\"id\":\"a\",\"text\":\"hello world\"}\n",
+        );
+        let qs = write(
+            d.path(),
+            "q.jsonl",
+            "{\"id\":\"q1\",\"question\":\"?\",\"spans\":[{\"doc_id\":\"a\",\"start\":0,\"end\":5,\"text\":\"hello\"}]}\n\
+             {\"id\":\"q2\",\"question\":\"?\",\"spans\":[{\"doc_id\":\"a\",\"start\":1,\"end\":6,\"text\":\"world\"}]}\n",
+        );
+        let err = load(&spec(CorpusFormat::Jsonl, docs, Some(qs)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1 of 2 labels"), "{err}");
+        assert!(err.contains("line 2") && err.contains("\"q2\""), "{err}");
+    }
+
+    #[test]
+    fn unknown_doc_and_bad_json_name_the_line() {
+        let d = tempfile::tempdir().unwrap();
+        let docs = write(d.path(), "docs.jsonl", "{\"id\":\"a\",\"text\":\"x\"}\n");
+        let qs = write(
+            d.path(),
+            "q.jsonl",
+            "\n{\"id\":\"q1\",\"question\":\"?\",\"doc_ids\":[\"zz\"]}\n",
+        );
+        let err = load(&spec(CorpusFormat::Jsonl, docs.clone(), Some(qs)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("q.jsonl:2: unknown document id \"zz\""),
+            "{err}"
+        );
+        let qs = write(
+            d.path(),
+            "q2.jsonl",
+            "{\"id\":\"q1\",\"question\":\"?\",\"docs\":[]}\n",
+        );
+        let err = load(&spec(CorpusFormat::Jsonl, docs, Some(qs)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("q2.jsonl:1:") && err.contains("unknown field `docs`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn span_past_the_end_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let docs = write(
+            d.path(),
+            "docs.jsonl",
+            "{\"id\":\"a\",\"text\":\"héllo\"}\n",
+        );
+        let qs = write(
+            d.path(),
+            "q.jsonl",
+            "{\"id\":\"q\",\"question\":\"?\",\"spans\":[{\"doc_id\":\"a\",\"start\":2,\"end\":6}]}\n",
+        );
+        let err = load(&spec(CorpusFormat::Jsonl, docs, Some(qs)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has 5 code points"), "{err}");
+    }
+
+    #[test]
+    fn dir_ids_are_relative_paths() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "corpus/sub/b.md", "# B\nbody");
+        write(d.path(), "corpus/a.txt", "alpha");
+        let qs = write(
+            d.path(),
+            "q.jsonl",
+            "{\"id\":\"q\",\"question\":\"?\",\"doc_ids\":[\"sub/b.md\"]}\n",
+        );
+        let c = load(&spec(CorpusFormat::Dir, d.path().join("corpus"), Some(qs))).unwrap();
+        assert_eq!(
+            c.docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            vec!["a.txt", "sub/b.md"]
+        );
+        assert_eq!(c.questions[0].relevant_docs, vec![1]);
+    }
+
+    #[test]
+    fn beir_keeps_queries_with_positive_qrels() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "corpus.jsonl",
+            "{\"_id\":\"d1\",\"title\":\"T\",\"text\":\"x\"}\n{\"_id\":\"d2\",\"text\":\"y\"}\n",
+        );
+        write(
+            d.path(),
+            "queries.jsonl",
+            "{\"_id\":\"q1\",\"text\":\"a\"}\n{\"_id\":\"q2\",\"text\":\"b\"}\n",
+        );
+        write(
+            d.path(),
+            "qrels/test.tsv",
+            "query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td1\t0\n",
+        );
+        let c = load(&spec(CorpusFormat::Beir, d.path().to_path_buf(), None)).unwrap();
+        assert_eq!(c.questions.len(), 1);
+        assert_eq!(c.questions[0].relevant_docs, vec![1]);
+        assert_eq!(c.docs[0].title.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn squad_offsets_are_shifted_by_paragraph() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "s.json",
+            r#"{"data":[{"title":"Caf_é","paragraphs":[
+              {"context":"Ça va.","qas":[{"id":"1","question":"?","answers":[{"answer_start":0,"text":"Ça"}]}]},
+              {"context":"Née à Paris.","qas":[{"id":"2","question":"?","answers":[{"answer_start":6,"text":"Paris"},{"answer_start":6,"text":"Paris"}]}]}]}],"version":"1.1"}"#,
+        );
+        let c = load(&spec(CorpusFormat::Squad, p, None)).unwrap();
+        assert_eq!(c.docs[0].text, "Ça va.\n\nNée à Paris.");
+        let s = c.questions[1].spans[0];
+        assert_eq!(&c.docs[0].text[s.start..s.end], "Paris");
+        assert_eq!(c.questions[1].spans.len(), 2);
+        assert_eq!(c.docs[0].title.as_deref(), Some("Caf é"));
+    }
+
+    #[test]
+    fn chroma_layout_and_include() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "corpora/one.md", "Alpha beta.");
+        write(d.path(), "corpora/two.md", "Gämma delta.");
+        write(
+            d.path(),
+            "questions_df.csv",
+            "question,references,corpus_id\n\
+             Q1?,\"[{\"\"content\"\": \"\"beta\"\", \"\"start_index\"\": 6, \"\"end_index\"\": 10}]\",one\n\
+             Q2?,\"[{\"\"content\"\": \"\"delta\"\", \"\"start_index\"\": 6, \"\"end_index\"\": 11}]\",two\n",
+        );
+        let mut s = spec(CorpusFormat::Chroma, d.path().to_path_buf(), None);
+        let c = load(&s).unwrap();
+        assert_eq!(c.questions.len(), 2);
+        let sp = c.questions[1].spans[0];
+        assert_eq!(&c.docs[1].text[sp.start..sp.end], "delta");
+        s.include = Some(vec!["two".into()]);
+        let c = load(&s).unwrap();
+        assert_eq!((c.docs.len(), c.questions.len()), (1, 1));
+        assert_eq!(c.questions[0].id, "1");
+        assert_eq!(c.questions[0].spans[0].doc, 0);
+        s.include = Some(vec!["three".into()]);
+        assert!(load(&s).unwrap_err().to_string().contains("\"three\""));
+    }
+}

@@ -1,0 +1,176 @@
+//! Model folders: `model.onnx`, `tokenizer.json` and an optional `model.toml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EmbedError, Result};
+
+/// How token vectors become one vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// Mean over the attention mask (sentence-transformers' default).
+    Mean,
+    /// The first ([CLS]) token.
+    Cls,
+}
+
+/// `model.toml`: every field optional except where the model cannot be understood without it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelToml {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    dim: Option<usize>,
+    #[serde(default)]
+    max_tokens: Option<usize>,
+    #[serde(default)]
+    pooling: Option<Pooling>,
+    #[serde(default)]
+    normalize: Option<bool>,
+    #[serde(default)]
+    output: Option<String>,
+    #[serde(default)]
+    sha256: Option<String>,
+}
+
+/// A resolved embedding model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSpec {
+    /// Name (registry name or folder name).
+    pub name: String,
+    /// The folder.
+    pub dir: PathBuf,
+    /// Expected dimension, if declared (checked against the first output).
+    pub dim: Option<usize>,
+    /// Truncation limit, special tokens included.
+    pub max_tokens: usize,
+    /// Pooling.
+    pub pooling: Pooling,
+    /// Whether vectors are L2-normalised (required for cosine by dot product).
+    pub normalize: bool,
+    /// Name of the token-level output; `None` picks the only float32 rank-3 output.
+    pub output: Option<String>,
+    /// Declared sha256 of model.onnx, if any (checked when the model loads).
+    pub sha256: Option<String>,
+}
+
+impl ModelSpec {
+    /// `model.onnx`.
+    pub fn onnx_path(&self) -> PathBuf {
+        self.dir.join("model.onnx")
+    }
+    /// `tokenizer.json`.
+    pub fn tokenizer_path(&self) -> PathBuf {
+        self.dir.join("tokenizer.json")
+    }
+}
+
+/// Resolve `name_or_path`: an existing folder is used as is; otherwise it names a folder in
+/// `models_dir`.
+pub fn resolve_model(name_or_path: &str, models_dir: &Path) -> Result<ModelSpec> {
+    let direct = PathBuf::from(name_or_path);
+    let dir = if direct.is_dir() {
+        direct
+    } else {
+        models_dir.join(name_or_path)
+    };
+    if !dir.is_dir() {
+        return Err(EmbedError::Model {
+            path: dir,
+            message: format!(
+                "no such model folder; `{name_or_path}` is neither a folder nor a model in {} (run models/fetch.sh to provision the bundled models)",
+                models_dir.display()
+            ),
+        });
+    }
+    for f in ["model.onnx", "tokenizer.json"] {
+        if !dir.join(f).is_file() {
+            return Err(EmbedError::Model {
+                path: dir.join(f),
+                message: "missing (run models/fetch.sh for the bundled models)".into(),
+            });
+        }
+    }
+    let toml_path = dir.join("model.toml");
+    let meta: ModelToml = if toml_path.is_file() {
+        let text = std::fs::read_to_string(&toml_path).map_err(|e| EmbedError::Model {
+            path: toml_path.clone(),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| EmbedError::Model {
+            path: toml_path.clone(),
+            message: e.to_string(),
+        })?
+    } else {
+        ModelToml {
+            name: None,
+            dim: None,
+            max_tokens: None,
+            pooling: None,
+            normalize: None,
+            output: None,
+            sha256: None,
+        }
+    };
+    let name = meta.name.unwrap_or_else(|| {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name_or_path.into())
+    });
+    Ok(ModelSpec {
+        name,
+        dir,
+        dim: meta.dim,
+        max_tokens: meta.max_tokens.unwrap_or(256),
+        pooling: meta.pooling.unwrap_or(Pooling::Mean),
+        normalize: meta.normalize.unwrap_or(true),
+        output: meta.output,
+        sha256: meta.sha256,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_with_defaults_and_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("mine");
+        std::fs::create_dir(&m).unwrap();
+        let err = resolve_model(m.to_str().unwrap(), d.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("model.onnx") && err.contains("missing"),
+            "{err}"
+        );
+        std::fs::write(m.join("model.onnx"), b"x").unwrap();
+        std::fs::write(m.join("tokenizer.json"), b"{}").unwrap();
+        let spec = resolve_model("mine", d.path()).unwrap();
+        assert_eq!(
+            (
+                spec.name.as_str(),
+                spec.max_tokens,
+                spec.pooling,
+                spec.normalize
+            ),
+            ("mine", 256, Pooling::Mean, true)
+        );
+        std::fs::write(m.join("model.toml"), "max_tokens = 128\npoolin = \"cls\"\n").unwrap();
+        let err = resolve_model("mine", d.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown field `poolin`") && err.contains("line 2"),
+            "{err}"
+        );
+        assert!(
+            resolve_model("nope", d.path())
+                .unwrap_err()
+                .to_string()
+                .contains("no such model")
+        );
+    }
+}

@@ -1,0 +1,362 @@
+//! The ONNX Runtime embedder.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use ndarray::Array2;
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+use ragtune_core::{ContentHasher, sha256_hex};
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::error::{EmbedError, Result, rt};
+use crate::model::{ModelSpec, Pooling};
+use crate::{Device, EmbedOutput, Embedder};
+
+/// The process's one ONNX Runtime environment (ort allows one per process).
+static ENV: OnceLock<std::result::Result<(ort::environment::Environment, PathBuf), String>> =
+    OnceLock::new();
+
+/// Where libonnxruntime is found: `ORT_DYLIB_PATH`, else `<models_dir>/onnxruntime/libonnxruntime.so`.
+pub fn runtime_library(models_dir: &Path) -> PathBuf {
+    match std::env::var_os("ORT_DYLIB_PATH") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => models_dir
+            .join("onnxruntime")
+            .join(if cfg!(target_os = "macos") {
+                "libonnxruntime.dylib"
+            } else {
+                "libonnxruntime.so"
+            }),
+    }
+}
+
+fn environment(lib: &Path) -> Result<&'static ort::environment::Environment> {
+    let entry = ENV.get_or_init(|| {
+        if !lib.is_file() {
+            return Err(format!(
+                "{} not found; run models/fetch.sh, or set ORT_DYLIB_PATH to a libonnxruntime of version 1.31 or later",
+                lib.display()
+            ));
+        }
+        let env = ort::init_from(lib)
+            .map_err(|e| format!("{}: {e}", lib.display()))?
+            .with_name("ragtune")
+            .build()
+            .map_err(|e| format!("{}: {e}", lib.display()))?;
+        Ok((env, lib.to_path_buf()))
+    });
+    match entry {
+        Ok((env, loaded)) if loaded == lib => Ok(env),
+        Ok((_, loaded)) => Err(EmbedError::Runtime(format!(
+            "ONNX Runtime was already loaded from {}; one process cannot load {} too",
+            loaded.display(),
+            lib.display()
+        ))),
+        Err(e) => Err(EmbedError::Runtime(e.clone())),
+    }
+}
+
+fn build_session(
+    env: &ort::environment::Environment,
+    onnx: &Path,
+    threads: usize,
+    device: Device,
+) -> ort::Result<Session> {
+    let mut builder = Session::builder(env)?.with_intra_threads(threads.max(1))?;
+    if device == Device::Cuda {
+        #[cfg(feature = "cuda")]
+        {
+            builder = builder
+                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])?;
+        }
+    }
+    builder.commit_from_file(onnx)
+}
+
+/// A sentence embedder running an ONNX encoder.
+pub struct OnnxEmbedder {
+    spec: ModelSpec,
+    session: Mutex<Session>,
+    tokenizer: Tokenizer,
+    input_names: Vec<String>,
+    output: String,
+    dim: usize,
+    namespace: String,
+    model_sha256: String,
+    provider: &'static str,
+    batch_size: usize,
+}
+
+/// Options for [`OnnxEmbedder::load`].
+#[derive(Debug, Clone)]
+pub struct EmbedOptions {
+    /// Folder holding `onnxruntime/` (and the registry's models).
+    pub models_dir: PathBuf,
+    /// Intra-op threads.
+    pub threads: usize,
+    /// CPU or CUDA.
+    pub device: Device,
+    /// Texts per inference call (batches are sorted by length).
+    pub batch_size: usize,
+}
+
+impl OnnxEmbedder {
+    /// Load `spec`'s model and tokenizer.
+    pub fn load(spec: &ModelSpec, opts: &EmbedOptions) -> Result<Self> {
+        if opts.device == Device::Cuda && !cfg!(feature = "cuda") {
+            return Err(EmbedError::CudaNotBuilt);
+        }
+        let onnx = spec.onnx_path();
+        let bytes = std::fs::read(&onnx).map_err(|e| EmbedError::Model {
+            path: onnx.clone(),
+            message: e.to_string(),
+        })?;
+        let model_sha256 = sha256_hex(&bytes);
+        drop(bytes);
+        if let Some(want) = &spec.sha256
+            && !want.eq_ignore_ascii_case(&model_sha256)
+        {
+            return Err(EmbedError::Model {
+                path: onnx,
+                message: format!(
+                    "sha256 is {model_sha256}, but model.toml declares {want}; re-run models/fetch.sh"
+                ),
+            });
+        }
+        let env = environment(&runtime_library(&opts.models_dir))?;
+        let session = build_session(env, &onnx, opts.threads, opts.device).map_err(rt)?;
+        let input_names: Vec<String> = session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect();
+        for needed in ["input_ids", "attention_mask"] {
+            if !input_names.iter().any(|n| n == needed) {
+                return Err(EmbedError::Model {
+                    path: onnx,
+                    message: format!("the model has no `{needed}` input (inputs: {input_names:?})"),
+                });
+            }
+        }
+        let rank3_float: Vec<(String, i64)> = session
+            .outputs()
+            .iter()
+            .filter_map(|o| match o.dtype() {
+                ValueType::Tensor {
+                    ty: TensorElementType::Float32,
+                    shape,
+                    ..
+                } if shape.len() == 3 => Some((o.name().to_string(), shape[2])),
+                _ => None,
+            })
+            .collect();
+        let (output, declared_dim) = match &spec.output {
+            Some(name) => rank3_float.iter().find(|(n, _)| n == name).cloned().ok_or_else(|| EmbedError::Model {
+                path: onnx.clone(),
+                message: format!("model.toml names output `{name}`, but the float32 rank-3 outputs are {rank3_float:?}"),
+            })?,
+            None if rank3_float.len() == 1 => rank3_float[0].clone(),
+            None => {
+                return Err(EmbedError::Model {
+                    path: onnx,
+                    message: format!(
+                        "cannot tell the token-level output: float32 rank-3 outputs are {rank3_float:?}; set `output` in model.toml"
+                    ),
+                });
+            }
+        };
+        let dim = match (spec.dim, declared_dim) {
+            (Some(d), g) if g > 0 && g as usize != d => {
+                return Err(EmbedError::Model {
+                    path: onnx,
+                    message: format!("model.toml declares dim {d}, but output `{output}` has {g}"),
+                });
+            }
+            (Some(d), _) => d,
+            (None, g) if g > 0 => g as usize,
+            (None, _) => {
+                return Err(EmbedError::Model {
+                    path: onnx,
+                    message: "output dimension is dynamic; declare `dim` in model.toml".into(),
+                });
+            }
+        };
+        let tok_path = spec.tokenizer_path();
+        let tok_err = |e: &dyn std::fmt::Display| EmbedError::Tokenizer {
+            path: tok_path.clone(),
+            message: e.to_string(),
+        };
+        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| tok_err(&e))?;
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: spec.max_tokens,
+                ..Default::default()
+            }))
+            .map_err(|e| tok_err(&e))?;
+        tokenizer.with_padding(None);
+        let mut ns = ContentHasher::new();
+        ns.field(b"ragtune-embedding-v1")
+            .field(&model_sha256)
+            .field(format!("{:?}", spec.pooling))
+            .field(spec.max_tokens.to_le_bytes())
+            .field([spec.normalize as u8])
+            .field(&output);
+        // The tokenizer shapes the vectors as much as the weights do.
+        ns.field(std::fs::read(&tok_path).map_err(|e| tok_err(&e))?);
+        Ok(Self {
+            spec: spec.clone(),
+            session: Mutex::new(session),
+            tokenizer,
+            input_names,
+            output,
+            dim,
+            namespace: ns.finish_hex()[..32].to_string(),
+            model_sha256,
+            provider: match opts.device {
+                Device::Cpu => "CPUExecutionProvider",
+                Device::Cuda => "CUDAExecutionProvider",
+            },
+            batch_size: opts.batch_size.max(1),
+        })
+    }
+
+    /// sha256 of model.onnx.
+    pub fn model_sha256(&self) -> &str {
+        &self.model_sha256
+    }
+
+    /// The model's spec.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn run_batch(&self, encodings: &[&tokenizers::Encoding], out: &mut [f32]) -> Result<()> {
+        let b = encodings.len();
+        let len = encodings.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
+        let mut ids = Array2::<i64>::zeros((b, len));
+        let mut mask = Array2::<i64>::zeros((b, len));
+        let mut types = Array2::<i64>::zeros((b, len));
+        for (r, e) in encodings.iter().enumerate() {
+            for (c, ((&id, &m), &t)) in e
+                .get_ids()
+                .iter()
+                .zip(e.get_attention_mask())
+                .zip(e.get_type_ids())
+                .enumerate()
+            {
+                ids[[r, c]] = id as i64;
+                mask[[r, c]] = m as i64;
+                types[[r, c]] = t as i64;
+            }
+        }
+        let mut inputs = vec![
+            ("input_ids", TensorRef::from_array_view(&ids).map_err(rt)?),
+            (
+                "attention_mask",
+                TensorRef::from_array_view(&mask).map_err(rt)?,
+            ),
+        ];
+        if self.input_names.iter().any(|n| n == "token_type_ids") {
+            inputs.push((
+                "token_type_ids",
+                TensorRef::from_array_view(&types).map_err(rt)?,
+            ));
+        }
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| rt("session lock poisoned"))?;
+        let outputs = session.run(inputs).map_err(rt)?;
+        let hidden = outputs[self.output.as_str()]
+            .try_extract_array::<f32>()
+            .map_err(rt)?;
+        let shape = hidden.shape().to_vec();
+        if shape.len() != 3 || shape[0] != b || shape[2] != self.dim {
+            return Err(rt(format!(
+                "output `{}` has shape {shape:?}, expected [{b}, _, {}]",
+                self.output, self.dim
+            )));
+        }
+        for r in 0..b {
+            let v = &mut out[r * self.dim..(r + 1) * self.dim];
+            v.fill(0.0);
+            match self.spec.pooling {
+                Pooling::Mean => {
+                    let mut n = 0.0f32;
+                    for c in 0..shape[1].min(len) {
+                        if mask[[r, c]] == 0 {
+                            continue;
+                        }
+                        n += 1.0;
+                        for (d, x) in v.iter_mut().enumerate() {
+                            *x += hidden[[r, c, d]];
+                        }
+                    }
+                    if n > 0.0 {
+                        v.iter_mut().for_each(|x| *x /= n);
+                    }
+                }
+                Pooling::Cls => {
+                    for (d, x) in v.iter_mut().enumerate() {
+                        *x = hidden[[r, 0, d]];
+                    }
+                }
+            }
+            if self.spec.normalize {
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                if norm > 0.0 {
+                    v.iter_mut().for_each(|x| *x /= norm);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Embedder for OnnxEmbedder {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn provider(&self) -> &str {
+        self.provider
+    }
+
+    fn embed(&self, texts: &[&str], progress: &(dyn Fn(usize) + Sync)) -> Result<EmbedOutput> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Tokenizer {
+                path: self.spec.tokenizer_path(),
+                message: e.to_string(),
+            })?;
+        let truncated = encodings
+            .iter()
+            .filter(|e| !e.get_overflowing().is_empty())
+            .count();
+        // Sorting by length makes each batch pad only as far as its longest member.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let mut sorted_vectors = vec![0f32; texts.len() * self.dim];
+        for (bi, batch) in order.chunks(self.batch_size).enumerate() {
+            let encs: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
+            let start = bi * self.batch_size * self.dim;
+            self.run_batch(
+                &encs,
+                &mut sorted_vectors[start..start + batch.len() * self.dim],
+            )?;
+            progress(batch.len());
+        }
+        let mut vectors = vec![0f32; texts.len() * self.dim];
+        for (pos, &i) in order.iter().enumerate() {
+            vectors[i * self.dim..(i + 1) * self.dim]
+                .copy_from_slice(&sorted_vectors[pos * self.dim..(pos + 1) * self.dim]);
+        }
+        Ok(EmbedOutput { vectors, truncated })
+    }
+}

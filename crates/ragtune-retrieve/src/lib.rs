@@ -1,0 +1,277 @@
+//! Hybrid fusion of stored rankings, and document-level aggregation.
+//!
+//! Fusion reads each retriever's stored ranking (taken to a fixed depth, at least the
+//! largest `k`), so sweeping `alpha` or the RRF constant runs no new retrieval.
+//!
+//! - **RRF**: `score(c) = Σ_r 1 / (k_rrf + rank_r(c))`, ranks 1-based, summed over the
+//!   retrievers whose list holds `c`.
+//! - **Weighted**: `score(c) = α · norm_vec(c) + (1 − α) · norm_bm25(c)`, where each
+//!   retriever's scores are normalised over its own list: min-max to [0, 1] (all equal → 1),
+//!   or z-score (σ = 0 → 0). A chunk missing from one list gets that list's lowest
+//!   normalised value.
+//!
+//! The fused list is sorted by score, then by ascending chunk index, so ties are
+//! deterministic.
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+
+use ragtune_core::{DocId, Hit, Ranking};
+use serde::{Deserialize, Serialize};
+
+/// Per-query score normalisation for weighted fusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalization {
+    /// `(s − min) / (max − min)`.
+    Minmax,
+    /// `(s − mean) / std` (population std).
+    Zscore,
+}
+
+/// How two rankings are fused.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Fusion {
+    /// Reciprocal rank fusion with constant `k`.
+    Rrf {
+        /// The RRF constant (60 in the original paper).
+        k: f64,
+    },
+    /// Convex combination of normalised scores.
+    Weighted {
+        /// Weight of the vector retriever.
+        alpha: f64,
+        /// Normalisation.
+        normalization: Normalization,
+    },
+}
+
+/// A fused hit with each retriever's own rank (1-based) and score, for explanations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FusedHit {
+    /// Chunk index.
+    pub chunk: u32,
+    /// Fused score.
+    pub score: f64,
+    /// BM25 (rank, score) if the chunk is in the BM25 list.
+    pub bm25: Option<(usize, f32)>,
+    /// Vector (rank, score) if the chunk is in the vector list.
+    pub vector: Option<(usize, f32)>,
+}
+
+fn normalized(r: &Ranking, n: Normalization) -> (HashMap<u32, f64>, f64) {
+    let scores: Vec<f64> = r.hits.iter().map(|h| h.score as f64).collect();
+    if scores.is_empty() {
+        return (HashMap::new(), 0.0);
+    }
+    let f: Box<dyn Fn(f64) -> f64> = match n {
+        Normalization::Minmax => {
+            let lo = scores.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if hi > lo {
+                Box::new(move |s| (s - lo) / (hi - lo))
+            } else {
+                Box::new(|_| 1.0)
+            }
+        }
+        Normalization::Zscore => {
+            let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+            let var = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / scores.len() as f64;
+            let sd = var.sqrt();
+            if sd > 0.0 {
+                Box::new(move |s| (s - mean) / sd)
+            } else {
+                Box::new(|_| 0.0)
+            }
+        }
+    };
+    let map: HashMap<u32, f64> = r
+        .hits
+        .iter()
+        .map(|h| (h.chunk, f(h.score as f64)))
+        .collect();
+    let floor = map.values().copied().fold(f64::INFINITY, f64::min);
+    (map, floor)
+}
+
+/// Fuse a BM25 and a vector ranking. Returns every chunk of either list, best first.
+pub fn fuse(bm25: &Ranking, vector: &Ranking, fusion: Fusion) -> Vec<FusedHit> {
+    let rank_of = |r: &Ranking| -> HashMap<u32, (usize, f32)> {
+        r.hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.chunk, (i + 1, h.score)))
+            .collect()
+    };
+    let (b, v) = (rank_of(bm25), rank_of(vector));
+    let mut chunks: Vec<u32> = bm25.chunks().chain(vector.chunks()).collect();
+    chunks.sort_unstable();
+    chunks.dedup();
+    let (br, vr) = (&b, &v);
+    let score: Box<dyn Fn(u32) -> f64 + '_> = match fusion {
+        Fusion::Rrf { k } => Box::new(move |c| {
+            [br.get(&c), vr.get(&c)]
+                .into_iter()
+                .flatten()
+                .map(|&(rank, _)| 1.0 / (k + rank as f64))
+                .sum()
+        }),
+        Fusion::Weighted {
+            alpha,
+            normalization,
+        } => {
+            let (nb, fb) = normalized(bm25, normalization);
+            let (nv, fv) = normalized(vector, normalization);
+            Box::new(move |c| {
+                alpha * nv.get(&c).copied().unwrap_or(fv)
+                    + (1.0 - alpha) * nb.get(&c).copied().unwrap_or(fb)
+            })
+        }
+    };
+    let mut hits: Vec<FusedHit> = chunks
+        .iter()
+        .map(|&c| FusedHit {
+            chunk: c,
+            score: score(c),
+            bm25: b.get(&c).copied(),
+            vector: v.get(&c).copied(),
+        })
+        .collect();
+    hits.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.chunk.cmp(&y.chunk)));
+    hits
+}
+
+/// Fuse and return a plain [`Ranking`] of the first `depth` chunks.
+pub fn fuse_ranking(bm25: &Ranking, vector: &Ranking, fusion: Fusion, depth: usize) -> Ranking {
+    Ranking {
+        hits: fuse(bm25, vector, fusion)
+            .into_iter()
+            .take(depth)
+            .map(|h| Hit {
+                chunk: h.chunk,
+                score: h.score as f32,
+            })
+            .collect(),
+    }
+}
+
+/// Document ranking: a document's score is the best score of its chunks, and documents
+/// come in first-chunk order (equal to best-score order on a sorted ranking).
+pub fn doc_ranking(ranking: &Ranking, doc_of: impl Fn(u32) -> DocId) -> Vec<(DocId, f32)> {
+    let mut out: Vec<(DocId, f32)> = Vec::new();
+    for h in &ranking.hits {
+        let d = doc_of(h.chunk);
+        if !out.iter().any(|(x, _)| *x == d) {
+            out.push((d, h.score));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(pairs: &[(u32, f32)]) -> Ranking {
+        Ranking {
+            hits: pairs
+                .iter()
+                .map(|&(chunk, score)| Hit { chunk, score })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn rrf_hand_worked() {
+        // bm25: [1, 2, 3]; vector: [3, 1]. k = 60.
+        // 1: 1/61 + 1/62;  3: 1/63 + 1/61;  2: 1/62.
+        let f = fuse(
+            &r(&[(1, 9.0), (2, 5.0), (3, 1.0)]),
+            &r(&[(3, 0.9), (1, 0.8)]),
+            Fusion::Rrf { k: 60.0 },
+        );
+        let order: Vec<u32> = f.iter().map(|h| h.chunk).collect();
+        assert_eq!(order, vec![1, 3, 2]);
+        assert!((f[0].score - (1.0 / 61.0 + 1.0 / 62.0)).abs() < 1e-12);
+        assert!((f[1].score - (1.0 / 63.0 + 1.0 / 61.0)).abs() < 1e-12);
+        assert_eq!(f[1].bm25, Some((3, 1.0)));
+        assert_eq!(f[1].vector, Some((1, 0.9)));
+        assert_eq!(f[2].vector, None);
+    }
+
+    #[test]
+    fn rrf_ties_break_by_chunk_index() {
+        // 7 is first in bm25, 4 first in vector: equal RRF scores, so chunk 4 comes first.
+        let f = fuse(&r(&[(7, 3.0)]), &r(&[(4, 0.5)]), Fusion::Rrf { k: 60.0 });
+        assert_eq!(f.iter().map(|h| h.chunk).collect::<Vec<_>>(), vec![4, 7]);
+        // And the result does not depend on argument order of equal inputs.
+        let g = fuse(&r(&[(4, 3.0)]), &r(&[(7, 0.5)]), Fusion::Rrf { k: 60.0 });
+        assert_eq!(g.iter().map(|h| h.chunk).collect::<Vec<_>>(), vec![4, 7]);
+    }
+
+    #[test]
+    fn weighted_minmax_hand_worked() {
+        // bm25 [a=10, b=6, c=2] → [1, 0.5, 0]; vector [c=0.9, a=0.7, d=0.5] → [1, 0.5, 0].
+        // alpha = 0.5: a = .5*.5 + .5*1 = .75; b = .5*0(missing) + .5*.5 = .25;
+        // c = .5*1 + .5*0 = .5; d = .5*0 + .5*0(missing) = 0.
+        let (a, b, c, d) = (1, 2, 3, 4);
+        let f = fuse(
+            &r(&[(a, 10.0), (b, 6.0), (c, 2.0)]),
+            &r(&[(c, 0.9), (a, 0.7), (d, 0.5)]),
+            Fusion::Weighted {
+                alpha: 0.5,
+                normalization: Normalization::Minmax,
+            },
+        );
+        let got: Vec<(u32, f64)> = f.iter().map(|h| (h.chunk, h.score)).collect();
+        let want = [(a, 0.75), (c, 0.5), (b, 0.25), (d, 0.0)];
+        for ((gc, gs), (wc, ws)) in got.iter().zip(want) {
+            assert_eq!(*gc, wc);
+            assert!((gs - ws).abs() < 1e-6, "{got:?}");
+        }
+    }
+
+    #[test]
+    fn weighted_extremes_reproduce_single_retrievers() {
+        let bm = r(&[(5, 3.0), (6, 2.0), (7, 1.0)]);
+        let ve = r(&[(7, 0.9), (6, 0.8), (5, 0.1)]);
+        let only = |alpha| {
+            fuse_ranking(
+                &bm,
+                &ve,
+                Fusion::Weighted {
+                    alpha,
+                    normalization: Normalization::Zscore,
+                },
+                3,
+            )
+            .chunks()
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(only(0.0), vec![5, 6, 7]);
+        assert_eq!(only(1.0), vec![7, 6, 5]);
+    }
+
+    #[test]
+    fn constant_scores_normalise_safely() {
+        let f = fuse(
+            &r(&[(1, 2.0), (2, 2.0)]),
+            &r(&[]),
+            Fusion::Weighted {
+                alpha: 0.3,
+                normalization: Normalization::Zscore,
+            },
+        );
+        assert!(f.iter().all(|h| h.score.is_finite()));
+        assert_eq!(f.iter().map(|h| h.chunk).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn doc_ranking_takes_best_chunk() {
+        let docs = [0, 0, 1, 2];
+        let d = doc_ranking(&r(&[(1, 0.9), (0, 0.8), (3, 0.5), (2, 0.4)]), |c| {
+            docs[c as usize]
+        });
+        assert_eq!(d, vec![(0, 0.9), (2, 0.5), (1, 0.4)]);
+    }
+}

@@ -1,0 +1,80 @@
+use std::path::PathBuf;
+
+/// Sweep failures. User mistakes (grid, corpus, model) carry the file and, where there is
+/// one, the line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The grid file is not valid TOML, or has unknown or ill-typed keys.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    GridSyntax {
+        /// Grid file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is impossible (checked before any work starts).
+    #[error("{}:{line}:{column}: `{field}`: {message}", path.display())]
+    GridValue {
+        /// Grid file.
+        path: PathBuf,
+        /// 1-based line of the key.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The key.
+        field: String,
+        /// What was expected.
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Loading the corpus failed.
+    #[error(transparent)]
+    Corpus(#[from] ragtune_corpus::CorpusError),
+    /// Chunking failed.
+    #[error(transparent)]
+    Chunk(#[from] ragtune_chunk::ChunkError),
+    /// BM25 failed.
+    #[error(transparent)]
+    Lexical(#[from] ragtune_lexical::LexicalError),
+    /// Vector search failed.
+    #[error(transparent)]
+    Vector(#[from] ragtune_vector::VectorError),
+    /// Embedding failed.
+    #[error(transparent)]
+    Embed(#[from] ragtune_embed::EmbedError),
+    /// A run folder is not what was expected.
+    #[error("{}: {message}", path.display())]
+    Run {
+        /// The run folder or file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl SweepError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    /// True for mistakes in the user's input (exit code 2), false for internal failures.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, Self::Lexical(_) | Self::Vector(_))
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = SweepError> = std::result::Result<T, E>;

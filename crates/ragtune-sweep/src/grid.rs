@@ -1,0 +1,806 @@
+//! The grid file: a TOML document whose lists form a cartesian product of setups.
+//!
+//! ```toml
+//! name = "chroma-hybrid"
+//! [corpus]
+//! format = "chroma"                 # dir | jsonl | beir | squad | chroma
+//! path = "../../shared/datasets/chroma-chunking"
+//! [grid]
+//! chunker = ["tokens"]              # chars | tokens | markdown | markdown-tokens | none
+//! chunk_size = [200, 400]
+//! chunk_overlap = [0, "50%"]        # absolute, or a percentage of the size
+//! retriever = ["bm25", "vector", "hybrid"]
+//! model = ["all-minilm-l6-v2"]      # a name in models/ or a folder
+//! index = ["exact", "hnsw"]
+//! hnsw_ef_search = [64]
+//! fusion = ["rrf", "weighted"]
+//! rrf_k = [60]
+//! alpha = [0.3, 0.7]
+//! normalization = ["minmax"]        # minmax | zscore (weighted fusion)
+//! top_k = [1, 3, 5, 10]
+//! [retrieval]                       # fixed settings, all optional
+//! depth = 50                        # ranking depth stored per retriever (≥ max top_k)
+//! hnsw_m = 16
+//! hnsw_ef_construction = 200
+//! tokenizer = "../models/all-minilm-l6-v2/tokenizer.json"
+//! [select]
+//! objective = "recall@5"
+//! max_context_tokens = 2000
+//! ```
+//!
+//! Dimensions that do not apply to a retriever are dropped for it (BM25 has no model,
+//! vector search has no fusion, RRF has no alpha…), and the resulting duplicates are
+//! removed, so every grid point is a distinct setup.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use ragtune_chunk::{ChunkSpec, ChunkerKind};
+use ragtune_core::ContentHasher;
+use ragtune_corpus::CorpusSpec;
+use ragtune_retrieve::Normalization;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::error::{Result, SweepError};
+
+/// A retriever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetrieverKind {
+    /// BM25 over chunk text.
+    Bm25,
+    /// Nearest neighbours of the question embedding.
+    Vector,
+    /// BM25 and vector, fused.
+    Hybrid,
+}
+
+impl RetrieverKind {
+    /// Grid name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bm25 => "bm25",
+            Self::Vector => "vector",
+            Self::Hybrid => "hybrid",
+        }
+    }
+    /// Whether it needs embeddings.
+    pub fn uses_vectors(self) -> bool {
+        self != Self::Bm25
+    }
+    /// Whether it needs BM25.
+    pub fn uses_bm25(self) -> bool {
+        self != Self::Vector
+    }
+}
+
+/// A vector index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexKind {
+    /// Flat search: the yardstick.
+    Exact,
+    /// hnsw_rs.
+    Hnsw,
+}
+
+impl IndexKind {
+    /// Grid name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Hnsw => "hnsw",
+        }
+    }
+}
+
+/// A fusion method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionKind {
+    /// Reciprocal rank fusion.
+    Rrf,
+    /// Weighted sum of normalised scores.
+    Weighted,
+}
+
+impl FusionKind {
+    /// Grid name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rrf => "rrf",
+            Self::Weighted => "weighted",
+        }
+    }
+}
+
+/// A metric that [select] can maximise.
+pub const METRICS: [&str; 8] = [
+    "recall",
+    "precision",
+    "mrr",
+    "ndcg",
+    "hit_rate",
+    "span_recall",
+    "span_precision",
+    "span_iou",
+];
+
+/// `chunk_overlap` entry: absolute, or `"N%"` of the size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OverlapValue {
+    /// Units of the chunker's size.
+    Absolute(usize),
+    /// A percentage of the chunk size, like `"50%"`.
+    Percent(String),
+}
+
+/// The `[grid]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridTable {
+    chunker: Spanned<Vec<ChunkerKind>>,
+    #[serde(default)]
+    chunk_size: Option<Spanned<Vec<usize>>>,
+    #[serde(default)]
+    chunk_overlap: Option<Spanned<Vec<OverlapValue>>>,
+    retriever: Spanned<Vec<RetrieverKind>>,
+    #[serde(default)]
+    model: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    index: Option<Spanned<Vec<IndexKind>>>,
+    #[serde(default)]
+    hnsw_ef_search: Option<Spanned<Vec<usize>>>,
+    #[serde(default)]
+    fusion: Option<Spanned<Vec<FusionKind>>>,
+    #[serde(default)]
+    alpha: Option<Spanned<Vec<f64>>>,
+    #[serde(default)]
+    rrf_k: Option<Spanned<Vec<f64>>>,
+    #[serde(default)]
+    normalization: Option<Spanned<Vec<Normalization>>>,
+    top_k: Spanned<Vec<usize>>,
+}
+
+/// The `[retrieval]` table: fixed, non-swept settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrievalSettings {
+    /// Ranking depth stored per retriever and fused from (default: the largest top_k).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
+    /// HNSW `M` (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hnsw_m: Option<usize>,
+    /// HNSW `ef_construction` (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hnsw_ef_construction: Option<usize>,
+    /// tokenizer.json for `tokens` chunkers and for counting context tokens (default: the
+    /// first model's tokenizer, else all-minilm-l6-v2's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<PathBuf>,
+}
+
+/// The `[select]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectSpec {
+    /// `metric@k`, maximised.
+    pub objective: String,
+    /// Optional limit on mean context tokens at that k.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_context_tokens: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrid {
+    name: Spanned<String>,
+    corpus: CorpusSpec,
+    grid: GridTable,
+    #[serde(default)]
+    retrieval: RetrievalSettings,
+    select: Spanned<SelectSpec>,
+}
+
+/// One setup: the unit a results row describes. Fields that do not apply are `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridPoint {
+    /// Chunking.
+    pub chunk: ChunkSpec,
+    /// Retriever.
+    pub retriever: RetrieverKind,
+    /// Embedding model (vector, hybrid).
+    pub model: Option<String>,
+    /// Vector index (vector, hybrid).
+    pub index: Option<IndexKind>,
+    /// HNSW search breadth (hnsw).
+    pub hnsw_ef_search: Option<usize>,
+    /// HNSW `M` (hnsw).
+    pub hnsw_m: Option<usize>,
+    /// HNSW `ef_construction` (hnsw).
+    pub hnsw_ef_construction: Option<usize>,
+    /// Fusion (hybrid).
+    pub fusion: Option<FusionKind>,
+    /// Vector weight (weighted).
+    pub alpha: Option<f64>,
+    /// RRF constant (rrf).
+    pub rrf_k: Option<f64>,
+    /// Score normalisation (weighted).
+    pub normalization: Option<Normalization>,
+    /// Fusion depth (hybrid).
+    pub fusion_depth: Option<usize>,
+}
+
+impl GridPoint {
+    /// A stable 12-hex-digit id: the hash of everything that shapes the ranking.
+    pub fn config_id(&self) -> String {
+        let mut h = ContentHasher::new();
+        h.field(serde_json::to_string(self).expect("a grid point serialises"));
+        h.finish_hex()[..12].to_string()
+    }
+
+    /// A short human label, like `tokens/400/200 hybrid rrf(60) all-minilm-l6-v2 exact`.
+    pub fn label(&self) -> String {
+        let mut s = format!("{} {}", self.chunk, self.retriever.name());
+        match (self.fusion, self.rrf_k, self.alpha) {
+            (Some(FusionKind::Rrf), Some(k), _) => s.push_str(&format!(" rrf(k={k})")),
+            (Some(FusionKind::Weighted), _, Some(a)) => {
+                let n = self
+                    .normalization
+                    .map_or("", |n| if n == Normalization::Zscore { ",z" } else { "" });
+                s.push_str(&format!(" weighted(a={a}{n})"));
+            }
+            _ => {}
+        }
+        if let Some(m) = &self.model {
+            s.push_str(&format!(" {m}"));
+        }
+        if let Some(i) = self.index {
+            s.push_str(&format!(" {}", i.name()));
+            if let Some(ef) = self.hnsw_ef_search {
+                s.push_str(&format!("(ef={ef})"));
+            }
+        }
+        s
+    }
+}
+
+/// A parsed, validated grid file.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Its text, verbatim (recorded in the manifest).
+    pub text: String,
+    /// `name`.
+    pub name: String,
+    /// `[corpus]`, with paths resolved against the grid file's folder.
+    pub corpus: CorpusSpec,
+    /// `[retrieval]`, with the tokenizer path resolved.
+    pub retrieval: RetrievalSettings,
+    /// `[select]`.
+    pub select: SelectSpec,
+    /// Objective metric and k.
+    pub objective: (String, usize),
+    /// The distinct grid points, in a stable order.
+    pub points: Vec<GridPoint>,
+    /// The sorted, distinct top_k values.
+    pub top_k: Vec<usize>,
+    /// Ranking depth per retriever.
+    pub depth: usize,
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Result<T> {
+        let (line, column) = line_col(self.text, span.start);
+        Err(SweepError::GridValue {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            field: field.into(),
+            message: message.into(),
+        })
+    }
+
+    /// The list's distinct values in order; an empty list is an error.
+    fn list<T: Clone + PartialEq>(&self, v: &Spanned<Vec<T>>, field: &str) -> Result<Vec<T>> {
+        if v.get_ref().is_empty() {
+            return self.err(
+                v.span(),
+                field,
+                "the list is empty; give at least one value",
+            );
+        }
+        let mut out: Vec<T> = Vec::new();
+        for x in v.get_ref() {
+            if !out.contains(x) {
+                out.push(x.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn opt_list<T: Clone + PartialEq>(
+        &self,
+        v: &Option<Spanned<Vec<T>>>,
+        field: &str,
+        default: Vec<T>,
+    ) -> Result<Vec<T>> {
+        match v {
+            Some(v) => self.list(v, field),
+            None => Ok(default),
+        }
+    }
+}
+
+impl Grid {
+    /// Read and validate a grid file. Every problem that can be seen without doing work is
+    /// reported here, with the file, line and column.
+    pub fn load(path: &Path) -> Result<Grid> {
+        let text = std::fs::read_to_string(path).map_err(|e| SweepError::io(path, e))?;
+        Self::parse(path, text)
+    }
+
+    /// Parse grid `text` as if read from `path`.
+    pub fn parse(path: &Path, text: String) -> Result<Grid> {
+        let raw: RawGrid = toml::from_str(&text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
+            SweepError::GridSyntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        let c = Checker { path, text: &text };
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let g = &raw.grid;
+
+        if raw.name.get_ref().trim().is_empty() {
+            return c.err(raw.name.span(), "name", "must not be empty");
+        }
+        let chunkers = c.list(&g.chunker, "chunker")?;
+        let any_sized = chunkers.iter().any(|k| k.is_sized());
+        let sizes = match (&g.chunk_size, any_sized) {
+            (Some(s), _) => c.list(s, "chunk_size")?,
+            (None, true) => {
+                return c.err(
+                    g.chunker.span(),
+                    "chunk_size",
+                    "chunkers other than `none` need `chunk_size = [...]` in [grid]",
+                );
+            }
+            (None, false) => vec![],
+        };
+        if let (Some(s), true) = (&g.chunk_size, sizes.contains(&0)) {
+            return c.err(s.span(), "chunk_size", "sizes must be at least 1");
+        }
+        let overlaps = c.opt_list(
+            &g.chunk_overlap,
+            "chunk_overlap",
+            vec![OverlapValue::Absolute(0)],
+        )?;
+        let overlap_span = g
+            .chunk_overlap
+            .as_ref()
+            .map_or(g.chunker.span(), |o| o.span());
+        let mut chunk_specs: Vec<ChunkSpec> = Vec::new();
+        for &kind in &chunkers {
+            if !kind.is_sized() {
+                chunk_specs.push(ChunkSpec {
+                    kind,
+                    size: 0,
+                    overlap: 0,
+                });
+                continue;
+            }
+            for &size in &sizes {
+                for o in &overlaps {
+                    let overlap = match o {
+                        OverlapValue::Absolute(n) => *n,
+                        OverlapValue::Percent(p) => {
+                            let pct: Option<f64> =
+                                p.strip_suffix('%').and_then(|n| n.trim().parse().ok());
+                            match pct {
+                                Some(pct) if (0.0..100.0).contains(&pct) => {
+                                    (size as f64 * pct / 100.0).floor() as usize
+                                }
+                                _ => return c.err(
+                                    overlap_span,
+                                    "chunk_overlap",
+                                    format!(
+                                        "{p:?} is not a percentage like \"50%\" (0% to below 100%)"
+                                    ),
+                                ),
+                            }
+                        }
+                    };
+                    if overlap >= size {
+                        return c.err(overlap_span, "chunk_overlap", format!("overlap {overlap} is not smaller than chunk size {size}; every overlap must be smaller than every size (or use a percentage like \"50%\")"));
+                    }
+                    let spec = ChunkSpec {
+                        kind,
+                        size,
+                        overlap,
+                    };
+                    if !chunk_specs.contains(&spec) {
+                        chunk_specs.push(spec);
+                    }
+                }
+            }
+        }
+
+        let retrievers = c.list(&g.retriever, "retriever")?;
+        let needs_vectors = retrievers.iter().any(|r| r.uses_vectors());
+        let models = match (&g.model, needs_vectors) {
+            (Some(m), true) => c.list(m, "model")?,
+            (None, true) => {
+                return c.err(
+                    g.retriever.span(),
+                    "model",
+                    "vector and hybrid retrievers need `model = [...]` in [grid]",
+                );
+            }
+            (_, false) => vec![],
+        };
+        let indexes = c.opt_list(&g.index, "index", vec![IndexKind::Exact])?;
+        let efs = c.opt_list(&g.hnsw_ef_search, "hnsw_ef_search", vec![64])?;
+        if let (Some(s), true) = (&g.hnsw_ef_search, efs.contains(&0)) {
+            return c.err(s.span(), "hnsw_ef_search", "values must be at least 1");
+        }
+        let fusions = c.opt_list(&g.fusion, "fusion", vec![FusionKind::Rrf])?;
+        let alphas = c.opt_list(&g.alpha, "alpha", vec![0.5])?;
+        if let Some(s) = &g.alpha
+            && alphas.iter().any(|a| !(0.0..=1.0).contains(a))
+        {
+            return c.err(s.span(), "alpha", "values must lie in [0, 1]");
+        }
+        let rrf_ks = c.opt_list(&g.rrf_k, "rrf_k", vec![60.0])?;
+        if let Some(s) = &g.rrf_k
+            && rrf_ks.iter().any(|k| !(*k > 0.0 && k.is_finite()))
+        {
+            return c.err(s.span(), "rrf_k", "values must be positive");
+        }
+        let norms = c.opt_list(
+            &g.normalization,
+            "normalization",
+            vec![Normalization::Minmax],
+        )?;
+        let mut top_k = c.list(&g.top_k, "top_k")?;
+        if top_k.contains(&0) {
+            return c.err(g.top_k.span(), "top_k", "k must be at least 1");
+        }
+        top_k.sort_unstable();
+        let max_k = *top_k.last().expect("non-empty");
+        let depth = raw.retrieval.depth.unwrap_or(max_k);
+        if depth < max_k {
+            let span = find_key(&text, "depth");
+            return c.err(
+                span,
+                "depth",
+                format!("depth {depth} must be at least the largest top_k ({max_k})"),
+            );
+        }
+        let hnsw_m = raw.retrieval.hnsw_m.unwrap_or(16);
+        let hnsw_efc = raw.retrieval.hnsw_ef_construction.unwrap_or(200);
+        if !(2..=256).contains(&hnsw_m) {
+            return c.err(find_key(&text, "hnsw_m"), "hnsw_m", "must lie in [2, 256]");
+        }
+        if hnsw_efc == 0 {
+            return c.err(
+                find_key(&text, "hnsw_ef_construction"),
+                "hnsw_ef_construction",
+                "must be at least 1",
+            );
+        }
+
+        let select = raw.select.get_ref().clone();
+        let objective = match select.objective.split_once('@') {
+            Some((m, k)) if METRICS.contains(&m) => match k.parse::<usize>() {
+                Ok(k) if top_k.contains(&k) => (m.to_string(), k),
+                _ => {
+                    return c.err(
+                        raw.select.span(),
+                        "objective",
+                        format!("k in {:?} must be one of top_k {top_k:?}", select.objective),
+                    );
+                }
+            },
+            _ => {
+                return c.err(
+                    raw.select.span(),
+                    "objective",
+                    format!(
+                        "{:?} is not metric@k; metrics: {}",
+                        select.objective,
+                        METRICS.join(", ")
+                    ),
+                );
+            }
+        };
+
+        // Expand, dropping dimensions that do not apply, then deduplicate.
+        let mut points: Vec<GridPoint> = Vec::new();
+        let mut push = |p: GridPoint| {
+            if !points.contains(&p) {
+                points.push(p);
+            }
+        };
+        for chunk in &chunk_specs {
+            for &retriever in &retrievers {
+                let base_point = GridPoint {
+                    chunk: *chunk,
+                    retriever,
+                    model: None,
+                    index: None,
+                    hnsw_ef_search: None,
+                    hnsw_m: None,
+                    hnsw_ef_construction: None,
+                    fusion: None,
+                    alpha: None,
+                    rrf_k: None,
+                    normalization: None,
+                    fusion_depth: None,
+                };
+                if retriever == RetrieverKind::Bm25 {
+                    push(base_point);
+                    continue;
+                }
+                for model in &models {
+                    for &index in &indexes {
+                        let ef_list: Vec<Option<usize>> = if index == IndexKind::Hnsw {
+                            efs.iter().map(|e| Some(*e)).collect()
+                        } else {
+                            vec![None]
+                        };
+                        for ef in ef_list {
+                            let vp = GridPoint {
+                                model: Some(model.clone()),
+                                index: Some(index),
+                                hnsw_ef_search: ef,
+                                hnsw_m: ef.map(|_| hnsw_m),
+                                hnsw_ef_construction: ef.map(|_| hnsw_efc),
+                                ..base_point.clone()
+                            };
+                            if retriever == RetrieverKind::Vector {
+                                push(vp);
+                                continue;
+                            }
+                            for &fusion in &fusions {
+                                let hp = GridPoint {
+                                    fusion: Some(fusion),
+                                    fusion_depth: Some(depth),
+                                    ..vp.clone()
+                                };
+                                match fusion {
+                                    FusionKind::Rrf => {
+                                        for &k in &rrf_ks {
+                                            push(GridPoint {
+                                                rrf_k: Some(k),
+                                                ..hp.clone()
+                                            });
+                                        }
+                                    }
+                                    FusionKind::Weighted => {
+                                        for &a in &alphas {
+                                            for &n in &norms {
+                                                push(GridPoint {
+                                                    alpha: Some(a),
+                                                    normalization: Some(n),
+                                                    ..hp.clone()
+                                                });
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let retrieval = RetrievalSettings {
+            depth: Some(depth),
+            hnsw_m: Some(hnsw_m),
+            hnsw_ef_construction: Some(hnsw_efc),
+            tokenizer: raw.retrieval.tokenizer.as_deref().map(resolve),
+        };
+        let corpus = raw.corpus.resolved(&base);
+        Ok(Grid {
+            path: path.to_path_buf(),
+            name: raw.name.into_inner(),
+            corpus,
+            retrieval,
+            select,
+            objective,
+            points,
+            top_k,
+            depth,
+            text,
+        })
+    }
+
+    /// Models used by any point, in first-use order.
+    pub fn models(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for m in self.points.iter().filter_map(|p| p.model.as_ref()) {
+            if !out.contains(m) {
+                out.push(m.clone());
+            }
+        }
+        out
+    }
+
+    /// Distinct chunk specs, in first-use order.
+    pub fn chunk_specs(&self) -> Vec<ChunkSpec> {
+        let mut seen = BTreeSet::new();
+        self.points
+            .iter()
+            .map(|p| p.chunk)
+            .filter(|c| seen.insert(*c))
+            .collect()
+    }
+}
+
+/// Span of the first `key =` in `text` (for values checked after parsing).
+fn find_key(text: &str, key: &str) -> std::ops::Range<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            let start = offset + (line.len() - t.len());
+            return start..start + key.len();
+        }
+        offset += line.len();
+    }
+    0..0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+name = "t"
+[corpus]
+format = "dir"
+path = "docs"
+questions = "q.jsonl"
+[grid]
+chunker = ["chars", "none"]
+chunk_size = [100, 200]
+chunk_overlap = [0, "50%"]
+retriever = ["bm25", "vector", "hybrid"]
+model = ["m"]
+index = ["exact", "hnsw"]
+hnsw_ef_search = [16, 64]
+fusion = ["rrf", "weighted"]
+alpha = [0.5]
+top_k = [5, 1, 3]
+[select]
+objective = "recall@3"
+"#;
+
+    fn parse(text: &str) -> Result<Grid> {
+        Grid::parse(Path::new("/g/grid.toml"), text.to_string())
+    }
+
+    #[test]
+    fn expands_and_deduplicates() {
+        let g = parse(OK).unwrap();
+        // chunk specs: chars × {100,200} × {0, 50%} = 4, plus none = 5.
+        assert_eq!(g.chunk_specs().len(), 5);
+        // Per chunk spec: bm25 1; vector: exact 1 + hnsw 2 = 3; hybrid: 3 × (rrf 1 + weighted 1) = 6.
+        assert_eq!(g.points.len(), 5 * (1 + 3 + 6));
+        assert_eq!(g.top_k, vec![1, 3, 5]);
+        assert_eq!(g.depth, 5);
+        assert_eq!(g.corpus.path, Path::new("/g/docs"));
+        assert!(g.chunk_specs().contains(&ChunkSpec {
+            kind: ChunkerKind::Chars,
+            size: 200,
+            overlap: 100
+        }));
+        let ids: BTreeSet<String> = g.points.iter().map(|p| p.config_id()).collect();
+        assert_eq!(ids.len(), g.points.len(), "config ids are distinct");
+        assert_eq!(g.objective, ("recall".to_string(), 3));
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_keys_and_syntax_name_line_and_column() {
+        let e = err(&OK.replace("top_k = [5, 1, 3]", "top_k = [5, 1, 3]\ntopk = [1]"));
+        assert!(
+            e.starts_with("/g/grid.toml:18:1: unknown field `topk`"),
+            "{e}"
+        );
+        let e = err(&OK.replace("alpha = [0.5]", "alpha = [0.5"));
+        assert!(
+            e.starts_with("/g/grid.toml:16:") || e.starts_with("/g/grid.toml:17:"),
+            "{e}"
+        );
+        let e = err(&OK.replace("format = \"dir\"", "format = \"dirs\""));
+        assert!(
+            e.starts_with("/g/grid.toml:4:10: unknown variant `dirs`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn impossible_values_are_rejected_with_their_line() {
+        let e = err(&OK.replace("chunk_overlap = [0, \"50%\"]", "chunk_overlap = [0, 100]"));
+        assert!(e.starts_with("/g/grid.toml:10:17: `chunk_overlap`: overlap 100 is not smaller than chunk size 100"), "{e}");
+        let e = err(&OK.replace("top_k = [5, 1, 3]", "top_k = [0, 1]"));
+        assert!(
+            e.contains(":17:9:") && e.contains("`top_k`: k must be at least 1"),
+            "{e}"
+        );
+        let e = err(&OK.replace(
+            "retriever = [\"bm25\", \"vector\", \"hybrid\"]",
+            "retriever = []",
+        ));
+        assert!(e.contains(":11:") && e.contains("the list is empty"), "{e}");
+        let e = err(&OK.replace("objective = \"recall@3\"", "objective = \"recall@4\""));
+        assert!(e.contains("must be one of top_k [1, 3, 5]"), "{e}");
+        let e = err(&OK.replace("objective = \"recall@3\"", "objective = \"acc@3\""));
+        assert!(e.contains("is not metric@k"), "{e}");
+        let e = err(&OK.replace("model = [\"m\"]\n", ""));
+        assert!(e.contains("`model`") && e.contains("need `model"), "{e}");
+        let e = err(&OK.replace("alpha = [0.5]", "alpha = [1.5]"));
+        assert!(e.contains(":16:9:") && e.contains("[0, 1]"), "{e}");
+        let e = err(&format!("{OK}[retrieval]\ndepth = 2\n"));
+        assert!(
+            e.contains(":21:1: `depth`: depth 2 must be at least the largest top_k (5)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bm25_only_ignores_vector_dimensions() {
+        let text = OK.replace(
+            "retriever = [\"bm25\", \"vector\", \"hybrid\"]",
+            "retriever = [\"bm25\"]",
+        );
+        let g = parse(&text).unwrap();
+        assert_eq!(g.points.len(), 5);
+        assert!(g.models().is_empty());
+        assert!(
+            g.points
+                .iter()
+                .all(|p| p.model.is_none() && p.fusion.is_none())
+        );
+    }
+}

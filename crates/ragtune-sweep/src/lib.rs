@@ -1,0 +1,15 @@
+//! The sweep: read a grid, plan its stages so that no work is done twice, run them in
+//! parallel, and record every grid point as soon as it is scored.
+//!
+//! See [`grid`] for the grid file and [`exec`] for the plan of stages.
+#![deny(missing_docs)]
+
+mod error;
+pub mod exec;
+pub mod grid;
+pub mod record;
+
+pub use error::{Result, SweepError};
+pub use exec::{Reporter, Silent, SweepOptions, run_sweep};
+pub use grid::{FusionKind, Grid, GridPoint, IndexKind, METRICS, RetrieverKind};
+pub use record::{Manifest, PointRecord, QuestionRow, ResultRow, RunDir, write_atomic};

@@ -1,0 +1,400 @@
+//! Vector search over L2-normalised embeddings: exact (flat) search as the yardstick, and
+//! HNSW from hnsw_rs.
+//!
+//! Scores are cosine similarities (dot products of unit vectors). HNSW returns distance
+//! `1 − cos`, clamped at 0; the score reported is `1 − distance`.
+#![deny(missing_docs)]
+
+use std::path::Path;
+
+use hnsw_rs::prelude::*;
+use ndarray::{ArrayView2, s};
+use ragtune_core::{Hit, Ranking};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Vector index failures.
+#[derive(Debug, thiserror::Error)]
+pub enum VectorError {
+    /// Dimension mismatch between vectors and a query.
+    #[error("vector dimension {got} does not match the index dimension {want}")]
+    Dim {
+        /// Found.
+        got: usize,
+        /// Expected.
+        want: usize,
+    },
+    /// Dumping or loading an HNSW graph failed.
+    #[error("HNSW index at {path}: {message}")]
+    Io {
+        /// Folder.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Result alias.
+pub type Result<T, E = VectorError> = std::result::Result<T, E>;
+
+/// Row-major matrix of `n` unit vectors of dimension `dim`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vectors {
+    /// Dimension.
+    pub dim: usize,
+    /// `n * dim` values.
+    pub data: Vec<f32>,
+}
+
+impl Vectors {
+    /// Wrap `data`, checking its length.
+    pub fn new(dim: usize, data: Vec<f32>) -> Result<Self> {
+        if dim == 0 || data.len() % dim != 0 {
+            return Err(VectorError::Dim {
+                got: data.len(),
+                want: dim,
+            });
+        }
+        Ok(Self { dim, data })
+    }
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        if self.dim == 0 {
+            0
+        } else {
+            self.data.len() / self.dim
+        }
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Vector `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+    /// Bytes of vector data.
+    pub fn size_bytes(&self) -> u64 {
+        (self.data.len() * 4) as u64
+    }
+    fn view(&self) -> ArrayView2<'_, f32> {
+        ArrayView2::from_shape((self.len(), self.dim), &self.data).expect("length checked in new")
+    }
+}
+
+/// Top `k` of `scores` (index = chunk) in canonical order.
+fn top_k(scores: &[f32], k: usize) -> Ranking {
+    let mut idx: Vec<u32> = (0..scores.len() as u32).collect();
+    let by = |a: &u32, b: &u32| {
+        scores[*b as usize]
+            .total_cmp(&scores[*a as usize])
+            .then(a.cmp(b))
+    };
+    if k < idx.len() {
+        idx.select_nth_unstable_by(k, by);
+        idx.truncate(k);
+    }
+    idx.sort_by(by);
+    Ranking {
+        hits: idx
+            .into_iter()
+            .map(|c| Hit {
+                chunk: c,
+                score: scores[c as usize],
+            })
+            .collect(),
+    }
+}
+
+/// Exact top-`k` by dot product for one query.
+pub fn exact_search_one(index: &Vectors, query: &[f32], k: usize) -> Result<Ranking> {
+    if query.len() != index.dim {
+        return Err(VectorError::Dim {
+            got: query.len(),
+            want: index.dim,
+        });
+    }
+    let scores = index.view().dot(&ndarray::ArrayView1::from(query));
+    Ok(top_k(scores.as_slice().expect("contiguous product"), k))
+}
+
+/// Exact top-`k` by dot product for every query (rows of `queries`), computed as blocked
+/// matrix products in parallel.
+pub fn exact_search(index: &Vectors, queries: &Vectors, k: usize) -> Result<Vec<Ranking>> {
+    if queries.dim != index.dim {
+        return Err(VectorError::Dim {
+            got: queries.dim,
+            want: index.dim,
+        });
+    }
+    const BLOCK: usize = 64;
+    let c = index.view();
+    let q = queries.view();
+    let n_q = queries.len();
+    let blocks: Vec<usize> = (0..n_q).step_by(BLOCK).collect();
+    let out: Vec<Vec<Ranking>> = blocks
+        .par_iter()
+        .map(|&start| {
+            let end = (start + BLOCK).min(n_q);
+            let scores = q.slice(s![start..end, ..]).dot(&c.t());
+            scores
+                .rows()
+                .into_iter()
+                .map(|row| top_k(row.as_slice().expect("row-major product"), k))
+                .collect()
+        })
+        .collect();
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// `1 − a·b` clamped at 0, for unit vectors. anndists' `DistDot` asserts the difference
+/// is non-negative, which rounding breaks for duplicate vectors; this one clamps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnitDot;
+
+impl Distance<f32> for UnitDot {
+    fn eval(&self, va: &[f32], vb: &[f32]) -> f32 {
+        let dot: f32 = va.iter().zip(vb).map(|(a, b)| a * b).sum();
+        (1.0 - dot).max(0.0)
+    }
+}
+
+/// HNSW construction parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HnswParams {
+    /// Max links per node (`M`).
+    pub m: usize,
+    /// Candidate list size during construction.
+    pub ef_construction: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        Self {
+            m: 16,
+            ef_construction: 200,
+        }
+    }
+}
+
+/// An HNSW graph over [`Vectors`].
+pub struct HnswIndex {
+    hnsw: Hnsw<'static, f32, UnitDot>,
+    dim: usize,
+}
+
+impl HnswIndex {
+    /// Build with parallel insertion. Insertion order and level draws are not seeded by
+    /// hnsw_rs, so two builds may differ slightly; the sweep reports recall against exact
+    /// search for exactly this reason.
+    pub fn build(vectors: &Vectors, params: HnswParams) -> Self {
+        let n = vectors.len();
+        let mut hnsw =
+            Hnsw::<f32, UnitDot>::new(params.m, n.max(1), 16, params.ef_construction, UnitDot);
+        let rows: Vec<(&[f32], usize)> = (0..n).map(|i| (vectors.row(i), i)).collect();
+        hnsw.parallel_insert_slice(&rows);
+        hnsw.set_searching_mode(true);
+        Self {
+            hnsw,
+            dim: vectors.dim,
+        }
+    }
+
+    /// Top `k` for one query with candidate list `ef` (at least `k`).
+    pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Result<Ranking> {
+        if query.len() != self.dim {
+            return Err(VectorError::Dim {
+                got: query.len(),
+                want: self.dim,
+            });
+        }
+        let found = self.hnsw.search(query, k, ef.max(k));
+        Ok(Ranking::from_unsorted(
+            found
+                .into_iter()
+                .map(|n| Hit {
+                    chunk: n.d_id as u32,
+                    score: 1.0 - n.distance,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Dump the graph and data to `dir` as `<base>.hnsw.graph` and `<base>.hnsw.data`.
+    pub fn dump(&self, dir: &Path, base: &str) -> Result<()> {
+        let io = |message: String| VectorError::Io {
+            path: dir.display().to_string(),
+            message,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(e.to_string()))?;
+        let used = self
+            .hnsw
+            .file_dump(dir, base)
+            .map_err(|e| io(e.to_string()))?;
+        if used != base {
+            return Err(io(format!(
+                "files for {base:?} already exist (hnsw_rs wrote {used:?} instead)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Load a dump written by [`HnswIndex::dump`].
+    pub fn load(dir: &Path, base: &str, dim: usize) -> Result<Self> {
+        // hnsw_rs ties the graph's lifetime to its reloader; a served index lives for the
+        // whole process, so the (small) reloader is leaked once per load.
+        let reloader: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, base)));
+        let hnsw: Hnsw<'static, f32, UnitDot> =
+            reloader
+                .load_hnsw::<f32, UnitDot>()
+                .map_err(|e| VectorError::Io {
+                    path: dir.display().to_string(),
+                    message: e.to_string(),
+                })?;
+        let mut hnsw = hnsw;
+        hnsw.set_searching_mode(true);
+        Ok(Self { hnsw, dim })
+    }
+}
+
+/// Fraction of the exact top-`k` chunks that `approx` returned in its top `k`.
+pub fn recall_vs_exact(exact: &Ranking, approx: &Ranking, k: usize) -> f64 {
+    let want: Vec<u32> = exact.chunks().take(k).collect();
+    if want.is_empty() {
+        return 1.0;
+    }
+    let got: Vec<u32> = approx.chunks().take(k).collect();
+    want.iter().filter(|c| got.contains(c)).count() as f64 / want.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seeded xorshift: reproducible vectors without a rand dependency.
+    fn unit_vectors(n: usize, dim: usize, seed: u64) -> Vectors {
+        let mut s = seed;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+        };
+        let mut data = Vec::with_capacity(n * dim);
+        for _ in 0..n {
+            let v: Vec<f32> = (0..dim).map(|_| next()).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            data.extend(v.iter().map(|x| x / norm));
+        }
+        Vectors::new(dim, data).unwrap()
+    }
+
+    #[test]
+    fn exact_matches_brute_force() {
+        let idx = unit_vectors(300, 16, 7);
+        let qs = unit_vectors(70, 16, 99);
+        let got = exact_search(&idx, &qs, 5).unwrap();
+        assert_eq!(got.len(), 70);
+        for (qi, r) in got.iter().enumerate() {
+            let q = qs.row(qi);
+            let mut all: Vec<(u32, f32)> = (0..300)
+                .map(|i| (i as u32, idx.row(i).iter().zip(q).map(|(a, b)| a * b).sum()))
+                .collect();
+            all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            assert_eq!(
+                r.chunks().collect::<Vec<_>>(),
+                all.iter().take(5).map(|x| x.0).collect::<Vec<_>>()
+            );
+            // Same order; scores equal up to summation order (matrix product vs. mat-vec).
+            let one = exact_search_one(&idx, q, 5).unwrap();
+            assert_eq!(
+                one.chunks().collect::<Vec<_>>(),
+                r.chunks().collect::<Vec<_>>()
+            );
+            assert!(
+                one.hits
+                    .iter()
+                    .zip(&r.hits)
+                    .all(|(a, b)| (a.score - b.score).abs() < 1e-6)
+            );
+        }
+    }
+
+    /// HNSW against exact search on a seeded corpus: with M=16, ef=64 we allow at most 2%
+    /// of the exact top-10 to be missed overall (typical is well under 1%).
+    #[test]
+    fn hnsw_close_to_exact() {
+        let idx = unit_vectors(2000, 32, 3);
+        let qs = unit_vectors(100, 32, 5);
+        let exact = exact_search(&idx, &qs, 10).unwrap();
+        let h = HnswIndex::build(&idx, HnswParams::default());
+        let mut found = 0.0;
+        for (qi, e) in exact.iter().enumerate() {
+            let a = h.search(qs.row(qi), 10, 64).unwrap();
+            assert!(a.hits.windows(2).all(|w| w[0].score >= w[1].score));
+            found += recall_vs_exact(e, &a, 10);
+        }
+        let recall = found / 100.0;
+        assert!(recall >= 0.98, "HNSW recall vs exact {recall}");
+    }
+
+    #[test]
+    fn duplicate_vectors_do_not_panic() {
+        let v = unit_vectors(1, 8, 11);
+        let mut data = v.data.clone();
+        data.extend(v.data.iter());
+        data.extend(v.data.iter());
+        let idx = Vectors::new(8, data).unwrap();
+        let h = HnswIndex::build(&idx, HnswParams::default());
+        let r = h.search(v.row(0), 3, 10).unwrap();
+        assert_eq!(r.hits.len(), 3);
+        assert!(r.hits.iter().all(|hit| (hit.score - 1.0).abs() < 1e-5));
+    }
+
+    #[test]
+    fn dump_and_load_give_same_answers() {
+        let idx = unit_vectors(200, 8, 21);
+        let h = HnswIndex::build(&idx, HnswParams::default());
+        let dir = std::env::temp_dir().join(format!("ragtune-hnsw-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        h.dump(&dir, "v").unwrap();
+        let loaded = HnswIndex::load(&dir, "v", 8).unwrap();
+        for i in 0..20 {
+            assert_eq!(
+                h.search(idx.row(i), 5, 32).unwrap(),
+                loaded.search(idx.row(i), 5, 32).unwrap()
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn recall_vs_exact_counts_shared_chunks() {
+        let e = Ranking {
+            hits: vec![
+                Hit {
+                    chunk: 1,
+                    score: 0.9,
+                },
+                Hit {
+                    chunk: 2,
+                    score: 0.8,
+                },
+            ],
+        };
+        let a = Ranking {
+            hits: vec![
+                Hit {
+                    chunk: 2,
+                    score: 0.8,
+                },
+                Hit {
+                    chunk: 3,
+                    score: 0.7,
+                },
+            ],
+        };
+        assert_eq!(recall_vs_exact(&e, &a, 2), 0.5);
+        assert_eq!(recall_vs_exact(&e, &a, 1), 0.0);
+    }
+}
