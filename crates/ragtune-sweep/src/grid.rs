@@ -374,7 +374,12 @@ impl Grid {
             }
         })?;
         let c = Checker { path, text: &text };
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Absolute, so that a run folder's manifest works from any directory.
+        let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = parent
+            .canonicalize()
+            .or_else(|_| std::path::absolute(&parent))
+            .unwrap_or(parent);
         let g = &raw.grid;
 
         if raw.name.get_ref().trim().is_empty() {

@@ -12,4 +12,4 @@ pub mod record;
 pub use error::{Result, SweepError};
 pub use exec::{Reporter, Silent, SweepOptions, run_sweep};
 pub use grid::{FusionKind, Grid, GridPoint, IndexKind, METRICS, RetrieverKind};
-pub use record::{Manifest, PointRecord, QuestionRow, ResultRow, RunDir, write_atomic};
+pub use record::{BestSetup, Manifest, PointRecord, QuestionRow, ResultRow, RunDir, write_atomic};

@@ -328,3 +328,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         SweepError::io(path, e)
     })
 }
+
+/// `best.toml`: the winning setup under [select], loadable by `serve`, `query` and `explain`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BestSetup {
+    /// Stable id of the winning point.
+    pub config_id: String,
+    /// Human label.
+    pub label: String,
+    /// The objective, `metric@k`.
+    pub objective: String,
+    /// Its value for this setup.
+    pub value: f64,
+    /// Mean context tokens at the objective's k.
+    pub context_tokens: f64,
+    /// The limit that applied, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_context_tokens: Option<f64>,
+    /// The setup itself.
+    pub point: GridPoint,
+}

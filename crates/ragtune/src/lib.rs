@@ -1,1 +1,107 @@
+//! The `ragtune` command line: clap commands, progress bars and error printing.
+//!
+//! User mistakes (a bad grid, a missing file, mismatched labels) print one line on stderr
+//! and exit with code 2; internal failures exit with code 1.
 
+mod cli;
+mod commands;
+mod progress;
+mod setup;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// An error caused by the user's input; exits with code 2.
+#[derive(Debug)]
+pub struct UserError(pub String);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UserError {}
+
+/// Whether `err` was caused by user input.
+fn is_user_error(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.is::<UserError>()
+            || e.downcast_ref::<ragtune_sweep::SweepError>()
+                .is_some_and(|s| s.is_user_error())
+            || e.is::<ragtune_corpus::CorpusError>()
+            || e.is::<ragtune_chunk::ChunkError>()
+            || e.is::<ragtune_embed::EmbedError>()
+            || e.is::<std::io::Error>()
+    })
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RAGTUNE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let result = match cli.command {
+        Command::Sweep(a) => commands::sweep::run(a),
+        Command::Query(a) => commands::query::run(a),
+        Command::Explain(a) => commands::explain::run(a),
+        Command::Serve(a) => commands::serve::run(a),
+        Command::ExportTrec(a) => commands::export_trec::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // A closed stdout (e.g. `| head`) is not a failure.
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            if is_user_error(&err) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+/// The models folder: the flag or `RAGTUNE_MODELS_DIR`, else `./models`, else the
+/// `models/` folder of the source tree this binary was built from.
+pub(crate) fn models_dir(flag: Option<PathBuf>) -> PathBuf {
+    let dir = flag.unwrap_or_else(|| {
+        let local = PathBuf::from("models");
+        let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models");
+        if local.join("onnxruntime").is_dir() || !built.is_dir() {
+            local
+        } else {
+            built
+        }
+    });
+    // Absolute, so that manifests name the folder unambiguously.
+    dir.canonicalize()
+        .or_else(|_| std::path::absolute(&dir))
+        .unwrap_or(dir)
+}
+
+/// Threads to use: the flag, else every core. Also sizes rayon's global pool.
+pub(crate) fn threads(flag: Option<usize>) -> usize {
+    let n = flag
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
+    n
+}

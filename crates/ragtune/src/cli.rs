@@ -1,0 +1,145 @@
+//! Command-line definitions (clap). The logic lives in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Find the best retrieval setup for a RAG system by measurement.
+#[derive(Debug, Parser)]
+#[command(name = "ragtune", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every setup in a grid file and score it against the labelled questions.
+    Sweep(SweepArgs),
+    /// Retrieve for one query with a run's chosen (or given) setup.
+    Query(QueryArgs),
+    /// Trace one question's retrieval step by step, or diff two setups.
+    Explain(ExplainArgs),
+    /// Serve a run's chosen setup over HTTP.
+    Serve(ServeArgs),
+    /// Export a setup's document-level run and qrels in TREC format.
+    ExportTrec(ExportTrecArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
+}
+
+/// Options shared by every command that embeds.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Folder holding onnxruntime/ and the bundled models [default: ./models, else the
+    /// models/ folder of the source tree the binary was built in].
+    #[arg(long, env = "RAGTUNE_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Embedding cache folder.
+    #[arg(long, default_value = ".ragtune/cache")]
+    pub cache_dir: PathBuf,
+    /// Do not read or write the embedding cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Threads for retrieval and for ONNX Runtime [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Where the embedding model runs.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    /// Texts per inference call (batches are sorted by length).
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The grid file (TOML).
+    pub grid: PathBuf,
+    /// Run folder [default: runs/<timestamp>-<grid name>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How many setups to list on stdout.
+    #[arg(long, default_value_t = 10)]
+    pub show: usize,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Run folder written by `ragtune sweep`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Setup to use [default: the run's best.toml].
+    #[arg(long)]
+    pub config: Option<String>,
+    /// Number of chunks.
+    #[arg(long, short, default_value_t = 5)]
+    pub k: usize,
+    /// Print JSON (the same body as POST /search).
+    #[arg(long)]
+    pub json: bool,
+    /// The query text.
+    pub text: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Run folder written by `ragtune sweep`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Question id to trace.
+    #[arg(long, required_unless_present = "diff", conflicts_with = "diff")]
+    pub question: Option<String>,
+    /// Setup to trace [default: the run's best.toml].
+    #[arg(long)]
+    pub config: Option<String>,
+    /// List the questions one setup finds at the objective's k and the other misses.
+    #[arg(long, num_args = 2, value_names = ["CONFIG_A", "CONFIG_B"])]
+    pub diff: Option<Vec<String>>,
+    /// How many hits of each retriever to show.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Run folder written by `ragtune sweep`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Setup to serve: a best.toml file or a config id [default: the run's best.toml].
+    #[arg(long)]
+    pub config: Option<String>,
+    /// Address to listen on (loopback unless you say otherwise).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub addr: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportTrecArgs {
+    /// Run folder written by `ragtune sweep`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Setup to export.
+    #[arg(long)]
+    pub config: String,
+    /// Cut at k chunks.
+    #[arg(long)]
+    pub k: usize,
+    /// Output folder for run.trec and qrels.trec.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}

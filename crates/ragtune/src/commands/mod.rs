@@ -1,0 +1,26 @@
+pub mod explain;
+pub mod export_trec;
+pub mod query;
+pub mod serve;
+pub mod sweep;
+
+use ragtune_embed::Device;
+use ragtune_sweep::SweepOptions;
+
+use crate::cli::{DeviceArg, EngineArgs};
+
+/// Sweep options from the shared engine flags.
+pub fn sweep_options(e: &EngineArgs) -> SweepOptions {
+    SweepOptions {
+        models_dir: crate::models_dir(e.models_dir.clone()),
+        cache_dir: (!e.no_cache).then(|| e.cache_dir.clone()),
+        threads: crate::threads(e.threads),
+        device: match e.device {
+            DeviceArg::Cpu => Device::Cpu,
+            DeviceArg::Cuda => Device::Cuda,
+        },
+        batch_size: e.batch_size.max(1),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: env!("RAGTUNE_GIT_COMMIT").to_string(),
+    }
+}
