@@ -49,7 +49,7 @@ pub struct Vectors {
 impl Vectors {
     /// Wrap `data`, checking its length.
     pub fn new(dim: usize, data: Vec<f32>) -> Result<Self> {
-        if dim == 0 || data.len() % dim != 0 {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
             return Err(VectorError::Dim {
                 got: data.len(),
                 want: dim,
@@ -59,11 +59,7 @@ impl Vectors {
     }
     /// Number of vectors.
     pub fn len(&self) -> usize {
-        if self.dim == 0 {
-            0
-        } else {
-            self.data.len() / self.dim
-        }
+        self.data.len().checked_div(self.dim).unwrap_or(0)
     }
     /// True when empty.
     pub fn is_empty(&self) -> bool {

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test suite, from a fresh clone: provisions ONNX Runtime and the models (models/fetch.sh),
+# a Python virtualenv with the independent readers and oracles the end-to-end tests use
+# (polars and pyarrow to open the Parquet tables, pytrec_eval for metric agreement),
+# then runs every test in the release profile, the same profile the quickstart builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+models/fetch.sh
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check \
+  polars==2.1.0 pyarrow==26.0.1 pytrec_eval-terrier==0.5.11
+export RAGTUNE_PYTHON="$PWD/.venv/bin/python"
+cargo test --release --workspace "$@"

@@ -1,0 +1,84 @@
+"""Independent checks of a run folder's tables, read with polars and pyarrow.
+
+usage: check_results.py RUN_DIR [--expect-retrievers bm25,vector,hybrid]
+Exits non-zero with a message on the first failed check.
+"""
+import json
+import sys
+
+import polars as pl
+import pyarrow.parquet as pq
+
+RESULT_COLUMNS = [
+    "config_id", "chunker", "chunk_size", "chunk_overlap", "retriever", "model", "index",
+    "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "top_k", "n_questions",
+    "recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou",
+    "context_tokens", "hnsw_recall_vs_exact", "n_chunks", "mean_chunk_tokens", "index_seconds",
+    "index_bytes", "query_ms_p50", "query_ms_p95",
+]
+QUESTION_COLUMNS = [
+    "config_id", "top_k", "question_id", "recall", "precision", "mrr", "ndcg", "hit_rate",
+    "span_recall", "span_precision", "span_iou", "context_tokens", "first_relevant_rank",
+]
+UNIT = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou", "hnsw_recall_vs_exact"]
+
+
+def fail(msg):
+    print(f"check_results: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    run = sys.argv[1]
+    expect = None
+    if "--expect-retrievers" in sys.argv:
+        expect = set(sys.argv[sys.argv.index("--expect-retrievers") + 1].split(","))
+    # pyarrow must open both files too.
+    for f in ["results.parquet", "per_question.parquet"]:
+        pq.read_table(f"{run}/{f}")
+    df = pl.read_parquet(f"{run}/results.parquet")
+    qdf = pl.read_parquet(f"{run}/per_question.parquet")
+    if df.columns != RESULT_COLUMNS:
+        fail(f"results columns {df.columns}")
+    if qdf.columns != QUESTION_COLUMNS:
+        fail(f"per_question columns {qdf.columns}")
+    if df.height == 0:
+        fail("no rows")
+    for c in UNIT:
+        s = df[c].drop_nulls()
+        if len(s) and (s.min() < 0 or s.max() > 1 + 1e-12):
+            fail(f"{c} outside [0, 1]: {s.min()}..{s.max()}")
+        s = qdf[c].drop_nulls() if c in qdf.columns else None
+        if s is not None and len(s) and (s.min() < 0 or s.max() > 1 + 1e-12):
+            fail(f"per-question {c} outside [0, 1]")
+    for c in ["span_recall", "recall"]:
+        if df[c].null_count() == df.height:
+            fail(f"{c} is all null")
+    # Recall, span recall and hit rate never fall as k grows.
+    for cid, g in df.sort("top_k").group_by("config_id"):
+        for c in ["recall", "span_recall", "hit_rate", "context_tokens"]:
+            v = [x for x in g[c].to_list() if x is not None]
+            if any(b < a - 1e-12 for a, b in zip(v, v[1:])):
+                fail(f"{c} falls with k for {cid}: {v}")
+    # Each config has one row per k; per_question has one row per config, k and question.
+    ks = df["top_k"].unique().len()
+    if df.group_by("config_id").len()["len"].to_list() != [ks] * df["config_id"].unique().len():
+        fail("configs do not all have one row per k")
+    nq = df["n_questions"][0]
+    if qdf.height != df.height * nq:
+        fail(f"per_question has {qdf.height} rows, expected {df.height} * {nq}")
+    # The means in results equal the means of per_question.
+    joined = qdf.group_by(["config_id", "top_k"]).agg(pl.col("span_recall").mean().alias("m"), pl.col("recall").mean().alias("r")).join(df, on=["config_id", "top_k"])
+    for a, b in [("m", "span_recall"), ("r", "recall")]:
+        d = (joined[a] - joined[b]).abs().max()
+        if d is not None and d > 1e-9:
+            fail(f"mean of per-question {b} differs from results by {d}")
+    if expect is not None and set(df["retriever"].unique().to_list()) != expect:
+        fail(f"retrievers {df['retriever'].unique().to_list()} != {expect}")
+    m = json.load(open(f"{run}/manifest.json"))
+    if m["status"] != "complete" or len(m["corpus_fingerprint"]) != 64:
+        fail(f"manifest status {m['status']}")
+    print(json.dumps({"rows": df.height, "configs": df["config_id"].unique().len(), "cache_hits": m["cache_hits"], "cache_misses": m["cache_misses"]}))
+
+
+main()

@@ -1,0 +1,208 @@
+//! User mistakes get one clear line on stderr, exit code 2, no panic, and no results.
+
+use crate::util::*;
+
+const GRID: &str = r#"name = "bad"
+[corpus]
+format = "dir"
+path = "docs"
+questions = "q.jsonl"
+[grid]
+chunker = ["chars"]
+chunk_size = [100]
+chunk_overlap = [0]
+retriever = ["bm25"]
+top_k = [1, 5]
+[select]
+objective = "recall@5"
+"#;
+
+fn setup() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("docs")).unwrap();
+    std::fs::write(tmp.path().join("docs/a.txt"), "alpha beta gamma").unwrap();
+    std::fs::write(
+        tmp.path().join("q.jsonl"),
+        "{\"id\":\"q1\",\"question\":\"beta?\",\"spans\":[{\"doc_id\":\"a.txt\",\"start\":6,\"end\":10,\"text\":\"beta\"}]}\n",
+    )
+    .unwrap();
+    tmp
+}
+
+/// Run a sweep of `text`, expecting a user error whose single line contains `want`.
+fn expect_error(text: &str, want: &str) {
+    let tmp = setup();
+    let g = grid(tmp.path(), "g.toml", text);
+    let out = tmp.path().join("run");
+    let r = ragtune(
+        tmp.path(),
+        &["sweep", g.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(
+        r.code, 2,
+        "expected exit 2 for {want:?}; stderr: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(want),
+        "stderr lacks {want:?}:\n{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("panicked") && !r.stderr.contains("backtrace"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr
+            .trim()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(!out.join("results.parquet").exists(), "no results on error");
+}
+
+#[test]
+fn the_valid_grid_runs() {
+    let tmp = setup();
+    let g = grid(tmp.path(), "g.toml", GRID);
+    ragtune_ok(
+        tmp.path(),
+        &[
+            "sweep",
+            g.to_str().unwrap(),
+            "--out",
+            tmp.path().join("run").to_str().unwrap(),
+        ],
+    );
+}
+
+#[test]
+fn unknown_key_names_file_line_and_column() {
+    expect_error(
+        &GRID.replace("top_k = [1, 5]", "top_k = [1, 5]\ntop-k = [3]"),
+        "g.toml:12:1: unknown field `top-k`",
+    );
+}
+
+#[test]
+fn toml_syntax_error() {
+    expect_error(
+        &GRID.replace("chunk_size = [100]", "chunk_size = [100"),
+        "g.toml:9:1: missing comma between array elements",
+    );
+}
+
+#[test]
+fn overlap_not_smaller_than_size() {
+    expect_error(
+        &GRID.replace("chunk_overlap = [0]", "chunk_overlap = [0, 100]"),
+        "g.toml:9:17: `chunk_overlap`: overlap 100 is not smaller than chunk size 100",
+    );
+}
+
+#[test]
+fn k_below_one_and_empty_lists() {
+    expect_error(
+        &GRID.replace("top_k = [1, 5]", "top_k = [0, 5]"),
+        "`top_k`: k must be at least 1",
+    );
+    expect_error(
+        &GRID.replace("retriever = [\"bm25\"]", "retriever = []"),
+        "g.toml:10:13: `retriever`: the list is empty",
+    );
+}
+
+#[test]
+fn wrong_value_type() {
+    expect_error(
+        &GRID.replace("chunk_size = [100]", "chunk_size = [\"big\"]"),
+        "g.toml:8:",
+    );
+}
+
+#[test]
+fn missing_grid_file() {
+    let tmp = setup();
+    let r = ragtune(tmp.path(), &["sweep", "nope.toml"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("nope.toml") && r.stderr.contains("No such file"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn label_mismatch_lists_the_question() {
+    let tmp = setup();
+    std::fs::write(
+        tmp.path().join("q.jsonl"),
+        "{\"id\":\"q1\",\"question\":\"beta?\",\"spans\":[{\"doc_id\":\"a.txt\",\"start\":5,\"end\":10,\"text\":\"beta\"}]}\n",
+    )
+    .unwrap();
+    let g = grid(tmp.path(), "g.toml", GRID);
+    let r = ragtune(
+        tmp.path(),
+        &[
+            "sweep",
+            g.to_str().unwrap(),
+            "--out",
+            tmp.path().join("run").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("q.jsonl: 1 of 1 labels do not match"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("line 1, question \"q1\""), "{}", r.stderr);
+    // The run folder records the failure; no tables were written.
+    let m = read_json(&tmp.path().join("run/manifest.json"));
+    assert_eq!(m["status"], "failed");
+    assert!(!tmp.path().join("run/results.parquet").exists());
+}
+
+#[test]
+fn cuda_on_a_cpu_build_is_refused() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let tmp = setup();
+    let g = grid(tmp.path(), "g.toml", GRID);
+    let r = ragtune(
+        tmp.path(),
+        &["sweep", g.to_str().unwrap(), "--device", "cuda"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("built without CUDA support"),
+        "{}",
+        r.stderr
+    );
+    assert!(!tmp.path().join("runs").exists(), "nothing is written");
+}
+
+#[test]
+fn existing_run_folder_is_not_overwritten() {
+    let tmp = setup();
+    let g = grid(tmp.path(), "g.toml", GRID);
+    let out = tmp.path().join("run");
+    ragtune_ok(
+        tmp.path(),
+        &["sweep", g.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    );
+    let before = std::fs::read(out.join("results.parquet")).unwrap();
+    let r = ragtune(
+        tmp.path(),
+        &["sweep", g.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("already holds a run"), "{}", r.stderr);
+    assert_eq!(std::fs::read(out.join("results.parquet")).unwrap(), before);
+}

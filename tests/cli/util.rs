@@ -1,0 +1,86 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn datasets() -> PathBuf {
+    let d = root().join("../shared/datasets");
+    assert!(
+        d.is_dir(),
+        "the shared datasets are expected at {}",
+        d.display()
+    );
+    d
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn finish(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Run the real binary in `cwd`.
+pub fn ragtune(cwd: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_ragtune"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RAGTUNE_MODELS_DIR", root().join("models"))
+        .output()
+        .expect("the ragtune binary runs");
+    finish(out)
+}
+
+/// Like [`ragtune`], asserting success.
+pub fn ragtune_ok(cwd: &Path, args: &[&str]) -> Run {
+    let r = ragtune(cwd, args);
+    assert_eq!(
+        r.code, 0,
+        "ragtune {args:?} failed:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    r
+}
+
+pub fn python() -> String {
+    std::env::var("RAGTUNE_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Run a Python script of the test suite, asserting success; returns stdout.
+pub fn python_ok(script: &str, args: &[&str]) -> String {
+    let out = Command::new(python())
+        .arg(root().join("tests/cli").join(script))
+        .args(args)
+        .output()
+        .expect("python runs (set RAGTUNE_PYTHON, see scripts/test.sh)");
+    let r = finish(out);
+    assert_eq!(
+        r.code, 0,
+        "{script} {args:?} failed:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    r.stdout
+}
+
+/// Write a grid file into `dir`.
+pub fn grid(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
