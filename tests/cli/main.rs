@@ -8,4 +8,5 @@ mod util;
 
 mod dense;
 mod errors;
+mod serve;
 mod sweep;

@@ -1,1 +1,276 @@
+//! HTTP serving of one evaluated setup, with axum and tokio.
+//!
+//! | route | |
+//! |---|---|
+//! | `POST /search` | `{"query": "...", "k": 5}` → ranked chunks with doc id, byte range, text, final score and each retriever's own rank and score |
+//! | `GET /config` | the setup and its measured metrics |
+//! | `GET /healthz` | `ok` |
+//! | `GET /metrics` | Prometheus text: request counts and a latency histogram |
+//! | `GET /openapi.json` | the OpenAPI 3 description |
+//!
+//! Limits: request bodies up to [`Limits::max_body_bytes`], queries up to
+//! [`Limits::max_query_chars`] characters, `k` from 1 to [`Limits::max_k`], and a
+//! per-request timeout. Every error is a JSON body `{"error": "..."}`.
+#![deny(missing_docs)]
 
+mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+pub use metrics::Metrics;
+use ragtune_sweep::Engine;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Longest accepted query.
+    pub max_query_chars: usize,
+    /// Largest `k`.
+    pub max_k: usize,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            max_query_chars: 2000,
+            max_k: 100,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+struct AppState {
+    engine: Engine,
+    config: serde_json::Value,
+    metrics: Metrics,
+    limits: Limits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchRequest {
+    query: String,
+    #[serde(default = "default_k")]
+    k: usize,
+}
+
+fn default_k() -> usize {
+    5
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn search(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(rej) => return error(rej.status(), rej.body_text()),
+    };
+    let req: SearchRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid JSON body: {e}; expected {{\"query\": string, \"k\": integer}}"),
+            );
+        }
+    };
+    let limits = state.limits;
+    if req.query.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "`query` must not be empty");
+    }
+    if req.query.chars().count() > limits.max_query_chars {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "`query` is longer than {} characters",
+                limits.max_query_chars
+            ),
+        );
+    }
+    if !(1..=limits.max_k).contains(&req.k) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("`k` must be between 1 and {}", limits.max_k),
+        );
+    }
+    let st = state.clone();
+    match tokio::task::spawn_blocking(move || st.engine.search(&req.query, req.k)).await {
+        Ok(Ok(resp)) => Json(resp).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("search task failed: {e}"),
+        ),
+    }
+}
+
+async fn config_handler(State(state): State<Arc<AppState>>) -> Response {
+    Json(state.config.clone()).into_response()
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi(State(state): State<Arc<AppState>>) -> Response {
+    Json(openapi_spec(&state.limits)).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such route; see /openapi.json")
+}
+
+async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_string(), |p| p.as_str().to_string());
+    let t = Instant::now();
+    let resp = next.run(req).await;
+    state
+        .metrics
+        .observe(&route, resp.status().as_u16(), t.elapsed().as_secs_f64());
+    resp
+}
+
+/// The OpenAPI 3 description of the server.
+pub fn openapi_spec(limits: &Limits) -> serde_json::Value {
+    let component = json!({"type": ["object", "null"], "properties": {"rank": {"type": "integer"}, "score": {"type": "number"}}});
+    let error = json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}});
+    let err_resp = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "ragtune", "version": env!("CARGO_PKG_VERSION"), "description": "Retrieval with the setup ragtune evaluated."},
+        "paths": {
+            "/search": {"post": {
+                "summary": "Retrieve the top k chunks for a query",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["query"], "additionalProperties": false,
+                    "properties": {
+                        "query": {"type": "string", "minLength": 1, "maxLength": limits.max_query_chars},
+                        "k": {"type": "integer", "minimum": 1, "maximum": limits.max_k, "default": 5}
+                    }}}}},
+                "responses": {
+                    "200": {"description": "Ranked chunks", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
+                    "400": err_resp("Malformed JSON or a value out of range"),
+                    "413": err_resp("Body too large"),
+                    "500": err_resp("Retrieval failed")
+                }}},
+            "/config": {"get": {"summary": "The served setup and its measured metrics", "responses": {"200": {"description": "Setup", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}}}}
+        },
+        "components": {"schemas": {
+            "Error": error,
+            "SearchResponse": {"type": "object", "required": ["config_id", "query", "k", "results"], "properties": {
+                "config_id": {"type": "string"}, "query": {"type": "string"}, "k": {"type": "integer"},
+                "results": {"type": "array", "items": {"type": "object",
+                    "required": ["rank", "chunk", "doc_id", "start", "end", "text", "score"],
+                    "properties": {
+                        "rank": {"type": "integer"}, "chunk": {"type": "integer"}, "doc_id": {"type": "string"},
+                        "start": {"type": "integer", "description": "first byte in the document"},
+                        "end": {"type": "integer", "description": "one past the last byte"},
+                        "text": {"type": "string"}, "score": {"type": "number"},
+                        "bm25": component.clone(), "vector": component
+                    }}}
+            }}
+        }}
+    })
+}
+
+/// The router for `engine`; `config` is what `GET /config` returns.
+pub fn router(engine: Engine, config: serde_json::Value, limits: Limits) -> Router {
+    let state = Arc::new(AppState {
+        engine,
+        config,
+        metrics: Metrics::default(),
+        limits,
+    });
+    Router::new()
+        .route("/search", post(search))
+        .route("/config", get(config_handler))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.timeout,
+        ))
+        .with_state(state)
+}
+
+/// Serve until SIGINT or SIGTERM, then finish in-flight requests and return.
+/// `on_ready` receives the bound address (useful with port 0).
+pub fn serve_blocking(
+    app: Router,
+    addr: &str,
+    threads: usize,
+    on_ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        on_ready(listener.local_addr()?);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

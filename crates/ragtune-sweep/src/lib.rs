@@ -4,11 +4,13 @@
 //! See [`grid`] for the grid file and [`exec`] for the plan of stages.
 #![deny(missing_docs)]
 
+pub mod engine;
 mod error;
 pub mod exec;
 pub mod grid;
 pub mod record;
 
+pub use engine::{Engine, SearchHit, SearchResponse};
 pub use error::{Result, SweepError};
 pub use exec::{Reporter, Silent, SweepOptions, run_sweep};
 pub use grid::{FusionKind, Grid, GridPoint, IndexKind, METRICS, RetrieverKind};

@@ -1,3 +1,58 @@
-pub fn run(_args: crate::cli::QueryArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+//! `ragtune query --run RUN "text"`: the same answer as POST /search, in a terminal.
+
+use std::io::Write;
+
+use anyhow::Context;
+use ragtune_sweep::Engine;
+
+use crate::cli::QueryArgs;
+
+pub fn run(args: QueryArgs) -> anyhow::Result<()> {
+    if args.k == 0 {
+        return Err(crate::UserError("--k must be at least 1".into()).into());
+    }
+    let opts = super::sweep_options(&args.engine);
+    let engine = Engine::open(&args.run, args.config.as_deref(), &opts)?;
+    let response = engine.search(&args.text, args.k)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &response).context("writing JSON")?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "setup {} ({}), top {}",
+        engine.config_id,
+        engine.point.label(),
+        args.k
+    )?;
+    for h in &response.results {
+        let comp = |c: Option<ragtune_sweep::engine::Component>| {
+            c.map_or("-".to_string(), |c| format!("#{} {:.4}", c.rank, c.score))
+        };
+        writeln!(
+            out,
+            "{:>3}. {:.4}  {} [{}, {})  bm25 {}  vector {}",
+            h.rank,
+            h.score,
+            h.doc_id,
+            h.start,
+            h.end,
+            comp(h.bm25),
+            comp(h.vector)
+        )?;
+        writeln!(out, "     {}", one_line(&h.text, 160))?;
+    }
+    Ok(())
+}
+
+/// The text on one line, cut at `max` characters.
+pub fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max).collect::<String>())
+    } else {
+        flat
+    }
 }

@@ -1,0 +1,496 @@
+//! Serving: the real server on an ephemeral port must answer exactly what was evaluated.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(run: &Path, config: &str, cache: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ragtune"))
+            .args([
+                "serve",
+                "--run",
+                run.to_str().unwrap(),
+                "--config",
+                config,
+                "--addr",
+                "127.0.0.1:0",
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ])
+            .env("RAGTUNE_MODELS_DIR", root().join("models"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some(i) = line.find("http://") {
+                break line[i..].split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, base }
+    }
+
+    /// SIGTERM, then the exit status must be success (graceful shutdown).
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "server exited with {status}");
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    )
+}
+
+fn post(base: &str, body: &str) -> (u16, Value) {
+    let mut r = agent()
+        .post(format!("{base}/search"))
+        .header("content-type", "application/json")
+        .send(body)
+        .unwrap();
+    (r.status().as_u16(), r.body_mut().read_json().unwrap())
+}
+
+fn get(base: &str, path: &str) -> (u16, String) {
+    let mut r = agent().get(format!("{base}{path}")).call().unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+/// (doc_id, start, end) of a gold span.
+type GoldSpan = (String, usize, usize);
+
+/// Gold spans of the quickstart questions (ASCII text: code points are bytes).
+fn quickstart_questions() -> Vec<(String, String, Vec<GoldSpan>)> {
+    std::fs::read_to_string(root().join("corpora/quickstart/questions.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let spans = v["spans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["doc_id"].as_str().unwrap().to_string(),
+                        s["start"].as_u64().unwrap() as usize,
+                        s["end"].as_u64().unwrap() as usize,
+                    )
+                })
+                .collect();
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["question"].as_str().unwrap().to_string(),
+                spans,
+            )
+        })
+        .collect()
+}
+
+fn quickstart_run(tmp: &Path) -> (PathBuf, PathBuf) {
+    let qs = root().join("corpora/quickstart");
+    let g = grid(
+        tmp,
+        "qs.toml",
+        &format!(
+            r#"
+name = "qs-serve"
+[corpus]
+format = "dir"
+path = "{}"
+questions = "{}"
+[grid]
+chunker = ["markdown"]
+chunk_size = [200]
+chunk_overlap = [50]
+retriever = ["bm25", "vector", "hybrid"]
+model = ["all-minilm-l6-v2"]
+fusion = ["rrf", "weighted"]
+alpha = [0.5]
+top_k = [1, 3, 5]
+[retrieval]
+depth = 10
+[select]
+objective = "span_recall@3"
+"#,
+            qs.join("docs").display(),
+            qs.join("questions.jsonl").display()
+        ),
+    );
+    let run = tmp.join("run");
+    let cache = tmp.join("cache");
+    ragtune_ok(
+        tmp,
+        &[
+            "sweep",
+            g.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    (run, cache)
+}
+
+#[test]
+fn served_answers_equal_evaluated_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, cache) = quickstart_run(tmp.path());
+    let questions = quickstart_questions();
+    let mut points: Vec<Value> = std::fs::read_dir(run.join("points"))
+        .unwrap()
+        .map(|e| read_json(&e.unwrap().path()))
+        .collect();
+    points.sort_by_key(|p| p["config_id"].as_str().unwrap().to_string());
+    assert_eq!(points.len(), 4, "bm25, vector, hybrid rrf, hybrid weighted");
+    for p in &points {
+        let id = p["config_id"].as_str().unwrap();
+        // The sweep's rank of the first relevant chunk, per question.
+        let evaluated: HashMap<&str, Option<u64>> = p["questions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["top_k"] == 1)
+            .map(|r| {
+                (
+                    r["question_id"].as_str().unwrap(),
+                    r["first_relevant_rank"].as_u64(),
+                )
+            })
+            .collect();
+        let server = Server::start(&run, id, &cache);
+        for (qid, text, spans) in &questions {
+            let (status, resp) = post(&server.base, &json!({"query": text, "k": 10}).to_string());
+            assert_eq!(status, 200, "{resp}");
+            assert_eq!(resp["config_id"], id);
+            let served = resp["results"].as_array().unwrap().iter().position(|h| {
+                let (d, s, e) = (
+                    h["doc_id"].as_str().unwrap(),
+                    h["start"].as_u64().unwrap() as usize,
+                    h["end"].as_u64().unwrap() as usize,
+                );
+                spans
+                    .iter()
+                    .any(|(sd, ss, se)| sd == d && *ss < e && s < *se)
+            });
+            assert_eq!(
+                served.map(|r| r as u64 + 1),
+                evaluated[qid.as_str()],
+                "config {id}, question {qid}: served rank differs from the evaluated one"
+            );
+        }
+        // The CLI gives the same answer as the server.
+        let (_, served) = post(
+            &server.base,
+            &json!({"query": questions[0].1, "k": 5}).to_string(),
+        );
+        let cli = ragtune_ok(
+            tmp.path(),
+            &[
+                "query",
+                "--run",
+                run.to_str().unwrap(),
+                "--config",
+                id,
+                "--cache-dir",
+                cache.to_str().unwrap(),
+                "-k",
+                "5",
+                "--json",
+                &questions[0].1,
+            ],
+        );
+        let cli: Value = serde_json::from_str(&cli.stdout).unwrap();
+        assert_eq!(
+            cli, served,
+            "ragtune query and POST /search differ for {id}"
+        );
+        server.stop();
+    }
+}
+
+#[test]
+fn http_surface_limits_and_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, cache) = quickstart_run(tmp.path());
+    let best = std::fs::read_to_string(run.join("best.toml")).unwrap();
+    let best_id = best
+        .lines()
+        .find_map(|l| l.strip_prefix("config_id = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let server = Server::start(&run, run.join("best.toml").to_str().unwrap(), &cache);
+    let base = &server.base;
+    assert_eq!(get(base, "/healthz"), (200, "ok".to_string()));
+    let (status, cfg) = get(base, "/config");
+    assert_eq!(status, 200);
+    let cfg: Value = serde_json::from_str(&cfg).unwrap();
+    assert_eq!(cfg["config_id"], best_id.as_str());
+    assert_eq!(
+        cfg["metrics"].as_array().unwrap().len(),
+        3,
+        "one metrics row per k"
+    );
+    let (status, spec) = get(base, "/openapi.json");
+    assert_eq!(status, 200);
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    assert!(spec["paths"]["/search"]["post"].is_object());
+
+    // Default k is 5, and each hit carries both retrievers' views.
+    let (status, ok) = post(base, r#"{"query": "flood excess in zone F3"}"#);
+    assert_eq!(status, 200);
+    assert_eq!(ok["results"].as_array().unwrap().len(), 5);
+    assert!(ok["results"][0]["text"].as_str().unwrap().contains("F3"));
+
+    // Malformed input: 400 with a JSON error body.
+    for body in [
+        r#"{"query": "x""#,
+        r#"{"q": "x"}"#,
+        r#"{"query": "   "}"#,
+        r#"{"query": "x", "k": 0}"#,
+        r#"{"query": "x", "k": 101}"#,
+        "not json",
+    ] {
+        let (status, err) = post(base, body);
+        assert_eq!(status, 400, "{body}: {err}");
+        assert!(
+            err["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}: {err}"
+        );
+    }
+    let long = "word ".repeat(500);
+    let (status, _) = post(base, &json!({"query": long}).to_string());
+    assert_eq!(status, 400, "queries over 2000 characters are refused");
+    let huge = format!("{{\"query\": \"{}\"}}", "a".repeat(100_000));
+    let (status, err) = post(base, &huge);
+    assert_eq!(status, 413, "{err}");
+    let (status, _) = get(base, "/nope");
+    assert_eq!(status, 404);
+
+    let (_, metrics) = get(base, "/metrics");
+    assert!(
+        metrics.contains("ragtune_http_requests_total{route=\"/search\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ragtune_http_requests_total{route=\"/search\",status=\"400\"} 7"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ragtune_http_request_duration_seconds_count{route=\"/search\"}"),
+        "{metrics}"
+    );
+    server.stop();
+
+    // A restart reloads the stored indexes instead of rebuilding them.
+    let r = ragtune_ok(
+        tmp.path(),
+        &[
+            "query",
+            "--run",
+            run.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "flood",
+        ],
+    );
+    assert!(r.stdout.contains(&best_id));
+    assert!(
+        run.join("index")
+            .join(&best_id)
+            .join("vectors.f32")
+            .is_file()
+            || !best.contains("model")
+    );
+}
+
+#[test]
+fn explain_and_diff_on_a_quickstart_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, cache) = quickstart_run(tmp.path());
+    let r = ragtune_ok(
+        tmp.path(),
+        &[
+            "explain",
+            "--run",
+            run.to_str().unwrap(),
+            "--question",
+            "hm-003",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    for want in [
+        "question hm-003",
+        "BM25 top",
+        "vector top",
+        "final list (hybrid)",
+        "gold labels:",
+        "00-about.md",
+        "scores for this question:",
+    ] {
+        assert!(
+            r.stdout.contains(want),
+            "explain lacks {want:?}:\n{}",
+            r.stdout
+        );
+    }
+    assert!(
+        r.stdout.contains("held whole by chunk") || r.stdout.contains("cut across"),
+        "{}",
+        r.stdout
+    );
+    let ids: Vec<String> = std::fs::read_dir(run.join("points"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let d = ragtune_ok(
+        tmp.path(),
+        &[
+            "explain",
+            "--run",
+            run.to_str().unwrap(),
+            "--diff",
+            &ids[0],
+            &ids[1],
+        ],
+    );
+    assert!(
+        d.stdout.contains("A finds, B misses:") && d.stdout.contains("B finds, A misses:"),
+        "{}",
+        d.stdout
+    );
+    let bad = ragtune(
+        tmp.path(),
+        &[
+            "explain",
+            "--run",
+            run.to_str().unwrap(),
+            "--question",
+            "nope",
+        ],
+    );
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("no question with id \"nope\""),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn query_and_explain_on_a_chroma_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = grid(
+        tmp.path(),
+        "c.toml",
+        &format!(
+            r#"
+name = "chroma-serve"
+[corpus]
+format = "chroma"
+path = "{}"
+include = ["state_of_the_union"]
+[grid]
+chunker = ["tokens"]
+chunk_size = [250]
+retriever = ["hybrid"]
+model = ["all-minilm-l6-v2"]
+top_k = [1, 5]
+[select]
+objective = "span_recall@5"
+"#,
+            datasets().join("chroma-chunking").display()
+        ),
+    );
+    let run = tmp.path().join("run");
+    let cache = tmp.path().join("cache");
+    ragtune_ok(
+        tmp.path(),
+        &[
+            "sweep",
+            g.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    let q = ragtune_ok(
+        tmp.path(),
+        &[
+            "query",
+            "--run",
+            run.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--json",
+            "credit card late fees",
+        ],
+    );
+    let v: Value = serde_json::from_str(&q.stdout).unwrap();
+    assert_eq!(v["results"].as_array().unwrap().len(), 5);
+    assert!(
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["text"].as_str().unwrap().contains("late fees")),
+        "{v}"
+    );
+    // The first state_of_the_union question (row 0 of questions_df.csv) is about fees.
+    let e = ragtune_ok(
+        tmp.path(),
+        &[
+            "explain",
+            "--run",
+            run.to_str().unwrap(),
+            "--question",
+            "0",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        e.stdout.contains("gold labels:") && e.stdout.contains("state_of_the_union"),
+        "{}",
+        e.stdout
+    );
+}
