@@ -10,3 +10,4 @@ mod dense;
 mod errors;
 mod serve;
 mod sweep;
+mod trec;

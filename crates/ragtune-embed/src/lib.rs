@@ -51,6 +51,9 @@ pub trait Embedder: Send + Sync {
     fn provider(&self) -> &str;
     /// Embed `texts`; `progress` is called with the number of texts finished.
     fn embed(&self, texts: &[&str], progress: &(dyn Fn(usize) + Sync)) -> Result<EmbedOutput>;
+    /// How many of `texts` exceed the model's maximum tokens (and so are truncated when
+    /// embedded), whether or not their vectors are cached.
+    fn count_truncated(&self, texts: &[&str]) -> Result<usize>;
 }
 
 /// Cache accounting for one call of [`embed_cached`].
@@ -145,6 +148,9 @@ mod tests {
         }
         fn provider(&self) -> &str {
             "test"
+        }
+        fn count_truncated(&self, _: &[&str]) -> Result<usize> {
+            Ok(0)
         }
         fn embed(&self, texts: &[&str], _: &(dyn Fn(usize) + Sync)) -> Result<EmbedOutput> {
             self.0.fetch_add(texts.len(), Ordering::SeqCst);

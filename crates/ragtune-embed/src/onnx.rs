@@ -327,6 +327,20 @@ impl Embedder for OnnxEmbedder {
         self.provider
     }
 
+    fn count_truncated(&self, texts: &[&str]) -> Result<usize> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Tokenizer {
+                path: self.spec.tokenizer_path(),
+                message: e.to_string(),
+            })?;
+        Ok(encodings
+            .iter()
+            .filter(|e| !e.get_overflowing().is_empty())
+            .count())
+    }
+
     fn embed(&self, texts: &[&str], progress: &(dyn Fn(usize) + Sync)) -> Result<EmbedOutput> {
         let encodings = self
             .tokenizer

@@ -7,6 +7,8 @@
 //! a half-written table.
 #![deny(missing_docs)]
 
+pub mod trec;
+
 use std::path::Path;
 
 use polars::prelude::*;

@@ -33,7 +33,8 @@ use tokenizers::Tokenizer;
 use crate::error::{Result, SweepError};
 use crate::grid::{FusionKind, Grid, GridPoint, IndexKind, RetrieverKind};
 use crate::record::{
-    EmbedRecord, Manifest, ModelRecord, PointRecord, QuestionRow, ResultRow, RunDir,
+    EmbedRecord, Manifest, ModelRecord, PointRecord, QuestionRanking, QuestionRow, RankingsRecord,
+    ResultRow, RunDir,
 };
 
 /// Progress callbacks; the CLI draws them as progress bars on stderr.
@@ -190,8 +191,11 @@ fn embed_texts(
 ) -> Result<(Vectors, CacheStats)> {
     rep.stage(&format!("embed {what} with {model}"), texts.len() as u64);
     let t = Instant::now();
-    let (data, stats) = embed_cached(embedder, cache, texts, &|n| rep.inc(n as u64))?;
+    let (data, mut stats) = embed_cached(embedder, cache, texts, &|n| rep.inc(n as u64))?;
     rep.done();
+    // Count truncation over every text, cached or not, so the record does not depend on
+    // what earlier runs left in the cache.
+    stats.truncated = embedder.count_truncated(texts)? as u64;
     records.push(EmbedRecord {
         what: what.to_string(),
         model: model.to_string(),
@@ -461,14 +465,19 @@ fn sweep_inner(
                     let exact = &vector_runs[&(m.clone(), IndexKind::Exact, None)].0;
                     (&vector_runs[&key], exact)
                 });
-                let record = match (p.retriever, &bm25_run, vector) {
-                    (RetrieverKind::Bm25, Some(b), _) => {
-                        ctx.score(p, &b.rankings, b.ms.clone(), None, bm25_costs)
-                    }
+                let fused_store;
+                let (record, scored_rankings) = match (p.retriever, &bm25_run, vector) {
+                    (RetrieverKind::Bm25, Some(b), _) => (
+                        ctx.score(p, &b.rankings, b.ms.clone(), None, bm25_costs),
+                        &b.rankings,
+                    ),
                     (RetrieverKind::Vector, _, Some(((v, costs), exact))) => {
                         let recall = (p.index == Some(IndexKind::Hnsw))
                             .then_some((&exact.rankings, &v.rankings));
-                        ctx.score(p, &v.rankings, v.ms.clone(), recall, *costs)
+                        (
+                            ctx.score(p, &v.rankings, v.ms.clone(), recall, *costs),
+                            &v.rankings,
+                        )
                     }
                     (RetrieverKind::Hybrid, Some(b), Some(((v, costs), exact))) => {
                         let fusion = fusion_of(p).expect("hybrid points carry a fusion");
@@ -488,10 +497,17 @@ fn sweep_inner(
                             index_seconds: bm25_costs.index_seconds + costs.index_seconds,
                             index_bytes: bm25_costs.index_bytes + costs.index_bytes,
                         };
-                        ctx.score(p, &fused, ms, recall, c)
+                        let record = ctx.score(p, &fused, ms, recall, c);
+                        fused_store = fused;
+                        (record, &fused_store)
                     }
                     _ => unreachable!("every retriever's inputs were prepared above"),
                 };
+                run.write_rankings(&ctx.rankings_record(
+                    &record.config_id,
+                    depth,
+                    scored_rankings,
+                ))?;
                 run.write_point(&record)?;
                 rep.inc(1);
                 Ok(record)
@@ -540,6 +556,48 @@ fn mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
 }
 
 impl ScoreCtx<'_> {
+    /// The rankings that were scored, for export.
+    fn rankings_record(
+        &self,
+        config_id: &str,
+        depth: usize,
+        rankings: &[Ranking],
+    ) -> RankingsRecord {
+        let mut table: HashMap<DocId, u32> = HashMap::new();
+        let mut doc_ids = Vec::new();
+        let questions = self
+            .corpus
+            .questions
+            .iter()
+            .zip(rankings)
+            .map(|(q, r)| {
+                let docs = r
+                    .hits
+                    .iter()
+                    .map(|h| {
+                        let d = self.set.chunks[h.chunk as usize].doc;
+                        *table.entry(d).or_insert_with(|| {
+                            doc_ids.push(self.corpus.docs[d as usize].id.clone());
+                            doc_ids.len() as u32 - 1
+                        })
+                    })
+                    .collect();
+                QuestionRanking {
+                    id: q.id.clone(),
+                    chunks: r.chunks().collect(),
+                    docs,
+                    scores: r.hits.iter().map(|h| h.score).collect(),
+                }
+            })
+            .collect();
+        RankingsRecord {
+            config_id: config_id.to_string(),
+            depth,
+            doc_ids,
+            questions,
+        }
+    }
+
     /// Score one point from its rankings (one per question, at full depth).
     fn score(
         &self,

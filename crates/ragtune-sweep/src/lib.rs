@@ -14,4 +14,7 @@ pub use engine::{Engine, SearchHit, SearchResponse};
 pub use error::{Result, SweepError};
 pub use exec::{Reporter, Silent, SweepOptions, run_sweep};
 pub use grid::{FusionKind, Grid, GridPoint, IndexKind, METRICS, RetrieverKind};
-pub use record::{BestSetup, Manifest, PointRecord, QuestionRow, ResultRow, RunDir, write_atomic};
+pub use record::{
+    BestSetup, Manifest, PointRecord, QuestionRanking, QuestionRow, RankingsRecord, ResultRow,
+    RunDir, write_atomic,
+};

@@ -125,6 +125,34 @@ pub struct PointRecord {
     pub questions: Vec<QuestionRow>,
 }
 
+/// The ranking each question got from one grid point, at the stored depth: exactly what
+/// was scored (fused, for hybrids). Written to `rankings/<config_id>.json`; `export-trec`
+/// reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankingsRecord {
+    /// Grid point.
+    pub config_id: String,
+    /// Ranking depth.
+    pub depth: usize,
+    /// Document ids referenced below (`QuestionRanking::docs` indexes this table).
+    pub doc_ids: Vec<String>,
+    /// One ranking per question, in corpus order.
+    pub questions: Vec<QuestionRanking>,
+}
+
+/// One question's ranked chunks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionRanking {
+    /// Question id.
+    pub id: String,
+    /// Chunk indices, best first.
+    pub chunks: Vec<u32>,
+    /// Each chunk's document, as an index into [`RankingsRecord::doc_ids`].
+    pub docs: Vec<u32>,
+    /// Each chunk's score.
+    pub scores: Vec<f32>,
+}
+
 /// Embedding work for one (chunking, model) pair.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EmbedRecord {
@@ -138,7 +166,8 @@ pub struct EmbedRecord {
     pub cache_hits: u64,
     /// Embedded now.
     pub cache_misses: u64,
-    /// Of those embedded, how many were longer than the model's maximum and truncated.
+    /// How many of the texts are longer than the model's maximum and so were truncated
+    /// for embedding (cached or not).
     pub truncated: u64,
     /// Wall seconds.
     pub seconds: f64,
@@ -202,7 +231,7 @@ pub struct Manifest {
     pub cache_hits: u64,
     /// Total cache misses (texts embedded).
     pub cache_misses: u64,
-    /// Texts truncated for embedding (among those embedded in this run).
+    /// Texts truncated for embedding, summed over `embeddings` (chunk sets and questions).
     pub truncated: u64,
     /// Per (chunking, model) embedding work.
     pub embeddings: Vec<EmbedRecord>,
@@ -231,7 +260,9 @@ impl RunDir {
                 message: "already holds a run (manifest.json exists); choose another --out".into(),
             });
         }
-        std::fs::create_dir_all(root.join("points")).map_err(|e| SweepError::io(root, e))?;
+        for sub in ["points", "rankings"] {
+            std::fs::create_dir_all(root.join(sub)).map_err(|e| SweepError::io(root, e))?;
+        }
         Ok(Self {
             root: root.to_path_buf(),
         })
@@ -267,6 +298,29 @@ impl RunDir {
         let bytes = serde_json::to_vec(record).expect("records serialise");
         self.write_atomic(&format!("points/{}.json", record.config_id), &bytes)?;
         Ok(())
+    }
+
+    /// Store a point's rankings.
+    pub fn write_rankings(&self, record: &RankingsRecord) -> Result<()> {
+        let bytes = serde_json::to_vec(record).expect("rankings serialise");
+        self.write_atomic(&format!("rankings/{}.json", record.config_id), &bytes)?;
+        Ok(())
+    }
+
+    /// Read a point's rankings.
+    pub fn read_rankings(&self, config_id: &str) -> Result<RankingsRecord> {
+        let path = self.root.join("rankings").join(format!("{config_id}.json"));
+        if !path.is_file() || config_id.contains('/') {
+            return Err(SweepError::Run {
+                path,
+                message: format!("no stored rankings for config id {config_id:?} in this run"),
+            });
+        }
+        let bytes = std::fs::read(&path).map_err(|e| SweepError::io(&path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| SweepError::Run {
+            path,
+            message: e.to_string(),
+        })
     }
 
     /// Read every stored point, sorted by config id.

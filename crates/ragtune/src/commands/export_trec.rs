@@ -1,3 +1,36 @@
-pub fn run(_args: crate::cli::ExportTrecArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+//! `ragtune export-trec`: a setup's document-level run and the qrels, in TREC format.
+
+use ragtune_results::trec::{qrels_file, run_file};
+use ragtune_sweep::{RunDir, write_atomic};
+
+use crate::UserError;
+use crate::cli::ExportTrecArgs;
+
+pub fn run(args: ExportTrecArgs) -> anyhow::Result<()> {
+    let run = RunDir::open(&args.run)?;
+    let manifest = run.read_manifest()?;
+    let record = run.read_rankings(&args.config)?;
+    let run_text = run_file(&record, args.k).map_err(|e| UserError(e.to_string()))?;
+    let corpus = ragtune_corpus::load(&manifest.corpus)?;
+    if corpus.fingerprint() != manifest.corpus_fingerprint {
+        return Err(UserError(format!(
+            "{}: the corpus changed since the sweep; its qrels would not match the run",
+            manifest.corpus.path.display()
+        ))
+        .into());
+    }
+    let qrels_text = qrels_file(&corpus).map_err(|e| UserError(e.to_string()))?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| UserError(format!("{}: {e}", args.out.display())))?;
+    write_atomic(&args.out.join("run.trec"), run_text.as_bytes())?;
+    write_atomic(&args.out.join("qrels.trec"), qrels_text.as_bytes())?;
+    eprintln!(
+        "ragtune: wrote {}/run.trec ({} lines) and qrels.trec ({} lines) for {} at k = {}",
+        args.out.display(),
+        run_text.lines().count(),
+        qrels_text.lines().count(),
+        args.config,
+        args.k
+    );
+    Ok(())
 }
