@@ -106,3 +106,73 @@ print("ok")
     assert!(m2["cache_hits"].as_u64().unwrap() > 0);
     assert_eq!(m1["corpus_fingerprint"], m2["corpus_fingerprint"]);
 }
+
+#[test]
+fn whole_document_mode_truncates_and_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = grid(
+        tmp.path(),
+        "none.toml",
+        &format!(
+            r#"
+name = "squad-whole"
+[corpus]
+format = "squad"
+path = "{}"
+include = ["Normans", "Southern_California", "Warsaw"]
+[grid]
+chunker = ["none"]
+retriever = ["bm25", "vector"]
+model = ["paraphrase-minilm-l3-v2"]
+top_k = [1, 3]
+[select]
+objective = "recall@1"
+"#,
+            datasets().join("squad-v1.1-dev/dev-v1.1.json").display()
+        ),
+    );
+    let run = tmp.path().join("run");
+    ragtune_ok(
+        tmp.path(),
+        &[
+            "sweep",
+            g.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--cache-dir",
+            tmp.path().join("c").to_str().unwrap(),
+        ],
+    );
+    python_ok(
+        "check_results.py",
+        &[run.to_str().unwrap(), "--expect-retrievers", "bm25,vector"],
+    );
+    let m = read_json(&run.join("manifest.json"));
+    let docs = m["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["what"] == "none")
+        .expect("an embedding record for whole documents");
+    // Every article is far longer than the model's 128 tokens.
+    assert_eq!(docs["texts"], 3);
+    assert_eq!(docs["truncated"], 3);
+    assert!(m["truncated"].as_u64().unwrap() >= 3);
+    // One chunk per document: recall@3 is 1 for every question, for both retrievers.
+    let check = r#"
+import sys, polars as pl
+df = pl.read_parquet(sys.argv[1] + "/results.parquet")
+assert (df["n_chunks"] == 3).all()
+assert (df.filter(pl.col("top_k") == 3)["recall"] == 1.0).all()
+assert df["chunk_size"].null_count() == df.height
+"#;
+    let out = std::process::Command::new(python())
+        .args(["-c", check, run.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
