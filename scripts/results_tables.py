@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Writes docs/results.md (to stdout) from reference run folders.
+
+usage: results_tables.py RUN_DIR [RUN_DIR ...]
+
+For each run: the setups at the objective's k with 95% confidence intervals (normal
+approximation over questions), and a paired comparison of every setup against the best one
+on the same questions, so that differences are only claimed where the data supports them.
+"""
+import datetime as dt
+import json
+import math
+import pathlib
+import sys
+
+import polars as pl
+
+Z = 1.96
+
+
+def ci(values):
+    v = [x for x in values if x is not None]
+    n = len(v)
+    if n < 2:
+        return (v[0] if v else float("nan")), 0.0
+    m = sum(v) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (n - 1))
+    return m, Z * sd / math.sqrt(n)
+
+
+def minutes(m):
+    a = dt.datetime.fromisoformat(m["started_at"])
+    b = dt.datetime.fromisoformat(m["finished_at"])
+    return (b - a).total_seconds() / 60
+
+
+def label(r):
+    parts = [f"{r['chunker']}/{r['chunk_size'] or '-'}/{r['chunk_overlap'] if r['chunk_overlap'] is not None else '-'}", r["retriever"]]
+    if r["fusion"]:
+        parts.append(f"rrf(k={r['rrf_k']:g})" if r["fusion"] == "rrf" else f"weighted(a={r['alpha']:g},{r['normalization']})")
+    if r["model"]:
+        parts.append(r["model"].replace("all-minilm-l6-v2", "L6").replace("paraphrase-minilm-l3-v2", "L3"))
+    if r["index"] == "hnsw":
+        parts.append(f"hnsw(ef={r['hnsw_ef_search']})")
+    return " ".join(parts)
+
+
+def report(run):
+    run = pathlib.Path(run)
+    m = json.loads((run / "manifest.json").read_text())
+    res = pl.read_parquet(run / "results.parquet")
+    pq = pl.read_parquet(run / "per_question.parquet")
+    metric, k = m["objective"].split("@")
+    k = int(k)
+    out = []
+    out.append(f"## {m['grid_name']}\n")
+    out.append(f"- grid: `{pathlib.Path(m['grid_path']).name}`; corpus: {m['n_documents']} documents, {m['n_questions']} questions; {m['n_points']} setups")
+    out.append(f"- wall time: {minutes(m):.1f} min on {m['threads']} threads ({m['execution_provider'] or 'no model'}), embedding cache: {m['cache_misses']} texts embedded, {m['cache_hits']} reused")
+    trunc = [e for e in m["embeddings"] if e["truncated"]]
+    if trunc:
+        t = "; ".join(f"{e['what']} with {e['model']}: {e['truncated']} of {e['texts']}" for e in trunc)
+        out.append(f"- texts longer than the model's maximum, truncated for embedding: {t}")
+    out.append(f"- objective: `{m['objective']}`; best: `{m['best_config_id']}`")
+    out.append("")
+    at = res.filter(pl.col("top_k") == k)
+    q = pq.filter(pl.col("top_k") == k)
+    best = m["best_config_id"]
+    best_vals = dict(q.filter(pl.col("config_id") == best).select("question_id", metric).iter_rows())
+    rows = []
+    for r in at.iter_rows(named=True):
+        mine = q.filter(pl.col("config_id") == r["config_id"])
+        mean, half = ci(mine[metric].to_list())
+        vals = dict(mine.select("question_id", metric).iter_rows())
+        diffs = [vals[i] - best_vals[i] for i in best_vals if vals.get(i) is not None and best_vals[i] is not None]
+        d, dh = ci(diffs)
+        tied = r["config_id"] == best or abs(d) <= dh
+        rows.append((mean, half, d, dh, tied, r))
+    rows.sort(key=lambda x: -x[0])
+    out.append(f"Setups at k = {k}, best first. `±` is a 95% confidence interval over questions; **Δ best** is the paired difference from the best setup on the same questions (with its 95% interval), and ✓ marks setups whose difference from the best is not significant at that level.\n")
+    out.append(f"| # | setup | {metric}@{k} | Δ best | ≈best | recall@{k} | mrr@{k} | span_iou@{k} | context tokens | chunks |")
+    out.append("|---:|---|---|---|:-:|---:|---:|---:|---:|---:|")
+    for i, (mean, half, d, dh, tied, r) in enumerate(rows, 1):
+        f = lambda v: "–" if v is None else f"{v:.3f}"
+        out.append(
+            f"| {i} | {label(r)} | {mean:.3f} ± {half:.3f} | {d:+.3f} ± {dh:.3f} | {'✓' if tied else ''} | {f(r['recall'])} | {f(r['mrr'])} | {f(r['span_iou'])} | {r['context_tokens']:.0f} | {r['n_chunks']} |"
+        )
+    n_tied = sum(1 for x in rows if x[4])
+    out.append("")
+    out.append(f"{n_tied} of {len(rows)} setups are statistically indistinguishable from the best on `{metric}@{k}` at the 95% level.")
+    # The same best setup across k.
+    b = res.filter(pl.col("config_id") == best).sort("top_k")
+    out.append(f"\nThe best setup across k: " + ", ".join(f"k={r['top_k']}: {metric} {r[metric]:.3f}, context tokens {r['context_tokens']:.0f}" for r in b.iter_rows(named=True)) + ".\n")
+    return "\n".join(out)
+
+
+def main():
+    head = [
+        "# Reference results",
+        "",
+        "Made by `scripts/reference_runs.sh` (sweeps `grids/reference-chroma.toml` and `grids/reference-squad.toml`, then runs `scripts/results_tables.py`). Reproduce with:",
+        "",
+        "```sh",
+        "scripts/reference_runs.sh",
+        "```",
+        "",
+        "Metric definitions are in the README. Chunk sizes count BERT WordPiece tokens. `paraphrase-minilm-l3-v2` reads at most 128 tokens and `all-minilm-l6-v2` 256, so larger chunks are embedded truncated (counted below) while BM25 and the span metrics see the whole chunk.",
+        "",
+    ]
+    body = [report(r) for r in sys.argv[1:] if (pathlib.Path(r) / "results.parquet").exists()]
+    print("\n".join(head + body))
+
+
+main()
