@@ -546,6 +546,46 @@ q("24-glossary.md", "What is an excess?",
   "**Excess**: the part of each claim the policyholder pays.")
 
 
+# Harder questions. Paraphrases that share few words with their answer (vectors should
+# help), exact terms and codes (BM25 should help), and answers made of several excerpts
+# or long passages (small chunks split them).
+q("15-life-term.md", "If someone vapes, are they priced as a non-smoker for term life?",
+  "Anyone who has used tobacco or nicotine products in the last twelve months is rated as a smoker.")
+q("17-pet.md", "My dog is a pug; will that cost extra?",
+  "Brachycephalic breeds pay a 30 percent loading.")
+q("13-marine-hull.md", "How far out to sea can I take my sailing yacht and still be insured?",
+  "Pleasure craft are covered within 50 nautical miles of the coast unless a passage plan is agreed in writing.")
+q("23-sanctions-compliance.md", "Can a customer settle a large premium with banknotes?",
+  "Premiums may not be paid in cash above 1,000 euros.")
+q("01-homeowners-eligibility.md", "Is a cottage with a straw roof insurable?",
+  "We do not write houseboats, buildings with thatched roofs, or any home left unoccupied for more than 60 consecutive days.")
+q("18-farm.md", "Does the farm policy pay out if my cows get sick?",
+  "Livestock is covered for death by fire, lightning, flood and theft. Disease is excluded unless the animals are vaccinated under the national programme.")
+q("11-cyber.md", "If criminals lock our systems and demand money, will you pay them?",
+  "Ransom payments are covered only with the prior written consent of our claims team.")
+q("04-motor-drivers.md", "Can a nineteen-year-old be the primary driver of the car?",
+  "Drivers under 21 may only be named on a policy, never be the main driver.")
+q("04-motor-drivers.md", "How long after moving here does a foreign driving licence count?",
+  "Licences from outside the European Economic Area count only after six months of residence.")
+q("00-about.md", "Where are referrals logged?",
+  "Referrals are logged in the Atlas system with the reason in free text.")
+q("00-about.md", "Which edition of the handbook is current?",
+  "The current edition is the 14th, issued on 2 January.")
+q("00-about.md", "How do the Level 1, Level 2 and committee authorities fit together?",
+  "A Level 1 underwriter may bind risks with a total insured value up to 750,000 euros. A Level 2 underwriter may bind up to 3 million euros. Anything larger goes to the Referral Committee, which meets every Tuesday and Thursday.")
+q("02-homeowners-flood.md", "What are the rules for each flood zone?",
+  "F1 and F2 homes are written at standard rates.",
+  "F3 homes carry a flood excess of 2,500 euros. The underwriter must also confirm that the ground floor has no bedrooms.",
+  "It is not written. The only exception is a home with a certified flood barrier installed after 2015, which may be referred to the Referral Committee.")
+q("14-travel.md", "What are the age limits for travel insurance?",
+  "Single-trip travel cover is sold to travellers up to 84 years old. Annual multi-trip cover stops at the 75th birthday.")
+q("15-life-term.md", "What medical evidence does term life need, by sum assured?",
+  "Sums assured above 500,000 euros need a nurse screening. Above 1.5 million euros a full medical examination and blood profile are required.")
+q("16-income-protection.md", "What limits apply to heavy manual workers buying income protection?",
+  "Manual workers cannot choose the 4-week waiting period.",
+  "Class 4 occupations are limited to a benefit period of two years.")
+
+
 def main():
     docs_dir = HERE / "docs"
     docs_dir.mkdir(exist_ok=True)

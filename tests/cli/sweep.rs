@@ -53,7 +53,7 @@ objective = "span_recall@5"
     );
     let m = read_json(&out.join("manifest.json"));
     assert_eq!(m["n_documents"], 25);
-    assert_eq!(m["n_questions"], 59);
+    assert_eq!(m["n_questions"], 75);
     assert!(m["grid_text"].as_str().unwrap().contains("qs-bm25"));
     assert!(m["git_commit"].as_str().unwrap().len() >= 7);
     // Each point was recorded on its own as it finished.
