@@ -231,6 +231,16 @@ impl OnnxEmbedder {
         &self.spec
     }
 
+    /// Tokenize with special tokens, truncated at the model's maximum.
+    fn encode(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {
+        self.tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Tokenizer {
+                path: self.spec.tokenizer_path(),
+                message: e.to_string(),
+            })
+    }
+
     fn run_batch(&self, encodings: &[&tokenizers::Encoding], out: &mut [f32]) -> Result<()> {
         let b = encodings.len();
         let len = encodings.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
@@ -328,27 +338,15 @@ impl Embedder for OnnxEmbedder {
     }
 
     fn count_truncated(&self, texts: &[&str]) -> Result<usize> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| EmbedError::Tokenizer {
-                path: self.spec.tokenizer_path(),
-                message: e.to_string(),
-            })?;
-        Ok(encodings
+        Ok(self
+            .encode(texts)?
             .iter()
             .filter(|e| !e.get_overflowing().is_empty())
             .count())
     }
 
     fn embed(&self, texts: &[&str], progress: &(dyn Fn(usize) + Sync)) -> Result<EmbedOutput> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| EmbedError::Tokenizer {
-                path: self.spec.tokenizer_path(),
-                message: e.to_string(),
-            })?;
+        let encodings = self.encode(texts)?;
         let truncated = encodings
             .iter()
             .filter(|e| !e.get_overflowing().is_empty())

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ragtune_core::{ChunkSet, Corpus, Question, Ranking};
-use ragtune_embed::{EmbedOptions, Embedder, EmbeddingCache, OnnxEmbedder, resolve_model};
+use ragtune_embed::{Embedder, EmbeddingCache, OnnxEmbedder, resolve_model};
 use ragtune_lexical::Bm25Index;
 use ragtune_retrieve::{FusedHit, fuse};
 use ragtune_vector::{HnswIndex, HnswParams, Vectors, exact_search_one};
@@ -249,15 +249,7 @@ impl Engine {
 
         let vector = match (&point.model, specs.first()) {
             (Some(_), Some(spec)) => {
-                let embedder = OnnxEmbedder::load(
-                    spec,
-                    &EmbedOptions {
-                        models_dir: opts.models_dir.clone(),
-                        threads: opts.threads,
-                        device: opts.device,
-                        batch_size: opts.batch_size,
-                    },
-                )?;
+                let embedder = OnnxEmbedder::load(spec, &opts.embed_options())?;
                 let cache = opts
                     .cache_dir
                     .as_deref()

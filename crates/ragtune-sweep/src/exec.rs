@@ -70,6 +70,18 @@ pub struct SweepOptions {
     pub git_commit: String,
 }
 
+impl SweepOptions {
+    /// The embedder options these sweep options imply.
+    pub fn embed_options(&self) -> EmbedOptions {
+        EmbedOptions {
+            models_dir: self.models_dir.clone(),
+            threads: self.threads,
+            device: self.device,
+            batch_size: self.batch_size,
+        }
+    }
+}
+
 /// Rankings of every question by one retriever, with per-question latency.
 struct RetrieverRun {
     rankings: Vec<Ranking>,
@@ -165,15 +177,7 @@ pub fn load_embedders(grid: &Grid, opts: &SweepOptions) -> Result<Vec<(ModelSpec
         .iter()
         .map(|m| {
             let spec = resolve_model(m, &opts.models_dir)?;
-            let e = OnnxEmbedder::load(
-                &spec,
-                &EmbedOptions {
-                    models_dir: opts.models_dir.clone(),
-                    threads: opts.threads,
-                    device: opts.device,
-                    batch_size: opts.batch_size,
-                },
-            )?;
+            let e = OnnxEmbedder::load(&spec, &opts.embed_options())?;
             Ok((spec, e))
         })
         .collect()

@@ -37,6 +37,17 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let doc_id = |c: &Chunk| corpus.docs[c.doc as usize].id.as_str();
     let mark = |c: &Chunk| if chunk_is_relevant(&q, c) { "✓" } else { " " };
     let n = args.top;
+    // "  rank. ✓ score  chunk N doc [start, end)": one format for every list.
+    let hit_line = |i: usize, chunk: u32, score: f64| {
+        let c = chunk_of(chunk);
+        let (mark, doc) = (mark(&c), doc_id(&c));
+        format!(
+            "  {:>3}. {mark} {score:>9.4}  chunk {chunk} {doc} [{}, {})",
+            i + 1,
+            c.start,
+            c.end
+        )
+    };
     let mut out = std::io::stdout().lock();
 
     writeln!(out, "question {}: {}", q.id, q.text)?;
@@ -56,19 +67,8 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         let Some(r) = ranking else { continue };
         writeln!(out, "{name} top {}:", n.min(r.hits.len()))?;
         for (i, h) in r.hits.iter().take(n).enumerate() {
-            let c = chunk_of(h.chunk);
-            writeln!(
-                out,
-                "  {:>3}. {} {:>9.4}  chunk {} {} [{}, {})  {}",
-                i + 1,
-                mark(&c),
-                h.score,
-                h.chunk,
-                doc_id(&c),
-                c.start,
-                c.end,
-                one_line(set.text(corpus, h.chunk as usize), 70)
-            )?;
+            let text = one_line(set.text(corpus, h.chunk as usize), 70);
+            writeln!(out, "{}  {text}", hit_line(i, h.chunk, h.score as f64))?;
         }
         if r.hits.is_empty() {
             writeln!(out, "  (nothing retrieved)")?;
@@ -82,22 +82,14 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         n.min(trace.fused.len())
     )?;
     for (i, h) in trace.fused.iter().take(n).enumerate() {
-        let c = chunk_of(h.chunk);
         let comp = |x: Option<(usize, f32)>| {
             x.map_or("  -  ".to_string(), |(r, s)| format!("#{r} ({s:.3})"))
         };
+        let (b, v) = (comp(h.bm25), comp(h.vector));
         writeln!(
             out,
-            "  {:>3}. {} {:>9.4}  chunk {} {} [{}, {})  bm25 {}  vector {}",
-            i + 1,
-            mark(&c),
-            h.score,
-            h.chunk,
-            doc_id(&c),
-            c.start,
-            c.end,
-            comp(h.bm25),
-            comp(h.vector)
+            "{}  bm25 {b}  vector {v}",
+            hit_line(i, h.chunk, h.score)
         )?;
     }
 
