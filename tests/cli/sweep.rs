@@ -99,3 +99,92 @@ objective = "recall@5"
     // 56 chatlogs + 76 state_of_the_union questions, per SOURCE.md.
     assert_eq!(m["n_questions"], 132);
 }
+
+#[test]
+fn an_interrupted_sweep_resumes_from_its_stored_points() {
+    let tmp = tempfile::tempdir().unwrap();
+    let qs = root().join("corpora/quickstart");
+    let text = format!(
+        r#"
+name = "qs-resume"
+[corpus]
+format = "dir"
+path = "{}"
+questions = "{}"
+[grid]
+chunker = ["chars", "markdown"]
+chunk_size = [150, 300, 600]
+retriever = ["bm25"]
+top_k = [1, 3]
+[select]
+objective = "span_recall@3"
+"#,
+        qs.join("docs").display(),
+        qs.join("questions.jsonl").display()
+    );
+    let g = grid(tmp.path(), "g.toml", &text);
+    let out = tmp.path().join("run");
+    let o = out.to_str().unwrap();
+    ragtune_ok(tmp.path(), &["sweep", g.to_str().unwrap(), "--out", o]);
+    let original: Vec<serde_json::Value> = {
+        let mut v: Vec<_> = std::fs::read_dir(out.join("points"))
+            .unwrap()
+            .map(|e| read_json(&e.unwrap().path()))
+            .collect();
+        v.sort_by_key(|p| p["config_id"].as_str().unwrap().to_string());
+        v
+    };
+    assert_eq!(original.len(), 6);
+    // A crash after two points: tables never written, four points missing.
+    for f in ["results.parquet", "per_question.parquet", "best.toml"] {
+        std::fs::remove_file(out.join(f)).unwrap();
+    }
+    for p in &original[2..] {
+        std::fs::remove_file(
+            out.join("points")
+                .join(format!("{}.json", p["config_id"].as_str().unwrap())),
+        )
+        .unwrap();
+    }
+    ragtune_ok(
+        tmp.path(),
+        &["sweep", g.to_str().unwrap(), "--out", o, "--resume"],
+    );
+    let m = read_json(&out.join("manifest.json"));
+    assert_eq!(m["resumed_points"], 2);
+    assert_eq!(m["status"], "complete");
+    python_ok("check_results.py", &[o, "--expect-retrievers", "bm25"]);
+    // Recomputed points carry the same metrics as the first run.
+    for p in &original {
+        let again = read_json(
+            &out.join("points")
+                .join(format!("{}.json", p["config_id"].as_str().unwrap())),
+        );
+        for (a, b) in p["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(again["rows"].as_array().unwrap())
+        {
+            for metric in [
+                "recall",
+                "precision",
+                "mrr",
+                "ndcg",
+                "span_recall",
+                "span_iou",
+                "context_tokens",
+            ] {
+                assert_eq!(a[metric], b[metric], "{metric} of {}", p["config_id"]);
+            }
+        }
+    }
+    // Resuming with a different grid is refused.
+    std::fs::write(&g, text.replace("top_k = [1, 3]", "top_k = [1, 3, 5]")).unwrap();
+    let r = ragtune(
+        tmp.path(),
+        &["sweep", g.to_str().unwrap(), "--out", o, "--resume"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot resume"), "{}", r.stderr);
+}

@@ -220,12 +220,41 @@ struct Costs {
 }
 
 /// Run the grid into `run`. On failure the manifest records the error.
+///
+/// With `resume`, `run` holds an interrupted (or finished) sweep of the same grid file:
+/// points already stored are kept, and chunk sets whose points are all stored are not
+/// chunked, embedded or searched again. A changed grid file or corpus is refused.
 pub fn run_sweep(
     grid: &Grid,
     run: &RunDir,
     opts: &SweepOptions,
     rep: &dyn Reporter,
+    resume: bool,
 ) -> Result<(Vec<PointRecord>, Manifest)> {
+    let previous = if resume {
+        Some(run.read_manifest()?)
+    } else {
+        None
+    };
+    if let Some(prev) = &previous
+        && prev.grid_text != grid.text
+    {
+        return Err(SweepError::Run {
+            path: run.path().to_path_buf(),
+            message: format!(
+                "cannot resume: {} differs from the grid this run was started with",
+                grid.path.display()
+            ),
+        });
+    }
+    let done: HashMap<String, PointRecord> = if resume {
+        run.read_points()?
+            .into_iter()
+            .map(|p| (p.config_id.clone(), p))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut manifest = Manifest {
         status: "running".into(),
         ragtune_version: opts.version.clone(),
@@ -253,9 +282,11 @@ pub fn run_sweep(
         best_config_id: None,
         stage_seconds: vec![],
         error: None,
+        resumed_points: 0,
     };
     run.write_manifest(&manifest)?;
-    match sweep_inner(grid, run, opts, rep, &mut manifest) {
+    let expected = previous.map(|p| p.corpus_fingerprint);
+    match sweep_inner(grid, run, opts, rep, &mut manifest, done, expected) {
         Ok(records) => {
             manifest.status = "complete".into();
             manifest.finished_at = Some(chrono::Utc::now().to_rfc3339());
@@ -278,6 +309,8 @@ fn sweep_inner(
     opts: &SweepOptions,
     rep: &dyn Reporter,
     manifest: &mut Manifest,
+    done: HashMap<String, PointRecord>,
+    expected_fingerprint: Option<String>,
 ) -> Result<Vec<PointRecord>> {
     let stage = |name: &str, t: Instant, m: &mut Manifest| {
         m.stage_seconds
@@ -288,6 +321,15 @@ fn sweep_inner(
     let t = Instant::now();
     let corpus = ragtune_corpus::load(&grid.corpus)?;
     manifest.corpus_fingerprint = corpus.fingerprint();
+    if let Some(expected) = expected_fingerprint
+        && !expected.is_empty()
+        && expected != manifest.corpus_fingerprint
+    {
+        return Err(SweepError::Run {
+            path: grid.corpus.path.clone(),
+            message: "cannot resume: the corpus changed since this run started".into(),
+        });
+    }
     manifest.n_documents = corpus.docs.len();
     manifest.n_questions = corpus.questions.len();
     let embedders = load_embedders(grid, opts)?;
@@ -338,11 +380,17 @@ fn sweep_inner(
 
     let mut records = Vec::with_capacity(grid.points.len());
     for chunk_spec in grid.chunk_specs() {
-        let points: Vec<&GridPoint> = grid
+        // Points stored by an interrupted run are kept; only the rest are computed.
+        let (finished, points): (Vec<&GridPoint>, Vec<&GridPoint>) = grid
             .points
             .iter()
             .filter(|p| p.chunk == chunk_spec)
-            .collect();
+            .partition(|p| done.contains_key(&p.config_id()));
+        manifest.resumed_points += finished.len();
+        records.extend(finished.iter().map(|p| done[&p.config_id()].clone()));
+        if points.is_empty() {
+            continue;
+        }
         let label = chunk_spec.to_string();
         let t = Instant::now();
         let (set, counts) = chunk_with_counts(&corpus, &chunk_spec, &tokenizer)?;

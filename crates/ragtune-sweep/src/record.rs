@@ -243,6 +243,9 @@ pub struct Manifest {
     pub stage_seconds: Vec<(String, f64)>,
     /// Error message when status is `failed`.
     pub error: Option<String>,
+    /// Points kept from an interrupted run (`--resume`).
+    #[serde(default)]
+    pub resumed_points: usize,
 }
 
 /// A run folder.

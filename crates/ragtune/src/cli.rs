@@ -63,6 +63,9 @@ pub struct SweepArgs {
     /// Run folder [default: runs/<timestamp>-<grid name>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue an interrupted sweep in --out: keep its stored points, compute the rest.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
     /// How many setups to list on stdout.
     #[arg(long, default_value_t = 10)]
     pub show: usize,

@@ -30,7 +30,12 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             .collect();
         std::path::PathBuf::from("runs").join(format!("{stamp}-{safe}"))
     });
-    let run = RunDir::create(&out)?;
+    let resume = args.resume && out.join("manifest.json").is_file();
+    let run = if resume {
+        RunDir::open(&out)?
+    } else {
+        RunDir::create(&out)?
+    };
     eprintln!(
         "ragtune: {} grid points from {} → {}",
         grid.points.len(),
@@ -38,7 +43,13 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         out.display()
     );
     let bars = Bars::new();
-    let (records, mut manifest) = run_sweep(&grid, &run, &opts, &bars)?;
+    let (records, mut manifest) = run_sweep(&grid, &run, &opts, &bars, resume)?;
+    if manifest.resumed_points > 0 {
+        eprintln!(
+            "ragtune: resumed: kept {} stored points",
+            manifest.resumed_points
+        );
+    }
     ragtune_results::write_tables(&records, run.path()).context("writing results tables")?;
     let (metric, k) = (grid.objective.0.as_str(), grid.objective.1);
     let best = ragtune_results::select_best(&records, (metric, k), grid.select.max_context_tokens);
