@@ -60,6 +60,7 @@ def report(run):
     if trunc:
         t = "; ".join(f"{e['what']} with {e['model']}: {e['truncated']} of {e['texts']}" for e in trunc)
         out.append(f"- texts longer than the model's maximum, truncated for embedding: {t}")
+    out.append(f"- ragtune {m['ragtune_version']} at commit `{m['git_commit']}`, run started {m['started_at'][:19]}Z")
     out.append(f"- objective: `{m['objective']}`; best: `{m['best_config_id']}`")
     out.append("")
     at = res.filter(pl.col("top_k") == k)
@@ -77,13 +78,46 @@ def report(run):
         rows.append((mean, half, d, dh, tied, r))
     rows.sort(key=lambda x: -x[0])
     out.append(f"Setups at k = {k}, best first. `±` is a 95% confidence interval over questions; **Δ best** is the paired difference from the best setup on the same questions (with its 95% interval), and ✓ marks setups whose difference from the best is not significant at that level.\n")
-    out.append(f"| # | setup | {metric}@{k} | Δ best | ≈best | recall@{k} | mrr@{k} | span_iou@{k} | context tokens | chunks |")
-    out.append("|---:|---|---|---|:-:|---:|---:|---:|---:|---:|")
+    extra = [c for c in ["recall", "mrr", "span_recall", "span_iou"] if c != metric][:3]
+    out.append(f"| # | setup | {metric}@{k} | Δ best | ≈best | " + " | ".join(f"{c}@{k}" for c in extra) + " | context tokens | chunks |")
+    out.append("|---:|---|---|---|:-:|" + "---:|" * len(extra) + "---:|---:|")
     for i, (mean, half, d, dh, tied, r) in enumerate(rows, 1):
         f = lambda v: "–" if v is None else f"{v:.3f}"
         out.append(
-            f"| {i} | {label(r)} | {mean:.3f} ± {half:.3f} | {d:+.3f} ± {dh:.3f} | {'✓' if tied else ''} | {f(r['recall'])} | {f(r['mrr'])} | {f(r['span_iou'])} | {r['context_tokens']:.0f} | {r['n_chunks']} |"
+            f"| {i} | {label(r)} | {mean:.3f} ± {half:.3f} | {d:+.3f} ± {dh:.3f} | {'✓' if tied else ''} | "
+            + " | ".join(f(r[c]) for c in extra)
+            + f" | {r['context_tokens']:.0f} | {r['n_chunks']} |"
         )
+    # A compact view: chunking down, retriever across, for the objective and for span IoU
+    # (recall alone rewards ever larger chunks; IoU charges for the extra text).
+    def column(r):
+        c = r["retriever"]
+        if r["fusion"]:
+            c += " " + ("rrf" if r["fusion"] == "rrf" else f"w{r['alpha']:g}")
+        if r["model"]:
+            c += " " + r["model"].replace("all-minilm-l6-v2", "L6").replace("paraphrase-minilm-l3-v2", "L3")
+        if r["index"] == "hnsw":
+            c += " hnsw"
+        return c
+    for shown in dict.fromkeys([metric, "span_iou"]):
+        cells = {}
+        for r in at.iter_rows(named=True):
+            if r[shown] is None:
+                continue
+            chunking = f"{r['chunker']}/{r['chunk_size'] or '-'}/{r['chunk_overlap'] if r['chunk_overlap'] is not None else '-'}"
+            cells[(chunking, column(r))] = r[shown]
+        if not cells:
+            continue
+        cols = sorted({c for _, c in cells}, key=lambda c: (c.split()[0] != "bm25", c))
+        chunkings = list(dict.fromkeys(k for k, _ in cells))
+        out.append(f"\n`{shown}@{k}` by chunking (down) and retriever (across):\n")
+        out.append("| chunking | " + " | ".join(cols) + " |")
+        out.append("|---|" + "---:|" * len(cols))
+        for ch in chunkings:
+            vals = [cells.get((ch, c)) for c in cols]
+            top = max(v for v in vals if v is not None)
+            out.append(f"| {ch} | " + " | ".join("–" if v is None else (f"**{v:.3f}**" if v == top else f"{v:.3f}") for v in vals) + " |")
+    out.append("")
     n_tied = sum(1 for x in rows if x[4])
     out.append("")
     out.append(f"{n_tied} of {len(rows)} setups are statistically indistinguishable from the best on `{metric}@{k}` at the 95% level.")
