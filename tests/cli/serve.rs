@@ -161,6 +161,45 @@ objective = "span_recall@3"
     (run, cache)
 }
 
+/// For every question, the rank of the first chunk that overlaps a gold span in the
+/// served top 10 must equal the rank the sweep recorded for the same setup.
+fn assert_served_ranks(server: &Server, p: &Value, questions: &[(String, String, Vec<GoldSpan>)]) {
+    let id = p["config_id"].as_str().unwrap();
+    // The sweep's rank of the first relevant chunk, per question.
+    let evaluated: HashMap<&str, Option<u64>> = p["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["top_k"] == 1)
+        .map(|r| {
+            (
+                r["question_id"].as_str().unwrap(),
+                r["first_relevant_rank"].as_u64(),
+            )
+        })
+        .collect();
+    for (qid, text, spans) in questions {
+        let (status, resp) = post(&server.base, &json!({"query": text, "k": 10}).to_string());
+        assert_eq!(status, 200, "{resp}");
+        assert_eq!(resp["config_id"], id);
+        let served = resp["results"].as_array().unwrap().iter().position(|h| {
+            let (d, s, e) = (
+                h["doc_id"].as_str().unwrap(),
+                h["start"].as_u64().unwrap() as usize,
+                h["end"].as_u64().unwrap() as usize,
+            );
+            spans
+                .iter()
+                .any(|(sd, ss, se)| sd == d && *ss < e && s < *se)
+        });
+        assert_eq!(
+            served.map(|r| r as u64 + 1),
+            evaluated[qid.as_str()],
+            "config {id}, question {qid}: served rank differs from the evaluated one"
+        );
+    }
+}
+
 #[test]
 fn served_answers_equal_evaluated_ones() {
     let tmp = tempfile::tempdir().unwrap();
@@ -174,40 +213,8 @@ fn served_answers_equal_evaluated_ones() {
     assert_eq!(points.len(), 4, "bm25, vector, hybrid rrf, hybrid weighted");
     for p in &points {
         let id = p["config_id"].as_str().unwrap();
-        // The sweep's rank of the first relevant chunk, per question.
-        let evaluated: HashMap<&str, Option<u64>> = p["questions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["top_k"] == 1)
-            .map(|r| {
-                (
-                    r["question_id"].as_str().unwrap(),
-                    r["first_relevant_rank"].as_u64(),
-                )
-            })
-            .collect();
         let server = Server::start(&run, id, &cache);
-        for (qid, text, spans) in &questions {
-            let (status, resp) = post(&server.base, &json!({"query": text, "k": 10}).to_string());
-            assert_eq!(status, 200, "{resp}");
-            assert_eq!(resp["config_id"], id);
-            let served = resp["results"].as_array().unwrap().iter().position(|h| {
-                let (d, s, e) = (
-                    h["doc_id"].as_str().unwrap(),
-                    h["start"].as_u64().unwrap() as usize,
-                    h["end"].as_u64().unwrap() as usize,
-                );
-                spans
-                    .iter()
-                    .any(|(sd, ss, se)| sd == d && *ss < e && s < *se)
-            });
-            assert_eq!(
-                served.map(|r| r as u64 + 1),
-                evaluated[qid.as_str()],
-                "config {id}, question {qid}: served rank differs from the evaluated one"
-            );
-        }
+        assert_served_ranks(&server, p, &questions);
         // The CLI gives the same answer as the server.
         let (_, served) = post(
             &server.base,
@@ -493,4 +500,74 @@ objective = "span_recall@5"
         "{}",
         e.stdout
     );
+}
+
+#[test]
+fn served_chunks_use_the_tokenizer_the_sweep_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A model folder whose tokenizer keeps case: its token counts, and so its `tokens`
+    // chunks, differ from those of the bundled (lowercasing) tokenizer.
+    let bundled = root().join("models/paraphrase-minilm-l3-v2");
+    let model = tmp.path().join("cased-l3");
+    std::fs::create_dir(&model).unwrap();
+    std::os::unix::fs::symlink(bundled.join("model.onnx"), model.join("model.onnx")).unwrap();
+    std::fs::copy(bundled.join("model.toml"), model.join("model.toml")).unwrap();
+    let mut tok: Value = read_json(&bundled.join("tokenizer.json"));
+    tok["normalizer"]["lowercase"] = json!(false);
+    std::fs::write(model.join("tokenizer.json"), tok.to_string()).unwrap();
+    let qs = root().join("corpora/quickstart");
+    let g = grid(
+        tmp.path(),
+        "g.toml",
+        &format!(
+            r#"
+name = "cased"
+[corpus]
+format = "dir"
+path = "{}"
+questions = "{}"
+[grid]
+chunker = ["tokens"]
+chunk_size = [40]
+retriever = ["bm25", "vector"]
+model = ["{}"]
+top_k = [1, 3]
+[retrieval]
+depth = 10
+[select]
+objective = "span_recall@3"
+"#,
+            qs.join("docs").display(),
+            qs.join("questions.jsonl").display(),
+            model.display()
+        ),
+    );
+    let run = tmp.path().join("run");
+    let cache = tmp.path().join("cache");
+    ragtune_ok(
+        tmp.path(),
+        &[
+            "sweep",
+            g.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    let m = read_json(&run.join("manifest.json"));
+    assert!(
+        m["tokenizer"].as_str().unwrap().contains("cased-l3"),
+        "{}",
+        m["tokenizer"]
+    );
+    let questions = quickstart_questions();
+    for entry in std::fs::read_dir(run.join("points")).unwrap() {
+        let p = read_json(&entry.unwrap().path());
+        // The BM25 setup has no model of its own: it must still be chunked with the
+        // tokenizer the sweep used.
+        let server = Server::start(&run, p["config_id"].as_str().unwrap(), &cache);
+        assert_served_ranks(&server, &p, &questions);
+        server.stop();
+    }
 }

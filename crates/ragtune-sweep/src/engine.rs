@@ -210,8 +210,20 @@ impl Engine {
             Some(m) => vec![resolve_model(m, &opts.models_dir)?],
             None => vec![],
         };
-        let tokenizer =
-            load_counting_tokenizer(&counting_tokenizer_path(&grid, &specs, &opts.models_dir))?;
+        // The sweep's own tokenizer, so that `tokens` chunks come out identical.
+        // The sweep's own tokenizer, so that `tokens` chunks come out identical.
+        let tokenizer_path = match &manifest.tokenizer {
+            Some(p) => p.clone(),
+            None => {
+                let first = grid
+                    .models()
+                    .first()
+                    .map(|m| resolve_model(m, &opts.models_dir))
+                    .transpose()?;
+                counting_tokenizer_path(&grid, first.as_slice(), &opts.models_dir)
+            }
+        };
+        let tokenizer = load_counting_tokenizer(&tokenizer_path)?;
         let (set, counts) = chunk_with_counts(&corpus, &point.chunk, &tokenizer)?;
         let dir = run.path().join("index").join(&config_id);
         std::fs::create_dir_all(&dir).map_err(|e| SweepError::io(&dir, e))?;

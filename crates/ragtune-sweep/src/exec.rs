@@ -283,6 +283,7 @@ pub fn run_sweep(
         stage_seconds: vec![],
         error: None,
         resumed_points: 0,
+        tokenizer: None,
     };
     run.write_manifest(&manifest)?;
     let expected = previous.map(|p| p.corpus_fingerprint);
@@ -334,8 +335,9 @@ fn sweep_inner(
     manifest.n_questions = corpus.questions.len();
     let embedders = load_embedders(grid, opts)?;
     let specs: Vec<ModelSpec> = embedders.iter().map(|(s, _)| s.clone()).collect();
-    let tokenizer =
-        load_counting_tokenizer(&counting_tokenizer_path(grid, &specs, &opts.models_dir))?;
+    let tokenizer_path = counting_tokenizer_path(grid, &specs, &opts.models_dir);
+    let tokenizer = load_counting_tokenizer(&tokenizer_path)?;
+    manifest.tokenizer = Some(tokenizer_path.canonicalize().unwrap_or(tokenizer_path));
     for spec in grid.chunk_specs() {
         ragtune_chunk::validate(&spec, Some(&tokenizer))?;
     }

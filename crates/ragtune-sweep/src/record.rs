@@ -246,6 +246,10 @@ pub struct Manifest {
     /// Points kept from an interrupted run (`--resume`).
     #[serde(default)]
     pub resumed_points: usize,
+    /// The tokenizer.json that sized `tokens` chunks and counted context tokens; serving
+    /// rebuilds chunks with exactly this one.
+    #[serde(default)]
+    pub tokenizer: Option<PathBuf>,
 }
 
 /// A run folder.
