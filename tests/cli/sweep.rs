@@ -41,6 +41,12 @@ objective = "span_recall@5"
         r.stdout
     );
     assert!(r.stdout.lines().count() >= 2);
+    assert!(
+        r.stdout
+            .contains("spread over 12 setups: span_recall@5 from "),
+        "{}",
+        r.stdout
+    );
     let summary = python_ok(
         "check_results.py",
         &[out.to_str().unwrap(), "--expect-retrievers", "bm25"],

@@ -120,5 +120,16 @@ fn print_table(
             rec.label
         )?;
     }
+    if let (Some((best, _, hi)), Some((worst, _, lo))) = (ranked.first(), ranked.last())
+        && ranked.len() > 1
+    {
+        writeln!(
+            out,
+            "spread over {} setups: {metric}@{k} from {lo:.3} ({}) to {hi:.3} ({})",
+            ranked.len(),
+            worst.label,
+            best.label
+        )?;
+    }
     Ok(())
 }
