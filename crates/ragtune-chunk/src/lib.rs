@@ -154,6 +154,16 @@ pub fn chunk_corpus(
     spec: &ChunkSpec,
     tokenizer: Option<&Tokenizer>,
 ) -> Result<ChunkSet, ChunkError> {
+    chunk_corpus_with_progress(corpus, spec, tokenizer, &|_| {})
+}
+
+/// [`chunk_corpus`], calling `progress` with the number of documents finished.
+pub fn chunk_corpus_with_progress(
+    corpus: &Corpus,
+    spec: &ChunkSpec,
+    tokenizer: Option<&Tokenizer>,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<ChunkSet, ChunkError> {
     validate(spec, tokenizer)?;
     if spec.kind == ChunkerKind::None {
         let chunks = corpus
@@ -177,13 +187,15 @@ pub fn chunk_corpus(
         .par_iter()
         .enumerate()
         .map(|(i, d)| {
-            chunk_text(&d.text, spec, tokenizer)
+            let chunks = chunk_text(&d.text, spec, tokenizer)
                 .map(|(s, e)| Chunk {
                     doc: i as DocId,
                     start: s,
                     end: e,
                 })
-                .collect()
+                .collect();
+            progress(1);
+            chunks
         })
         .collect();
     Ok(ChunkSet {

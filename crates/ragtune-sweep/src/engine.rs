@@ -224,7 +224,8 @@ impl Engine {
             }
         };
         let tokenizer = load_counting_tokenizer(&tokenizer_path)?;
-        let (set, counts) = chunk_with_counts(&corpus, &point.chunk, &tokenizer)?;
+        let (set, counts) =
+            chunk_with_counts(&corpus, &point.chunk, &tokenizer, &crate::exec::Silent)?;
         let dir = run.path().join("index").join(&config_id);
         std::fs::create_dir_all(&dir).map_err(|e| SweepError::io(&dir, e))?;
         let texts: Vec<std::borrow::Cow<str>> =

@@ -135,8 +135,14 @@ pub fn chunk_with_counts(
     corpus: &Corpus,
     spec: &ChunkSpec,
     tokenizer: &Tokenizer,
+    rep: &dyn Reporter,
 ) -> Result<(ChunkSet, Vec<u32>)> {
-    let set = ragtune_chunk::chunk_corpus(corpus, spec, Some(tokenizer))?;
+    rep.stage(&format!("chunk {spec}"), corpus.docs.len() as u64);
+    let set = ragtune_chunk::chunk_corpus_with_progress(corpus, spec, Some(tokenizer), &|n| {
+        rep.inc(n as u64)
+    });
+    rep.done();
+    let set = set?;
     let counts = (0..set.len())
         .into_par_iter()
         .map(|i| ragtune_chunk::count_tokens(tokenizer, &set.index_text(corpus, i)))
@@ -395,7 +401,7 @@ fn sweep_inner(
         }
         let label = chunk_spec.to_string();
         let t = Instant::now();
-        let (set, counts) = chunk_with_counts(&corpus, &chunk_spec, &tokenizer)?;
+        let (set, counts) = chunk_with_counts(&corpus, &chunk_spec, &tokenizer, rep)?;
         stage(&format!("chunk {label}"), t, manifest);
         if set.is_empty() {
             return Err(SweepError::Run {
