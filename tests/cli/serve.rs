@@ -133,11 +133,17 @@ chunk_size = [200]
 chunk_overlap = [50]
 retriever = ["bm25", "vector", "hybrid"]
 model = ["all-minilm-l6-v2"]
+index = ["exact", "hnsw"]
+hnsw_ef_search = [16]
 fusion = ["rrf", "weighted"]
 alpha = [0.5]
 top_k = [1, 3, 5]
 [retrieval]
 depth = 10
+# A deliberately poor graph: its answers differ from exact search and from one build to
+# the next, so serving must use the very graph the sweep scored.
+hnsw_m = 2
+hnsw_ef_construction = 4
 [select]
 objective = "span_recall@3"
 "#,
@@ -210,7 +216,12 @@ fn served_answers_equal_evaluated_ones() {
         .map(|e| read_json(&e.unwrap().path()))
         .collect();
     points.sort_by_key(|p| p["config_id"].as_str().unwrap().to_string());
-    assert_eq!(points.len(), 4, "bm25, vector, hybrid rrf, hybrid weighted");
+    // bm25; vector exact and HNSW; hybrid rrf and weighted over each index.
+    assert_eq!(points.len(), 7);
+    assert!(
+        run.join("index/hnsw").read_dir().unwrap().count() == 1,
+        "the sweep stores the HNSW graph it scored"
+    );
     for p in &points {
         let id = p["config_id"].as_str().unwrap();
         let server = Server::start(&run, id, &cache);

@@ -5,10 +5,9 @@
 //! under `index/<config_id>/` (tantivy's files, the chunk vectors, the HNSW dump), so a
 //! restart reloads them without re-embedding.
 //!
-//! For BM25, exact vector search and hybrids over them, a query's ranking is the one the
-//! sweep scored. An HNSW graph is rebuilt for serving, and hnsw_rs does not seed its level
-//! draws, so its answers can differ from the sweep's by the ANN error that
-//! `hnsw_recall_vs_exact` measured.
+//! A query's ranking is the one the sweep scored: BM25 and exact search are deterministic,
+//! and for HNSW the engine loads the graph the sweep built and stored under
+//! `index/hnsw/` (hnsw_rs does not seed its level draws, so a rebuilt graph could differ).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SweepError};
 use crate::exec::{
-    SweepOptions, chunk_with_counts, counting_tokenizer_path, fusion_of, load_counting_tokenizer,
+    SweepOptions, chunk_with_counts, counting_tokenizer_path, fusion_of, hnsw_key,
+    load_counting_tokenizer,
 };
 use crate::grid::{Grid, GridPoint, IndexKind, RetrieverKind};
 use crate::record::{BestSetup, Manifest, PointRecord, RunDir, write_atomic};
@@ -287,8 +287,18 @@ impl Engine {
                             m: point.hnsw_m.unwrap_or(16),
                             ef_construction: point.hnsw_ef_construction.unwrap_or(200),
                         };
+                        let model = point.model.as_deref().unwrap_or_default();
+                        let swept = run.path().join("index").join("hnsw").join(hnsw_key(
+                            &point.chunk,
+                            model,
+                            params.m,
+                            params.ef_construction,
+                        ));
                         let index = if dir.join("hnsw.hnsw.graph").is_file() {
                             HnswIndex::load(&dir, "hnsw", embedder.dim())?
+                        } else if swept.join("hnsw.hnsw.graph").is_file() {
+                            // The very graph the sweep scored.
+                            HnswIndex::load(&swept, "hnsw", embedder.dim())?
                         } else {
                             reloaded = false;
                             let h = HnswIndex::build(&vectors, params);

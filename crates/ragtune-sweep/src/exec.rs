@@ -150,6 +150,17 @@ pub fn chunk_with_counts(
     Ok((set, counts))
 }
 
+/// Folder name under `index/hnsw/` for the graph built for one chunking, model and
+/// construction setting.
+pub fn hnsw_key(chunk: &ChunkSpec, model: &str, m: usize, ef_construction: usize) -> String {
+    let mut h = ragtune_core::ContentHasher::new();
+    h.field(chunk.to_string())
+        .field(model)
+        .field(m.to_le_bytes())
+        .field(ef_construction.to_le_bytes());
+    h.finish_hex()[..16].to_string()
+}
+
 /// Whether `chunk` is relevant to `q`: it overlaps a gold span, or — for questions with
 /// only document labels — it belongs to a relevant document.
 pub fn chunk_is_relevant(q: &Question, chunk: &Chunk) -> bool {
@@ -480,8 +491,14 @@ fn sweep_inner(
                         ef_construction: efc,
                     },
                 );
+                let build_seconds = t.elapsed().as_secs_f64();
+                // Keep the graph that is scored, so that serving answers from it exactly.
+                let key = hnsw_key(&chunk_spec, &model, m, efc);
+                let hdir = run.path().join("index").join("hnsw").join(&key);
+                let _ = std::fs::remove_dir_all(&hdir);
+                hnsw.dump(&hdir, "hnsw")?;
                 let costs = Costs {
-                    index_seconds: t.elapsed().as_secs_f64(),
+                    index_seconds: build_seconds,
                     // Vector data plus layer-0 links (2M per node, 4 bytes each): an estimate.
                     index_bytes: vectors.size_bytes() + (vectors.len() * 2 * m * 4) as u64,
                 };
