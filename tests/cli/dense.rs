@@ -84,15 +84,7 @@ assert df.filter(pl.col("index") == "exact")["hnsw_recall_vs_exact"].null_count(
 assert df["config_id"].n_unique() == 2 * 13, df["config_id"].n_unique()
 print("ok")
 "#;
-    let out = std::process::Command::new(python())
-        .args(["-c", check, run1.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_inline_ok(check, &[run1.to_str().unwrap()]);
 
     // A second identical run embeds nothing.
     let run2 = tmp.path().join("run2");
@@ -132,17 +124,7 @@ objective = "recall@1"
         ),
     );
     let run = tmp.path().join("run");
-    ragtune_ok(
-        tmp.path(),
-        &[
-            "sweep",
-            g.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--cache-dir",
-            tmp.path().join("c").to_str().unwrap(),
-        ],
-    );
+    sweep_ok(tmp.path(), &g, &run, &tmp.path().join("c"));
     python_ok(
         "check_results.py",
         &[run.to_str().unwrap(), "--expect-retrievers", "bm25,vector"],
@@ -166,13 +148,5 @@ assert (df["n_chunks"] == 3).all()
 assert (df.filter(pl.col("top_k") == 3)["recall"] == 1.0).all()
 assert df["chunk_size"].null_count() == df.height
 "#;
-    let out = std::process::Command::new(python())
-        .args(["-c", check, run.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_inline_ok(check, &[run.to_str().unwrap()]);
 }

@@ -153,17 +153,7 @@ objective = "span_recall@3"
     );
     let run = tmp.join("run");
     let cache = tmp.join("cache");
-    ragtune_ok(
-        tmp,
-        &[
-            "sweep",
-            g.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
-    );
+    sweep_ok(tmp, &g, &run, &cache);
     (run, cache)
 }
 
@@ -460,17 +450,7 @@ objective = "span_recall@5"
     );
     let run = tmp.path().join("run");
     let cache = tmp.path().join("cache");
-    ragtune_ok(
-        tmp.path(),
-        &[
-            "sweep",
-            g.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
-    );
+    sweep_ok(tmp.path(), &g, &run, &cache);
     let q = ragtune_ok(
         tmp.path(),
         &[
@@ -555,17 +535,7 @@ objective = "span_recall@3"
     );
     let run = tmp.path().join("run");
     let cache = tmp.path().join("cache");
-    ragtune_ok(
-        tmp.path(),
-        &[
-            "sweep",
-            g.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
-    );
+    sweep_ok(tmp.path(), &g, &run, &cache);
     let m = read_json(&run.join("manifest.json"));
     assert!(
         m["tokenizer"].as_str().unwrap().contains("cased-l3"),

@@ -27,17 +27,7 @@ objective = "ndcg@5"
         ),
     );
     let run = tmp.join("run");
-    ragtune_ok(
-        tmp,
-        &[
-            "sweep",
-            g.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--cache-dir",
-            tmp.join("cache").to_str().unwrap(),
-        ],
-    );
+    sweep_ok(tmp, &g, &run, &tmp.join("cache"));
     let root = tmp.join("trec");
     let mut n_exports = 0;
     for entry in std::fs::read_dir(run.join("points")).unwrap() {

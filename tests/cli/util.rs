@@ -84,3 +84,33 @@ pub fn grid(dir: &Path, name: &str, text: &str) -> PathBuf {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+/// `ragtune sweep GRID --out OUT --cache-dir CACHE` in `cwd`, asserting success.
+pub fn sweep_ok(cwd: &Path, grid: &Path, out: &Path, cache: &Path) -> Run {
+    ragtune_ok(
+        cwd,
+        &[
+            "sweep",
+            grid.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    )
+}
+
+/// Run inline Python `code` with `args`, asserting success.
+pub fn python_inline_ok(code: &str, args: &[&str]) {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
