@@ -20,6 +20,6 @@ mod offsets;
 mod ranking;
 
 pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span};
-pub use hash::{ContentHasher, sha256_hex};
+pub use hash::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes, sha256_hex};
 pub use offsets::CharToByte;
 pub use ranking::{Hit, Ranking};

@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ragtune_core::ContentHasher;
+use ragtune_core::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes};
 
 use crate::error::{EmbedError, Result};
 
@@ -56,12 +56,7 @@ impl EmbeddingCache {
         if bytes.len() != dim * 4 {
             return None;
         }
-        Some(
-            bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-        )
+        f32s_from_le_bytes(&bytes)
     }
 
     /// Store a vector atomically.
@@ -74,7 +69,7 @@ impl EmbeddingCache {
         };
         std::fs::create_dir_all(dir).map_err(err)?;
         let mut tmp = tempfile_in(dir).map_err(err)?;
-        let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let bytes = f32s_to_le_bytes(vector);
         tmp.1.write_all(&bytes).map_err(err)?;
         drop(tmp.1);
         std::fs::rename(&tmp.0, &path).map_err(err)?;

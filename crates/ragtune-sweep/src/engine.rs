@@ -9,10 +9,10 @@
 //! and for HNSW the engine loads the graph the sweep built and stored under
 //! `index/hnsw/` (hnsw_rs does not seed its level draws, so a rebuilt graph could differ).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use ragtune_core::{ChunkSet, Corpus, Question, Ranking};
+use ragtune_core::{ChunkSet, Corpus, Question, Ranking, f32s_from_le_bytes, f32s_to_le_bytes};
 use ragtune_embed::{Embedder, EmbeddingCache, OnnxEmbedder, resolve_model};
 use ragtune_lexical::Bm25Index;
 use ragtune_retrieve::{FusedHit, fuse};
@@ -171,8 +171,7 @@ pub fn read_point(run: &RunDir, id: &str) -> Result<PointRecord> {
 }
 
 fn write_vectors(path: &Path, v: &Vectors) -> Result<()> {
-    let bytes: Vec<u8> = v.data.iter().flat_map(|x| x.to_le_bytes()).collect();
-    write_atomic(path, &bytes)
+    write_atomic(path, &f32s_to_le_bytes(&v.data))
 }
 
 fn read_vectors(path: &Path, dim: usize, n: usize) -> Option<Vectors> {
@@ -180,14 +179,7 @@ fn read_vectors(path: &Path, dim: usize, n: usize) -> Option<Vectors> {
     if bytes.len() != dim * n * 4 {
         return None;
     }
-    Vectors::new(
-        dim,
-        bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-    )
-    .ok()
+    Vectors::new(dim, f32s_from_le_bytes(&bytes)?).ok()
 }
 
 impl Engine {
@@ -210,7 +202,6 @@ impl Engine {
             Some(m) => vec![resolve_model(m, &opts.models_dir)?],
             None => vec![],
         };
-        // The sweep's own tokenizer, so that `tokens` chunks come out identical.
         // The sweep's own tokenizer, so that `tokens` chunks come out identical.
         let tokenizer_path = match &manifest.tokenizer {
             Some(p) => p.clone(),
@@ -434,15 +425,5 @@ impl Engine {
             k,
             results,
         })
-    }
-
-    /// Where the stored indexes live.
-    pub fn index_dir(&self, run_dir: &Path) -> PathBuf {
-        run_dir.join("index").join(&self.config_id)
-    }
-
-    /// Bytes of stored vectors (0 without a vector side).
-    pub fn vector_bytes(&self) -> u64 {
-        self.vector.as_ref().map_or(0, |v| v.vectors.size_bytes())
     }
 }
