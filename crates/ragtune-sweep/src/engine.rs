@@ -152,12 +152,7 @@ pub fn resolve_point(run: &RunDir, config: Option<&str>) -> Result<GridPoint> {
 pub fn read_point(run: &RunDir, id: &str) -> Result<PointRecord> {
     let path = run.path().join("points").join(format!("{id}.json"));
     if !path.is_file() || id.contains('/') {
-        let ids: Vec<String> = run
-            .read_points()?
-            .into_iter()
-            .take(5)
-            .map(|p| p.config_id)
-            .collect();
+        let ids: Vec<String> = run.config_ids()?.into_iter().take(5).collect();
         return Err(run_err(
             run.path(),
             format!(

@@ -330,6 +330,22 @@ impl RunDir {
         })
     }
 
+    /// Config ids of the stored points, sorted (from file names; nothing is parsed).
+    pub fn config_ids(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("points");
+        let mut ids = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| SweepError::io(&dir, e))? {
+            let path = entry.map_err(|e| SweepError::io(&dir, e))?.path();
+            if path.extension().and_then(|e| e.to_str()) == Some("json")
+                && let Some(stem) = path.file_stem()
+            {
+                ids.push(stem.to_string_lossy().into_owned());
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
     /// Read every stored point, sorted by config id.
     pub fn read_points(&self) -> Result<Vec<PointRecord>> {
         let dir = self.root.join("points");
