@@ -186,13 +186,7 @@ impl Engine {
         let grid = Grid::parse(&manifest.grid_path, manifest.grid_text.clone())?;
         let point = resolve_point(&run, config)?;
         let config_id = point.config_id();
-        let corpus = ragtune_corpus::load(&manifest.corpus)?;
-        if corpus.fingerprint() != manifest.corpus_fingerprint {
-            return Err(run_err(
-                &manifest.corpus.path,
-                "the corpus changed since the sweep (its fingerprint differs from the run's manifest); what would be served is not what was evaluated",
-            ));
-        }
+        let corpus = manifest.load_corpus()?;
         let specs: Vec<_> = match &point.model {
             Some(m) => vec![resolve_model(m, &opts.models_dir)?],
             None => vec![],

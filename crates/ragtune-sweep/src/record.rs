@@ -252,6 +252,21 @@ pub struct Manifest {
     pub tokenizer: Option<PathBuf>,
 }
 
+impl Manifest {
+    /// Load the run's corpus, refusing it if it changed since the sweep: anything built
+    /// from a changed corpus would not be what was evaluated.
+    pub fn load_corpus(&self) -> Result<ragtune_core::Corpus> {
+        let corpus = ragtune_corpus::load(&self.corpus)?;
+        if corpus.fingerprint() != self.corpus_fingerprint {
+            return Err(SweepError::Run {
+                path: self.corpus.path.clone(),
+                message: "the corpus changed since the sweep (its fingerprint differs from the run's manifest); what would be served or exported is not what was evaluated".into(),
+            });
+        }
+        Ok(corpus)
+    }
+}
+
 /// A run folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {

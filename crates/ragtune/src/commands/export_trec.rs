@@ -11,14 +11,7 @@ pub fn run(args: ExportTrecArgs) -> anyhow::Result<()> {
     let manifest = run.read_manifest()?;
     let record = run.read_rankings(&args.config)?;
     let run_text = run_file(&record, args.k).map_err(|e| UserError(e.to_string()))?;
-    let corpus = ragtune_corpus::load(&manifest.corpus)?;
-    if corpus.fingerprint() != manifest.corpus_fingerprint {
-        return Err(UserError(format!(
-            "{}: the corpus changed since the sweep; its qrels would not match the run",
-            manifest.corpus.path.display()
-        ))
-        .into());
-    }
+    let corpus = manifest.load_corpus()?;
     let qrels_text = qrels_file(&corpus).map_err(|e| UserError(e.to_string()))?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| UserError(format!("{}: {e}", args.out.display())))?;
