@@ -375,7 +375,12 @@ impl Grid {
         })?;
         let c = Checker { path, text: &text };
         // Absolute, so that a run folder's manifest works from any directory.
-        let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // A grid file named without a folder ("grid.toml") has the empty path as its parent,
+        // which neither canonicalize nor absolute accept: it means the current directory.
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
         let base = parent
             .canonicalize()
             .or_else(|_| std::path::absolute(&parent))
@@ -790,6 +795,20 @@ objective = "recall@3"
         assert!(
             e.contains(":21:1: `depth`: depth 2 must be at least the largest top_k (5)"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_grid_in_the_current_directory_resolves_to_absolute_paths() {
+        let g = Grid::parse(Path::new("grid.toml"), OK.to_string()).unwrap();
+        assert!(g.corpus.path.is_absolute(), "{}", g.corpus.path.display());
+        assert_eq!(
+            g.corpus.path,
+            std::env::current_dir()
+                .unwrap()
+                .canonicalize()
+                .unwrap()
+                .join("docs")
         );
     }
 
