@@ -197,6 +197,7 @@ fn assert_served_ranks(server: &Server, p: &Value, questions: &[(String, String,
 }
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn served_answers_equal_evaluated_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let (run, cache) = quickstart_run(tmp.path());
@@ -247,6 +248,7 @@ fn served_answers_equal_evaluated_ones() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn http_surface_limits_and_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let (run, cache) = quickstart_run(tmp.path());
@@ -334,15 +336,29 @@ fn http_surface_limits_and_errors() {
     );
     assert!(r.stdout.contains(&best_id));
     assert!(
-        run.join("index")
-            .join(&best_id)
-            .join("vectors.f32")
-            .is_file()
-            || !best.contains("model")
+        r.stderr.contains("indexes read from the stage store"),
+        "{}",
+        r.stderr
     );
+    // The control: with an empty store the same command has to build.
+    let empty = tmp.path().join("empty-store");
+    let r = ragtune_ok(
+        tmp.path(),
+        &[
+            "query",
+            "--run",
+            run.to_str().unwrap(),
+            "--cache-dir",
+            empty.to_str().unwrap(),
+            "flood",
+        ],
+    );
+    assert!(r.stdout.contains(&best_id));
+    assert!(r.stderr.contains("missing indexes built"), "{}", r.stderr);
 }
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn explain_and_diff_on_a_quickstart_run() {
     let tmp = tempfile::tempdir().unwrap();
     let (run, cache) = quickstart_run(tmp.path());
@@ -373,8 +389,11 @@ fn explain_and_diff_on_a_quickstart_run() {
             r.stdout
         );
     }
+    // hm-003's gold span is bytes [531, 637) of 00-about.md; markdown/200/50 cuts that
+    // section into chunk 5 = [531, 708), which holds it whole (checked by hand).
     assert!(
-        r.stdout.contains("held whole by chunk") || r.stdout.contains("cut across"),
+        r.stdout.contains("span 00-about.md [531, 637)")
+            && r.stdout.contains("held whole by chunk 5 [531, 708)"),
         "{}",
         r.stdout
     );
@@ -424,6 +443,7 @@ fn explain_and_diff_on_a_quickstart_run() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn query_and_explain_on_a_chroma_run() {
     let tmp = tempfile::tempdir().unwrap();
     let g = grid(
@@ -494,6 +514,7 @@ objective = "span_recall@5"
 }
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn served_chunks_use_the_tokenizer_the_sweep_used() {
     let tmp = tempfile::tempdir().unwrap();
     // A model folder whose tokenizer keeps case: its token counts, and so its `tokens`

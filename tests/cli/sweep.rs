@@ -3,6 +3,7 @@
 use crate::util::*;
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn quickstart_bm25_sweep_writes_valid_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let qs = root().join("corpora/quickstart");
@@ -61,12 +62,18 @@ objective = "span_recall@5"
     assert_eq!(m["n_documents"], 25);
     assert_eq!(m["n_questions"], 75);
     assert!(m["grid_text"].as_str().unwrap().contains("qs-bm25"));
-    assert!(m["git_commit"].as_str().unwrap().len() >= 7);
+    // The build's commit, 12 hex digits ("unknown" would mean the build lost it).
+    let commit = m["git_commit"].as_str().unwrap();
+    assert!(
+        commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+        "{commit}"
+    );
     // Each point was recorded on its own as it finished.
     assert_eq!(std::fs::read_dir(out.join("points")).unwrap().count(), 12);
 }
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn chroma_bm25_sweep_on_two_corpora() {
     let tmp = tempfile::tempdir().unwrap();
     let g = grid(
@@ -107,6 +114,7 @@ objective = "recall@5"
 }
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn an_interrupted_sweep_resumes_from_its_stored_points() {
     let tmp = tempfile::tempdir().unwrap();
     let qs = root().join("corpora/quickstart");
@@ -122,6 +130,8 @@ chunker = ["chars", "markdown"]
 chunk_size = [150, 300, 600]
 retriever = ["bm25"]
 top_k = [1, 3]
+[retrieval]
+depth = 10
 [select]
 objective = "span_recall@3"
 "#,
@@ -185,12 +195,31 @@ objective = "span_recall@3"
             }
         }
     }
-    // Resuming with a different grid is refused.
-    std::fs::write(&g, text.replace("top_k = [1, 3]", "top_k = [1, 3, 5]")).unwrap();
-    let r = ragtune(
+    // Resuming with a changed grid keeps what applies and computes the rest from the
+    // stage store: one chunk size fewer, one k more.
+    let changed = text
+        .replace("top_k = [1, 3]", "top_k = [1, 3, 5]")
+        .replace("chunk_size = [150, 300, 600]", "chunk_size = [150, 300]");
+    std::fs::write(&g, changed).unwrap();
+    ragtune_ok(
         tmp.path(),
         &["sweep", g.to_str().unwrap(), "--out", o, "--resume"],
     );
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("cannot resume"), "{}", r.stderr);
+    let m = read_json(&out.join("manifest.json"));
+    assert_eq!(m["status"], "complete");
+    assert_eq!(
+        m["resumed_points"], 0,
+        "points scored at other ks are rescored"
+    );
+    let ids = std::fs::read_dir(out.join("points")).unwrap().count();
+    assert_eq!(ids, 4, "the 600-character setups are gone");
+    let rankings = m["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "rankings")
+        .unwrap()
+        .clone();
+    assert_eq!(rankings["computed"], 0, "{rankings}");
+    python_ok("check_results.py", &[o, "--expect-retrievers", "bm25"]);
 }

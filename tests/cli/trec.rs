@@ -74,6 +74,7 @@ objective = "ndcg@5"
 }
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn chroma_metrics_agree_with_pytrec_eval() {
     let tmp = tempfile::tempdir().unwrap();
     agree(
@@ -86,6 +87,7 @@ fn chroma_metrics_agree_with_pytrec_eval() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn squad_metrics_agree_with_pytrec_eval() {
     let tmp = tempfile::tempdir().unwrap();
     agree(
@@ -98,6 +100,7 @@ fn squad_metrics_agree_with_pytrec_eval() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn export_errors_are_clear() {
     let tmp = tempfile::tempdir().unwrap();
     let r = ragtune(

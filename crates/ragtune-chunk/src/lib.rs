@@ -16,68 +16,10 @@
 use std::path::Path;
 
 use ragtune_core::{Chunk, ChunkSet, Corpus, DocId};
+pub use ragtune_core::{ChunkSpec, ChunkerKind};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
 use tokenizers::Tokenizer;
-
-/// A chunking strategy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ChunkerKind {
-    /// Plain-text splitter sized in characters.
-    Chars,
-    /// Plain-text splitter sized in tokens.
-    Tokens,
-    /// Markdown-aware splitter sized in characters.
-    Markdown,
-    /// Markdown-aware splitter sized in tokens.
-    MarkdownTokens,
-    /// Whole documents.
-    None,
-}
-
-impl ChunkerKind {
-    /// The grid name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Chars => "chars",
-            Self::Tokens => "tokens",
-            Self::Markdown => "markdown",
-            Self::MarkdownTokens => "markdown-tokens",
-            Self::None => "none",
-        }
-    }
-    /// Whether sizes count tokens (and so need a tokenizer).
-    pub fn needs_tokenizer(self) -> bool {
-        matches!(self, Self::Tokens | Self::MarkdownTokens)
-    }
-    /// Whether size and overlap mean anything.
-    pub fn is_sized(self) -> bool {
-        self != Self::None
-    }
-}
-
-/// One chunking setup: the unit of reuse in a sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ChunkSpec {
-    /// Strategy.
-    pub kind: ChunkerKind,
-    /// Maximum chunk size (0 for `none`).
-    pub size: usize,
-    /// Overlap between neighbouring chunks (0 for `none`).
-    pub overlap: usize,
-}
-
-impl std::fmt::Display for ChunkSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.kind.is_sized() {
-            write!(f, "{}/{}/{}", self.kind.name(), self.size, self.overlap)
-        } else {
-            f.write_str("none")
-        }
-    }
-}
 
 /// Chunking failures.
 #[derive(Debug, thiserror::Error)]

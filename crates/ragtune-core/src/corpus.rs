@@ -100,6 +100,28 @@ impl Corpus {
         h.finish_hex()
     }
 
+    /// Hash of the documents alone (id, title, text): what chunk sets depend on.
+    pub fn docs_fingerprint(&self) -> String {
+        let mut h = ContentHasher::new();
+        h.field(b"ragtune-docs-v1");
+        for d in &self.docs {
+            h.field(&d.id)
+                .field(d.title.as_deref().unwrap_or("\u{0}"))
+                .field(&d.text);
+        }
+        h.finish_hex()
+    }
+
+    /// Hash of the question texts, in order: what rankings depend on (labels are not).
+    pub fn questions_fingerprint(&self) -> String {
+        let mut h = ContentHasher::new();
+        h.field(b"ragtune-questions-v1");
+        for q in &self.questions {
+            h.field(&q.text);
+        }
+        h.finish_hex()
+    }
+
     /// Total bytes of document text.
     pub fn total_bytes(&self) -> usize {
         self.docs.iter().map(|d| d.text.len()).sum()

@@ -18,6 +18,11 @@ pub fn f32s_from_le_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
     )
 }
 
+/// sha256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
 /// Hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

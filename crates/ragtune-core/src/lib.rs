@@ -1,5 +1,6 @@
 //! Core types shared by every ragtune crate: documents, labelled questions, chunks and
-//! rankings, plus the content hashing that keeps caches and fingerprints honest.
+//! rankings, typed setups, the embedder interface, plus the content hashing that keeps
+//! caches and fingerprints honest.
 //!
 //! All offsets inside ragtune are **byte** offsets into a document's UTF-8 text, half-open
 //! `[start, end)`. External formats count Unicode code points; loaders convert them once,
@@ -15,11 +16,19 @@
 #![deny(missing_docs)]
 
 mod corpus;
+mod embedder;
 mod hash;
 mod offsets;
 mod ranking;
+mod setup;
 
 pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span};
-pub use hash::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes, sha256_hex};
+pub use embedder::{EmbedFailure, EmbedOutput, Embedder, FakeEmbedder};
+pub use hash::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes, sha256, sha256_hex};
 pub use offsets::CharToByte;
 pub use ranking::{Hit, Ranking};
+pub use setup::{
+    ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
+    DEFAULT_HNSW_M, DEFAULT_RRF_K, FlatSetup, Fusion, IndexSpec, Normalization, Retriever, Setup,
+    VectorSpec,
+};

@@ -27,14 +27,6 @@ pub enum EmbedError {
         "--device cuda: this ragtune was built without CUDA support; rebuild with `cargo build --release --features cuda` (no silent fallback to CPU)"
     )]
     CudaNotBuilt,
-    /// The cache folder could not be used.
-    #[error("embedding cache {path}: {source}")]
-    Cache {
-        /// The path.
-        path: PathBuf,
-        /// Cause.
-        source: std::io::Error,
-    },
 }
 
 /// Result alias.

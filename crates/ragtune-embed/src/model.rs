@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ragtune_core::{ContentHasher, sha256_hex};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EmbedError, Result};
@@ -36,6 +37,15 @@ struct ModelToml {
     sha256: Option<String>,
 }
 
+/// What identifies a model's vectors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelIdentity {
+    /// sha256 of model.onnx.
+    pub sha256: String,
+    /// Cache namespace.
+    pub namespace: String,
+}
+
 /// A resolved embedding model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelSpec {
@@ -58,6 +68,46 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
+    /// The model's identity from its files alone, without loading it: sha256 of
+    /// model.onnx, and the cache namespace, which changes whenever the vectors could
+    /// (weights, tokenizer, pooling, maximum tokens, normalisation, output).
+    pub fn identity(&self) -> Result<ModelIdentity> {
+        let onnx = self.onnx_path();
+        let bytes = std::fs::read(&onnx).map_err(|e| EmbedError::Model {
+            path: onnx.clone(),
+            message: e.to_string(),
+        })?;
+        let sha256 = sha256_hex(&bytes);
+        drop(bytes);
+        if let Some(want) = &self.sha256
+            && !want.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(EmbedError::Model {
+                path: onnx,
+                message: format!(
+                    "sha256 is {sha256}, but model.toml declares {want}; re-run models/fetch.sh"
+                ),
+            });
+        }
+        let tok = self.tokenizer_path();
+        let tokenizer = std::fs::read(&tok).map_err(|e| EmbedError::Tokenizer {
+            path: tok.clone(),
+            message: e.to_string(),
+        })?;
+        let mut ns = ContentHasher::new();
+        ns.field(b"ragtune-embedding-v2")
+            .field(&sha256)
+            .field(format!("{:?}", self.pooling))
+            .field(self.max_tokens.to_le_bytes())
+            .field([self.normalize as u8])
+            .field(self.output.as_deref().unwrap_or(""))
+            .field(tokenizer);
+        Ok(ModelIdentity {
+            sha256,
+            namespace: ns.finish_hex()[..32].to_string(),
+        })
+    }
+
     /// `model.onnx`.
     pub fn onnx_path(&self) -> PathBuf {
         self.dir.join("model.onnx")

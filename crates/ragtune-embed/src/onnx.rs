@@ -6,12 +6,12 @@ use std::sync::{Mutex, OnceLock};
 use ndarray::Array2;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
-use ragtune_core::{ContentHasher, sha256_hex};
+use ragtune_core::{EmbedFailure, EmbedOutput, Embedder};
 use tokenizers::{Tokenizer, TruncationParams};
 
+use crate::Device;
 use crate::error::{EmbedError, Result, rt};
 use crate::model::{ModelSpec, Pooling};
-use crate::{Device, EmbedOutput, Embedder};
 
 /// The process's one ONNX Runtime environment (ort allows one per process).
 static ENV: OnceLock<std::result::Result<(ort::environment::Environment, PathBuf), String>> =
@@ -108,22 +108,7 @@ impl OnnxEmbedder {
             return Err(EmbedError::CudaNotBuilt);
         }
         let onnx = spec.onnx_path();
-        let bytes = std::fs::read(&onnx).map_err(|e| EmbedError::Model {
-            path: onnx.clone(),
-            message: e.to_string(),
-        })?;
-        let model_sha256 = sha256_hex(&bytes);
-        drop(bytes);
-        if let Some(want) = &spec.sha256
-            && !want.eq_ignore_ascii_case(&model_sha256)
-        {
-            return Err(EmbedError::Model {
-                path: onnx,
-                message: format!(
-                    "sha256 is {model_sha256}, but model.toml declares {want}; re-run models/fetch.sh"
-                ),
-            });
-        }
+        let identity = spec.identity()?;
         let env = environment(&runtime_library(&opts.models_dir))?;
         let session = build_session(env, &onnx, opts.threads, opts.device).map_err(rt)?;
         let input_names: Vec<String> = session
@@ -195,15 +180,6 @@ impl OnnxEmbedder {
             }))
             .map_err(|e| tok_err(&e))?;
         tokenizer.with_padding(None);
-        let mut ns = ContentHasher::new();
-        ns.field(b"ragtune-embedding-v1")
-            .field(&model_sha256)
-            .field(format!("{:?}", spec.pooling))
-            .field(spec.max_tokens.to_le_bytes())
-            .field([spec.normalize as u8])
-            .field(&output);
-        // The tokenizer shapes the vectors as much as the weights do.
-        ns.field(std::fs::read(&tok_path).map_err(|e| tok_err(&e))?);
         Ok(Self {
             spec: spec.clone(),
             session: Mutex::new(session),
@@ -211,8 +187,8 @@ impl OnnxEmbedder {
             input_names,
             output,
             dim,
-            namespace: ns.finish_hex()[..32].to_string(),
-            model_sha256,
+            namespace: identity.namespace,
+            model_sha256: identity.sha256,
             provider: match opts.device {
                 Device::Cpu => "CPUExecutionProvider",
                 Device::Cuda => "CUDAExecutionProvider",
@@ -324,6 +300,10 @@ impl OnnxEmbedder {
     }
 }
 
+fn failure(e: EmbedError) -> EmbedFailure {
+    EmbedFailure(e.to_string())
+}
+
 impl Embedder for OnnxEmbedder {
     fn dim(&self) -> usize {
         self.dim
@@ -337,16 +317,21 @@ impl Embedder for OnnxEmbedder {
         self.provider
     }
 
-    fn count_truncated(&self, texts: &[&str]) -> Result<usize> {
+    fn count_truncated(&self, texts: &[&str]) -> std::result::Result<usize, EmbedFailure> {
         Ok(self
-            .encode(texts)?
+            .encode(texts)
+            .map_err(failure)?
             .iter()
             .filter(|e| !e.get_overflowing().is_empty())
             .count())
     }
 
-    fn embed(&self, texts: &[&str], progress: &(dyn Fn(usize) + Sync)) -> Result<EmbedOutput> {
-        let encodings = self.encode(texts)?;
+    fn embed(
+        &self,
+        texts: &[&str],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> std::result::Result<EmbedOutput, EmbedFailure> {
+        let encodings = self.encode(texts).map_err(failure)?;
         let truncated = encodings
             .iter()
             .filter(|e| !e.get_overflowing().is_empty())
@@ -361,7 +346,8 @@ impl Embedder for OnnxEmbedder {
             self.run_batch(
                 &encs,
                 &mut sorted_vectors[start..start + batch.len() * self.dim],
-            )?;
+            )
+            .map_err(failure)?;
             progress(batch.len());
         }
         let mut vectors = vec![0f32; texts.len() * self.dim];

@@ -39,6 +39,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod schema;
+
+pub use schema::{
+    BestSetup, Costs, Metric, MetricValues, Objective, PointRecord, QuestionRanking, QuestionRow,
+    RankingsRecord, ResultRow, metric_names, question_metrics,
+};
+
 use ragtune_core::{Chunk, DocId, Span};
 
 /// Distinct documents among the chunk documents `chunk_docs` (already cut to `k`), in

@@ -12,7 +12,10 @@ pub mod trec;
 use std::path::Path;
 
 use polars::prelude::*;
-use ragtune_sweep::{BestSetup, PointRecord, QuestionRow, ResultRow};
+use ragtune_core::FlatSetup;
+use ragtune_eval::{
+    BestSetup, Metric, MetricValues, Objective, PointRecord, QuestionRow, ResultRow,
+};
 
 /// Results failures.
 #[derive(Debug, thiserror::Error)]
@@ -46,55 +49,96 @@ where
     Column::new(name.into(), values)
 }
 
-/// The results table.
-pub fn results_frame(rows: &[ResultRow]) -> PolarsResult<DataFrame> {
+/// The setup columns of a results row, from the flat form of its setup.
+fn setup_columns(records: &[(&PointRecord, &ResultRow)]) -> Vec<Column> {
+    let flat: Vec<FlatSetup> = records
+        .iter()
+        .map(|(p, _)| FlatSetup::from(p.point.clone()))
+        .collect();
     macro_rules! c {
-        ($name:ident) => {
-            col(
-                stringify!($name),
-                rows.iter().map(|r| r.$name.clone()).collect::<Vec<_>>(),
-            )
+        ($name:literal, $f:expr) => {
+            col($name, flat.iter().map($f).collect::<Vec<_>>())
         };
     }
-    DataFrame::new(
-        rows.len(),
-        vec![
-            c!(config_id),
-            c!(chunker),
-            c!(chunk_size),
-            c!(chunk_overlap),
-            c!(retriever),
-            c!(model),
-            c!(index),
-            c!(hnsw_ef_search),
-            c!(fusion),
-            c!(alpha),
-            c!(rrf_k),
-            c!(normalization),
-            c!(top_k),
-            c!(n_questions),
-            c!(recall),
-            c!(precision),
-            c!(mrr),
-            c!(ndcg),
-            c!(hit_rate),
-            c!(span_recall),
-            c!(span_precision),
-            c!(span_iou),
-            c!(context_tokens),
-            c!(hnsw_recall_vs_exact),
-            c!(n_chunks),
-            c!(mean_chunk_tokens),
-            c!(index_seconds),
-            c!(index_bytes),
-            c!(query_ms_p50),
-            c!(query_ms_p95),
-        ],
-    )
+    vec![
+        c!("chunker", |f| f.chunk.kind.name().to_string()),
+        c!("chunk_size", |f| f
+            .chunk
+            .kind
+            .is_sized()
+            .then_some(f.chunk.size as u32)),
+        c!("chunk_overlap", |f| f
+            .chunk
+            .kind
+            .is_sized()
+            .then_some(f.chunk.overlap as u32)),
+        c!("retriever", |f| f.retriever.clone()),
+        c!("model", |f| f.model.clone()),
+        c!("index", |f| f.index.clone()),
+        c!("hnsw_ef_search", |f| f.hnsw_ef_search.map(|e| e as u32)),
+        c!("fusion", |f| f.fusion.clone()),
+        c!("alpha", |f| f.alpha),
+        c!("rrf_k", |f| f.rrf_k),
+        c!("normalization", |f| f
+            .normalization
+            .map(|n| n.name().to_string())),
+    ]
 }
 
-/// The per-question table.
-pub fn questions_frame(rows: &[QuestionRow]) -> PolarsResult<DataFrame> {
+/// One column per [`Metric`], in schema order.
+fn metric_columns<'a>(values: impl Iterator<Item = &'a MetricValues> + Clone) -> Vec<Column> {
+    Metric::ALL
+        .iter()
+        .map(|&m| {
+            col(
+                m.name(),
+                values.clone().map(|v| v.get(m)).collect::<Vec<_>>(),
+            )
+        })
+        .collect()
+}
+
+/// The results table: one row per setup and k.
+pub fn results_frame(records: &[PointRecord]) -> PolarsResult<DataFrame> {
+    let rows: Vec<(&PointRecord, &ResultRow)> = records
+        .iter()
+        .flat_map(|p| p.rows.iter().map(move |r| (p, r)))
+        .collect();
+    macro_rules! c {
+        ($name:ident) => {
+            col(
+                stringify!($name),
+                rows.iter()
+                    .map(|(_, r)| r.$name.clone())
+                    .collect::<Vec<_>>(),
+            )
+        };
+    }
+    let costs = |f: fn(&ResultRow) -> f64| rows.iter().map(|(_, r)| f(r)).collect::<Vec<_>>();
+    let mut columns = vec![c!(config_id)];
+    columns.extend(setup_columns(&rows));
+    columns.extend([c!(top_k), c!(n_questions)]);
+    columns.extend(metric_columns(rows.iter().map(|(_, r)| &r.metrics)));
+    columns.extend([
+        c!(context_tokens),
+        c!(hnsw_recall_vs_exact),
+        c!(n_chunks),
+        c!(mean_chunk_tokens),
+        col("index_seconds", costs(|r| r.costs.index_seconds)),
+        col(
+            "index_bytes",
+            rows.iter()
+                .map(|(_, r)| r.costs.index_bytes)
+                .collect::<Vec<_>>(),
+        ),
+        col("query_ms_p50", costs(|r| r.costs.query_ms_p50)),
+        col("query_ms_p95", costs(|r| r.costs.query_ms_p95)),
+    ]);
+    DataFrame::new(rows.len(), columns)
+}
+
+/// The per-question table: one row per setup, k and question.
+pub fn questions_frame(rows: &[&QuestionRow]) -> PolarsResult<DataFrame> {
     macro_rules! c {
         ($name:ident) => {
             col(
@@ -103,24 +147,10 @@ pub fn questions_frame(rows: &[QuestionRow]) -> PolarsResult<DataFrame> {
             )
         };
     }
-    DataFrame::new(
-        rows.len(),
-        vec![
-            c!(config_id),
-            c!(top_k),
-            c!(question_id),
-            c!(recall),
-            c!(precision),
-            c!(mrr),
-            c!(ndcg),
-            c!(hit_rate),
-            c!(span_recall),
-            c!(span_precision),
-            c!(span_iou),
-            c!(context_tokens),
-            c!(first_relevant_rank),
-        ],
-    )
+    let mut columns = vec![c!(config_id), c!(top_k), c!(question_id)];
+    columns.extend(metric_columns(rows.iter().map(|r| &r.metrics)));
+    columns.extend([c!(context_tokens), c!(first_relevant_rank)]);
+    DataFrame::new(rows.len(), columns)
 }
 
 /// Write `df` to `path` as Parquet, atomically.
@@ -149,54 +179,31 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
 
 /// Write both tables for `records` into `dir`.
 pub fn write_tables(records: &[PointRecord], dir: &Path) -> Result<()> {
-    let rows: Vec<ResultRow> = records
-        .iter()
-        .flat_map(|r| r.rows.iter().cloned())
-        .collect();
-    let questions: Vec<QuestionRow> = records
-        .iter()
-        .flat_map(|r| r.questions.iter().cloned())
-        .collect();
+    let questions: Vec<&QuestionRow> = records.iter().flat_map(|r| r.questions.iter()).collect();
     let polars = |file: &'static str| {
         move |e| ResultsError::Polars {
             path: dir.join(file).display().to_string(),
             source: e,
         }
     };
-    let mut df = results_frame(&rows).map_err(polars("results.parquet"))?;
+    let mut df = results_frame(records).map_err(polars("results.parquet"))?;
     write_parquet(&mut df, &dir.join("results.parquet"))?;
     let mut df = questions_frame(&questions).map_err(polars("per_question.parquet"))?;
     write_parquet(&mut df, &dir.join("per_question.parquet"))
 }
 
-/// The value of metric `name` in `row` (one of [`ragtune_sweep::METRICS`]).
-pub fn metric(row: &ResultRow, name: &str) -> Option<f64> {
-    match name {
-        "recall" => row.recall,
-        "precision" => row.precision,
-        "mrr" => row.mrr,
-        "ndcg" => row.ndcg,
-        "hit_rate" => row.hit_rate,
-        "span_recall" => row.span_recall,
-        "span_precision" => row.span_precision,
-        "span_iou" => row.span_iou,
-        _ => None,
-    }
-}
-
 /// Rows at the objective's `k` that satisfy the context limit, best first: higher
 /// objective, then fewer context tokens, then config id (so the choice is deterministic).
-pub fn ranked<'a>(
-    records: &'a [PointRecord],
-    objective: (&str, usize),
+pub fn ranked(
+    records: &[PointRecord],
+    objective: Objective,
     max_context_tokens: Option<f64>,
-) -> Vec<(&'a PointRecord, &'a ResultRow, f64)> {
-    let (name, k) = objective;
+) -> Vec<(&PointRecord, &ResultRow, f64)> {
     let mut out: Vec<(&PointRecord, &ResultRow, f64)> = records
         .iter()
         .filter_map(|rec| {
-            let row = rec.rows.iter().find(|r| r.top_k as usize == k)?;
-            let v = metric(row, name)?;
+            let row = rec.rows.iter().find(|r| r.top_k as usize == objective.k)?;
+            let v = row.metrics.get(objective.metric)?;
             let fits = max_context_tokens.is_none_or(|m| row.context_tokens <= m);
             fits.then_some((rec, row, v))
         })
@@ -212,14 +219,14 @@ pub fn ranked<'a>(
 /// The best setup under the objective, if any row qualifies.
 pub fn select_best(
     records: &[PointRecord],
-    objective: (&str, usize),
+    objective: Objective,
     max_context_tokens: Option<f64>,
 ) -> Option<BestSetup> {
     let (rec, row, value) = *ranked(records, objective, max_context_tokens).first()?;
     Some(BestSetup {
         config_id: rec.config_id.clone(),
         label: rec.label.clone(),
-        objective: format!("{}@{}", objective.0, objective.1),
+        objective: objective.to_string(),
         value,
         context_tokens: row.context_tokens,
         max_context_tokens,

@@ -13,7 +13,7 @@
 use std::fmt::Write;
 
 use ragtune_core::Corpus;
-use ragtune_sweep::RankingsRecord;
+use ragtune_eval::RankingsRecord;
 
 /// Why an export is impossible.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +92,7 @@ pub fn qrels_file(corpus: &Corpus) -> Result<String, TrecError> {
 #[cfg(test)]
 mod tests {
     use ragtune_core::{Document, Question};
-    use ragtune_sweep::QuestionRanking;
+    use ragtune_eval::QuestionRanking;
 
     use super::*;
 

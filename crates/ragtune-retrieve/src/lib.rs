@@ -1,4 +1,9 @@
-//! Hybrid fusion of stored rankings, and document-level aggregation.
+//! Retrieval, one path for the sweep and for serving: a [`Component`] ranks a query
+//! (BM25, exact vectors, or HNSW), and [`combine`] turns the component rankings of a
+//! setup into its final list (fusing them for hybrids). The sweep stores each component
+//! ranking and calls [`combine`] per fusion setting; `serve`, `query` and `explain` call
+//! [`Retriever::trace`], which runs the very same two steps, so that what is served is
+//! what was evaluated by construction.
 //!
 //! Fusion reads each retriever's stored ranking (taken to a fixed depth, at least the
 //! largest `k`), so sweeping `alpha` or the RRF constant runs no new retrieval.
@@ -16,34 +21,159 @@
 
 use std::collections::HashMap;
 
-use ragtune_core::{DocId, Hit, Ranking};
+pub use ragtune_core::{Fusion, Normalization};
+use ragtune_core::{Hit, Ranking};
+use ragtune_lexical::{Bm25Index, LexicalError};
+use ragtune_vector::{HnswIndex, VectorError, Vectors, exact_search_one};
 use serde::{Deserialize, Serialize};
 
-/// Per-query score normalisation for weighted fusion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Normalization {
-    /// `(s − min) / (max − min)`.
-    Minmax,
-    /// `(s − mean) / std` (population std).
-    Zscore,
+/// Retrieval failures.
+#[derive(Debug, thiserror::Error)]
+pub enum RetrieveError {
+    /// BM25 failed.
+    #[error(transparent)]
+    Lexical(#[from] LexicalError),
+    /// Vector search failed.
+    #[error(transparent)]
+    Vector(#[from] VectorError),
+    /// A vector component was asked to rank a query without its vector.
+    #[error("a vector retriever needs the query's embedding")]
+    NoQueryVector,
 }
 
-/// How two rankings are fused.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Fusion {
-    /// Reciprocal rank fusion with constant `k`.
-    Rrf {
-        /// The RRF constant (60 in the original paper).
-        k: f64,
+/// A query as the components see it: its text (BM25) and its embedding (vectors).
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'q> {
+    /// The text.
+    pub text: &'q str,
+    /// The embedding, for vector components.
+    pub vector: Option<&'q [f32]>,
+}
+
+/// One ranker over a chunk set.
+#[derive(Clone, Copy)]
+pub enum Component<'a> {
+    /// BM25.
+    Bm25(&'a Bm25Index),
+    /// Exact search over the chunk vectors.
+    Exact(&'a Vectors),
+    /// An HNSW graph searched with breadth `ef`.
+    Hnsw {
+        /// The graph.
+        index: &'a HnswIndex,
+        /// Search breadth.
+        ef: usize,
     },
-    /// Convex combination of normalised scores.
-    Weighted {
-        /// Weight of the vector retriever.
-        alpha: f64,
-        /// Normalisation.
-        normalization: Normalization,
-    },
+}
+
+impl Component<'_> {
+    /// The top `depth` chunks for `q`, best first.
+    pub fn rank(&self, q: &Query, depth: usize) -> Result<Ranking, RetrieveError> {
+        match self {
+            Self::Bm25(b) => Ok(b.search(q.text, depth)?),
+            Self::Exact(v) => Ok(exact_search_one(
+                v,
+                q.vector.ok_or(RetrieveError::NoQueryVector)?,
+                depth,
+            )?),
+            Self::Hnsw { index, ef } => {
+                Ok(index.search(q.vector.ok_or(RetrieveError::NoQueryVector)?, depth, *ef)?)
+            }
+        }
+    }
+}
+
+/// A setup's retrieval over its stored indexes.
+#[derive(Clone, Copy)]
+pub struct Retriever<'a> {
+    /// The BM25 side (BM25 and hybrid setups).
+    pub bm25: Option<Component<'a>>,
+    /// The vector side (vector and hybrid setups).
+    pub vector: Option<Component<'a>>,
+    /// The fusion (hybrid setups).
+    pub fusion: Option<Fusion>,
+    /// Depth of each component ranking, as the setup was evaluated.
+    pub depth: usize,
+}
+
+/// A query's retrieval, step by step.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// BM25's ranking (when the setup uses BM25).
+    pub bm25: Option<Ranking>,
+    /// The vector ranking (when the setup uses vectors).
+    pub vector: Option<Ranking>,
+    /// The final list, with each component's rank and score.
+    pub fused: Vec<FusedHit>,
+}
+
+impl Retriever<'_> {
+    /// Rank `q`: each component to the setup's depth (or `k`, if larger), then
+    /// [`combine`].
+    pub fn trace(&self, q: &Query, k: usize) -> Result<Trace, RetrieveError> {
+        let depth = self.depth.max(k);
+        let bm25 = self.bm25.map(|c| c.rank(q, depth)).transpose()?;
+        let vector = self.vector.map(|c| c.rank(q, depth)).transpose()?;
+        let fused = combine(bm25.as_ref(), vector.as_ref(), self.fusion, depth);
+        Ok(Trace {
+            bm25,
+            vector,
+            fused,
+        })
+    }
+}
+
+/// A setup's final list from its component rankings, cut at `depth`: the one component's
+/// ranking, or for two components their fusion.
+///
+/// # Panics
+/// When two components are given without a fusion, or none at all: a setup always has
+/// one of the shapes above.
+pub fn combine(
+    bm25: Option<&Ranking>,
+    vector: Option<&Ranking>,
+    fusion: Option<Fusion>,
+    depth: usize,
+) -> Vec<FusedHit> {
+    let single = |r: &Ranking, is_bm25: bool| -> Vec<FusedHit> {
+        r.hits
+            .iter()
+            .take(depth)
+            .enumerate()
+            .map(|(i, h)| {
+                let c = Some((i + 1, h.score));
+                FusedHit {
+                    chunk: h.chunk,
+                    score: h.score as f64,
+                    bm25: if is_bm25 { c } else { None },
+                    vector: if is_bm25 { None } else { c },
+                }
+            })
+            .collect()
+    };
+    match (bm25, vector, fusion) {
+        (Some(b), Some(v), Some(f)) => {
+            let mut hits = fuse(b, v, f);
+            hits.truncate(depth);
+            hits
+        }
+        (Some(b), None, _) => single(b, true),
+        (None, Some(v), _) => single(v, false),
+        _ => panic!("a setup has one component, or two and a fusion"),
+    }
+}
+
+/// The final list as a plain ranking (what is scored and exported).
+pub fn as_ranking(hits: &[FusedHit]) -> Ranking {
+    Ranking {
+        hits: hits
+            .iter()
+            .map(|h| Hit {
+                chunk: h.chunk,
+                score: h.score as f32,
+            })
+            .collect(),
+    }
 }
 
 /// A fused hit with each retriever's own rank (1-based) and score, for explanations.
@@ -141,33 +271,6 @@ pub fn fuse(bm25: &Ranking, vector: &Ranking, fusion: Fusion) -> Vec<FusedHit> {
     hits
 }
 
-/// Fuse and return a plain [`Ranking`] of the first `depth` chunks.
-pub fn fuse_ranking(bm25: &Ranking, vector: &Ranking, fusion: Fusion, depth: usize) -> Ranking {
-    Ranking {
-        hits: fuse(bm25, vector, fusion)
-            .into_iter()
-            .take(depth)
-            .map(|h| Hit {
-                chunk: h.chunk,
-                score: h.score as f32,
-            })
-            .collect(),
-    }
-}
-
-/// Document ranking: a document's score is the best score of its chunks, and documents
-/// come in first-chunk order (equal to best-score order on a sorted ranking).
-pub fn doc_ranking(ranking: &Ranking, doc_of: impl Fn(u32) -> DocId) -> Vec<(DocId, f32)> {
-    let mut out: Vec<(DocId, f32)> = Vec::new();
-    for h in &ranking.hits {
-        let d = doc_of(h.chunk);
-        if !out.iter().any(|(x, _)| *x == d) {
-            out.push((d, h.score));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,15 +339,15 @@ mod tests {
         let bm = r(&[(5, 3.0), (6, 2.0), (7, 1.0)]);
         let ve = r(&[(7, 0.9), (6, 0.8), (5, 0.1)]);
         let only = |alpha| {
-            fuse_ranking(
-                &bm,
-                &ve,
-                Fusion::Weighted {
+            as_ranking(&combine(
+                Some(&bm),
+                Some(&ve),
+                Some(Fusion::Weighted {
                     alpha,
                     normalization: Normalization::Zscore,
-                },
+                }),
                 3,
-            )
+            ))
             .chunks()
             .collect::<Vec<_>>()
         };
@@ -264,14 +367,5 @@ mod tests {
         );
         assert!(f.iter().all(|h| h.score.is_finite()));
         assert_eq!(f.iter().map(|h| h.chunk).collect::<Vec<_>>(), vec![1, 2]);
-    }
-
-    #[test]
-    fn doc_ranking_takes_best_chunk() {
-        let docs = [0, 0, 1, 2];
-        let d = doc_ranking(&r(&[(1, 0.9), (0, 0.8), (3, 0.5), (2, 0.4)]), |c| {
-            docs[c as usize]
-        });
-        assert_eq!(d, vec![(0, 0.9), (2, 0.5), (1, 0.4)]);
     }
 }

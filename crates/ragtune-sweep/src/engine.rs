@@ -1,31 +1,33 @@
 //! One evaluated setup, ready to answer queries: what `serve`, `query` and `explain` use.
 //!
-//! It rebuilds exactly what the sweep evaluated — the same corpus (checked by
-//! fingerprint), chunks, model and fusion depth — and keeps its indexes in the run folder
-//! under `index/<config_id>/` (tantivy's files, the chunk vectors, the HNSW dump), so a
-//! restart reloads them without re-embedding.
-//!
-//! A query's ranking is the one the sweep scored: BM25 and exact search are deterministic,
-//! and for HNSW the engine loads the graph the sweep built and stored under
-//! `index/hnsw/` (hnsw_rs does not seed its level draws, so a rebuilt graph could differ).
+//! It plans the one setup as the sweep did (same corpus, checked by fingerprint, same
+//! counting tokenizer, same keys) and asks the same [`Executor`] for its chunk set, BM25
+//! index and vectors, which come from the stage store: nothing is rebuilt while the store
+//! holds them. The HNSW graph is the very one the sweep scored, kept in the run folder
+//! under `index/hnsw/<key>/` (hnsw_rs does not seed its level draws, so a rebuilt graph
+//! could differ). Queries run through ragtune-retrieve's [`Retriever`], the code that
+//! produced the rankings the sweep scored.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
-use ragtune_core::{ChunkSet, Corpus, Question, Ranking, f32s_from_le_bytes, f32s_to_le_bytes};
-use ragtune_embed::{Embedder, EmbeddingCache, OnnxEmbedder, resolve_model};
+use ragtune_core::{ChunkSet, Corpus, Embedder, IndexSpec, Question, Setup};
+use ragtune_eval::{BestSetup, PointRecord};
 use ragtune_lexical::Bm25Index;
-use ragtune_retrieve::{FusedHit, fuse};
-use ragtune_vector::{HnswIndex, HnswParams, Vectors, exact_search_one};
+pub use ragtune_retrieve::Trace;
+use ragtune_retrieve::{Component as Ranker, Query, Retriever};
+use ragtune_vector::{HnswIndex, HnswParams, Vectors};
 use serde::{Deserialize, Serialize};
 
+use crate::embedcache::cached_vector;
 use crate::error::{Result, SweepError};
-use crate::exec::{
-    SweepOptions, chunk_with_counts, counting_tokenizer_path, fusion_of, hnsw_key,
-    load_counting_tokenizer,
-};
-use crate::grid::{Grid, GridPoint, IndexKind, RetrieverKind};
-use crate::record::{BestSetup, Manifest, PointRecord, RunDir, write_atomic};
+use crate::exec::{Executor, HNSW_BASE, Silent};
+use crate::grid::Grid;
+use crate::models::{Models, OnnxModels};
+use crate::record::{Manifest, RunDir};
+use crate::store::StageStore;
+use crate::sweep::{SweepOptions, prepare};
 
 /// One retriever's view of a hit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -72,24 +74,6 @@ pub struct SearchResponse {
     pub results: Vec<SearchHit>,
 }
 
-/// A query's retrieval, step by step.
-#[derive(Debug, Clone)]
-pub struct Trace {
-    /// BM25's ranking at the setup's depth (when the setup uses BM25).
-    pub bm25: Option<Ranking>,
-    /// The vector ranking at the setup's depth (when the setup uses vectors).
-    pub vector: Option<Ranking>,
-    /// The final list, with each retriever's rank and score.
-    pub fused: Vec<FusedHit>,
-}
-
-struct VectorSide {
-    embedder: OnnxEmbedder,
-    cache: Option<EmbeddingCache>,
-    vectors: Vectors,
-    hnsw: Option<(HnswIndex, usize)>,
-}
-
 /// A loaded setup.
 pub struct Engine {
     /// The run's manifest.
@@ -103,17 +87,24 @@ pub struct Engine {
     /// Tokens per chunk.
     pub counts: Vec<u32>,
     /// The setup.
-    pub point: GridPoint,
+    pub point: Setup,
     /// Its id.
     pub config_id: String,
-    /// Ranking depth per retriever (the sweep's).
+    /// Ranking depth per component (the sweep's).
     pub depth: usize,
     /// Seconds `open` took.
     pub startup_seconds: f64,
-    /// Whether the indexes were reloaded from the run folder (not built).
+    /// Whether every artefact came from the store or the run folder (nothing was built).
     pub reloaded: bool,
     bm25: Option<Bm25Index>,
     vector: Option<VectorSide>,
+    store: Option<StageStore>,
+}
+
+struct VectorSide {
+    embedder: Arc<dyn Embedder>,
+    vectors: Vectors,
+    hnsw: Option<(HnswIndex, usize)>,
 }
 
 fn run_err(path: &Path, message: impl Into<String>) -> SweepError {
@@ -125,8 +116,8 @@ fn run_err(path: &Path, message: impl Into<String>) -> SweepError {
 
 /// The setup named by `config`: `None` → the run's best.toml; a file → a best.toml; else a
 /// config id of the run.
-pub fn resolve_point(run: &RunDir, config: Option<&str>) -> Result<GridPoint> {
-    let from_best = |path: &Path| -> Result<GridPoint> {
+pub fn resolve_point(run: &RunDir, config: Option<&str>) -> Result<Setup> {
+    let from_best = |path: &Path| -> Result<Setup> {
         let text = std::fs::read_to_string(path).map_err(|e| SweepError::io(path, e))?;
         let best: BestSetup =
             toml::from_str(&text).map_err(|e| run_err(path, e.message().to_string()))?;
@@ -165,154 +156,131 @@ pub fn read_point(run: &RunDir, id: &str) -> Result<PointRecord> {
     serde_json::from_slice(&bytes).map_err(|e| run_err(&path, e.to_string()))
 }
 
-fn write_vectors(path: &Path, v: &Vectors) -> Result<()> {
-    write_atomic(path, &f32s_to_le_bytes(&v.data))
-}
-
-fn read_vectors(path: &Path, dim: usize, n: usize) -> Option<Vectors> {
-    let bytes = std::fs::read(path).ok()?;
-    if bytes.len() != dim * n * 4 {
-        return None;
+/// The scored HNSW graph: the run folder's copy, else the store's, else (never for a
+/// run the store still backs) a rebuild.
+fn load_graph(
+    ex: &Executor,
+    run: &RunDir,
+    node: usize,
+    vectors: &Vectors,
+    setup: &Setup,
+) -> Result<HnswIndex> {
+    let key = &ex.plan.nodes[node].key;
+    let kept = run.path().join("index").join("hnsw").join(key);
+    if kept.is_dir() {
+        return Ok(HnswIndex::load(&kept, HNSW_BASE, vectors.dim)?);
     }
-    Vectors::new(dim, f32s_from_le_bytes(&bytes)?).ok()
+    let Some(IndexSpec::Hnsw {
+        m, ef_construction, ..
+    }) = setup.retriever.vector().map(|v| v.index)
+    else {
+        unreachable!("only hnsw setups have a graph node")
+    };
+    let (index, _) = ex.hnsw(node, vectors, HnswParams { m, ef_construction })?;
+    Ok(index)
 }
 
 impl Engine {
-    /// Load setup `config` (see [`resolve_point`]) of the run in `run_dir`.
+    /// Load setup `config` (see [`resolve_point`]) of the run in `run_dir`: its chunks,
+    /// BM25 index, vectors and HNSW graph come from the stage store (or the run folder)
+    /// through the same executor the sweep used, and are built only if missing.
     pub fn open(run_dir: &Path, config: Option<&str>, opts: &SweepOptions) -> Result<Engine> {
+        Self::open_with(
+            run_dir,
+            config,
+            opts,
+            &OnnxModels::new(opts.embed_options()),
+        )
+    }
+
+    /// [`Engine::open`] with embedders from `models` (tests use fakes).
+    pub fn open_with(
+        run_dir: &Path,
+        config: Option<&str>,
+        opts: &SweepOptions,
+        models: &dyn Models,
+    ) -> Result<Engine> {
         let t = Instant::now();
         let run = RunDir::open(run_dir)?;
         let manifest = run.read_manifest()?;
-        let grid = Grid::parse(&manifest.grid_path, manifest.grid_text.clone())?;
+        let mut grid = Grid::parse(&manifest.grid_path, manifest.grid_text.clone())?;
         let point = resolve_point(&run, config)?;
-        let config_id = point.config_id();
-        let corpus = manifest.load_corpus()?;
-        let specs: Vec<_> = match &point.model {
-            Some(m) => vec![resolve_model(m, &opts.models_dir)?],
-            None => vec![],
-        };
-        // The sweep's own tokenizer, so that `tokens` chunks come out identical.
-        let tokenizer_path = match &manifest.tokenizer {
-            Some(p) => p.clone(),
-            None => {
-                let first = grid
-                    .models()
-                    .first()
-                    .map(|m| resolve_model(m, &opts.models_dir))
-                    .transpose()?;
-                counting_tokenizer_path(&grid, first.as_slice(), &opts.models_dir)
-            }
-        };
-        let tokenizer = load_counting_tokenizer(&tokenizer_path)?;
-        let (set, counts) =
-            chunk_with_counts(&corpus, &point.chunk, &tokenizer, &crate::exec::Silent)?;
-        let dir = run.path().join("index").join(&config_id);
-        std::fs::create_dir_all(&dir).map_err(|e| SweepError::io(&dir, e))?;
-        let texts: Vec<std::borrow::Cow<str>> =
-            (0..set.len()).map(|i| set.index_text(&corpus, i)).collect();
-        let mut reloaded = true;
-
-        let bm25 = if point.retriever.uses_bm25() {
-            let bdir = dir.join("bm25");
-            Some(if bdir.join("meta.json").is_file() {
-                Bm25Index::open(&bdir)?
-            } else {
-                reloaded = false;
-                let tmp = dir.join(format!("bm25.tmp-{}", std::process::id()));
-                let _ = std::fs::remove_dir_all(&tmp);
-                let built = Bm25Index::build_in_dir(
-                    &tmp,
-                    texts.iter().map(|t| std::borrow::Cow::Borrowed(t.as_ref())),
-                )?;
-                drop(built);
-                std::fs::rename(&tmp, &bdir).map_err(|e| SweepError::io(&bdir, e))?;
-                Bm25Index::open(&bdir)?
-            })
-        } else {
-            None
-        };
-        if let Some(b) = &bm25
-            && b.len() != set.len() as u64
-        {
+        grid.points = vec![point.clone()];
+        // The corpus as the sweep resolved it: the grid's relative paths were resolved
+        // against a folder that need not be the current one.
+        grid.corpus = manifest.corpus.clone();
+        let prep = prepare(
+            &grid,
+            models,
+            &opts.models_dir,
+            manifest.tokenizer.as_deref(),
+        )?;
+        if prep.corpus.fingerprint() != manifest.corpus_fingerprint {
             return Err(run_err(
-                &dir,
-                "the stored BM25 index does not match the chunks; delete this folder to rebuild it",
+                &manifest.corpus.path,
+                "the corpus changed since the sweep (its fingerprint differs from the run's manifest); what would be served is not what was evaluated",
             ));
         }
-
-        let vector = match (&point.model, specs.first()) {
-            (Some(_), Some(spec)) => {
-                let embedder = OnnxEmbedder::load(spec, &opts.embed_options())?;
-                let cache = opts
-                    .cache_dir
-                    .as_deref()
-                    .map(EmbeddingCache::open)
-                    .transpose()?;
-                let vpath = dir.join("vectors.f32");
-                let vectors = match read_vectors(&vpath, embedder.dim(), set.len()) {
-                    Some(v) => v,
-                    None => {
-                        reloaded = false;
-                        let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
-                        let (data, _) =
-                            ragtune_embed::embed_cached(&embedder, cache.as_ref(), &refs, &|_| {})?;
-                        let v = Vectors::new(embedder.dim(), data)?;
-                        write_vectors(&vpath, &v)?;
-                        v
-                    }
-                };
-                let hnsw = match (point.index, point.hnsw_ef_search) {
-                    (Some(IndexKind::Hnsw), Some(ef)) => {
-                        let params = HnswParams {
-                            m: point.hnsw_m.unwrap_or(16),
-                            ef_construction: point.hnsw_ef_construction.unwrap_or(200),
-                        };
-                        let model = point.model.as_deref().unwrap_or_default();
-                        let swept = run.path().join("index").join("hnsw").join(hnsw_key(
-                            &point.chunk,
-                            model,
-                            params.m,
-                            params.ef_construction,
-                        ));
-                        let index = if dir.join("hnsw.hnsw.graph").is_file() {
-                            HnswIndex::load(&dir, "hnsw", embedder.dim())?
-                        } else if swept.join("hnsw.hnsw.graph").is_file() {
-                            // The very graph the sweep scored.
-                            HnswIndex::load(&swept, "hnsw", embedder.dim())?
-                        } else {
-                            reloaded = false;
-                            let h = HnswIndex::build(&vectors, params);
-                            h.dump(&dir, "hnsw")?;
-                            h
-                        };
-                        Some((index, ef))
+        let store = opts.store()?;
+        let ex = Executor::new(
+            &grid,
+            &prep.corpus,
+            &prep.plan,
+            store.as_ref(),
+            models,
+            &prep.infos,
+            &prep.tokenizer,
+            &Silent,
+        );
+        let nodes = &prep.plan.setups[0];
+        let (set, counts) = ex.chunk_set(nodes.chunks)?;
+        let bm25 = nodes
+            .bm25
+            .map(|(i, _)| ex.bm25_index(i, &set).map(|(b, _)| b))
+            .transpose()?;
+        let vector = match (nodes.vector, point.model()) {
+            (Some(v), Some(model)) => {
+                let vectors = ex.vectors(v.vectors, model, &set)?;
+                let hnsw = match (v.hnsw, point.retriever.vector().map(|v| v.index)) {
+                    (Some(h), Some(IndexSpec::Hnsw { ef_search, .. })) => {
+                        Some((load_graph(&ex, &run, h, &vectors, &point)?, ef_search))
                     }
                     _ => None,
                 };
                 Some(VectorSide {
-                    embedder,
-                    cache,
+                    embedder: models.load(model)?,
                     vectors,
                     hnsw,
                 })
             }
             _ => None,
         };
-        let depth = grid.depth;
+        let reloaded = ex.computed_nodes() == 0;
+        drop(ex);
         Ok(Engine {
+            depth: grid.depth,
             manifest,
             grid,
-            corpus,
+            corpus: prep.corpus,
             set,
             counts,
+            config_id: point.config_id(),
             point,
-            config_id,
-            depth,
             startup_seconds: t.elapsed().as_secs_f64(),
             reloaded,
             bm25,
             vector,
+            store,
         })
+    }
+
+    /// Where the indexes came from, for the log line of `serve` and `query`.
+    pub fn provenance(&self) -> &'static str {
+        if self.reloaded {
+            "indexes read from the stage store and run folder"
+        } else {
+            "missing indexes built and stored in the stage store"
+        }
     }
 
     /// The run folder's labelled question `id`.
@@ -321,70 +289,52 @@ impl Engine {
     }
 
     fn embed_query(&self, side: &VectorSide, query: &str) -> Result<Vec<f32>> {
-        // The sweep's question vectors are in the cache: reading them back (never writing
+        // The sweep's question vectors are in the store: reading them back (never writing
         // live queries) keeps served rankings identical to evaluated ones.
-        let key = EmbeddingCache::key(side.embedder.namespace(), query);
-        if let Some(v) = side
-            .cache
+        if let Some(v) = self
+            .store
             .as_ref()
-            .and_then(|c| c.get(side.embedder.namespace(), &key, side.embedder.dim()))
+            .and_then(|s| cached_vector(side.embedder.as_ref(), s, query))
         {
             return Ok(v);
         }
-        Ok(side.embedder.embed(&[query], &|_| {})?.vectors)
+        side.embedder
+            .embed(&[query], &|_| {})
+            .map(|o| o.vectors)
+            .map_err(|f| SweepError::Embedding {
+                model: self.point.model().unwrap_or_default().to_string(),
+                failure: f,
+            })
     }
 
-    /// Retrieve for `query`, keeping each retriever's own ranking. The final list holds at
-    /// least `k` entries when the corpus has them; component rankings go to the sweep's
-    /// depth (or `k`, if larger), as they did when the setup was scored.
+    /// The setup's retriever over the loaded indexes.
+    fn retriever(&self) -> Retriever<'_> {
+        Retriever {
+            bm25: self.bm25.as_ref().map(Ranker::Bm25),
+            vector: self.vector.as_ref().map(|side| match &side.hnsw {
+                Some((index, ef)) => Ranker::Hnsw { index, ef: *ef },
+                None => Ranker::Exact(&side.vectors),
+            }),
+            fusion: self.point.retriever.fusion(),
+            depth: self.depth,
+        }
+    }
+
+    /// Retrieve for `query`, keeping each component's own ranking: the same two steps,
+    /// rank then combine, that the sweep scored. The final list holds at least `k`
+    /// entries when the corpus has them.
     pub fn trace(&self, query: &str, k: usize) -> Result<Trace> {
-        let depth = self.depth.max(k);
-        let bm25 = self
-            .bm25
+        let qv = self
+            .vector
             .as_ref()
-            .map(|b| b.search(query, depth))
+            .map(|side| self.embed_query(side, query))
             .transpose()?;
-        let vector = match &self.vector {
-            Some(side) => {
-                let q = self.embed_query(side, query)?;
-                Some(match &side.hnsw {
-                    Some((h, ef)) => h.search(&q, depth, *ef)?,
-                    None => exact_search_one(&side.vectors, &q, depth)?,
-                })
-            }
-            None => None,
+        let q = Query {
+            text: query,
+            vector: qv.as_deref(),
         };
-        let as_hits = |r: &Ranking, is_bm25: bool| -> Vec<FusedHit> {
-            r.hits
-                .iter()
-                .enumerate()
-                .map(|(i, h)| {
-                    let c = Some((i + 1, h.score));
-                    FusedHit {
-                        chunk: h.chunk,
-                        score: h.score as f64,
-                        bm25: if is_bm25 { c } else { None },
-                        vector: if is_bm25 { None } else { c },
-                    }
-                })
-                .collect()
-        };
-        let mut fused = match (self.point.retriever, &bm25, &vector) {
-            (RetrieverKind::Bm25, Some(b), _) => as_hits(b, true),
-            (RetrieverKind::Vector, _, Some(v)) => as_hits(v, false),
-            (RetrieverKind::Hybrid, Some(b), Some(v)) => {
-                fuse(b, v, fusion_of(&self.point).expect("hybrid has a fusion"))
-            }
-            _ => unreachable!("open() prepared every retriever the setup uses"),
-        };
-        fused.truncate(depth);
-        Ok(Trace {
-            bm25,
-            vector,
-            fused,
-        })
+        Ok(self.retriever().trace(&q, k)?)
     }
-
     /// The top `k` chunks for `query`, as served over HTTP.
     pub fn search(&self, query: &str, k: usize) -> Result<SearchResponse> {
         let trace = self.trace(query, k)?;

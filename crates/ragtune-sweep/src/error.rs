@@ -50,9 +50,20 @@ pub enum SweepError {
     /// Vector search failed.
     #[error(transparent)]
     Vector(#[from] ragtune_vector::VectorError),
-    /// Embedding failed.
+    /// A model could not be used.
     #[error(transparent)]
     Embed(#[from] ragtune_embed::EmbedError),
+    /// Embedding failed while running.
+    #[error("embedding with {model}: {failure}")]
+    Embedding {
+        /// The model (or its namespace).
+        model: String,
+        /// What failed.
+        failure: ragtune_core::EmbedFailure,
+    },
+    /// Retrieval failed.
+    #[error(transparent)]
+    Retrieve(#[from] ragtune_retrieve::RetrieveError),
     /// A run folder is not what was expected.
     #[error("{}: {message}", path.display())]
     Run {
@@ -64,6 +75,12 @@ pub enum SweepError {
 }
 
 impl SweepError {
+    pub(crate) fn embedding(model: &str, failure: ragtune_core::EmbedFailure) -> Self {
+        Self::Embedding {
+            model: model.to_string(),
+            failure,
+        }
+    }
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
@@ -72,7 +89,10 @@ impl SweepError {
     }
     /// True for mistakes in the user's input (exit code 2), false for internal failures.
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Self::Lexical(_) | Self::Vector(_))
+        !matches!(
+            self,
+            Self::Lexical(_) | Self::Vector(_) | Self::Retrieve(_) | Self::Embedding { .. }
+        )
     }
 }
 

@@ -1,785 +1,770 @@
-//! Running a grid with reuse.
+//! The executor: walks a [`Plan`], reads every node the store holds, computes only the
+//! rest, and writes each setup's point as soon as it is scored.
 //!
-//! Stages, and what each is done once per:
-//! 1. load the corpus — once;
-//! 2. chunk — once per chunk spec (chunker, size, overlap);
-//! 3. BM25 index + retrieval — once per chunk spec, every question at the full depth;
-//! 4. embeddings — once per distinct text and model, through the on-disk cache;
-//!    exact search once per (chunk spec, model); HNSW built once per (chunk spec, model)
-//!    and searched once per ef_search;
-//! 5. scoring — every grid point and every k from the stored rankings; hybrids are fused
-//!    from the stored BM25 and vector rankings, so alpha and the RRF constant cost no
-//!    retrieval.
-//!
-//! Each finished point is written to `points/<config_id>.json` at once.
+//! Work is grouped by chunk set, so that one chunk set's indexes and vectors are in memory
+//! at a time. Within a group, nothing is loaded that the missing nodes do not need: when
+//! every ranking is stored, no model is loaded, nothing is embedded and no index is read.
+//! Rayon parallelises chunking, ranking (over questions) and scoring (over setups); ONNX
+//! Runtime uses the same thread count for inference, one stage at a time, so the two never
+//! oversubscribe the cores.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use ragtune_chunk::{ChunkSpec, load_plain_tokenizer};
-use ragtune_core::{Chunk, ChunkSet, Corpus, DocId, Question, Ranking};
-use ragtune_embed::{
-    CacheStats, Device, EmbedOptions, Embedder, EmbeddingCache, ModelSpec, OnnxEmbedder,
-    embed_cached, resolve_model,
-};
-use ragtune_eval::{doc_metrics, percentile, span_metrics};
+use ragtune_chunk::load_plain_tokenizer;
+use ragtune_core::{ChunkSet, Corpus, Embedder, Ranking};
+use ragtune_eval::{Costs, PointRecord};
 use ragtune_lexical::Bm25Index;
-use ragtune_retrieve::{Fusion, fuse_ranking};
-use ragtune_vector::{HnswIndex, HnswParams, Vectors, exact_search_one, recall_vs_exact};
+use ragtune_retrieve::{Component, Query, as_ranking, combine};
+use ragtune_vector::{HnswIndex, HnswParams, Vectors};
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
+use crate::codec::{self, StoredRankings};
+use crate::embedcache::{CacheStats, embed_cached};
 use crate::error::{Result, SweepError};
-use crate::grid::{FusionKind, Grid, GridPoint, IndexKind, RetrieverKind};
-use crate::record::{
-    EmbedRecord, Manifest, ModelRecord, PointRecord, QuestionRanking, QuestionRow, RankingsRecord,
-    ResultRow, RunDir,
-};
+use crate::grid::Grid;
+use crate::models::{ModelInfo, Models};
+use crate::plan::{NodeKind, Plan, PlanInputs, SetupNodes};
+use crate::record::{EmbedRecord, RunDir, StageRecord};
+use crate::score::{ScoreCtx, Scored};
+use crate::store::{Stage, StageStore};
 
-/// Progress callbacks; the CLI draws them as progress bars on stderr.
+/// Progress callbacks; the CLI draws one bar per stage kind on stderr.
 pub trait Reporter: Sync {
-    /// A stage with `total` steps begins.
-    fn stage(&self, _name: &str, _total: u64) {}
-    /// `n` steps finished.
-    fn inc(&self, _n: u64) {}
-    /// The current stage ended.
-    fn done(&self) {}
+    /// `total` more steps of stage kind `kind` lie ahead.
+    fn add(&self, _kind: &str, _total: u64) {}
+    /// `n` steps of `kind` finished.
+    fn inc(&self, _kind: &str, _n: u64) {}
+    /// Everything finished.
+    fn finish(&self) {}
 }
 
 /// A reporter that shows nothing.
 pub struct Silent;
 impl Reporter for Silent {}
 
-/// How to run a sweep.
-#[derive(Debug, Clone)]
-pub struct SweepOptions {
-    /// Folder with `onnxruntime/` and the bundled models.
-    pub models_dir: PathBuf,
-    /// Embedding cache folder; `None` disables the cache.
-    pub cache_dir: Option<PathBuf>,
-    /// Threads for rayon and ONNX Runtime.
-    pub threads: usize,
-    /// CPU or CUDA.
-    pub device: Device,
-    /// Texts per inference call.
-    pub batch_size: usize,
-    /// ragtune version, for the manifest.
-    pub version: String,
-    /// git commit of the build, for the manifest.
-    pub git_commit: String,
+/// The file name of an HNSW dump inside its folder.
+pub const HNSW_BASE: &str = "hnsw";
+
+/// Per-kind accounting of one execution.
+#[derive(Debug, Default)]
+pub struct Tally {
+    computed: BTreeMap<NodeKind, usize>,
+    reused: BTreeMap<NodeKind, usize>,
 }
 
-impl SweepOptions {
-    /// The embedder options these sweep options imply.
-    pub fn embed_options(&self) -> EmbedOptions {
-        EmbedOptions {
-            models_dir: self.models_dir.clone(),
-            threads: self.threads,
-            device: self.device,
-            batch_size: self.batch_size,
-        }
+impl Tally {
+    fn add(&mut self, kind: NodeKind, reused: bool) {
+        let m = if reused {
+            &mut self.reused
+        } else {
+            &mut self.computed
+        };
+        *m.entry(kind).or_default() += 1;
     }
 }
 
-/// Rankings of every question by one retriever, with per-question latency.
-struct RetrieverRun {
-    rankings: Vec<Ranking>,
-    ms: Vec<f64>,
+/// Everything the nodes of one execution read.
+pub struct Executor<'a> {
+    /// The grid.
+    pub grid: &'a Grid,
+    /// The loaded corpus.
+    pub corpus: &'a Corpus,
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The store (`None`: compute everything, keep nothing).
+    pub store: Option<&'a StageStore>,
+    /// Embedders.
+    pub models: &'a dyn Models,
+    /// Identity of each model the grid names.
+    pub infos: &'a BTreeMap<String, ModelInfo>,
+    /// The tokenizer that sizes `tokens` chunks and counts context tokens.
+    pub tokenizer: &'a Tokenizer,
+    /// Progress.
+    pub rep: &'a dyn Reporter,
+    /// Embedding work, per request.
+    pub embeds: Mutex<Vec<EmbedRecord>>,
+    /// Node accounting.
+    pub tally: Mutex<Tally>,
+    question_vectors: Mutex<HashMap<String, Arc<Vectors>>>,
 }
 
-fn run_questions<F>(n: usize, rep: &dyn Reporter, search: F) -> Result<RetrieverRun>
-where
-    F: Fn(usize) -> Result<Ranking> + Sync,
-{
-    let out: Vec<(Ranking, f64)> = (0..n)
-        .into_par_iter()
-        .map(|qi| {
-            let t = Instant::now();
-            let r = search(qi)?;
-            let ms = t.elapsed().as_secs_f64() * 1e3;
-            rep.inc(1);
-            Ok((r, ms))
+/// One chunk set with what its setups need from it.
+struct Group<'g> {
+    set: ChunkSet,
+    counts: Vec<u32>,
+    setups: Vec<&'g SetupNodes>,
+}
+
+impl<'a> Executor<'a> {
+    /// An executor over `plan`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        grid: &'a Grid,
+        corpus: &'a Corpus,
+        plan: &'a Plan,
+        store: Option<&'a StageStore>,
+        models: &'a dyn Models,
+        infos: &'a BTreeMap<String, ModelInfo>,
+        tokenizer: &'a Tokenizer,
+        rep: &'a dyn Reporter,
+    ) -> Self {
+        Self {
+            grid,
+            corpus,
+            plan,
+            store,
+            models,
+            infos,
+            tokenizer,
+            rep,
+            embeds: Mutex::new(Vec::new()),
+            tally: Mutex::new(Tally::default()),
+            question_vectors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many nodes this executor has computed (not read back) so far.
+    pub fn computed_nodes(&self) -> usize {
+        let t = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        t.computed.values().sum()
+    }
+
+    fn count(&self, kind: NodeKind, reused: bool) {
+        self.tally
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(kind, reused);
+    }
+
+    fn get(&self, stage: Stage, key: &str) -> Option<Vec<u8>> {
+        self.store.and_then(|s| s.get(stage, key))
+    }
+
+    fn put(&self, stage: Stage, key: &str, bytes: &[u8]) -> Result<()> {
+        match self.store {
+            Some(s) => s.put(stage, key, bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// Node `i`'s chunk set and token counts: read back, or chunked and stored.
+    pub fn chunk_set(&self, i: usize) -> Result<(ChunkSet, Vec<u32>)> {
+        let node = &self.plan.nodes[i];
+        let doc_lens: Vec<usize> = self.corpus.docs.iter().map(|d| d.text.len()).collect();
+        if let Some(got) = self
+            .get(Stage::Chunks, &node.key)
+            .and_then(|b| codec::decode_chunks(&b, &doc_lens))
+        {
+            self.count(NodeKind::Chunks, true);
+            return Ok(got);
+        }
+        let spec = self
+            .plan
+            .setups
+            .iter()
+            .find(|s| s.chunks == i)
+            .map(|s| s.setup.chunk)
+            .expect("a chunk node belongs to a setup");
+        self.rep.add("chunk", self.corpus.docs.len() as u64);
+        let set = ragtune_chunk::chunk_corpus_with_progress(
+            self.corpus,
+            &spec,
+            Some(self.tokenizer),
+            &|n| self.rep.inc("chunk", n as u64),
+        )?;
+        let counts: Vec<u32> = (0..set.len())
+            .into_par_iter()
+            .map(|c| ragtune_chunk::count_tokens(self.tokenizer, &set.index_text(self.corpus, c)))
+            .collect();
+        self.put(
+            Stage::Chunks,
+            &node.key,
+            &codec::encode_chunks(&set, &counts),
+        )?;
+        self.count(NodeKind::Chunks, false);
+        Ok((set, counts))
+    }
+
+    fn texts<'c>(&'c self, set: &'c ChunkSet) -> Vec<std::borrow::Cow<'c, str>> {
+        (0..set.len())
+            .map(|i| set.index_text(self.corpus, i))
+            .collect()
+    }
+
+    /// Node `i`'s BM25 index with its build cost: opened from the store, or built.
+    pub fn bm25_index(&self, i: usize, set: &ChunkSet) -> Result<(Bm25Index, Costs)> {
+        let key = &self.plan.nodes[i].key;
+        if let Some(dir) = self.store.and_then(|s| s.get_dir(Stage::Bm25, key))
+            && let Some(costs) = read_costs(&dir)
+            && let Ok(index) = Bm25Index::open(&dir)
+            && index.len() == set.len() as u64
+        {
+            self.count(NodeKind::Bm25, true);
+            return Ok((index, costs));
+        }
+        let texts = self.texts(set);
+        let t = Instant::now();
+        let borrowed = || texts.iter().map(|t| std::borrow::Cow::Borrowed(t.as_ref()));
+        let (index, costs) = match self.store {
+            None => {
+                let index = Bm25Index::build_in_ram(borrowed())?;
+                let costs = Costs {
+                    index_seconds: t.elapsed().as_secs_f64(),
+                    index_bytes: index.size_bytes(),
+                    ..Costs::default()
+                };
+                (index, costs)
+            }
+            Some(store) => {
+                let dir = store.put_dir(Stage::Bm25, key, |tmp| {
+                    drop(Bm25Index::build_in_dir(tmp, borrowed())?);
+                    write_costs(tmp, t.elapsed().as_secs_f64(), dir_bytes(tmp))
+                })?;
+                let costs = read_costs(&dir).unwrap_or_default();
+                (Bm25Index::open(&dir)?, costs)
+            }
+        };
+        self.count(NodeKind::Bm25, false);
+        Ok((index, costs))
+    }
+
+    fn embedder(&self, model: &str) -> Result<Arc<dyn Embedder>> {
+        self.models.load(model)
+    }
+
+    fn embed(&self, what: &str, model: &str, texts: &[&str]) -> Result<Vec<f32>> {
+        let e = self.embedder(model)?;
+        self.rep.add("embed", texts.len() as u64);
+        let t = Instant::now();
+        let (data, stats) = embed_cached(e.as_ref(), self.store, texts, &|n| {
+            self.rep.inc("embed", n as u64)
+        })?;
+        let truncated = e
+            .count_truncated(texts)
+            .map_err(|f| SweepError::embedding(model, f))? as u64;
+        self.record_embed(what, model, texts.len(), stats, truncated, t);
+        Ok(data)
+    }
+
+    fn record_embed(
+        &self,
+        what: &str,
+        model: &str,
+        n: usize,
+        s: CacheStats,
+        truncated: u64,
+        t: Instant,
+    ) {
+        self.embeds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(EmbedRecord {
+                what: what.to_string(),
+                model: self
+                    .infos
+                    .get(model)
+                    .map_or(model, |i| &i.record.name)
+                    .to_string(),
+                texts: n as u64,
+                cache_hits: s.hits,
+                cache_misses: s.misses,
+                truncated,
+                seconds: t.elapsed().as_secs_f64(),
+            });
+    }
+
+    /// The questions' vectors under `model` (embedded once per run, through the cache).
+    pub fn question_vectors(&self, model: &str) -> Result<Arc<Vectors>> {
+        if let Some(v) = self.lock_qv().get(model) {
+            return Ok(v.clone());
+        }
+        let texts: Vec<&str> = self
+            .corpus
+            .questions
+            .iter()
+            .map(|q| q.text.as_str())
+            .collect();
+        let data = self.embed("questions", model, &texts)?;
+        let dim = self.embedder(model)?.dim();
+        let v = Arc::new(Vectors::new(dim, data)?);
+        self.lock_qv().insert(model.to_string(), v.clone());
+        Ok(v)
+    }
+
+    fn lock_qv(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Vectors>>> {
+        self.question_vectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Node `i`'s embeddings of `set` under `model`: read back, or embedded and stored.
+    pub fn vectors(&self, i: usize, model: &str, set: &ChunkSet) -> Result<Vectors> {
+        let key = &self.plan.nodes[i].key;
+        let dim = self.infos.get(model).and_then(|m| m.record.dim);
+        if let Some(dim) = dim
+            && let Some(data) = self
+                .get(Stage::Vectors, key)
+                .and_then(|b| codec::decode_vectors(&b, set.len(), dim))
+        {
+            self.count(NodeKind::Vectors, true);
+            return Ok(Vectors::new(dim, data)?);
+        }
+        let texts = self.texts(set);
+        let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+        let data = self.embed(&set_label(self, i), model, &refs)?;
+        let v = Vectors::new(self.embedder(model)?.dim(), data)?;
+        self.put(Stage::Vectors, key, &codec::encode_vectors(&v.data))?;
+        self.count(NodeKind::Vectors, false);
+        Ok(v)
+    }
+
+    /// Node `i`'s HNSW graph with its build cost: loaded from the store, or built (and
+    /// stored, so that serving answers from the very graph that was scored).
+    pub fn hnsw(
+        &self,
+        i: usize,
+        vectors: &Vectors,
+        params: HnswParams,
+    ) -> Result<(HnswIndex, Costs)> {
+        let key = &self.plan.nodes[i].key;
+        if let Some(dir) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key))
+            && let Some(costs) = read_costs(&dir)
+            && let Ok(index) = HnswIndex::load(&dir, HNSW_BASE, vectors.dim)
+        {
+            self.count(NodeKind::Hnsw, true);
+            return Ok((index, costs));
+        }
+        self.rep.add("hnsw", 1);
+        let t = Instant::now();
+        let index = HnswIndex::build(vectors, params);
+        let costs = Costs {
+            index_seconds: t.elapsed().as_secs_f64(),
+            // Vector data plus layer-0 links (2M per node, 4 bytes each): an estimate.
+            index_bytes: vectors.size_bytes() + (vectors.len() * 2 * params.m * 4) as u64,
+            ..Costs::default()
+        };
+        if let Some(store) = self.store {
+            store.put_dir(Stage::Hnsw, key, |tmp| {
+                index.dump(tmp, HNSW_BASE)?;
+                write_costs(tmp, costs.index_seconds, costs.index_bytes)
+            })?;
+        }
+        self.rep.inc("hnsw", 1);
+        self.count(NodeKind::Hnsw, false);
+        Ok((index, costs))
+    }
+
+    /// Rank every question with `component`, timing each.
+    fn rank_all(
+        &self,
+        component: Component,
+        qv: Option<&Vectors>,
+        costs: Costs,
+    ) -> Result<StoredRankings> {
+        let depth = self.grid.depth;
+        let qs = &self.corpus.questions;
+        self.rep.add("rank", qs.len() as u64);
+        let out: Vec<(Ranking, f64)> = (0..qs.len())
+            .into_par_iter()
+            .map(|qi| {
+                let q = Query {
+                    text: &qs[qi].text,
+                    vector: qv.map(|v| v.row(qi)),
+                };
+                let t = Instant::now();
+                let r = component.rank(&q, depth)?;
+                self.rep.inc("rank", 1);
+                Ok((r, t.elapsed().as_secs_f64() * 1e3))
+            })
+            .collect::<Result<_>>()?;
+        let (rankings, ms) = out.into_iter().unzip();
+        Ok(StoredRankings {
+            costs,
+            ms,
+            rankings,
         })
-        .collect::<Result<_>>()?;
-    let (rankings, ms) = out.into_iter().unzip();
-    Ok(RetrieverRun { rankings, ms })
+    }
+
+    fn stored_rankings(&self, i: usize) -> Option<StoredRankings> {
+        let r = self
+            .get(Stage::Rankings, &self.plan.nodes[i].key)
+            .and_then(|b| codec::decode_rankings(&b))
+            .filter(|r| r.rankings.len() == self.corpus.questions.len());
+        if r.is_some() {
+            self.count(NodeKind::Rankings, true);
+        }
+        r
+    }
+
+    fn computed_rankings(&self, i: usize, r: StoredRankings) -> Result<Arc<StoredRankings>> {
+        self.put(
+            Stage::Rankings,
+            &self.plan.nodes[i].key,
+            &codec::encode_rankings(&r),
+        )?;
+        self.count(NodeKind::Rankings, false);
+        Ok(Arc::new(r))
+    }
 }
 
-/// Resolve the tokenizer used for `tokens` chunkers and for counting context tokens.
-pub fn counting_tokenizer_path(
-    grid: &Grid,
-    models: &[ModelSpec],
-    models_dir: &std::path::Path,
-) -> PathBuf {
-    grid.retrieval
-        .tokenizer
-        .clone()
-        .or_else(|| models.first().map(|m| m.tokenizer_path()))
-        .unwrap_or_else(|| models_dir.join("all-minilm-l6-v2").join("tokenizer.json"))
+fn set_label(ex: &Executor, vectors_node: usize) -> String {
+    ex.plan
+        .setups
+        .iter()
+        .find(|s| s.vector.is_some_and(|v| v.vectors == vectors_node))
+        .map_or_else(String::new, |s| s.setup.chunk.to_string())
+}
+
+const COSTS_FILE: &str = "BUILD.json";
+
+fn write_costs(dir: &std::path::Path, seconds: f64, bytes: u64) -> Result<()> {
+    let text = serde_json::json!({ "index_seconds": seconds, "index_bytes": bytes }).to_string();
+    crate::store::write_atomic(&dir.join(COSTS_FILE), text.as_bytes())
+}
+
+fn read_costs(dir: &std::path::Path) -> Option<Costs> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(COSTS_FILE)).ok()?).ok()?;
+    Some(Costs {
+        index_seconds: v["index_seconds"].as_f64()?,
+        index_bytes: v["index_bytes"].as_u64()?,
+        ..Costs::default()
+    })
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|it| {
+            it.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The indexes and vectors built for one chunk set, each at most once.
+#[derive(Default)]
+struct Built {
+    bm25: HashMap<usize, (Bm25Index, Costs)>,
+    vectors: HashMap<usize, Vectors>,
+    hnsw: HashMap<usize, (HnswIndex, Costs)>,
+}
+
+impl Executor<'_> {
+    /// Run every setup of the plan whose id is not in `done`, writing each point into
+    /// `run` as soon as it is scored. Returns the points of every setup, in plan order.
+    pub fn execute(
+        &self,
+        done: &HashMap<String, PointRecord>,
+        run: &RunDir,
+    ) -> Result<Vec<PointRecord>> {
+        let mut records = Vec::with_capacity(self.plan.setups.len());
+        for chunk_node in self.chunk_nodes() {
+            let mine: Vec<&SetupNodes> = self
+                .plan
+                .setups
+                .iter()
+                .filter(|s| s.chunks == chunk_node)
+                .collect();
+            let (kept, todo): (Vec<&SetupNodes>, Vec<&SetupNodes>) = mine
+                .into_iter()
+                .partition(|s| done.contains_key(&s.config_id));
+            records.extend(kept.iter().map(|s| done[&s.config_id].clone()));
+            if todo.is_empty() {
+                continue;
+            }
+            let (set, counts) = self.chunk_set(chunk_node)?;
+            let group = Group {
+                set,
+                counts,
+                setups: todo,
+            };
+            let rankings = self.group_rankings(&group, run)?;
+            records.extend(self.score_group(&group, &rankings, run)?);
+        }
+        self.rep.finish();
+        Ok(records)
+    }
+
+    fn chunk_nodes(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        for s in &self.plan.setups {
+            if !out.contains(&s.chunks) {
+                out.push(s.chunks);
+            }
+        }
+        out
+    }
+
+    /// Every rankings node the group's setups need: read back where stored, else computed.
+    fn group_rankings(
+        &self,
+        g: &Group,
+        run: &RunDir,
+    ) -> Result<HashMap<usize, Arc<StoredRankings>>> {
+        let mut have: HashMap<usize, Arc<StoredRankings>> = HashMap::new();
+        let mut built = Built::default();
+        for s in &g.setups {
+            if let Some((index, r)) = s.bm25
+                && !have.contains_key(&r)
+            {
+                let got = match self.stored_rankings(r) {
+                    Some(x) => Arc::new(x),
+                    None => self.bm25_rankings(index, r, &g.set, &mut built)?,
+                };
+                have.insert(r, got);
+            }
+            let Some(v) = s.vector else { continue };
+            let model = s.setup.model().expect("vector setups name a model");
+            let exact = s.exact_rankings.unwrap_or(v.rankings);
+            if let Entry::Vacant(e) = have.entry(exact) {
+                e.insert(match self.stored_rankings(exact) {
+                    Some(x) => Arc::new(x),
+                    None => self.exact_rankings(exact, v.vectors, model, &g.set, &mut built)?,
+                });
+            }
+            if let Some(h) = v.hnsw
+                && !have.contains_key(&v.rankings)
+            {
+                let got = self.hnsw_rankings(s, h, v.rankings, &g.set, &mut built)?;
+                have.insert(v.rankings, got);
+                self.keep_graph(h, run)?;
+            }
+        }
+        Ok(have)
+    }
+
+    fn exact_rankings(
+        &self,
+        r: usize,
+        vectors: usize,
+        model: &str,
+        set: &ChunkSet,
+        built: &mut Built,
+    ) -> Result<Arc<StoredRankings>> {
+        let vectors = self.built_vectors(vectors, model, set, built)?;
+        let qv = self.question_vectors(model)?;
+        let costs = Costs {
+            index_bytes: vectors.size_bytes(),
+            ..Costs::default()
+        };
+        let ranked = self.rank_all(Component::Exact(vectors), Some(&qv), costs)?;
+        self.computed_rankings(r, ranked)
+    }
+
+    fn bm25_rankings(
+        &self,
+        index: usize,
+        r: usize,
+        set: &ChunkSet,
+        built: &mut Built,
+    ) -> Result<Arc<StoredRankings>> {
+        if let Entry::Vacant(e) = built.bm25.entry(index) {
+            e.insert(self.bm25_index(index, set)?);
+        }
+        let (idx, costs) = &built.bm25[&index];
+        let ranked = self.rank_all(Component::Bm25(idx), None, *costs)?;
+        self.computed_rankings(r, ranked)
+    }
+
+    fn built_vectors<'b>(
+        &self,
+        node: usize,
+        model: &str,
+        set: &ChunkSet,
+        built: &'b mut Built,
+    ) -> Result<&'b Vectors> {
+        if let Entry::Vacant(e) = built.vectors.entry(node) {
+            e.insert(self.vectors(node, model, set)?);
+        }
+        Ok(&built.vectors[&node])
+    }
+
+    /// An HNSW setup's rankings. Stored rankings are used only while the graph that made
+    /// them is stored too: a rebuilt graph (hnsw_rs does not seed) could rank differently.
+    fn hnsw_rankings(
+        &self,
+        s: &SetupNodes,
+        h: usize,
+        r: usize,
+        set: &ChunkSet,
+        built: &mut Built,
+    ) -> Result<Arc<StoredRankings>> {
+        let graph_stored = self
+            .store
+            .is_some_and(|st| st.contains(Stage::Hnsw, &self.plan.nodes[h].key));
+        if graph_stored
+            && !built.hnsw.contains_key(&h)
+            && let Some(x) = self.stored_rankings(r)
+        {
+            return Ok(Arc::new(x));
+        }
+        let v = s.vector.expect("hnsw setups have a vector side");
+        let model = s.setup.model().expect("vector setups name a model");
+        let (m, ef_construction, ef) = match s.setup.retriever.vector().map(|v| v.index) {
+            Some(ragtune_core::IndexSpec::Hnsw {
+                m,
+                ef_construction,
+                ef_search,
+            }) => (m, ef_construction, ef_search),
+            _ => unreachable!("an hnsw node belongs to an hnsw setup"),
+        };
+        let vectors = self.built_vectors(v.vectors, model, set, built)?.clone();
+        if let Entry::Vacant(e) = built.hnsw.entry(h) {
+            e.insert(self.hnsw(h, &vectors, HnswParams { m, ef_construction })?);
+        }
+        let qv = self.question_vectors(model)?;
+        let (index, costs) = &built.hnsw[&h];
+        let ranked = self.rank_all(Component::Hnsw { index, ef }, Some(&qv), *costs)?;
+        self.computed_rankings(r, ranked)
+    }
+
+    /// Keep a copy of graph `h` in the run folder (hard links where the filesystem
+    /// allows), so that the run can be served from the scored graph even after the store
+    /// is collected.
+    fn keep_graph(&self, h: usize, run: &RunDir) -> Result<()> {
+        let key = &self.plan.nodes[h].key;
+        let Some(src) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key)) else {
+            return Ok(());
+        };
+        let dst = run.path().join("index").join("hnsw").join(key);
+        if dst.is_dir() {
+            return Ok(());
+        }
+        let tmp = run
+            .path()
+            .join("index")
+            .join("hnsw")
+            .join(format!(".{key}.tmp-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).map_err(|e| SweepError::io(&tmp, e))?;
+        for f in std::fs::read_dir(&src).map_err(|e| SweepError::io(&src, e))? {
+            let f = f.map_err(|e| SweepError::io(&src, e))?.path();
+            let to = tmp.join(f.file_name().expect("files have names"));
+            if std::fs::hard_link(&f, &to).is_err() {
+                std::fs::copy(&f, &to).map_err(|e| SweepError::io(&to, e))?;
+            }
+        }
+        std::fs::rename(&tmp, &dst).map_err(|e| SweepError::io(&dst, e))
+    }
+
+    /// Fuse and score every setup of the group, writing each point as it is done.
+    fn score_group(
+        &self,
+        g: &Group,
+        have: &HashMap<usize, Arc<StoredRankings>>,
+        run: &RunDir,
+    ) -> Result<Vec<PointRecord>> {
+        let ctx = ScoreCtx {
+            corpus: self.corpus,
+            set: &g.set,
+            counts: &g.counts,
+            ks: &self.grid.top_k,
+        };
+        let depth = self.grid.depth;
+        self.rep.add("score", g.setups.len() as u64);
+        g.setups
+            .par_iter()
+            .map(|s| {
+                let b = s.bm25.map(|(_, r)| &have[&r]);
+                let v = s.vector.map(|v| &have[&v.rankings]);
+                let fusion = s.setup.retriever.fusion();
+                let nq = self.corpus.questions.len();
+                let mut ms = Vec::with_capacity(nq);
+                let rankings: Vec<Ranking> = (0..nq)
+                    .map(|qi| {
+                        let t = Instant::now();
+                        let hits = combine(
+                            b.map(|x| &x.rankings[qi]),
+                            v.map(|x| &x.rankings[qi]),
+                            fusion,
+                            depth,
+                        );
+                        let fuse_ms = if fusion.is_some() {
+                            t.elapsed().as_secs_f64() * 1e3
+                        } else {
+                            0.0
+                        };
+                        ms.push(
+                            b.map_or(0.0, |x| x.ms[qi]) + v.map_or(0.0, |x| x.ms[qi]) + fuse_ms,
+                        );
+                        as_ranking(&hits)
+                    })
+                    .collect();
+                let costs = [b, v]
+                    .into_iter()
+                    .flatten()
+                    .fold(Costs::default(), |c, x| Costs {
+                        index_seconds: c.index_seconds + x.costs.index_seconds,
+                        index_bytes: c.index_bytes + x.costs.index_bytes,
+                        ..c
+                    });
+                let exact = s.exact_rankings.map(|e| have[&e].rankings.as_slice());
+                let scored = Scored {
+                    rankings: &rankings,
+                    ms: &ms,
+                    costs,
+                    hnsw_vs_exact: exact.zip(v.map(|x| x.rankings.as_slice())),
+                };
+                let record = ctx.score(&s.setup, &scored);
+                run.write_rankings(&ctx.rankings_record(&record.config_id, depth, &rankings))?;
+                run.write_point(&record)?;
+                if fusion.is_some() {
+                    self.count(NodeKind::Fusion, false);
+                }
+                for _ in &s.scores {
+                    self.count(NodeKind::Scores, false);
+                }
+                self.rep.inc("score", 1);
+                Ok(record)
+            })
+            .collect()
+    }
+}
+
+/// The fingerprints a plan's keys are made of.
+pub fn plan_inputs(
+    corpus: &Corpus,
+    tokenizer_bytes: &[u8],
+    infos: &BTreeMap<String, ModelInfo>,
+) -> PlanInputs {
+    PlanInputs {
+        docs: corpus.docs_fingerprint(),
+        questions: corpus.questions_fingerprint(),
+        corpus: corpus.fingerprint(),
+        tokenizer: ragtune_core::sha256_hex(tokenizer_bytes),
+        models: infos
+            .iter()
+            .map(|(name, i)| (name.clone(), i.namespace.clone()))
+            .collect(),
+    }
 }
 
 /// Load the counting tokenizer with a clear error.
-pub fn load_counting_tokenizer(path: &std::path::Path) -> Result<Tokenizer> {
+pub fn load_counting_tokenizer(path: &std::path::Path) -> Result<(Tokenizer, Vec<u8>)> {
     if !path.is_file() {
         return Err(SweepError::Run {
             path: path.to_path_buf(),
             message: "tokenizer not found: context_tokens and `tokens` chunkers need a tokenizer.json; run models/fetch.sh or set [retrieval] tokenizer".into(),
         });
     }
-    Ok(load_plain_tokenizer(path)?)
+    let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+    Ok((load_plain_tokenizer(path)?, bytes))
 }
 
-/// Chunk a corpus and count each chunk's tokens.
-pub fn chunk_with_counts(
-    corpus: &Corpus,
-    spec: &ChunkSpec,
-    tokenizer: &Tokenizer,
-    rep: &dyn Reporter,
-) -> Result<(ChunkSet, Vec<u32>)> {
-    rep.stage(&format!("chunk {spec}"), corpus.docs.len() as u64);
-    let set = ragtune_chunk::chunk_corpus_with_progress(corpus, spec, Some(tokenizer), &|n| {
-        rep.inc(n as u64)
-    });
-    rep.done();
-    let set = set?;
-    let counts = (0..set.len())
-        .into_par_iter()
-        .map(|i| ragtune_chunk::count_tokens(tokenizer, &set.index_text(corpus, i)))
-        .collect();
-    Ok((set, counts))
-}
-
-/// Folder name under `index/hnsw/` for the graph built for one chunking, model and
-/// construction setting.
-pub fn hnsw_key(chunk: &ChunkSpec, model: &str, m: usize, ef_construction: usize) -> String {
-    let mut h = ragtune_core::ContentHasher::new();
-    h.field(chunk.to_string())
-        .field(model)
-        .field(m.to_le_bytes())
-        .field(ef_construction.to_le_bytes());
-    h.finish_hex()[..16].to_string()
-}
-
-/// Whether `chunk` is relevant to `q`: it overlaps a gold span, or — for questions with
-/// only document labels — it belongs to a relevant document.
-pub fn chunk_is_relevant(q: &Question, chunk: &Chunk) -> bool {
-    if q.spans.is_empty() {
-        q.relevant_docs.contains(&chunk.doc)
-    } else {
-        q.spans
-            .iter()
-            .any(|s| s.doc == chunk.doc && s.start < chunk.end && chunk.start < s.end)
-    }
-}
-
-/// The fusion a hybrid point asks for.
-pub fn fusion_of(p: &GridPoint) -> Option<Fusion> {
-    match p.fusion? {
-        FusionKind::Rrf => Some(Fusion::Rrf {
-            k: p.rrf_k.unwrap_or(60.0),
-        }),
-        FusionKind::Weighted => Some(Fusion::Weighted {
-            alpha: p.alpha.unwrap_or(0.5),
-            normalization: p
-                .normalization
-                .unwrap_or(ragtune_retrieve::Normalization::Minmax),
-        }),
-    }
-}
-
-/// Load every model the grid names (early, so a missing model fails before any work).
-pub fn load_embedders(grid: &Grid, opts: &SweepOptions) -> Result<Vec<(ModelSpec, OnnxEmbedder)>> {
-    grid.models()
-        .iter()
-        .map(|m| {
-            let spec = resolve_model(m, &opts.models_dir)?;
-            let e = OnnxEmbedder::load(&spec, &opts.embed_options())?;
-            Ok((spec, e))
+/// Per-kind node counts of an execution, for the manifest.
+pub fn stage_records(plan: &Plan, tally: &Tally) -> Vec<StageRecord> {
+    plan.counts()
+        .into_iter()
+        .map(|c| StageRecord {
+            kind: c.kind.name().to_string(),
+            nodes: c.nodes,
+            computed: tally.computed.get(&c.kind).copied().unwrap_or(0),
+            reused: tally.reused.get(&c.kind).copied().unwrap_or(0),
         })
         .collect()
-}
-
-/// Embed `texts` with the cache, reporting progress, and record the work.
-fn embed_texts(
-    what: &str,
-    model: &str,
-    embedder: &OnnxEmbedder,
-    cache: Option<&EmbeddingCache>,
-    texts: &[&str],
-    rep: &dyn Reporter,
-    records: &mut Vec<EmbedRecord>,
-) -> Result<(Vectors, CacheStats)> {
-    rep.stage(&format!("embed {what} with {model}"), texts.len() as u64);
-    let t = Instant::now();
-    let (data, mut stats) = embed_cached(embedder, cache, texts, &|n| rep.inc(n as u64))?;
-    rep.done();
-    // Count truncation over every text, cached or not, so the record does not depend on
-    // what earlier runs left in the cache.
-    stats.truncated = embedder.count_truncated(texts)? as u64;
-    records.push(EmbedRecord {
-        what: what.to_string(),
-        model: model.to_string(),
-        texts: texts.len() as u64,
-        cache_hits: stats.hits,
-        cache_misses: stats.misses,
-        truncated: stats.truncated,
-        seconds: t.elapsed().as_secs_f64(),
-    });
-    Ok((Vectors::new(embedder.dim(), data)?, stats))
-}
-
-/// Cost columns shared by the rows of one point.
-#[derive(Debug, Clone, Copy, Default)]
-struct Costs {
-    index_seconds: f64,
-    index_bytes: u64,
-}
-
-/// Run the grid into `run`. On failure the manifest records the error.
-///
-/// With `resume`, `run` holds an interrupted (or finished) sweep of the same grid file:
-/// points already stored are kept, and chunk sets whose points are all stored are not
-/// chunked, embedded or searched again. A changed grid file or corpus is refused.
-pub fn run_sweep(
-    grid: &Grid,
-    run: &RunDir,
-    opts: &SweepOptions,
-    rep: &dyn Reporter,
-    resume: bool,
-) -> Result<(Vec<PointRecord>, Manifest)> {
-    let previous = if resume {
-        Some(run.read_manifest()?)
-    } else {
-        None
-    };
-    if let Some(prev) = &previous
-        && prev.grid_text != grid.text
-    {
-        return Err(SweepError::Run {
-            path: run.path().to_path_buf(),
-            message: format!(
-                "cannot resume: {} differs from the grid this run was started with",
-                grid.path.display()
-            ),
-        });
-    }
-    let done: HashMap<String, PointRecord> = if resume {
-        run.read_points()?
-            .into_iter()
-            .map(|p| (p.config_id.clone(), p))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    let mut manifest = Manifest {
-        status: "running".into(),
-        ragtune_version: opts.version.clone(),
-        git_commit: opts.git_commit.clone(),
-        grid_path: grid.path.clone(),
-        grid_name: grid.name.clone(),
-        grid_text: grid.text.clone(),
-        corpus: grid.corpus.clone(),
-        corpus_fingerprint: String::new(),
-        n_documents: 0,
-        n_questions: 0,
-        n_points: grid.points.len(),
-        started_at: chrono::Utc::now().to_rfc3339(),
-        finished_at: None,
-        threads: opts.threads,
-        device: format!("{:?}", opts.device).to_lowercase(),
-        execution_provider: None,
-        models: vec![],
-        embedding_cache: opts.cache_dir.clone(),
-        cache_hits: 0,
-        cache_misses: 0,
-        truncated: 0,
-        embeddings: vec![],
-        objective: grid.select.objective.clone(),
-        best_config_id: None,
-        stage_seconds: vec![],
-        error: None,
-        resumed_points: 0,
-        tokenizer: None,
-    };
-    run.write_manifest(&manifest)?;
-    let expected = previous.map(|p| p.corpus_fingerprint);
-    match sweep_inner(grid, run, opts, rep, &mut manifest, done, expected) {
-        Ok(records) => {
-            manifest.status = "complete".into();
-            manifest.finished_at = Some(chrono::Utc::now().to_rfc3339());
-            run.write_manifest(&manifest)?;
-            Ok((records, manifest))
-        }
-        Err(e) => {
-            manifest.status = "failed".into();
-            manifest.error = Some(e.to_string());
-            manifest.finished_at = Some(chrono::Utc::now().to_rfc3339());
-            let _ = run.write_manifest(&manifest);
-            Err(e)
-        }
-    }
-}
-
-fn sweep_inner(
-    grid: &Grid,
-    run: &RunDir,
-    opts: &SweepOptions,
-    rep: &dyn Reporter,
-    manifest: &mut Manifest,
-    done: HashMap<String, PointRecord>,
-    expected_fingerprint: Option<String>,
-) -> Result<Vec<PointRecord>> {
-    let stage = |name: &str, t: Instant, m: &mut Manifest| {
-        m.stage_seconds
-            .push((name.to_string(), t.elapsed().as_secs_f64()))
-    };
-
-    // Everything that can fail on user input happens before the expensive stages.
-    let t = Instant::now();
-    let corpus = ragtune_corpus::load(&grid.corpus)?;
-    manifest.corpus_fingerprint = corpus.fingerprint();
-    if let Some(expected) = expected_fingerprint
-        && !expected.is_empty()
-        && expected != manifest.corpus_fingerprint
-    {
-        return Err(SweepError::Run {
-            path: grid.corpus.path.clone(),
-            message: "cannot resume: the corpus changed since this run started".into(),
-        });
-    }
-    manifest.n_documents = corpus.docs.len();
-    manifest.n_questions = corpus.questions.len();
-    let embedders = load_embedders(grid, opts)?;
-    let specs: Vec<ModelSpec> = embedders.iter().map(|(s, _)| s.clone()).collect();
-    let tokenizer_path = counting_tokenizer_path(grid, &specs, &opts.models_dir);
-    let tokenizer = load_counting_tokenizer(&tokenizer_path)?;
-    manifest.tokenizer = Some(tokenizer_path.canonicalize().unwrap_or(tokenizer_path));
-    for spec in grid.chunk_specs() {
-        ragtune_chunk::validate(&spec, Some(&tokenizer))?;
-    }
-    let cache = opts
-        .cache_dir
-        .as_deref()
-        .map(EmbeddingCache::open)
-        .transpose()?;
-    manifest.models = embedders
-        .iter()
-        .map(|(s, e)| ModelRecord {
-            name: s.name.clone(),
-            dir: s.dir.clone(),
-            sha256: e.model_sha256().to_string(),
-            dim: e.dim(),
-            max_tokens: s.max_tokens,
-        })
-        .collect();
-    manifest.execution_provider = embedders.first().map(|(_, e)| e.provider().to_string());
-    run.write_manifest(manifest)?;
-    stage("load", t, manifest);
-
-    let depth = grid.depth;
-    let nq = corpus.questions.len();
-    let question_texts: Vec<&str> = corpus.questions.iter().map(|q| q.text.as_str()).collect();
-    let mut question_vectors: HashMap<String, Vectors> = HashMap::new();
-    let t = Instant::now();
-    for (spec, e) in &embedders {
-        let (v, stats) = embed_texts(
-            "questions",
-            &spec.name,
-            e,
-            cache.as_ref(),
-            &question_texts,
-            rep,
-            &mut manifest.embeddings,
-        )?;
-        add_stats(manifest, stats);
-        question_vectors.insert(grid_model_name(grid, spec), v);
-    }
-    stage("embed questions", t, manifest);
-
-    let mut records = Vec::with_capacity(grid.points.len());
-    for chunk_spec in grid.chunk_specs() {
-        // Points stored by an interrupted run are kept; only the rest are computed.
-        let (finished, points): (Vec<&GridPoint>, Vec<&GridPoint>) = grid
-            .points
-            .iter()
-            .filter(|p| p.chunk == chunk_spec)
-            .partition(|p| done.contains_key(&p.config_id()));
-        manifest.resumed_points += finished.len();
-        records.extend(finished.iter().map(|p| done[&p.config_id()].clone()));
-        if points.is_empty() {
-            continue;
-        }
-        let label = chunk_spec.to_string();
-        let t = Instant::now();
-        let (set, counts) = chunk_with_counts(&corpus, &chunk_spec, &tokenizer, rep)?;
-        stage(&format!("chunk {label}"), t, manifest);
-        if set.is_empty() {
-            return Err(SweepError::Run {
-                path: grid.corpus.path.clone(),
-                message: format!("chunking {label} produced no chunks (are all documents empty?)"),
-            });
-        }
-        let texts: Vec<std::borrow::Cow<str>> =
-            (0..set.len()).map(|i| set.index_text(&corpus, i)).collect();
-
-        let mut bm25_run = None;
-        let mut bm25_costs = Costs::default();
-        if points.iter().any(|p| p.retriever.uses_bm25()) {
-            let t = Instant::now();
-            let index = Bm25Index::build_in_ram(
-                texts.iter().map(|t| std::borrow::Cow::Borrowed(t.as_ref())),
-            )?;
-            bm25_costs = Costs {
-                index_seconds: t.elapsed().as_secs_f64(),
-                index_bytes: index.size_bytes(),
-            };
-            rep.stage(&format!("bm25 {label}"), nq as u64);
-            bm25_run = Some(run_questions(nq, rep, |qi| {
-                Ok(index.search(&corpus.questions[qi].text, depth)?)
-            })?);
-            rep.done();
-            stage(&format!("bm25 {label}"), t, manifest);
-        }
-
-        // Vector runs keyed by (model, index, ef).
-        let mut vector_runs: HashMap<(String, IndexKind, Option<usize>), (RetrieverRun, Costs)> =
-            HashMap::new();
-        for (spec, embedder) in &embedders {
-            let model = grid_model_name(grid, spec);
-            let mine: Vec<&&GridPoint> = points
-                .iter()
-                .filter(|p| p.model.as_deref() == Some(model.as_str()))
-                .collect();
-            if mine.is_empty() {
-                continue;
-            }
-            let t = Instant::now();
-            let text_refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
-            let (vectors, stats) = embed_texts(
-                &label,
-                &spec.name,
-                embedder,
-                cache.as_ref(),
-                &text_refs,
-                rep,
-                &mut manifest.embeddings,
-            )?;
-            add_stats(manifest, stats);
-            stage(&format!("embed {label} {model}"), t, manifest);
-            let qv = &question_vectors[&model];
-            let t = Instant::now();
-            rep.stage(&format!("exact {label} {model}"), nq as u64);
-            let exact = run_questions(nq, rep, |qi| {
-                Ok(exact_search_one(&vectors, qv.row(qi), depth)?)
-            })?;
-            rep.done();
-            stage(&format!("exact {label} {model}"), t, manifest);
-            let mut efs: Vec<(usize, usize, usize)> = mine
-                .iter()
-                .filter(|p| p.index == Some(IndexKind::Hnsw))
-                .filter_map(|p| Some((p.hnsw_m?, p.hnsw_ef_construction?, p.hnsw_ef_search?)))
-                .collect();
-            efs.sort_unstable();
-            efs.dedup();
-            if let Some(&(m, efc, _)) = efs.first() {
-                let t = Instant::now();
-                let hnsw = HnswIndex::build(
-                    &vectors,
-                    HnswParams {
-                        m,
-                        ef_construction: efc,
-                    },
-                );
-                let build_seconds = t.elapsed().as_secs_f64();
-                // Keep the graph that is scored, so that serving answers from it exactly.
-                let key = hnsw_key(&chunk_spec, &model, m, efc);
-                let hdir = run.path().join("index").join("hnsw").join(&key);
-                let _ = std::fs::remove_dir_all(&hdir);
-                hnsw.dump(&hdir, "hnsw")?;
-                let costs = Costs {
-                    index_seconds: build_seconds,
-                    // Vector data plus layer-0 links (2M per node, 4 bytes each): an estimate.
-                    index_bytes: vectors.size_bytes() + (vectors.len() * 2 * m * 4) as u64,
-                };
-                for &(_, _, ef) in &efs {
-                    rep.stage(&format!("hnsw ef={ef} {label} {model}"), nq as u64);
-                    let r = run_questions(nq, rep, |qi| Ok(hnsw.search(qv.row(qi), depth, ef)?))?;
-                    rep.done();
-                    vector_runs.insert((model.clone(), IndexKind::Hnsw, Some(ef)), (r, costs));
-                }
-                stage(&format!("hnsw {label} {model}"), t, manifest);
-            }
-            let exact_costs = Costs {
-                index_seconds: 0.0,
-                index_bytes: vectors.size_bytes(),
-            };
-            vector_runs.insert(
-                (model.clone(), IndexKind::Exact, None),
-                (exact, exact_costs),
-            );
-        }
-
-        let t = Instant::now();
-        rep.stage(&format!("score {label}"), points.len() as u64);
-        let chunk_tokens_mean = counts.iter().map(|&c| c as f64).sum::<f64>() / counts.len() as f64;
-        let scored: Vec<PointRecord> = points
-            .par_iter()
-            .map(|p| {
-                let ctx = ScoreCtx {
-                    corpus: &corpus,
-                    set: &set,
-                    counts: &counts,
-                    ks: &grid.top_k,
-                    chunk_tokens_mean,
-                };
-                let vector = p.model.as_ref().map(|m| {
-                    let key = (
-                        m.clone(),
-                        p.index.unwrap_or(IndexKind::Exact),
-                        p.hnsw_ef_search,
-                    );
-                    let exact = &vector_runs[&(m.clone(), IndexKind::Exact, None)].0;
-                    (&vector_runs[&key], exact)
-                });
-                let fused_store;
-                let (record, scored_rankings) = match (p.retriever, &bm25_run, vector) {
-                    (RetrieverKind::Bm25, Some(b), _) => (
-                        ctx.score(p, &b.rankings, b.ms.clone(), None, bm25_costs),
-                        &b.rankings,
-                    ),
-                    (RetrieverKind::Vector, _, Some(((v, costs), exact))) => {
-                        let recall = (p.index == Some(IndexKind::Hnsw))
-                            .then_some((&exact.rankings, &v.rankings));
-                        (
-                            ctx.score(p, &v.rankings, v.ms.clone(), recall, *costs),
-                            &v.rankings,
-                        )
-                    }
-                    (RetrieverKind::Hybrid, Some(b), Some(((v, costs), exact))) => {
-                        let fusion = fusion_of(p).expect("hybrid points carry a fusion");
-                        let mut ms = Vec::with_capacity(nq);
-                        let fused: Vec<Ranking> = (0..nq)
-                            .map(|qi| {
-                                let t = Instant::now();
-                                let r =
-                                    fuse_ranking(&b.rankings[qi], &v.rankings[qi], fusion, depth);
-                                ms.push(b.ms[qi] + v.ms[qi] + t.elapsed().as_secs_f64() * 1e3);
-                                r
-                            })
-                            .collect();
-                        let recall = (p.index == Some(IndexKind::Hnsw))
-                            .then_some((&exact.rankings, &v.rankings));
-                        let c = Costs {
-                            index_seconds: bm25_costs.index_seconds + costs.index_seconds,
-                            index_bytes: bm25_costs.index_bytes + costs.index_bytes,
-                        };
-                        let record = ctx.score(p, &fused, ms, recall, c);
-                        fused_store = fused;
-                        (record, &fused_store)
-                    }
-                    _ => unreachable!("every retriever's inputs were prepared above"),
-                };
-                run.write_rankings(&ctx.rankings_record(
-                    &record.config_id,
-                    depth,
-                    scored_rankings,
-                ))?;
-                run.write_point(&record)?;
-                rep.inc(1);
-                Ok(record)
-            })
-            .collect::<Result<_>>()?;
-        rep.done();
-        records.extend(scored);
-        stage(&format!("score {label}"), t, manifest);
-        run.write_manifest(manifest)?;
-    }
-    Ok(records)
-}
-
-/// The model name as the grid spells it (points refer to models by that name).
-fn grid_model_name(grid: &Grid, spec: &ModelSpec) -> String {
-    grid.models()
-        .into_iter()
-        .find(|m| {
-            let p = std::path::Path::new(m);
-            m == &spec.name || p == spec.dir || spec.dir.ends_with(p)
-        })
-        .unwrap_or_else(|| spec.name.clone())
-}
-
-fn add_stats(m: &mut Manifest, s: CacheStats) {
-    m.cache_hits += s.hits;
-    m.cache_misses += s.misses;
-    m.truncated += s.truncated;
-}
-
-struct ScoreCtx<'a> {
-    corpus: &'a Corpus,
-    set: &'a ChunkSet,
-    counts: &'a [u32],
-    ks: &'a [usize],
-    chunk_tokens_mean: f64,
-}
-
-fn mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
-    let (mut sum, mut n) = (0.0, 0usize);
-    for v in values.flatten() {
-        sum += v;
-        n += 1;
-    }
-    (n > 0).then(|| sum / n as f64)
-}
-
-impl ScoreCtx<'_> {
-    /// The rankings that were scored, for export.
-    fn rankings_record(
-        &self,
-        config_id: &str,
-        depth: usize,
-        rankings: &[Ranking],
-    ) -> RankingsRecord {
-        let mut table: HashMap<DocId, u32> = HashMap::new();
-        let mut doc_ids = Vec::new();
-        let questions = self
-            .corpus
-            .questions
-            .iter()
-            .zip(rankings)
-            .map(|(q, r)| {
-                let docs = r
-                    .hits
-                    .iter()
-                    .map(|h| {
-                        let d = self.set.chunks[h.chunk as usize].doc;
-                        *table.entry(d).or_insert_with(|| {
-                            doc_ids.push(self.corpus.docs[d as usize].id.clone());
-                            doc_ids.len() as u32 - 1
-                        })
-                    })
-                    .collect();
-                QuestionRanking {
-                    id: q.id.clone(),
-                    chunks: r.chunks().collect(),
-                    docs,
-                    scores: r.hits.iter().map(|h| h.score).collect(),
-                }
-            })
-            .collect();
-        RankingsRecord {
-            config_id: config_id.to_string(),
-            depth,
-            doc_ids,
-            questions,
-        }
-    }
-
-    /// Score one point from its rankings (one per question, at full depth).
-    fn score(
-        &self,
-        p: &GridPoint,
-        rankings: &[Ranking],
-        ms: Vec<f64>,
-        hnsw_vs_exact: Option<(&Vec<Ranking>, &Vec<Ranking>)>,
-        costs: Costs,
-    ) -> PointRecord {
-        let config_id = p.config_id();
-        let mut questions = Vec::with_capacity(rankings.len() * self.ks.len());
-        for (q, r) in self.corpus.questions.iter().zip(rankings) {
-            let chunks: Vec<Chunk> = r
-                .hits
-                .iter()
-                .map(|h| self.set.chunks[h.chunk as usize])
-                .collect();
-            let docs: Vec<DocId> = chunks.iter().map(|c| c.doc).collect();
-            let first_relevant_rank = chunks
-                .iter()
-                .position(|c| chunk_is_relevant(q, c))
-                .map(|i| i as u32 + 1);
-            for &k in self.ks {
-                let cut = &chunks[..chunks.len().min(k)];
-                let dm = doc_metrics(&docs, k, &q.relevant_docs);
-                let sm = span_metrics(cut, &q.spans);
-                let context_tokens = r
-                    .hits
-                    .iter()
-                    .take(k)
-                    .map(|h| self.counts[h.chunk as usize])
-                    .sum();
-                questions.push(QuestionRow {
-                    config_id: config_id.clone(),
-                    top_k: k as u32,
-                    question_id: q.id.clone(),
-                    recall: dm.map(|m| m.recall),
-                    precision: dm.map(|m| m.precision),
-                    mrr: dm.map(|m| m.mrr),
-                    ndcg: dm.map(|m| m.ndcg),
-                    hit_rate: dm.map(|m| m.hit_rate),
-                    span_recall: sm.map(|m| m.recall),
-                    span_precision: sm.map(|m| m.precision),
-                    span_iou: sm.map(|m| m.iou),
-                    context_tokens,
-                    first_relevant_rank,
-                });
-            }
-        }
-        let p50 = percentile(&ms, 50.0).unwrap_or(0.0);
-        let p95 = percentile(&ms, 95.0).unwrap_or(0.0);
-        let rows = self
-            .ks
-            .iter()
-            .map(|&k| {
-                let at_k = || questions.iter().filter(move |r| r.top_k == k as u32);
-                let hnsw_recall_vs_exact = hnsw_vs_exact.map(|(exact, approx)| {
-                    exact
-                        .iter()
-                        .zip(approx)
-                        .map(|(e, a)| recall_vs_exact(e, a, k))
-                        .sum::<f64>()
-                        / exact.len().max(1) as f64
-                });
-                ResultRow {
-                    config_id: config_id.clone(),
-                    chunker: p.chunk.kind.name().to_string(),
-                    chunk_size: p.chunk.kind.is_sized().then_some(p.chunk.size as u32),
-                    chunk_overlap: p.chunk.kind.is_sized().then_some(p.chunk.overlap as u32),
-                    retriever: p.retriever.name().to_string(),
-                    model: p.model.clone(),
-                    index: p.index.map(|i| i.name().to_string()),
-                    hnsw_ef_search: p.hnsw_ef_search.map(|e| e as u32),
-                    fusion: p.fusion.map(|f| f.name().to_string()),
-                    alpha: p.alpha,
-                    rrf_k: p.rrf_k,
-                    normalization: p.normalization.map(|n| format!("{n:?}").to_lowercase()),
-                    top_k: k as u32,
-                    n_questions: rankings.len() as u32,
-                    recall: mean(at_k().map(|r| r.recall)),
-                    precision: mean(at_k().map(|r| r.precision)),
-                    mrr: mean(at_k().map(|r| r.mrr)),
-                    ndcg: mean(at_k().map(|r| r.ndcg)),
-                    hit_rate: mean(at_k().map(|r| r.hit_rate)),
-                    span_recall: mean(at_k().map(|r| r.span_recall)),
-                    span_precision: mean(at_k().map(|r| r.span_precision)),
-                    span_iou: mean(at_k().map(|r| r.span_iou)),
-                    context_tokens: mean(at_k().map(|r| Some(r.context_tokens as f64)))
-                        .unwrap_or(0.0),
-                    hnsw_recall_vs_exact,
-                    n_chunks: self.set.len() as u64,
-                    mean_chunk_tokens: self.chunk_tokens_mean,
-                    index_seconds: costs.index_seconds,
-                    index_bytes: costs.index_bytes,
-                    query_ms_p50: p50,
-                    query_ms_p95: p95,
-                }
-            })
-            .collect();
-        PointRecord {
-            config_id,
-            label: p.label(),
-            point: p.clone(),
-            rows,
-            questions,
-        }
-    }
 }

@@ -35,10 +35,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use ragtune_chunk::{ChunkSpec, ChunkerKind};
-use ragtune_core::ContentHasher;
+use ragtune_core::{
+    ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
+    DEFAULT_HNSW_M, DEFAULT_RRF_K, Fusion, IndexSpec, Normalization, Retriever, Setup, VectorSpec,
+};
 use ragtune_corpus::CorpusSpec;
-use ragtune_retrieve::Normalization;
+use ragtune_eval::Objective;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -114,18 +116,6 @@ impl FusionKind {
         }
     }
 }
-
-/// A metric that [select] can maximise.
-pub const METRICS: [&str; 8] = [
-    "recall",
-    "precision",
-    "mrr",
-    "ndcg",
-    "hit_rate",
-    "span_recall",
-    "span_precision",
-    "span_iou",
-];
 
 /// `chunk_overlap` entry: absolute, or `"N%"` of the size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,70 +195,6 @@ struct RawGrid {
     select: Spanned<SelectSpec>,
 }
 
-/// One setup: the unit a results row describes. Fields that do not apply are `None`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GridPoint {
-    /// Chunking.
-    pub chunk: ChunkSpec,
-    /// Retriever.
-    pub retriever: RetrieverKind,
-    /// Embedding model (vector, hybrid).
-    pub model: Option<String>,
-    /// Vector index (vector, hybrid).
-    pub index: Option<IndexKind>,
-    /// HNSW search breadth (hnsw).
-    pub hnsw_ef_search: Option<usize>,
-    /// HNSW `M` (hnsw).
-    pub hnsw_m: Option<usize>,
-    /// HNSW `ef_construction` (hnsw).
-    pub hnsw_ef_construction: Option<usize>,
-    /// Fusion (hybrid).
-    pub fusion: Option<FusionKind>,
-    /// Vector weight (weighted).
-    pub alpha: Option<f64>,
-    /// RRF constant (rrf).
-    pub rrf_k: Option<f64>,
-    /// Score normalisation (weighted).
-    pub normalization: Option<Normalization>,
-    /// Fusion depth (hybrid).
-    pub fusion_depth: Option<usize>,
-}
-
-impl GridPoint {
-    /// A stable 12-hex-digit id: the hash of everything that shapes the ranking.
-    pub fn config_id(&self) -> String {
-        let mut h = ContentHasher::new();
-        h.field(serde_json::to_string(self).expect("a grid point serialises"));
-        h.finish_hex()[..12].to_string()
-    }
-
-    /// A short human label, like `tokens/400/200 hybrid rrf(60) all-minilm-l6-v2 exact`.
-    pub fn label(&self) -> String {
-        let mut s = format!("{} {}", self.chunk, self.retriever.name());
-        match (self.fusion, self.rrf_k, self.alpha) {
-            (Some(FusionKind::Rrf), Some(k), _) => s.push_str(&format!(" rrf(k={k})")),
-            (Some(FusionKind::Weighted), _, Some(a)) => {
-                let n = self
-                    .normalization
-                    .map_or("", |n| if n == Normalization::Zscore { ",z" } else { "" });
-                s.push_str(&format!(" weighted(a={a}{n})"));
-            }
-            _ => {}
-        }
-        if let Some(m) = &self.model {
-            s.push_str(&format!(" {m}"));
-        }
-        if let Some(i) = self.index {
-            s.push_str(&format!(" {}", i.name()));
-            if let Some(ef) = self.hnsw_ef_search {
-                s.push_str(&format!("(ef={ef})"));
-            }
-        }
-        s
-    }
-}
-
 /// A parsed, validated grid file.
 #[derive(Debug, Clone)]
 pub struct Grid {
@@ -284,10 +210,14 @@ pub struct Grid {
     pub retrieval: RetrievalSettings,
     /// `[select]`.
     pub select: SelectSpec,
-    /// Objective metric and k.
-    pub objective: (String, usize),
-    /// The distinct grid points, in a stable order.
-    pub points: Vec<GridPoint>,
+    /// What `[select]` maximises.
+    pub objective: Objective,
+    /// The distinct setups, in a stable order.
+    pub points: Vec<Setup>,
+    /// How many combinations of the grid's lists each setup stands for (dimensions that
+    /// do not apply to a setup collapse: BM25 with two models is one setup), in the
+    /// order of `points`.
+    pub combinations: Vec<usize>,
     /// The sorted, distinct top_k values.
     pub top_k: Vec<usize>,
     /// Ranking depth per retriever.
@@ -475,18 +405,22 @@ impl Grid {
             (_, false) => vec![],
         };
         let indexes = c.opt_list(&g.index, "index", vec![IndexKind::Exact])?;
-        let efs = c.opt_list(&g.hnsw_ef_search, "hnsw_ef_search", vec![64])?;
+        let efs = c.opt_list(
+            &g.hnsw_ef_search,
+            "hnsw_ef_search",
+            vec![DEFAULT_HNSW_EF_SEARCH],
+        )?;
         if let (Some(s), true) = (&g.hnsw_ef_search, efs.contains(&0)) {
             return c.err(s.span(), "hnsw_ef_search", "values must be at least 1");
         }
         let fusions = c.opt_list(&g.fusion, "fusion", vec![FusionKind::Rrf])?;
-        let alphas = c.opt_list(&g.alpha, "alpha", vec![0.5])?;
+        let alphas = c.opt_list(&g.alpha, "alpha", vec![DEFAULT_ALPHA])?;
         if let Some(s) = &g.alpha
             && alphas.iter().any(|a| !(0.0..=1.0).contains(a))
         {
             return c.err(s.span(), "alpha", "values must lie in [0, 1]");
         }
-        let rrf_ks = c.opt_list(&g.rrf_k, "rrf_k", vec![60.0])?;
+        let rrf_ks = c.opt_list(&g.rrf_k, "rrf_k", vec![DEFAULT_RRF_K])?;
         if let Some(s) = &g.rrf_k
             && rrf_ks.iter().any(|k| !(*k > 0.0 && k.is_finite()))
         {
@@ -512,8 +446,11 @@ impl Grid {
                 format!("depth {depth} must be at least the largest top_k ({max_k})"),
             );
         }
-        let hnsw_m = raw.retrieval.hnsw_m.unwrap_or(16);
-        let hnsw_efc = raw.retrieval.hnsw_ef_construction.unwrap_or(200);
+        let hnsw_m = raw.retrieval.hnsw_m.unwrap_or(DEFAULT_HNSW_M);
+        let hnsw_efc = raw
+            .retrieval
+            .hnsw_ef_construction
+            .unwrap_or(DEFAULT_HNSW_EF_CONSTRUCTION);
         if !(2..=256).contains(&hnsw_m) {
             return c.err(find_key(&text, "hnsw_m"), "hnsw_m", "must lie in [2, 256]");
         }
@@ -526,110 +463,33 @@ impl Grid {
         }
 
         let select = raw.select.get_ref().clone();
-        let objective = match select.objective.split_once('@') {
-            Some((m, k)) if METRICS.contains(&m) => match k.parse::<usize>() {
-                Ok(k) if top_k.contains(&k) => (m.to_string(), k),
-                _ => {
-                    return c.err(
-                        raw.select.span(),
-                        "objective",
-                        format!("k in {:?} must be one of top_k {top_k:?}", select.objective),
-                    );
-                }
-            },
-            _ => {
+        let objective: Objective = match select.objective.parse::<Objective>() {
+            Ok(o) if top_k.contains(&o.k) => o,
+            Ok(_) => {
                 return c.err(
                     raw.select.span(),
                     "objective",
-                    format!(
-                        "{:?} is not metric@k; metrics: {}",
-                        select.objective,
-                        METRICS.join(", ")
-                    ),
+                    format!("k in {:?} must be one of top_k {top_k:?}", select.objective),
                 );
             }
+            Err(e) => return c.err(raw.select.span(), "objective", e),
         };
 
-        // Expand, dropping dimensions that do not apply, then deduplicate.
-        let mut points: Vec<GridPoint> = Vec::new();
-        let mut push = |p: GridPoint| {
-            if !points.contains(&p) {
-                points.push(p);
-            }
+        let dims = Dimensions {
+            chunks: chunk_specs,
+            retrievers,
+            models,
+            indexes,
+            efs,
+            fusions,
+            rrf_ks,
+            alphas,
+            norms,
+            hnsw_m,
+            hnsw_efc,
+            depth,
         };
-        for chunk in &chunk_specs {
-            for &retriever in &retrievers {
-                let base_point = GridPoint {
-                    chunk: *chunk,
-                    retriever,
-                    model: None,
-                    index: None,
-                    hnsw_ef_search: None,
-                    hnsw_m: None,
-                    hnsw_ef_construction: None,
-                    fusion: None,
-                    alpha: None,
-                    rrf_k: None,
-                    normalization: None,
-                    fusion_depth: None,
-                };
-                if retriever == RetrieverKind::Bm25 {
-                    push(base_point);
-                    continue;
-                }
-                for model in &models {
-                    for &index in &indexes {
-                        let ef_list: Vec<Option<usize>> = if index == IndexKind::Hnsw {
-                            efs.iter().map(|e| Some(*e)).collect()
-                        } else {
-                            vec![None]
-                        };
-                        for ef in ef_list {
-                            let vp = GridPoint {
-                                model: Some(model.clone()),
-                                index: Some(index),
-                                hnsw_ef_search: ef,
-                                hnsw_m: ef.map(|_| hnsw_m),
-                                hnsw_ef_construction: ef.map(|_| hnsw_efc),
-                                ..base_point.clone()
-                            };
-                            if retriever == RetrieverKind::Vector {
-                                push(vp);
-                                continue;
-                            }
-                            for &fusion in &fusions {
-                                let hp = GridPoint {
-                                    fusion: Some(fusion),
-                                    fusion_depth: Some(depth),
-                                    ..vp.clone()
-                                };
-                                match fusion {
-                                    FusionKind::Rrf => {
-                                        for &k in &rrf_ks {
-                                            push(GridPoint {
-                                                rrf_k: Some(k),
-                                                ..hp.clone()
-                                            });
-                                        }
-                                    }
-                                    FusionKind::Weighted => {
-                                        for &a in &alphas {
-                                            for &n in &norms {
-                                                push(GridPoint {
-                                                    alpha: Some(a),
-                                                    normalization: Some(n),
-                                                    ..hp.clone()
-                                                });
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let (points, combinations) = dims.expand();
 
         let resolve = |p: &Path| {
             if p.is_absolute() {
@@ -653,18 +513,19 @@ impl Grid {
             select,
             objective,
             points,
+            combinations,
             top_k,
             depth,
             text,
         })
     }
 
-    /// Models used by any point, in first-use order.
+    /// Models used by any setup, in first-use order.
     pub fn models(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for m in self.points.iter().filter_map(|p| p.model.as_ref()) {
-            if !out.contains(m) {
-                out.push(m.clone());
+        for m in self.points.iter().filter_map(|p| p.model()) {
+            if !out.iter().any(|o| o == m) {
+                out.push(m.to_string());
             }
         }
         out
@@ -678,6 +539,114 @@ impl Grid {
             .map(|p| p.chunk)
             .filter(|c| seen.insert(*c))
             .collect()
+    }
+}
+
+/// The grid's lists after validation, ready to expand.
+struct Dimensions {
+    chunks: Vec<ChunkSpec>,
+    retrievers: Vec<RetrieverKind>,
+    models: Vec<String>,
+    indexes: Vec<IndexKind>,
+    efs: Vec<usize>,
+    fusions: Vec<FusionKind>,
+    rrf_ks: Vec<f64>,
+    alphas: Vec<f64>,
+    norms: Vec<Normalization>,
+    hnsw_m: usize,
+    hnsw_efc: usize,
+    depth: usize,
+}
+
+impl Dimensions {
+    /// The setup one combination of list values stands for: dimensions that do not apply
+    /// to its retriever, index or fusion are dropped.
+    #[allow(clippy::too_many_arguments)]
+    fn setup(
+        &self,
+        chunk: ChunkSpec,
+        retriever: RetrieverKind,
+        model: &str,
+        index: IndexKind,
+        ef: usize,
+        fusion: FusionKind,
+        (rrf_k, alpha, normalization): (f64, f64, Normalization),
+    ) -> Setup {
+        let vector = VectorSpec {
+            model: model.to_string(),
+            index: match index {
+                IndexKind::Exact => IndexSpec::Exact,
+                IndexKind::Hnsw => IndexSpec::Hnsw {
+                    m: self.hnsw_m,
+                    ef_construction: self.hnsw_efc,
+                    ef_search: ef,
+                },
+            },
+        };
+        let retriever = match retriever {
+            RetrieverKind::Bm25 => Retriever::Bm25,
+            RetrieverKind::Vector => Retriever::Vector(vector),
+            RetrieverKind::Hybrid => Retriever::Hybrid {
+                vector,
+                fusion: match fusion {
+                    FusionKind::Rrf => Fusion::Rrf { k: rrf_k },
+                    FusionKind::Weighted => Fusion::Weighted {
+                        alpha,
+                        normalization,
+                    },
+                },
+                depth: self.depth,
+            },
+        };
+        Setup { chunk, retriever }
+    }
+
+    /// Every combination of the lists, collapsed to distinct setups in first-seen order,
+    /// with how many combinations each stands for.
+    fn expand(&self) -> (Vec<Setup>, Vec<usize>) {
+        let mut points: Vec<Setup> = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
+        let mut seen: std::collections::HashMap<String, usize> = Default::default();
+        let no_model = [String::new()];
+        let models: &[String] = if self.models.is_empty() {
+            &no_model
+        } else {
+            &self.models
+        };
+        let params: Vec<(f64, f64, Normalization)> = self
+            .rrf_ks
+            .iter()
+            .flat_map(|&k| {
+                self.alphas
+                    .iter()
+                    .flat_map(move |&a| self.norms.iter().map(move |&n| (k, a, n)))
+            })
+            .collect();
+        for &chunk in &self.chunks {
+            for &r in &self.retrievers {
+                for m in models {
+                    for &i in &self.indexes {
+                        for &ef in &self.efs {
+                            for &f in &self.fusions {
+                                for &p in &params {
+                                    let s = self.setup(chunk, r, m, i, ef, f, p);
+                                    let key = serde_json::to_string(&s).expect("setups serialise");
+                                    match seen.get(&key) {
+                                        Some(&at) => counts[at] += 1,
+                                        None => {
+                                            seen.insert(key, points.len());
+                                            points.push(s);
+                                            counts.push(1);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (points, counts)
     }
 }
 
@@ -743,7 +712,10 @@ objective = "recall@3"
         }));
         let ids: BTreeSet<String> = g.points.iter().map(|p| p.config_id()).collect();
         assert_eq!(ids.len(), g.points.len(), "config ids are distinct");
-        assert_eq!(g.objective, ("recall".to_string(), 3));
+        assert_eq!(g.objective.to_string(), "recall@3");
+        // bm25 stands for 1 model × 2 indexes × 2 ef × 2 fusions combinations.
+        assert_eq!(g.combinations[0], 8);
+        assert_eq!(g.combinations.iter().sum::<usize>(), 5 * 3 * 2 * 2 * 2);
     }
 
     fn err(text: &str) -> String {
@@ -786,7 +758,7 @@ objective = "recall@3"
         let e = err(&OK.replace("objective = \"recall@3\"", "objective = \"recall@4\""));
         assert!(e.contains("must be one of top_k [1, 3, 5]"), "{e}");
         let e = err(&OK.replace("objective = \"recall@3\"", "objective = \"acc@3\""));
-        assert!(e.contains("is not metric@k"), "{e}");
+        assert!(e.contains("is not a metric"), "{e}");
         let e = err(&OK.replace("model = [\"m\"]\n", ""));
         assert!(e.contains("`model`") && e.contains("need `model"), "{e}");
         let e = err(&OK.replace("alpha = [0.5]", "alpha = [1.5]"));
@@ -821,10 +793,6 @@ objective = "recall@3"
         let g = parse(&text).unwrap();
         assert_eq!(g.points.len(), 5);
         assert!(g.models().is_empty());
-        assert!(
-            g.points
-                .iter()
-                .all(|p| p.model.is_none() && p.fusion.is_none())
-        );
+        assert!(g.points.iter().all(|p| p.retriever == Retriever::Bm25));
     }
 }

@@ -1,20 +1,38 @@
-//! The sweep: read a grid, plan its stages so that no work is done twice, run them in
-//! parallel, and record every grid point as soon as it is scored.
+//! The sweep: read a grid, plan it as content-addressed stages, run only the stages the
+//! store does not hold, and record every setup as soon as it is scored.
 //!
-//! See [`grid`] for the grid file and [`exec`] for the plan of stages.
+//! - [`Grid`]: the grid file, expanded into distinct typed [`Setup`]s.
+//! - [`Plan`]: the setups as a graph of stage nodes, each keyed by its inputs.
+//! - [`StageStore`]: every stage result worth keeping, on disk, checked on read.
+//! - [`Executor`]: walks the plan; [`run_sweep`] drives a whole sweep.
+//! - [`Engine`]: one setup, ready to answer queries through the same retriever.
 #![deny(missing_docs)]
 
-pub mod engine;
+mod codec;
+mod embedcache;
+mod engine;
 mod error;
-pub mod exec;
-pub mod grid;
-pub mod record;
+mod exec;
+mod grid;
+mod models;
+mod plan;
+mod record;
+mod score;
+mod store;
+mod sweep;
 
-pub use engine::{Engine, SearchHit, SearchResponse};
+pub use embedcache::{CacheStats, cached_vector, embed_cached, text_key};
+pub use engine::{Component, Engine, SearchHit, SearchResponse, read_point, resolve_point};
 pub use error::{Result, SweepError};
-pub use exec::{Reporter, Silent, SweepOptions, run_sweep};
-pub use grid::{FusionKind, Grid, GridPoint, IndexKind, METRICS, RetrieverKind};
-pub use record::{
-    BestSetup, Manifest, PointRecord, QuestionRanking, QuestionRow, RankingsRecord, ResultRow,
-    RunDir, write_atomic,
+pub use exec::{Executor, HNSW_BASE, Reporter, Silent};
+pub use grid::{FusionKind, Grid, IndexKind, RetrieverKind};
+pub use models::{FakeModels, ModelInfo, ModelRecord, Models, OnnxModels};
+pub use plan::{KindCount, Node, NodeKind, Plan, PlanInputs, STAGE_VERSIONS, SetupNodes};
+pub use ragtune_core::Setup;
+pub use ragtune_eval::{
+    BestSetup, PointRecord, QuestionRanking, QuestionRow, RankingsRecord, ResultRow,
 };
+pub use record::{EmbedRecord, Manifest, RunDir, StageRecord};
+pub use score::chunk_is_relevant;
+pub use store::{GcReport, Stage, StageStore, StageUsage, StoreCounts, gc, usage, write_atomic};
+pub use sweep::{Prepared, SweepOptions, counting_tokenizer_path, prepare, run_sweep};

@@ -1,157 +1,15 @@
-//! What a sweep writes: per-point records, the manifest, and atomic file writes.
+//! What a sweep writes into its run folder: per-point records, rankings and the manifest.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ragtune_corpus::CorpusSpec;
 use serde::{Deserialize, Serialize};
 
+use ragtune_eval::{PointRecord, RankingsRecord};
+
 use crate::error::{Result, SweepError};
-use crate::grid::GridPoint;
-
-/// One results row: a grid point at one `k`, averaged over questions.
-///
-/// Document metrics average over questions with document labels; span metrics over
-/// questions with span labels (`None` when there are none).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResultRow {
-    /// Stable id of the grid point.
-    pub config_id: String,
-    /// Chunker name.
-    pub chunker: String,
-    /// Chunk size (None for `none`).
-    pub chunk_size: Option<u32>,
-    /// Chunk overlap (None for `none`).
-    pub chunk_overlap: Option<u32>,
-    /// Retriever name.
-    pub retriever: String,
-    /// Model (vector, hybrid).
-    pub model: Option<String>,
-    /// Vector index (vector, hybrid).
-    pub index: Option<String>,
-    /// HNSW ef_search.
-    pub hnsw_ef_search: Option<u32>,
-    /// Fusion method.
-    pub fusion: Option<String>,
-    /// Weighted-fusion alpha.
-    pub alpha: Option<f64>,
-    /// RRF constant.
-    pub rrf_k: Option<f64>,
-    /// Weighted-fusion normalisation.
-    pub normalization: Option<String>,
-    /// Chunks handed to the model.
-    pub top_k: u32,
-    /// Questions evaluated.
-    pub n_questions: u32,
-    /// Document recall@k.
-    pub recall: Option<f64>,
-    /// Document precision@k.
-    pub precision: Option<f64>,
-    /// MRR@k.
-    pub mrr: Option<f64>,
-    /// nDCG@k.
-    pub ndcg: Option<f64>,
-    /// Hit rate@k.
-    pub hit_rate: Option<f64>,
-    /// Span recall@k.
-    pub span_recall: Option<f64>,
-    /// Span precision@k.
-    pub span_precision: Option<f64>,
-    /// Span IoU@k.
-    pub span_iou: Option<f64>,
-    /// Mean tokens in the k chunks.
-    pub context_tokens: f64,
-    /// HNSW only: share of the exact top-k that HNSW returned.
-    pub hnsw_recall_vs_exact: Option<f64>,
-    /// Chunks in the index.
-    pub n_chunks: u64,
-    /// Mean tokens per chunk.
-    pub mean_chunk_tokens: f64,
-    /// Seconds to build the index (BM25 indexing, HNSW graph; embeddings excluded).
-    pub index_seconds: f64,
-    /// Index size in bytes (HNSW links estimated).
-    pub index_bytes: u64,
-    /// Median retrieval latency per question, ms (question embedding excluded).
-    pub query_ms_p50: f64,
-    /// 95th-percentile retrieval latency, ms.
-    pub query_ms_p95: f64,
-}
-
-/// One per-question row: a grid point, a `k` and a question.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuestionRow {
-    /// Grid point.
-    pub config_id: String,
-    /// k.
-    pub top_k: u32,
-    /// Question id.
-    pub question_id: String,
-    /// Document recall.
-    pub recall: Option<f64>,
-    /// Document precision.
-    pub precision: Option<f64>,
-    /// Reciprocal rank.
-    pub mrr: Option<f64>,
-    /// nDCG.
-    pub ndcg: Option<f64>,
-    /// Hit.
-    pub hit_rate: Option<f64>,
-    /// Span recall.
-    pub span_recall: Option<f64>,
-    /// Span precision.
-    pub span_precision: Option<f64>,
-    /// Span IoU.
-    pub span_iou: Option<f64>,
-    /// Tokens in the k chunks.
-    pub context_tokens: u32,
-    /// 1-based rank of the first relevant chunk within the stored depth (a chunk that
-    /// overlaps a gold span, or for document labels a chunk of a relevant document).
-    pub first_relevant_rank: Option<u32>,
-}
-
-/// Everything measured for one grid point. Written to `points/<config_id>.json` as soon
-/// as the point finishes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PointRecord {
-    /// Stable id.
-    pub config_id: String,
-    /// Human label.
-    pub label: String,
-    /// The setup.
-    pub point: GridPoint,
-    /// One row per k.
-    pub rows: Vec<ResultRow>,
-    /// One row per k and question.
-    pub questions: Vec<QuestionRow>,
-}
-
-/// The ranking each question got from one grid point, at the stored depth: exactly what
-/// was scored (fused, for hybrids). Written to `rankings/<config_id>.json`; `export-trec`
-/// reads it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RankingsRecord {
-    /// Grid point.
-    pub config_id: String,
-    /// Ranking depth.
-    pub depth: usize,
-    /// Document ids referenced below (`QuestionRanking::docs` indexes this table).
-    pub doc_ids: Vec<String>,
-    /// One ranking per question, in corpus order.
-    pub questions: Vec<QuestionRanking>,
-}
-
-/// One question's ranked chunks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuestionRanking {
-    /// Question id.
-    pub id: String,
-    /// Chunk indices, best first.
-    pub chunks: Vec<u32>,
-    /// Each chunk's document, as an index into [`RankingsRecord::doc_ids`].
-    pub docs: Vec<u32>,
-    /// Each chunk's score.
-    pub scores: Vec<f32>,
-}
+use crate::models::ModelRecord;
+use crate::store::write_atomic;
 
 /// Embedding work for one (chunking, model) pair.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -173,19 +31,18 @@ pub struct EmbedRecord {
     pub seconds: f64,
 }
 
-/// A model as used by the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelRecord {
-    /// Name in the grid.
-    pub name: String,
-    /// Folder.
-    pub dir: PathBuf,
-    /// sha256 of model.onnx.
-    pub sha256: String,
-    /// Dimension.
-    pub dim: usize,
-    /// Truncation limit.
-    pub max_tokens: usize,
+/// Per stage kind: distinct nodes in the plan, how many were computed, and how many were
+/// read from the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageRecord {
+    /// Node kind (chunks, bm25, vectors, hnsw, rankings, fusion, scores).
+    pub kind: String,
+    /// Distinct nodes in the plan.
+    pub nodes: usize,
+    /// Computed by this run.
+    pub computed: usize,
+    /// Read back from the stage store.
+    pub reused: usize,
 }
 
 /// `manifest.json`: what ran, on what, with what, and how it went.
@@ -225,8 +82,14 @@ pub struct Manifest {
     pub execution_provider: Option<String>,
     /// Models.
     pub models: Vec<ModelRecord>,
-    /// Embedding cache folder (None when disabled).
+    /// Stage store folder, which holds the embedding cache (None when disabled).
     pub embedding_cache: Option<PathBuf>,
+    /// Per stage kind: nodes, computed, reused.
+    #[serde(default)]
+    pub stages: Vec<StageRecord>,
+    /// Damaged store entries found (each was recomputed, never used).
+    #[serde(default)]
+    pub corrupt_entries: u64,
     /// Total cache hits.
     pub cache_hits: u64,
     /// Total cache misses (texts embedded).
@@ -322,6 +185,19 @@ impl RunDir {
         Ok(())
     }
 
+    /// Remove a stored point and its rankings (a setup the grid no longer has).
+    pub fn remove_point(&self, config_id: &str) -> Result<()> {
+        for sub in ["points", "rankings"] {
+            let p = self.root.join(sub).join(format!("{config_id}.json"));
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(SweepError::io(&p, e)),
+            }
+        }
+        Ok(())
+    }
+
     /// Store a point's rankings.
     pub fn write_rankings(&self, record: &RankingsRecord) -> Result<()> {
         let bytes = serde_json::to_vec(record).expect("rankings serialise");
@@ -399,45 +275,4 @@ impl RunDir {
             message: e.to_string(),
         })
     }
-}
-
-/// Write `bytes` to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        SweepError::io(path, e)
-    })
-}
-
-/// `best.toml`: the winning setup under [select], loadable by `serve`, `query` and `explain`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BestSetup {
-    /// Stable id of the winning point.
-    pub config_id: String,
-    /// Human label.
-    pub label: String,
-    /// The objective, `metric@k`.
-    pub objective: String,
-    /// Its value for this setup.
-    pub value: f64,
-    /// Mean context tokens at the objective's k.
-    pub context_tokens: f64,
-    /// The limit that applied, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_context_tokens: Option<f64>,
-    /// The setup itself.
-    pub point: GridPoint,
 }

@@ -16,6 +16,10 @@ pub struct Cli {
 pub enum Command {
     /// Run every setup in a grid file and score it against the labelled questions.
     Sweep(SweepArgs),
+    /// Show what a sweep of a grid would run: points, stage nodes, what is stored.
+    Plan(PlanArgs),
+    /// Inspect or trim the stage store.
+    Cache(CacheArgs),
     /// Retrieve for one query with a run's chosen (or given) setup.
     Query(QueryArgs),
     /// Trace one question's retrieval step by step, or diff two setups.
@@ -39,10 +43,10 @@ pub struct EngineArgs {
     /// models/ folder of the source tree the binary was built in].
     #[arg(long, env = "RAGTUNE_MODELS_DIR")]
     pub models_dir: Option<PathBuf>,
-    /// Embedding cache folder.
+    /// Stage store folder (chunk sets, indexes, embeddings, rankings).
     #[arg(long, default_value = ".ragtune/cache")]
     pub cache_dir: PathBuf,
-    /// Do not read or write the embedding cache.
+    /// Do not read or write the stage store.
     #[arg(long)]
     pub no_cache: bool,
     /// Threads for retrieval and for ONNX Runtime [default: all cores].
@@ -71,6 +75,42 @@ pub struct SweepArgs {
     pub show: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The grid file (TOML).
+    pub grid: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Stage store folder.
+    #[arg(long, default_value = ".ragtune/cache", global = true)]
+    pub cache_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Size and entries per stage.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evict least recently used entries until the store fits a size.
+    Gc {
+        /// Largest size to keep, like 5GB or 500MiB.
+        #[arg(long)]
+        max_size: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,6 @@
 mod cli;
 mod commands;
 mod progress;
-mod setup;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -52,6 +51,8 @@ pub fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Sweep(a) => commands::sweep::run(a),
+        Command::Plan(a) => commands::plan::run(a),
+        Command::Cache(a) => commands::cache::run(a),
         Command::Query(a) => commands::query::run(a),
         Command::Explain(a) => commands::explain::run(a),
         Command::Serve(a) => commands::serve::run(a),

@@ -1,43 +1,54 @@
-//! indicatif progress bars on stderr, behind the sweep's `Reporter` trait.
+//! indicatif progress bars on stderr, behind the sweep's `Reporter` trait: one bar per
+//! stage kind (chunk, embed, hnsw, rank, score), each growing as work is planned.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ragtune_sweep::Reporter;
 
-/// Draws one bar per stage on stderr (hidden when stderr is not a terminal).
+/// One bar per stage kind on stderr (hidden when stderr is not a terminal).
 pub struct Bars {
-    bar: Mutex<Option<ProgressBar>>,
+    multi: MultiProgress,
+    bars: Mutex<BTreeMap<String, ProgressBar>>,
 }
 
 impl Bars {
     pub fn new() -> Self {
         Self {
-            bar: Mutex::new(None),
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            bars: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    fn bar(&self, kind: &str) -> ProgressBar {
+        let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
+        bars.entry(kind.to_string())
+            .or_insert_with(|| {
+                let bar = self.multi.add(ProgressBar::new(0));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg:8} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_message(kind.to_string());
+                bar
+            })
+            .clone()
     }
 }
 
 impl Reporter for Bars {
-    fn stage(&self, name: &str, total: u64) {
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{msg:40!} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_message(name.to_string());
-        if let Some(old) = self.bar.lock().expect("bar lock").replace(bar) {
-            old.finish_and_clear();
-        }
+    fn add(&self, kind: &str, total: u64) {
+        self.bar(kind).inc_length(total);
     }
-    fn inc(&self, n: u64) {
-        if let Some(b) = self.bar.lock().expect("bar lock").as_ref() {
-            b.inc(n);
-        }
+    fn inc(&self, kind: &str, n: u64) {
+        self.bar(kind).inc(n);
     }
-    fn done(&self) {
-        if let Some(b) = self.bar.lock().expect("bar lock").take() {
+    fn finish(&self) {
+        for b in self.bars.lock().unwrap_or_else(|p| p.into_inner()).values() {
             b.finish_and_clear();
         }
     }

@@ -3,9 +3,8 @@
 use std::io::Write;
 
 use ragtune_core::{Chunk, Span};
-use ragtune_sweep::engine::read_point;
-use ragtune_sweep::exec::chunk_is_relevant;
-use ragtune_sweep::{Engine, Grid, RunDir};
+use ragtune_eval::Metric;
+use ragtune_sweep::{Engine, Grid, RunDir, chunk_is_relevant, read_point};
 
 use super::query::one_line;
 use crate::UserError;
@@ -166,15 +165,16 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     if let Ok(rec) = read_point(&RunDir::open(&args.run)?, &engine.config_id) {
         writeln!(out, "\nscores for this question:")?;
         for r in rec.questions.iter().filter(|r| r.question_id == q.id) {
-            let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.3}"));
+            // Every metric that applies to this question, in schema order.
+            let values: Vec<String> = Metric::ALL
+                .iter()
+                .filter_map(|&m| Some(format!("{} {:.3}", m.name(), r.metrics.get(m)?)))
+                .collect();
             writeln!(
                 out,
-                "  k={:<3} recall {}  mrr {}  span_recall {}  span_precision {}  context_tokens {}",
+                "  k={:<3} {}  context_tokens {}",
                 r.top_k,
-                f(r.recall),
-                f(r.mrr),
-                f(r.span_recall),
-                f(r.span_precision),
+                values.join("  "),
                 r.context_tokens
             )?;
         }
@@ -187,7 +187,7 @@ fn diff(args: &ExplainArgs, a: &str, b: &str) -> anyhow::Result<()> {
     let run = RunDir::open(&args.run)?;
     let manifest = run.read_manifest()?;
     let grid = Grid::parse(&manifest.grid_path, manifest.grid_text.clone())?;
-    let k = grid.objective.1 as u32;
+    let k = grid.objective.k as u32;
     let (ra, rb) = (read_point(&run, a)?, read_point(&run, b)?);
     let found = |rec: &ragtune_sweep::PointRecord| -> std::collections::BTreeMap<String, bool> {
         rec.questions

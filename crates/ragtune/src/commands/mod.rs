@@ -1,5 +1,7 @@
+pub mod cache;
 pub mod explain;
 pub mod export_trec;
+pub mod plan;
 pub mod query;
 pub mod serve;
 pub mod sweep;

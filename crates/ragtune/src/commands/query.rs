@@ -13,6 +13,12 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     }
     let opts = super::sweep_options(&args.engine);
     let engine = Engine::open(&args.run, args.config.as_deref(), &opts)?;
+    eprintln!(
+        "ragtune: setup {}: {} ({:.2}s)",
+        engine.config_id,
+        engine.provenance(),
+        engine.startup_seconds
+    );
     let response = engine.search(&args.text, args.k)?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -28,7 +34,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         args.k
     )?;
     for h in &response.results {
-        let comp = |c: Option<ragtune_sweep::engine::Component>| {
+        let comp = |c: Option<ragtune_sweep::Component>| {
             c.map_or("-".to_string(), |c| format!("#{} {:.4}", c.rank, c.score))
         };
         writeln!(

@@ -1,8 +1,7 @@
 //! `ragtune serve --run RUN`.
 
 use anyhow::Context;
-use ragtune_sweep::engine::read_point;
-use ragtune_sweep::{Engine, RunDir};
+use ragtune_sweep::{Engine, RunDir, read_point};
 use serde_json::json;
 
 use crate::cli::ServeArgs;
@@ -23,11 +22,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         "run": args.run,
     });
     let startup = engine.startup_seconds;
-    let how = if engine.reloaded {
-        "indexes reloaded from the run folder"
-    } else {
-        "indexes built and stored in the run folder"
-    };
+    let how = engine.provenance();
     let id = engine.config_id.clone();
     let app = ragtune_serve::router(engine, config, ragtune_serve::Limits::default());
     ragtune_serve::serve_blocking(app, &args.addr, opts.threads, |addr| {

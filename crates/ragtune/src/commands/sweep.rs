@@ -3,7 +3,8 @@
 use std::io::Write;
 
 use anyhow::Context;
-use ragtune_sweep::{Grid, RunDir, run_sweep};
+use ragtune_eval::Metric;
+use ragtune_sweep::{Grid, OnnxModels, RunDir, run_sweep};
 
 use crate::cli::SweepArgs;
 use crate::progress::Bars;
@@ -43,7 +44,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         out.display()
     );
     let bars = Bars::new();
-    let (records, mut manifest) = run_sweep(&grid, &run, &opts, &bars, resume)?;
+    let models = OnnxModels::new(opts.embed_options());
+    let (records, mut manifest) = run_sweep(&grid, &run, &opts, &models, &bars, resume)?;
+    super::plan::print_stage_counts(&manifest.stages);
     if manifest.resumed_points > 0 {
         eprintln!(
             "ragtune: resumed: kept {} stored points",
@@ -51,8 +54,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         );
     }
     ragtune_results::write_tables(&records, run.path()).context("writing results tables")?;
-    let (metric, k) = (grid.objective.0.as_str(), grid.objective.1);
-    let best = ragtune_results::select_best(&records, (metric, k), grid.select.max_context_tokens);
+    let k = grid.objective.k;
+    let best =
+        ragtune_results::select_best(&records, grid.objective, grid.select.max_context_tokens);
     match &best {
         Some(b) => {
             let text = format!(
@@ -71,7 +75,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     }
     print_table(&records, &grid, args.show)?;
     eprintln!(
-        "ragtune: wrote {}/results.parquet ({} rows), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses",
+        "ragtune: wrote {}/results.parquet ({} rows), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
         out.display(),
         records.iter().map(|r| r.rows.len()).sum::<usize>(),
         if best.is_some() { ", best.toml" } else { "" },
@@ -90,33 +94,43 @@ fn print_table(
     grid: &Grid,
     show: usize,
 ) -> anyhow::Result<()> {
-    let (metric, k) = (grid.objective.0.as_str(), grid.objective.1);
-    let ranked = ragtune_results::ranked(records, (metric, k), grid.select.max_context_tokens);
+    let objective = grid.objective;
+    let k = objective.k;
+    let ranked = ragtune_results::ranked(records, objective, grid.select.max_context_tokens);
+    // The objective, then the table's fixed metrics (each once), at the objective's k.
+    let mut shown = vec![objective.metric];
+    for m in [Metric::Recall, Metric::Mrr, Metric::SpanRecall] {
+        if !shown.contains(&m) {
+            shown.push(m);
+        }
+    }
     let mut out = std::io::stdout().lock();
+    let heads: Vec<String> = shown
+        .iter()
+        .map(|m| format!("{:>11}", format!("{}@{k}", m.name())))
+        .collect();
     writeln!(
         out,
-        "{:>3}  {:<12}  {:>9}  {:>8}  {:>8}  {:>8}  {:>7}  {:>7}  setup",
+        "{:>3}  {:<12}  {}  {:>7}  {:>7}  setup",
         "#",
         "config_id",
-        format!("{metric}@{k}"),
-        format!("recall@{k}"),
-        format!("mrr@{k}"),
-        format!("span_r@{k}"),
+        heads.join("  "),
         "ctx_tok",
         "p50_ms"
     )?;
-    for (i, (rec, row, v)) in ranked.iter().take(show).enumerate() {
+    for (i, (rec, row, _)) in ranked.iter().take(show).enumerate() {
+        let vals: Vec<String> = shown
+            .iter()
+            .map(|&m| format!("{:>11}", fmt(row.metrics.get(m))))
+            .collect();
         writeln!(
             out,
-            "{:>3}  {:<12}  {:>9.3}  {:>8}  {:>8}  {:>8}  {:>7.0}  {:>7.2}  {}",
+            "{:>3}  {:<12}  {}  {:>7.0}  {:>7.2}  {}",
             i + 1,
             rec.config_id,
-            v,
-            fmt(row.recall),
-            fmt(row.mrr),
-            fmt(row.span_recall),
+            vals.join("  "),
             row.context_tokens,
-            row.query_ms_p50,
+            row.costs.query_ms_p50,
             rec.label
         )?;
     }
@@ -125,7 +139,7 @@ fn print_table(
     {
         writeln!(
             out,
-            "spread over {} setups: {metric}@{k} from {lo:.3} ({}) to {hi:.3} ({})",
+            "spread over {} setups: {objective} from {lo:.3} ({}) to {hi:.3} ({})",
             ranked.len(),
             worst.label,
             best.label

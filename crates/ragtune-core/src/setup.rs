@@ -1,0 +1,438 @@
+//! A retrieval setup, typed: one enum per choice, so that a setup cannot carry a field
+//! that does not apply to it (BM25 has no model, exact search has no `ef_search`, RRF has
+//! no alpha). Defaults are defined here, once.
+//!
+//! On disk (points, best.toml) a setup keeps its flat form with `null` for fields that do
+//! not apply; [`Setup::config_id`] hashes that form, so ids are stable across versions.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ContentHasher;
+
+/// HNSW `M` when the grid does not set it.
+pub const DEFAULT_HNSW_M: usize = 16;
+/// HNSW `ef_construction` when the grid does not set it.
+pub const DEFAULT_HNSW_EF_CONSTRUCTION: usize = 200;
+/// HNSW `ef_search` when the grid does not set it.
+pub const DEFAULT_HNSW_EF_SEARCH: usize = 64;
+/// The RRF constant when the grid does not set it (the original paper's).
+pub const DEFAULT_RRF_K: f64 = 60.0;
+/// The vector weight of weighted fusion when the grid does not set it.
+pub const DEFAULT_ALPHA: f64 = 0.5;
+
+/// A chunking strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChunkerKind {
+    /// Plain-text splitter sized in characters.
+    Chars,
+    /// Plain-text splitter sized in tokens.
+    Tokens,
+    /// Markdown-aware splitter sized in characters.
+    Markdown,
+    /// Markdown-aware splitter sized in tokens.
+    MarkdownTokens,
+    /// Whole documents.
+    None,
+}
+
+impl ChunkerKind {
+    /// The grid name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Chars => "chars",
+            Self::Tokens => "tokens",
+            Self::Markdown => "markdown",
+            Self::MarkdownTokens => "markdown-tokens",
+            Self::None => "none",
+        }
+    }
+    /// Whether sizes count tokens (and so need a tokenizer).
+    pub fn needs_tokenizer(self) -> bool {
+        matches!(self, Self::Tokens | Self::MarkdownTokens)
+    }
+    /// Whether size and overlap mean anything.
+    pub fn is_sized(self) -> bool {
+        self != Self::None
+    }
+}
+
+/// One chunking setup: the unit of reuse in a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChunkSpec {
+    /// Strategy.
+    pub kind: ChunkerKind,
+    /// Maximum chunk size (0 for `none`).
+    pub size: usize,
+    /// Overlap between neighbouring chunks (0 for `none`).
+    pub overlap: usize,
+}
+
+impl std::fmt::Display for ChunkSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.kind.is_sized() {
+            write!(f, "{}/{}/{}", self.kind.name(), self.size, self.overlap)
+        } else {
+            f.write_str("none")
+        }
+    }
+}
+
+/// Per-query score normalisation for weighted fusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalization {
+    /// `(s − min) / (max − min)`.
+    Minmax,
+    /// `(s − mean) / std` (population std).
+    Zscore,
+}
+
+impl Normalization {
+    /// Grid name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Minmax => "minmax",
+            Self::Zscore => "zscore",
+        }
+    }
+}
+
+/// How two rankings are fused.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Fusion {
+    /// Reciprocal rank fusion with constant `k`.
+    Rrf {
+        /// The RRF constant.
+        k: f64,
+    },
+    /// Convex combination of normalised scores.
+    Weighted {
+        /// Weight of the vector retriever.
+        alpha: f64,
+        /// Normalisation.
+        normalization: Normalization,
+    },
+}
+
+impl Fusion {
+    /// Grid name of the method.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Rrf { .. } => "rrf",
+            Self::Weighted { .. } => "weighted",
+        }
+    }
+}
+
+/// A vector index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum IndexSpec {
+    /// Flat search over every vector: the yardstick.
+    Exact,
+    /// An hnsw_rs graph.
+    Hnsw {
+        /// Links per node.
+        m: usize,
+        /// Construction breadth.
+        ef_construction: usize,
+        /// Search breadth.
+        ef_search: usize,
+    },
+}
+
+impl IndexSpec {
+    /// Grid name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Hnsw { .. } => "hnsw",
+        }
+    }
+}
+
+/// Dense retrieval: a model and an index over its vectors.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct VectorSpec {
+    /// Model name as the grid spells it.
+    pub model: String,
+    /// Index.
+    pub index: IndexSpec,
+}
+
+/// A retriever.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Retriever {
+    /// BM25 over chunk text.
+    Bm25,
+    /// Nearest neighbours of the question embedding.
+    Vector(VectorSpec),
+    /// BM25 and vector rankings, each taken to `depth`, then fused.
+    Hybrid {
+        /// The vector side.
+        vector: VectorSpec,
+        /// How the two rankings are fused.
+        fusion: Fusion,
+        /// Depth of each component ranking.
+        depth: usize,
+    },
+}
+
+impl Retriever {
+    /// Grid name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Bm25 => "bm25",
+            Self::Vector(_) => "vector",
+            Self::Hybrid { .. } => "hybrid",
+        }
+    }
+    /// The vector side, if any.
+    pub fn vector(&self) -> Option<&VectorSpec> {
+        match self {
+            Self::Bm25 => None,
+            Self::Vector(v) | Self::Hybrid { vector: v, .. } => Some(v),
+        }
+    }
+    /// Whether BM25 contributes.
+    pub fn uses_bm25(&self) -> bool {
+        !matches!(self, Self::Vector(_))
+    }
+    /// The fusion, for hybrids.
+    pub fn fusion(&self) -> Option<Fusion> {
+        match self {
+            Self::Hybrid { fusion, .. } => Some(*fusion),
+            _ => None,
+        }
+    }
+}
+
+/// One setup: the unit a results row describes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "FlatSetup", try_from = "FlatSetup")]
+pub struct Setup {
+    /// Chunking.
+    pub chunk: ChunkSpec,
+    /// Retrieval.
+    pub retriever: Retriever,
+}
+
+impl Setup {
+    /// A stable 12-hex-digit id: the hash of the flat form.
+    pub fn config_id(&self) -> String {
+        let mut h = ContentHasher::new();
+        h.field(serde_json::to_string(self).expect("a setup serialises"));
+        h.finish_hex()[..12].to_string()
+    }
+
+    /// The model, for vector and hybrid setups.
+    pub fn model(&self) -> Option<&str> {
+        self.retriever.vector().map(|v| v.model.as_str())
+    }
+
+    /// A short human label, like `tokens/400/200 hybrid rrf(k=60) all-minilm-l6-v2 exact`.
+    pub fn label(&self) -> String {
+        let mut s = format!("{} {}", self.chunk, self.retriever.name());
+        match self.retriever.fusion() {
+            Some(Fusion::Rrf { k }) => s.push_str(&format!(" rrf(k={k})")),
+            Some(Fusion::Weighted {
+                alpha,
+                normalization,
+            }) => {
+                let n = if normalization == Normalization::Zscore {
+                    ",z"
+                } else {
+                    ""
+                };
+                s.push_str(&format!(" weighted(a={alpha}{n})"));
+            }
+            None => {}
+        }
+        if let Some(v) = self.retriever.vector() {
+            s.push_str(&format!(" {} {}", v.model, v.index.name()));
+            if let IndexSpec::Hnsw { ef_search, .. } = v.index {
+                s.push_str(&format!("(ef={ef_search})"));
+            }
+        }
+        s
+    }
+}
+
+/// The flat, stable on-disk form of a [`Setup`]: `None` where a field does not apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlatSetup {
+    /// Chunking.
+    pub chunk: ChunkSpec,
+    /// `bm25`, `vector` or `hybrid`.
+    pub retriever: String,
+    /// Embedding model.
+    pub model: Option<String>,
+    /// `exact` or `hnsw`.
+    pub index: Option<String>,
+    /// HNSW search breadth.
+    pub hnsw_ef_search: Option<usize>,
+    /// HNSW `M`.
+    pub hnsw_m: Option<usize>,
+    /// HNSW `ef_construction`.
+    pub hnsw_ef_construction: Option<usize>,
+    /// `rrf` or `weighted`.
+    pub fusion: Option<String>,
+    /// Vector weight.
+    pub alpha: Option<f64>,
+    /// RRF constant.
+    pub rrf_k: Option<f64>,
+    /// Score normalisation.
+    pub normalization: Option<Normalization>,
+    /// Fusion depth.
+    pub fusion_depth: Option<usize>,
+}
+
+impl From<Setup> for FlatSetup {
+    fn from(s: Setup) -> Self {
+        let v = s.retriever.vector();
+        let hnsw = match v.map(|v| v.index) {
+            Some(IndexSpec::Hnsw {
+                m,
+                ef_construction,
+                ef_search,
+            }) => Some((m, ef_construction, ef_search)),
+            _ => None,
+        };
+        let fusion = s.retriever.fusion();
+        let (alpha, normalization, rrf_k) = match fusion {
+            Some(Fusion::Weighted {
+                alpha,
+                normalization,
+            }) => (Some(alpha), Some(normalization), None),
+            Some(Fusion::Rrf { k }) => (None, None, Some(k)),
+            None => (None, None, None),
+        };
+        FlatSetup {
+            chunk: s.chunk,
+            retriever: s.retriever.name().to_string(),
+            model: v.map(|v| v.model.clone()),
+            index: v.map(|v| v.index.name().to_string()),
+            hnsw_ef_search: hnsw.map(|h| h.2),
+            hnsw_m: hnsw.map(|h| h.0),
+            hnsw_ef_construction: hnsw.map(|h| h.1),
+            fusion: fusion.map(|f| f.name().to_string()),
+            alpha,
+            rrf_k,
+            normalization,
+            fusion_depth: match s.retriever {
+                Retriever::Hybrid { depth, .. } => Some(depth),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl TryFrom<FlatSetup> for Setup {
+    type Error = String;
+    fn try_from(f: FlatSetup) -> Result<Self, String> {
+        let vector = || -> Result<VectorSpec, String> {
+            let model = f.model.clone().ok_or("a vector setup needs `model`")?;
+            let index = match f.index.as_deref() {
+                Some("exact") | None => IndexSpec::Exact,
+                Some("hnsw") => IndexSpec::Hnsw {
+                    m: f.hnsw_m.unwrap_or(DEFAULT_HNSW_M),
+                    ef_construction: f
+                        .hnsw_ef_construction
+                        .unwrap_or(DEFAULT_HNSW_EF_CONSTRUCTION),
+                    ef_search: f.hnsw_ef_search.unwrap_or(DEFAULT_HNSW_EF_SEARCH),
+                },
+                Some(other) => return Err(format!("unknown index {other:?}")),
+            };
+            Ok(VectorSpec { model, index })
+        };
+        let retriever = match f.retriever.as_str() {
+            "bm25" => Retriever::Bm25,
+            "vector" => Retriever::Vector(vector()?),
+            "hybrid" => {
+                let fusion = match f.fusion.as_deref() {
+                    Some("rrf") | None => Fusion::Rrf {
+                        k: f.rrf_k.unwrap_or(DEFAULT_RRF_K),
+                    },
+                    Some("weighted") => Fusion::Weighted {
+                        alpha: f.alpha.unwrap_or(DEFAULT_ALPHA),
+                        normalization: f.normalization.unwrap_or(Normalization::Minmax),
+                    },
+                    Some(other) => return Err(format!("unknown fusion {other:?}")),
+                };
+                let depth = f
+                    .fusion_depth
+                    .ok_or("a hybrid setup needs `fusion_depth`")?;
+                Retriever::Hybrid {
+                    vector: vector()?,
+                    fusion,
+                    depth,
+                }
+            }
+            other => return Err(format!("unknown retriever {other:?}")),
+        };
+        Ok(Setup {
+            chunk: f.chunk,
+            retriever,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hybrid() -> Setup {
+        Setup {
+            chunk: ChunkSpec {
+                kind: ChunkerKind::Tokens,
+                size: 200,
+                overlap: 0,
+            },
+            retriever: Retriever::Hybrid {
+                vector: VectorSpec {
+                    model: "m".into(),
+                    index: IndexSpec::Hnsw {
+                        m: 16,
+                        ef_construction: 200,
+                        ef_search: 32,
+                    },
+                },
+                fusion: Fusion::Weighted {
+                    alpha: 0.3,
+                    normalization: Normalization::Zscore,
+                },
+                depth: 20,
+            },
+        }
+    }
+
+    #[test]
+    fn flat_form_round_trips_and_keeps_the_legacy_shape() {
+        let s = hybrid();
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            r#"{"chunk":{"kind":"tokens","size":200,"overlap":0},"retriever":"hybrid","model":"m","index":"hnsw","hnsw_ef_search":32,"hnsw_m":16,"hnsw_ef_construction":200,"fusion":"weighted","alpha":0.3,"rrf_k":null,"normalization":"zscore","fusion_depth":20}"#
+        );
+        let back: Setup = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(
+            s.label(),
+            "tokens/200/0 hybrid weighted(a=0.3,z) m hnsw(ef=32)"
+        );
+    }
+
+    #[test]
+    fn bm25_flat_form_has_no_vector_fields() {
+        let s = Setup {
+            retriever: Retriever::Bm25,
+            ..hybrid()
+        };
+        let f = FlatSetup::from(s.clone());
+        assert!(f.model.is_none() && f.fusion.is_none() && f.fusion_depth.is_none());
+        // The id of a BM25 setup as the previous, flat GridPoint hashed it.
+        assert_eq!(s.config_id().len(), 12);
+        assert!(serde_json::from_str::<Setup>(r#"{"chunk":{"kind":"none","size":0,"overlap":0},"retriever":"rerank","model":null,"index":null,"hnsw_ef_search":null,"hnsw_m":null,"hnsw_ef_construction":null,"fusion":null,"alpha":null,"rrf_k":null,"normalization":null,"fusion_depth":null}"#).is_err());
+    }
+}

@@ -1,0 +1,327 @@
+//! The metric schema: one [`Metric`] enum from which the Parquet columns, the objective
+//! parser and the printed tables all come, and the row types a sweep fills.
+//!
+//! Adding a metric takes two edits: a variant in [`Metric`] (with its name) and the line
+//! in [`question_metrics`] that computes it.
+
+use std::collections::BTreeMap;
+
+use ragtune_core::{Chunk, DocId, Question, Setup};
+use serde::{Deserialize, Serialize};
+
+use crate::{doc_metrics, span_metrics};
+
+macro_rules! metrics {
+    ($($variant:ident => $name:literal, $doc:literal;)*) => {
+        /// A retrieval metric at some `k`; see the crate docs for each definition.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Metric {
+            $(#[doc = $doc] $variant,)*
+        }
+        impl Metric {
+            /// Every metric, in column order.
+            pub const ALL: &'static [Metric] = &[$(Metric::$variant),*];
+            /// Column and objective name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Metric::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+metrics! {
+    Recall => "recall", "Document recall@k.";
+    Precision => "precision", "Document precision@k (denominator k).";
+    Mrr => "mrr", "Reciprocal rank of the first relevant document within k.";
+    Ndcg => "ndcg", "Binary-gain nDCG@k.";
+    HitRate => "hit_rate", "1 if a relevant document is within k.";
+    SpanRecall => "span_recall", "Covered gold bytes ÷ gold bytes.";
+    SpanPrecision => "span_precision", "Covered gold bytes ÷ summed chunk bytes.";
+    SpanIou => "span_iou", "Covered gold bytes ÷ (chunk bytes + uncovered gold bytes).";
+}
+
+impl std::str::FromStr for Metric {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Metric::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("{s:?} is not a metric; metrics: {}", metric_names()))
+    }
+}
+
+/// The metric names, comma-separated, for messages.
+pub fn metric_names() -> String {
+    Metric::ALL
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One value per [`Metric`]; `None` where the metric does not apply (span metrics of a
+/// question with only document labels, and the reverse).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricValues(BTreeMap<Metric, f64>);
+
+impl MetricValues {
+    /// The value of `m`.
+    pub fn get(&self, m: Metric) -> Option<f64> {
+        self.0.get(&m).copied()
+    }
+    /// Set `m`.
+    pub fn set(&mut self, m: Metric, v: Option<f64>) {
+        match v {
+            Some(v) => self.0.insert(m, v),
+            None => self.0.remove(&m),
+        };
+    }
+    /// The mean of each metric over `rows`, skipping rows where it does not apply.
+    pub fn mean<'a>(rows: impl Iterator<Item = &'a MetricValues> + Clone) -> MetricValues {
+        let mut out = MetricValues::default();
+        for &m in Metric::ALL {
+            let (mut sum, mut n) = (0.0, 0usize);
+            for v in rows.clone().filter_map(|r| r.get(m)) {
+                sum += v;
+                n += 1;
+            }
+            out.set(m, (n > 0).then(|| sum / n as f64));
+        }
+        out
+    }
+}
+
+impl Serialize for MetricValues {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(Metric::ALL.len()))?;
+        for &m in Metric::ALL {
+            map.serialize_entry(m.name(), &self.get(m))?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for MetricValues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Rows flatten their metrics beside other numeric fields (costs, counts): keys
+        // that name no metric belong to those and are skipped here.
+        let raw: BTreeMap<String, Option<f64>> = BTreeMap::deserialize(d)?;
+        let mut out = MetricValues::default();
+        for (name, v) in raw {
+            if let Ok(m) = name.parse::<Metric>() {
+                out.set(m, v);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The every-metric values of one question at one `k`, from the ranked chunks (best
+/// first, at least `k` of them when the ranking has them).
+pub fn question_metrics(q: &Question, ranked: &[Chunk], k: usize) -> MetricValues {
+    let docs: Vec<DocId> = ranked.iter().map(|c| c.doc).collect();
+    let cut = &ranked[..ranked.len().min(k)];
+    let dm = doc_metrics(&docs, k, &q.relevant_docs);
+    let sm = span_metrics(cut, &q.spans);
+    let mut v = MetricValues::default();
+    v.set(Metric::Recall, dm.map(|m| m.recall));
+    v.set(Metric::Precision, dm.map(|m| m.precision));
+    v.set(Metric::Mrr, dm.map(|m| m.mrr));
+    v.set(Metric::Ndcg, dm.map(|m| m.ndcg));
+    v.set(Metric::HitRate, dm.map(|m| m.hit_rate));
+    v.set(Metric::SpanRecall, sm.map(|m| m.recall));
+    v.set(Metric::SpanPrecision, sm.map(|m| m.precision));
+    v.set(Metric::SpanIou, sm.map(|m| m.iou));
+    v
+}
+
+/// What `[select]` maximises: a metric at one `k`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Objective {
+    /// The metric.
+    pub metric: Metric,
+    /// The cut-off.
+    pub k: usize,
+}
+
+impl std::str::FromStr for Objective {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (m, k) = s
+            .split_once('@')
+            .ok_or_else(|| format!("{s:?} is not metric@k; metrics: {}", metric_names()))?;
+        let metric: Metric = m.parse()?;
+        let k: usize = k
+            .parse()
+            .map_err(|_| format!("{s:?}: k must be a whole number"))?;
+        Ok(Objective { metric, k })
+    }
+}
+
+impl std::fmt::Display for Objective {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.metric.name(), self.k)
+    }
+}
+
+/// Costs measured for one setup, shared by its rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Costs {
+    /// Seconds to build the index (BM25 indexing, HNSW graph; embeddings excluded).
+    pub index_seconds: f64,
+    /// Index size in bytes (HNSW links estimated).
+    pub index_bytes: u64,
+    /// Median retrieval latency per question, ms (question embedding excluded).
+    pub query_ms_p50: f64,
+    /// 95th-percentile retrieval latency, ms.
+    pub query_ms_p95: f64,
+}
+
+/// One results row: a setup at one `k`, averaged over questions. Document metrics
+/// average over questions with document labels; span metrics over questions with spans.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// Stable id of the setup.
+    pub config_id: String,
+    /// Chunks handed to the model.
+    pub top_k: u32,
+    /// Questions evaluated.
+    pub n_questions: u32,
+    /// Mean of each metric.
+    #[serde(flatten)]
+    pub metrics: MetricValues,
+    /// Mean tokens in the k chunks.
+    pub context_tokens: f64,
+    /// HNSW only: share of the exact top-k that HNSW returned.
+    pub hnsw_recall_vs_exact: Option<f64>,
+    /// Chunks in the index.
+    pub n_chunks: u64,
+    /// Mean tokens per chunk.
+    pub mean_chunk_tokens: f64,
+    /// Index and latency costs.
+    #[serde(flatten)]
+    pub costs: Costs,
+}
+
+/// One per-question row: a setup, a `k` and a question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionRow {
+    /// Setup.
+    pub config_id: String,
+    /// k.
+    pub top_k: u32,
+    /// Question id.
+    pub question_id: String,
+    /// Each metric for this question.
+    #[serde(flatten)]
+    pub metrics: MetricValues,
+    /// Tokens in the k chunks.
+    pub context_tokens: u32,
+    /// 1-based rank of the first relevant chunk within the stored depth (a chunk that
+    /// overlaps a gold span, or for document labels a chunk of a relevant document).
+    pub first_relevant_rank: Option<u32>,
+}
+
+/// Everything measured for one setup. Written to `points/<config_id>.json` as soon as
+/// the setup is scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointRecord {
+    /// Stable id.
+    pub config_id: String,
+    /// Human label.
+    pub label: String,
+    /// The setup.
+    pub point: Setup,
+    /// One row per k.
+    pub rows: Vec<ResultRow>,
+    /// One row per k and question.
+    pub questions: Vec<QuestionRow>,
+}
+
+/// The ranking each question got from one setup, at the stored depth: exactly what was
+/// scored (fused, for hybrids). Written to `rankings/<config_id>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankingsRecord {
+    /// Setup.
+    pub config_id: String,
+    /// Ranking depth.
+    pub depth: usize,
+    /// Document ids referenced below (`QuestionRanking::docs` indexes this table).
+    pub doc_ids: Vec<String>,
+    /// One ranking per question, in corpus order.
+    pub questions: Vec<QuestionRanking>,
+}
+
+/// One question's ranked chunks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionRanking {
+    /// Question id.
+    pub id: String,
+    /// Chunk indices, best first.
+    pub chunks: Vec<u32>,
+    /// Each chunk's document, as an index into [`RankingsRecord::doc_ids`].
+    pub docs: Vec<u32>,
+    /// Each chunk's score.
+    pub scores: Vec<f32>,
+}
+
+/// `best.toml`: the winning setup under `[select]`, loadable by `serve`, `query`, `explain`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BestSetup {
+    /// Stable id of the winning setup.
+    pub config_id: String,
+    /// Human label.
+    pub label: String,
+    /// The objective, `metric@k`.
+    pub objective: String,
+    /// Its value for this setup.
+    pub value: f64,
+    /// Mean context tokens at the objective's k.
+    pub context_tokens: f64,
+    /// The limit that applied, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_context_tokens: Option<f64>,
+    /// The setup itself.
+    pub point: Setup,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objective_parses_and_names_every_metric_on_error() {
+        let o: Objective = "span_recall@5".parse().unwrap();
+        assert_eq!((o.metric, o.k), (Metric::SpanRecall, 5));
+        assert_eq!(o.to_string(), "span_recall@5");
+        let e = "acc@3".parse::<Objective>().unwrap_err();
+        assert!(
+            e.contains("recall, precision, mrr, ndcg, hit_rate, span_recall"),
+            "{e}"
+        );
+        assert!("recall@x".parse::<Objective>().is_err());
+        assert!("recall".parse::<Objective>().is_err());
+    }
+
+    #[test]
+    fn values_serialise_as_one_key_per_metric_and_mean_skips_missing() {
+        let mut a = MetricValues::default();
+        a.set(Metric::Recall, Some(1.0));
+        let mut b = MetricValues::default();
+        b.set(Metric::Recall, Some(0.0));
+        b.set(Metric::SpanIou, Some(0.5));
+        let m = MetricValues::mean([&a, &b].into_iter());
+        assert_eq!(m.get(Metric::Recall), Some(0.5));
+        assert_eq!(m.get(Metric::SpanIou), Some(0.5), "a only averages over b");
+        assert_eq!(m.get(Metric::Mrr), None);
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json.as_object().unwrap().len(), Metric::ALL.len());
+        let back: MetricValues = serde_json::from_value(json).unwrap();
+        assert_eq!(back, m);
+    }
+}

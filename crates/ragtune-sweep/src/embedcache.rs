@@ -1,0 +1,147 @@
+//! The embedding table of the stage store: one entry per (model namespace, text), so that
+//! each distinct text is embedded once per model, across chunk sets, setups and runs.
+
+use ragtune_core::{ContentHasher, Embedder, f32s_to_le_bytes};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::decode_vectors;
+use crate::error::{Result, SweepError};
+use crate::store::{Stage, StageStore};
+
+/// Cache accounting for one call of [`embed_cached`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheStats {
+    /// Texts found in the cache (or repeated within the call).
+    pub hits: u64,
+    /// Distinct texts that had to be embedded.
+    pub misses: u64,
+}
+
+/// The entry key of `text` under `namespace`.
+pub fn text_key(namespace: &str, text: &str) -> String {
+    let mut h = ContentHasher::new();
+    h.field(namespace).field(text);
+    h.finish_hex()
+}
+
+/// `text`'s cached vector under `embedder`, if stored (and intact).
+pub fn cached_vector(embedder: &dyn Embedder, store: &StageStore, text: &str) -> Option<Vec<f32>> {
+    let key = text_key(embedder.namespace(), text);
+    store
+        .get(Stage::Embed, &key)
+        .and_then(|b| decode_vectors(&b, 1, embedder.dim()))
+}
+
+/// Embed `texts` through the store: cached texts are read back, and each distinct missing
+/// text is embedded once and stored. Returns row-major vectors in input order.
+pub fn embed_cached(
+    embedder: &dyn Embedder,
+    store: Option<&StageStore>,
+    texts: &[&str],
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(Vec<f32>, CacheStats)> {
+    let dim = embedder.dim();
+    let ns = embedder.namespace();
+    let mut out = vec![0f32; texts.len() * dim];
+    let mut stats = CacheStats::default();
+    // Distinct missing texts, and every position each one fills.
+    let mut missing: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut slot: std::collections::HashMap<String, usize> = Default::default();
+    for (i, t) in texts.iter().enumerate() {
+        let key = text_key(ns, t);
+        if let Some(&m) = slot.get(&key) {
+            missing[m].1.push(i);
+            continue;
+        }
+        let hit = store
+            .and_then(|s| s.get(Stage::Embed, &key))
+            .and_then(|b| decode_vectors(&b, 1, dim));
+        match hit {
+            Some(v) => {
+                out[i * dim..(i + 1) * dim].copy_from_slice(&v);
+                stats.hits += 1;
+                progress(1);
+            }
+            None => {
+                slot.insert(key.clone(), missing.len());
+                missing.push((key, vec![i]));
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok((out, stats));
+    }
+    let batch: Vec<&str> = missing.iter().map(|(_, pos)| texts[pos[0]]).collect();
+    let embedded = embedder
+        .embed(&batch, progress)
+        .map_err(|f| SweepError::embedding(ns, f))?;
+    stats.misses = missing.len() as u64;
+    for (j, (key, positions)) in missing.iter().enumerate() {
+        let v = &embedded.vectors[j * dim..(j + 1) * dim];
+        if let Some(s) = store {
+            s.put(Stage::Embed, key, &f32s_to_le_bytes(v))?;
+        }
+        for &p in positions {
+            out[p * dim..(p + 1) * dim].copy_from_slice(v);
+        }
+        // Duplicates within the call were served without embedding.
+        stats.hits += positions.len() as u64 - 1;
+        if positions.len() > 1 {
+            progress(positions.len() - 1);
+        }
+    }
+    Ok((out, stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use ragtune_core::{EmbedFailure, EmbedOutput, FakeEmbedder};
+
+    use super::*;
+
+    /// Counts the texts it embeds.
+    struct Counting(FakeEmbedder, AtomicUsize);
+    impl Embedder for Counting {
+        fn dim(&self) -> usize {
+            self.0.dim()
+        }
+        fn namespace(&self) -> &str {
+            self.0.namespace()
+        }
+        fn provider(&self) -> &str {
+            "test"
+        }
+        fn count_truncated(&self, t: &[&str]) -> Result<usize, EmbedFailure> {
+            self.0.count_truncated(t)
+        }
+        fn embed(
+            &self,
+            t: &[&str],
+            p: &(dyn Fn(usize) + Sync),
+        ) -> Result<EmbedOutput, EmbedFailure> {
+            self.1.fetch_add(t.len(), Ordering::SeqCst);
+            self.0.embed(t, p)
+        }
+    }
+
+    #[test]
+    fn each_distinct_text_is_embedded_once_across_calls() {
+        let d = tempfile::tempdir().unwrap();
+        let store = StageStore::open(d.path()).unwrap();
+        let e = Counting(FakeEmbedder::new("m", 8), AtomicUsize::new(0));
+        let (v, s) = embed_cached(&e, Some(&store), &["a", "bb", "a", "ccc"], &|_| {}).unwrap();
+        assert_eq!(&v[..8], &v[16..24], "a repeated text gets the same vector");
+        assert_eq!((s.hits, s.misses), (1, 3));
+        let (v2, s2) = embed_cached(&e, Some(&store), &["ccc", "a"], &|_| {}).unwrap();
+        assert_eq!(&v2[..8], &v[24..32]);
+        assert_eq!((s2.hits, s2.misses), (2, 0));
+        assert_eq!(
+            e.1.load(Ordering::SeqCst),
+            3,
+            "the second call embeds nothing"
+        );
+        assert_eq!(cached_vector(&e, &store, "bb").unwrap(), &v[8..16]);
+    }
+}

@@ -1,0 +1,366 @@
+//! The plan: a grid as a graph of content-addressed stage nodes.
+//!
+//! | node | one per | key made of |
+//! |---|---|---|
+//! | chunks | chunk spec | documents' fingerprint, spec, counting tokenizer |
+//! | bm25 | chunk set | chunks key |
+//! | vectors | (chunk set, model) | chunks key, model namespace |
+//! | hnsw | (vectors, M, ef_construction) | vectors key, M, ef_construction |
+//! | rankings | (component, question set, depth) | component key (bm25, vectors, or hnsw + ef_search), questions' fingerprint, depth |
+//! | fusion | (bm25 rankings, vector rankings, fusion) | both rankings keys, fusion, depth |
+//! | scores | (final ranking, k) | that ranking's key, k, labels' fingerprint |
+//!
+//! Every key also holds its stage's name and code version ([`STAGE_VERSIONS`]), so a
+//! change to one stage's code invalidates that stage and, through the chained keys,
+//! everything downstream of it. Setups that need the same node share it: BM25 carries no
+//! model, and one HNSW graph serves every `ef_search`.
+//!
+//! Fusion and scores are not stored: computing them from stored rankings is cheaper than
+//! reading them back.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ragtune_core::{ChunkSpec, ContentHasher, IndexSpec, Retriever, Setup};
+use serde::Serialize;
+
+use crate::grid::Grid;
+use crate::store::{Stage, StageStore};
+
+/// Code version of each stage; bump one when its output could change.
+pub const STAGE_VERSIONS: [(NodeKind, &str); 7] = [
+    (NodeKind::Chunks, "1"),
+    (NodeKind::Bm25, "1"),
+    (NodeKind::Vectors, "1"),
+    (NodeKind::Hnsw, "1"),
+    (NodeKind::Rankings, "1"),
+    (NodeKind::Fusion, "1"),
+    (NodeKind::Scores, "1"),
+];
+
+/// What a node computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// Chunk a corpus.
+    Chunks,
+    /// Build a BM25 index.
+    Bm25,
+    /// Embed a chunk set.
+    Vectors,
+    /// Build an HNSW graph.
+    Hnsw,
+    /// Rank every question with one component.
+    Rankings,
+    /// Fuse two rankings.
+    Fusion,
+    /// Score a ranking at one k.
+    Scores,
+}
+
+impl NodeKind {
+    /// Every kind, in execution order.
+    pub const ALL: [NodeKind; 7] = [
+        NodeKind::Chunks,
+        NodeKind::Bm25,
+        NodeKind::Vectors,
+        NodeKind::Hnsw,
+        NodeKind::Rankings,
+        NodeKind::Fusion,
+        NodeKind::Scores,
+    ];
+    /// Name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeKind::Chunks => "chunks",
+            NodeKind::Bm25 => "bm25",
+            NodeKind::Vectors => "vectors",
+            NodeKind::Hnsw => "hnsw",
+            NodeKind::Rankings => "rankings",
+            NodeKind::Fusion => "fusion",
+            NodeKind::Scores => "scores",
+        }
+    }
+    /// Where the store keeps it (`None`: recomputed every time).
+    pub fn stage(self) -> Option<Stage> {
+        match self {
+            NodeKind::Chunks => Some(Stage::Chunks),
+            NodeKind::Bm25 => Some(Stage::Bm25),
+            NodeKind::Vectors => Some(Stage::Vectors),
+            NodeKind::Hnsw => Some(Stage::Hnsw),
+            NodeKind::Rankings => Some(Stage::Rankings),
+            NodeKind::Fusion | NodeKind::Scores => None,
+        }
+    }
+    fn version(self) -> &'static str {
+        STAGE_VERSIONS
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("0", |(_, v)| v)
+    }
+}
+
+/// What the keys are made from besides the grid: fingerprints of the inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanInputs {
+    /// Hash of every document (id, title, text).
+    pub docs: String,
+    /// Hash of the question texts, in order.
+    pub questions: String,
+    /// Hash of the documents and every label.
+    pub corpus: String,
+    /// sha256 of the tokenizer that sizes `tokens` chunks and counts context tokens.
+    pub tokenizer: String,
+    /// Each model's cache namespace, by the name the grid uses.
+    pub models: BTreeMap<String, String>,
+}
+
+/// One node of the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Node {
+    /// What it computes.
+    pub kind: NodeKind,
+    /// Its content key.
+    pub key: String,
+    /// A human label.
+    pub label: String,
+    /// Whether the store held it when the plan was checked.
+    pub stored: bool,
+}
+
+/// The nodes one setup needs (indexes into [`Plan::nodes`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupNodes {
+    /// The setup.
+    pub setup: Setup,
+    /// Its id.
+    pub config_id: String,
+    /// Chunk set.
+    pub chunks: usize,
+    /// BM25 index and its rankings.
+    pub bm25: Option<(usize, usize)>,
+    /// Vectors, the HNSW graph if any, and the vector rankings.
+    pub vector: Option<VectorNodes>,
+    /// Exact rankings over the same vectors, for an HNSW setup's recall against exact.
+    pub exact_rankings: Option<usize>,
+    /// The fusion, for hybrids.
+    pub fusion: Option<usize>,
+    /// One scores node per k.
+    pub scores: Vec<usize>,
+}
+
+/// The vector side of a setup.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct VectorNodes {
+    /// Embeddings of the chunk set.
+    pub vectors: usize,
+    /// The HNSW graph, if the index is HNSW.
+    pub hnsw: Option<usize>,
+    /// The rankings.
+    pub rankings: usize,
+}
+
+/// A grid as a graph of stage nodes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Distinct nodes.
+    pub nodes: Vec<Node>,
+    /// Per setup, in grid order.
+    pub setups: Vec<SetupNodes>,
+    /// What the keys were made from.
+    pub inputs: PlanInputs,
+}
+
+fn key(kind: NodeKind, parts: &[&[u8]]) -> String {
+    let mut h = ContentHasher::new();
+    h.field(kind.name()).field(kind.version());
+    for p in parts {
+        h.field(p);
+    }
+    h.finish_hex()[..32].to_string()
+}
+
+struct Builder {
+    nodes: Vec<Node>,
+    by_key: HashMap<String, usize>,
+}
+
+impl Builder {
+    fn node(&mut self, kind: NodeKind, parts: &[&[u8]], label: String) -> usize {
+        let k = key(kind, parts);
+        *self.by_key.entry(k.clone()).or_insert_with(|| {
+            self.nodes.push(Node {
+                kind,
+                key: k,
+                label,
+                stored: false,
+            });
+            self.nodes.len() - 1
+        })
+    }
+
+    fn key_of(&self, i: usize) -> &[u8] {
+        self.nodes[i].key.as_bytes()
+    }
+
+    fn rankings(
+        &mut self,
+        component: &[u8],
+        label: String,
+        inputs: &PlanInputs,
+        depth: usize,
+    ) -> usize {
+        let parts: [&[u8]; 3] = [component, inputs.questions.as_bytes(), &depth.to_le_bytes()];
+        self.node(NodeKind::Rankings, &parts, label)
+    }
+
+    fn chunks(&mut self, chunk: &ChunkSpec, inputs: &PlanInputs) -> usize {
+        let spec = chunk.to_string();
+        let parts: [&[u8]; 3] = [
+            inputs.docs.as_bytes(),
+            spec.as_bytes(),
+            inputs.tokenizer.as_bytes(),
+        ];
+        self.node(NodeKind::Chunks, &parts, spec.clone())
+    }
+}
+
+impl Plan {
+    /// The plan of `grid` over inputs with these fingerprints.
+    pub fn build(grid: &Grid, inputs: PlanInputs) -> Plan {
+        let mut b = Builder {
+            nodes: Vec::new(),
+            by_key: HashMap::new(),
+        };
+        let depth = grid.depth;
+        let mut setups = Vec::with_capacity(grid.points.len());
+        for setup in &grid.points {
+            let chunks = b.chunks(&setup.chunk, &inputs);
+            let spec = setup.chunk.to_string();
+            let bm25 = setup.retriever.uses_bm25().then(|| {
+                let ck = b.key_of(chunks).to_vec();
+                let index = b.node(NodeKind::Bm25, &[&ck], format!("bm25 {spec}"));
+                let ik = b.key_of(index).to_vec();
+                let r = b.rankings(&ik, format!("bm25 {spec}"), &inputs, depth);
+                (index, r)
+            });
+            let mut exact_rankings = None;
+            let vector = setup.retriever.vector().map(|v| {
+                let ns = inputs.models.get(&v.model).cloned().unwrap_or_default();
+                let ck = b.key_of(chunks).to_vec();
+                let vectors = b.node(
+                    NodeKind::Vectors,
+                    &[&ck, ns.as_bytes()],
+                    format!("{spec} {}", v.model),
+                );
+                let vk = b.key_of(vectors).to_vec();
+                let exact = b.rankings(&vk, format!("exact {spec} {}", v.model), &inputs, depth);
+                match v.index {
+                    IndexSpec::Exact => VectorNodes {
+                        vectors,
+                        hnsw: None,
+                        rankings: exact,
+                    },
+                    IndexSpec::Hnsw {
+                        m,
+                        ef_construction,
+                        ef_search,
+                    } => {
+                        let hnsw = b.node(
+                            NodeKind::Hnsw,
+                            &[&vk, &m.to_le_bytes(), &ef_construction.to_le_bytes()],
+                            format!("hnsw(m={m},efc={ef_construction}) {spec} {}", v.model),
+                        );
+                        let hk = b.key_of(hnsw).to_vec();
+                        let component: Vec<u8> = [hk, ef_search.to_le_bytes().to_vec()].concat();
+                        let label = format!("hnsw(ef={ef_search}) {spec} {}", v.model);
+                        exact_rankings = Some(exact);
+                        VectorNodes {
+                            vectors,
+                            hnsw: Some(hnsw),
+                            rankings: b.rankings(&component, label, &inputs, depth),
+                        }
+                    }
+                }
+            });
+            let fusion = match (&setup.retriever, bm25, vector) {
+                (Retriever::Hybrid { fusion, depth, .. }, Some((_, br)), Some(v)) => {
+                    let f = serde_json::to_vec(fusion).expect("fusions serialise");
+                    let (bk, vk) = (b.key_of(br).to_vec(), b.key_of(v.rankings).to_vec());
+                    Some(b.node(
+                        NodeKind::Fusion,
+                        &[&bk, &vk, &f, &depth.to_le_bytes()],
+                        setup.label(),
+                    ))
+                }
+                _ => None,
+            };
+            let last = fusion
+                .or(vector.map(|v| v.rankings))
+                .or(bm25.map(|(_, r)| r))
+                .expect("every setup ranks");
+            let lk = b.key_of(last).to_vec();
+            let scores = grid
+                .top_k
+                .iter()
+                .map(|k| {
+                    b.node(
+                        NodeKind::Scores,
+                        &[&lk, &k.to_le_bytes(), inputs.corpus.as_bytes()],
+                        format!("{} @{k}", setup.label()),
+                    )
+                })
+                .collect();
+            setups.push(SetupNodes {
+                setup: setup.clone(),
+                config_id: setup.config_id(),
+                chunks,
+                bm25,
+                vector,
+                exact_rankings,
+                fusion,
+                scores,
+            });
+        }
+        Plan {
+            nodes: b.nodes,
+            setups,
+            inputs,
+        }
+    }
+
+    /// Mark the nodes the store holds (by presence; contents are checked when read).
+    pub fn check_store(&mut self, store: &StageStore) {
+        for n in &mut self.nodes {
+            n.stored = n.kind.stage().is_some_and(|s| store.contains(s, &n.key));
+        }
+    }
+
+    /// Distinct and stored nodes per kind.
+    pub fn counts(&self) -> Vec<KindCount> {
+        NodeKind::ALL
+            .iter()
+            .map(|&kind| {
+                let of: Vec<&Node> = self.nodes.iter().filter(|n| n.kind == kind).collect();
+                KindCount {
+                    kind,
+                    nodes: of.len(),
+                    stored: of.iter().filter(|n| n.stored).count(),
+                    kept: kind.stage().is_some(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// How many nodes of one kind a plan has, and how many the store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KindCount {
+    /// The kind.
+    pub kind: NodeKind,
+    /// Distinct nodes.
+    pub nodes: usize,
+    /// Of those, already stored.
+    pub stored: usize,
+    /// Whether this kind is stored at all.
+    pub kept: bool,
+}

@@ -1,0 +1,173 @@
+//! Scoring: a setup's final rankings, one per question, become its [`PointRecord`].
+
+use std::collections::HashMap;
+
+use ragtune_core::{Chunk, ChunkSet, Corpus, DocId, IndexSpec, Question, Ranking, Setup};
+use ragtune_eval::{
+    Costs, MetricValues, PointRecord, QuestionRanking, QuestionRow, RankingsRecord, ResultRow,
+    percentile, question_metrics,
+};
+use ragtune_vector::recall_vs_exact;
+
+/// Whether `chunk` is relevant to `q`: it overlaps a gold span, or — for questions with
+/// only document labels — it belongs to a relevant document.
+pub fn chunk_is_relevant(q: &Question, chunk: &Chunk) -> bool {
+    if q.spans.is_empty() {
+        q.relevant_docs.contains(&chunk.doc)
+    } else {
+        q.spans
+            .iter()
+            .any(|s| s.doc == chunk.doc && s.start < chunk.end && chunk.start < s.end)
+    }
+}
+
+/// What scoring reads besides the rankings.
+pub struct ScoreCtx<'a> {
+    /// The corpus and its questions.
+    pub corpus: &'a Corpus,
+    /// The setup's chunks.
+    pub set: &'a ChunkSet,
+    /// Tokens per chunk.
+    pub counts: &'a [u32],
+    /// The cut-offs.
+    pub ks: &'a [usize],
+}
+
+/// The per-question inputs of one setup's score.
+pub struct Scored<'a> {
+    /// The final ranking per question.
+    pub rankings: &'a [Ranking],
+    /// Retrieval milliseconds per question.
+    pub ms: &'a [f64],
+    /// Index costs.
+    pub costs: Costs,
+    /// For HNSW setups: exact and HNSW rankings over the same vectors.
+    pub hnsw_vs_exact: Option<(&'a [Ranking], &'a [Ranking])>,
+}
+
+impl ScoreCtx<'_> {
+    /// The rankings that were scored, for export.
+    pub fn rankings_record(
+        &self,
+        config_id: &str,
+        depth: usize,
+        rankings: &[Ranking],
+    ) -> RankingsRecord {
+        let mut table: HashMap<DocId, u32> = HashMap::new();
+        let mut doc_ids = Vec::new();
+        let questions = self
+            .corpus
+            .questions
+            .iter()
+            .zip(rankings)
+            .map(|(q, r)| {
+                let docs = r
+                    .hits
+                    .iter()
+                    .map(|h| {
+                        let d = self.set.chunks[h.chunk as usize].doc;
+                        *table.entry(d).or_insert_with(|| {
+                            doc_ids.push(self.corpus.docs[d as usize].id.clone());
+                            doc_ids.len() as u32 - 1
+                        })
+                    })
+                    .collect();
+                QuestionRanking {
+                    id: q.id.clone(),
+                    chunks: r.chunks().collect(),
+                    docs,
+                    scores: r.hits.iter().map(|h| h.score).collect(),
+                }
+            })
+            .collect();
+        RankingsRecord {
+            config_id: config_id.to_string(),
+            depth,
+            doc_ids,
+            questions,
+        }
+    }
+
+    fn question_rows(&self, config_id: &str, rankings: &[Ranking]) -> Vec<QuestionRow> {
+        let mut rows = Vec::with_capacity(rankings.len() * self.ks.len());
+        for (q, r) in self.corpus.questions.iter().zip(rankings) {
+            let chunks: Vec<Chunk> = r
+                .hits
+                .iter()
+                .map(|h| self.set.chunks[h.chunk as usize])
+                .collect();
+            let first_relevant_rank = chunks
+                .iter()
+                .position(|c| chunk_is_relevant(q, c))
+                .map(|i| i as u32 + 1);
+            for &k in self.ks {
+                rows.push(QuestionRow {
+                    config_id: config_id.to_string(),
+                    top_k: k as u32,
+                    question_id: q.id.clone(),
+                    metrics: question_metrics(q, &chunks, k),
+                    context_tokens: r
+                        .hits
+                        .iter()
+                        .take(k)
+                        .map(|h| self.counts[h.chunk as usize])
+                        .sum(),
+                    first_relevant_rank,
+                });
+            }
+        }
+        rows
+    }
+
+    /// Score one setup.
+    pub fn score(&self, setup: &Setup, s: &Scored) -> PointRecord {
+        let config_id = setup.config_id();
+        let questions = self.question_rows(&config_id, s.rankings);
+        let costs = Costs {
+            query_ms_p50: percentile(s.ms, 50.0).unwrap_or(0.0),
+            query_ms_p95: percentile(s.ms, 95.0).unwrap_or(0.0),
+            ..s.costs
+        };
+        let n = self.counts.len().max(1) as f64;
+        let mean_chunk_tokens = self.counts.iter().map(|&c| c as f64).sum::<f64>() / n;
+        let is_hnsw = matches!(
+            setup.retriever.vector().map(|v| v.index),
+            Some(IndexSpec::Hnsw { .. })
+        );
+        let rows = self
+            .ks
+            .iter()
+            .map(|&k| {
+                let at_k = || questions.iter().filter(move |r| r.top_k == k as u32);
+                let hnsw_recall_vs_exact =
+                    s.hnsw_vs_exact.filter(|_| is_hnsw).map(|(exact, approx)| {
+                        exact
+                            .iter()
+                            .zip(approx)
+                            .map(|(e, a)| recall_vs_exact(e, a, k))
+                            .sum::<f64>()
+                            / exact.len().max(1) as f64
+                    });
+                let n_q = at_k().count().max(1) as f64;
+                ResultRow {
+                    config_id: config_id.clone(),
+                    top_k: k as u32,
+                    n_questions: s.rankings.len() as u32,
+                    metrics: MetricValues::mean(at_k().map(|r| &r.metrics)),
+                    context_tokens: at_k().map(|r| r.context_tokens as f64).sum::<f64>() / n_q,
+                    hnsw_recall_vs_exact,
+                    n_chunks: self.set.len() as u64,
+                    mean_chunk_tokens,
+                    costs,
+                }
+            })
+            .collect();
+        PointRecord {
+            config_id,
+            label: setup.label(),
+            point: setup.clone(),
+            rows,
+            questions,
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Orchestration tests that run anywhere: a small generated corpus, a word-level tokenizer
+//! written inline and the deterministic fake embedder. They check what the stage plan
+//! promises: reuse across runs, incremental re-runs, resume with a changed grid, plan
+//! counts, damaged entries, and that serving answers what was evaluated.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ragtune_sweep::{
+    Engine, FakeModels, Grid, Manifest, NodeKind, PointRecord, RunDir, Silent, StageStore,
+    SweepOptions, prepare, run_sweep,
+};
+
+const TOKENIZER: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#;
+
+const TOPICS: [(&str, &str); 6] = [
+    (
+        "flood",
+        "Flood cover excludes basements below the river line and needs a survey.",
+    ),
+    (
+        "fire",
+        "Fire claims above ten thousand euros need a loss adjuster on site.",
+    ),
+    (
+        "theft",
+        "Theft cover requires approved locks on every ground floor window.",
+    ),
+    (
+        "roof",
+        "Roof damage from storms is covered when the roof is under twenty years old.",
+    ),
+    (
+        "glass",
+        "Glass breakage is paid without excess for conservatories and skylights.",
+    ),
+    (
+        "pets",
+        "Pet injury to visitors falls under liability up to two million euros.",
+    ),
+];
+
+/// A corpus of six documents, each with filler around one fact, and one question per fact.
+fn corpus(dir: &Path) {
+    let docs = dir.join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let mut questions = String::new();
+    for (i, (name, fact)) in TOPICS.iter().enumerate() {
+        let filler = format!("This section of the handbook is about {name} policies. ");
+        let text = format!("{}{fact} {}", filler.repeat(3), filler.repeat(2));
+        std::fs::write(docs.join(format!("{i}-{name}.md")), &text).unwrap();
+        let start = text.find(fact).unwrap();
+        questions.push_str(
+            &serde_json::json!({
+                "id": format!("q{i}"),
+                "question": format!("what does the policy say about {name} cover"),
+                "spans": [{"doc_id": format!("{i}-{name}.md"), "start": start, "end": start + fact.len(), "text": fact}],
+            })
+            .to_string(),
+        );
+        questions.push('\n');
+    }
+    std::fs::write(dir.join("questions.jsonl"), questions).unwrap();
+    std::fs::write(dir.join("tokenizer.json"), TOKENIZER).unwrap();
+}
+
+fn grid_text(sizes: &str, alphas: &str, top_k: &str) -> String {
+    format!(
+        r#"name = "fake"
+[corpus]
+format = "dir"
+path = "docs"
+questions = "questions.jsonl"
+[grid]
+chunker = ["chars"]
+chunk_size = {sizes}
+retriever = ["bm25", "vector", "hybrid"]
+model = ["fake-a"]
+index = ["exact", "hnsw"]
+hnsw_ef_search = [16]
+fusion = ["rrf", "weighted"]
+alpha = {alphas}
+top_k = {top_k}
+[retrieval]
+depth = 8
+tokenizer = "tokenizer.json"
+[select]
+objective = "span_recall@1"
+"#
+    )
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        corpus(dir.path());
+        Self { dir }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn grid(&self, name: &str, text: &str) -> Grid {
+        let p = self.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        Grid::load(&p).unwrap()
+    }
+    fn opts(&self) -> SweepOptions {
+        SweepOptions {
+            models_dir: self.path().join("no-models"),
+            cache_dir: Some(self.path().join("store")),
+            threads: 2,
+            device: ragtune_embed::Device::Cpu,
+            batch_size: 8,
+            version: "test".into(),
+            git_commit: "test".into(),
+        }
+    }
+    fn sweep(&self, grid: &Grid, out: &str) -> (Vec<PointRecord>, Manifest) {
+        let run = RunDir::create(&self.path().join(out)).unwrap();
+        run_sweep(grid, &run, &self.opts(), &MODELS, &Silent, false).unwrap()
+    }
+}
+
+const MODELS: FakeModels = FakeModels { dim: 32 };
+
+fn stage(m: &Manifest, kind: &str) -> (usize, usize, usize) {
+    let s = m.stages.iter().find(|s| s.kind == kind).unwrap();
+    (s.nodes, s.computed, s.reused)
+}
+
+/// Metrics by (config id, k), exact bits.
+fn metrics(records: &[PointRecord]) -> BTreeMap<(String, u32), String> {
+    records
+        .iter()
+        .flat_map(|r| r.rows.iter())
+        .map(|row| {
+            let v = serde_json::to_string(&row.metrics).unwrap();
+            ((row.config_id.clone(), row.top_k), v)
+        })
+        .collect()
+}
+
+#[test]
+fn an_identical_rerun_computes_nothing_and_gives_identical_results() {
+    let f = Fixture::new();
+    let grid = f.grid("g.toml", &grid_text("[120, 200]", "[0.5]", "[1, 3]"));
+    let (cold, m1) = f.sweep(&grid, "a");
+    assert_eq!(cold.len(), grid.points.len());
+    // 2 chunk sets; each: bm25, vectors, one hnsw graph; rankings: bm25, exact, hnsw.
+    assert_eq!(stage(&m1, "chunks"), (2, 2, 0));
+    assert_eq!(stage(&m1, "vectors"), (2, 2, 0));
+    assert_eq!(stage(&m1, "hnsw"), (2, 2, 0));
+    assert_eq!(stage(&m1, "rankings"), (6, 6, 0));
+    assert!(m1.cache_misses > 0);
+
+    let (warm, m2) = f.sweep(&grid, "b");
+    for kind in ["chunks", "bm25", "vectors", "hnsw", "rankings"] {
+        assert_eq!(stage(&m2, kind).1, 0, "{kind} computed again");
+    }
+    assert_eq!(stage(&m2, "rankings").2, 6);
+    assert_eq!(
+        (m2.cache_misses, m2.cache_hits),
+        (0, 0),
+        "nothing embedded, no model loaded"
+    );
+    assert_eq!(m2.execution_provider, None);
+    assert_eq!(metrics(&cold), metrics(&warm));
+}
+
+#[test]
+fn adding_an_alpha_and_a_k_embeds_nothing_and_builds_no_index() {
+    let f = Fixture::new();
+    let (before, _) = f.sweep(
+        &f.grid("g.toml", &grid_text("[120, 200]", "[0.5]", "[1, 3]")),
+        "a",
+    );
+    let grown = f.grid(
+        "g2.toml",
+        &grid_text("[120, 200]", "[0.5, 0.8]", "[1, 3, 5]"),
+    );
+    let (after, m) = f.sweep(&grown, "b");
+    assert_eq!(after.len(), grown.points.len());
+    assert!(after.len() > before.len());
+    for kind in ["chunks", "bm25", "vectors", "hnsw", "rankings"] {
+        assert_eq!(stage(&m, kind).1, 0, "{kind} computed");
+    }
+    assert_eq!(m.cache_misses, 0);
+    // Every hybrid setup is fused from stored rankings; every (setup, k) is scored.
+    let hybrids = grown
+        .points
+        .iter()
+        .filter(|p| p.retriever.fusion().is_some())
+        .count();
+    assert_eq!(stage(&m, "fusion").1, hybrids);
+    assert_eq!(stage(&m, "scores").1, grown.points.len() * 3);
+    // Setups both grids share score the same at the shared ks.
+    let (old, new) = (metrics(&before), metrics(&after));
+    for (k, v) in &old {
+        assert_eq!(new.get(k), Some(v), "{k:?}");
+    }
+}
+
+#[test]
+fn resume_with_a_changed_grid_keeps_what_applies_and_refuses_a_changed_corpus() {
+    let f = Fixture::new();
+    let first = f.grid("g.toml", &grid_text("[120, 200]", "[0.5]", "[1, 3]"));
+    f.sweep(&first, "run");
+    let run = RunDir::open(&f.path().join("run")).unwrap();
+    let changed = f.grid("g.toml", &grid_text("[120]", "[0.5, 0.8]", "[1, 3]"));
+    let (records, m) = run_sweep(&changed, &run, &f.opts(), &MODELS, &Silent, true).unwrap();
+    let kept = first
+        .points
+        .iter()
+        .filter(|p| changed.points.contains(p))
+        .count();
+    assert_eq!(m.resumed_points, kept);
+    assert_eq!(records.len(), changed.points.len());
+    assert_eq!(
+        run.config_ids().unwrap().len(),
+        changed.points.len(),
+        "stale points removed"
+    );
+    assert_eq!(stage(&m, "rankings").1, 0);
+
+    // A changed corpus is refused.
+    let doc = f.path().join("docs/0-flood.md");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    std::fs::write(&doc, text.replace("handbook", "manual")).unwrap();
+    let err = run_sweep(&changed, &run, &f.opts(), &MODELS, &Silent, true).unwrap_err();
+    assert!(err.to_string().contains("the corpus changed"), "{err}");
+}
+
+#[test]
+fn the_plan_counts_distinct_nodes_and_what_is_stored() {
+    let f = Fixture::new();
+    let grid = f.grid("g.toml", &grid_text("[120, 200]", "[0.3, 0.7]", "[1, 3]"));
+    let opts = f.opts();
+    let mut plan = prepare(&grid, &MODELS, &opts.models_dir, None)
+        .unwrap()
+        .plan;
+    let store = StageStore::open(opts.cache_dir.as_deref().unwrap()).unwrap();
+    plan.check_store(&store);
+    let counts: BTreeMap<NodeKind, (usize, usize)> = plan
+        .counts()
+        .iter()
+        .map(|c| (c.kind, (c.nodes, c.stored)))
+        .collect();
+    // Per chunk set: 1 bm25 + 2 vector (exact, hnsw) + 2 × (rrf + 2 alphas) hybrids = 9.
+    assert_eq!(grid.points.len(), 18);
+    assert_eq!(counts[&NodeKind::Chunks], (2, 0));
+    assert_eq!(counts[&NodeKind::Bm25], (2, 0));
+    assert_eq!(
+        counts[&NodeKind::Hnsw],
+        (2, 0),
+        "one graph serves every ef_search"
+    );
+    assert_eq!(counts[&NodeKind::Rankings], (6, 0));
+    assert_eq!(counts[&NodeKind::Fusion], (12, 0));
+    assert_eq!(counts[&NodeKind::Scores], (36, 0));
+    // BM25 stands for 1 × 2 indexes × 2 fusions × 2 alphas combinations.
+    assert_eq!(grid.combinations[0], 8);
+    f.sweep(&grid, "a");
+    plan.check_store(&store);
+    let stored: usize = plan.counts().iter().map(|c| c.stored).sum();
+    assert_eq!(stored, 2 + 2 + 2 + 2 + 6, "every kept node is stored");
+}
+
+#[test]
+fn a_damaged_entry_is_recomputed_never_used() {
+    let f = Fixture::new();
+    let grid = f.grid("g.toml", &grid_text("[120]", "[0.5]", "[1, 3]"));
+    let (cold, _) = f.sweep(&grid, "a");
+    // Flip a byte in the payload of every stored ranking.
+    let mut damaged = 0;
+    for shard in std::fs::read_dir(f.path().join("store/rankings")).unwrap() {
+        for e in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let p: PathBuf = e.unwrap().path();
+            let mut b = std::fs::read(&p).unwrap();
+            let last = b.len() - 1;
+            b[last] ^= 1;
+            std::fs::write(&p, b).unwrap();
+            damaged += 1;
+        }
+    }
+    let (warm, m) = f.sweep(&grid, "b");
+    assert_eq!(m.corrupt_entries, damaged);
+    assert_eq!(stage(&m, "rankings").1, damaged as usize);
+    assert_eq!(metrics(&cold), metrics(&warm));
+}
+
+#[test]
+fn served_rankings_equal_evaluated_ones_for_every_setup() {
+    let f = Fixture::new();
+    let grid = f.grid("g.toml", &grid_text("[120]", "[0.5]", "[1, 3]"));
+    let (records, _) = f.sweep(&grid, "a");
+    let run = RunDir::open(&f.path().join("a")).unwrap();
+    for rec in &records {
+        let engine =
+            Engine::open_with(run.path(), Some(&rec.config_id), &f.opts(), &MODELS).unwrap();
+        assert!(engine.reloaded, "{}: served from the store", rec.label);
+        let stored = run.read_rankings(&rec.config_id).unwrap();
+        for q in &stored.questions {
+            let text = &engine.question(&q.id).unwrap().text;
+            let got: Vec<u32> = engine
+                .search(text, 3)
+                .unwrap()
+                .results
+                .iter()
+                .map(|h| h.chunk)
+                .collect();
+            assert_eq!(
+                got,
+                q.chunks[..3.min(q.chunks.len())],
+                "{} {}",
+                rec.label,
+                q.id
+            );
+        }
+    }
+}

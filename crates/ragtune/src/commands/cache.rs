@@ -1,0 +1,106 @@
+//! `ragtune cache stats|gc`: what the stage store holds, and keeping it within a size.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::UserError;
+use crate::cli::{CacheArgs, CacheCommand};
+
+/// `"5GB"`, `"512MiB"`, `"1000"` (bytes) → bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 5GB, 500MB or 1024"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (use B, KB, MB, GB, TB, KiB, MiB or GiB)"
+            ));
+        }
+    };
+    Ok((n * mult).round() as u64)
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    match b {
+        b if b >= 1e9 => format!("{:.2} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} kB", b / 1e3),
+        _ => format!("{bytes} B"),
+    }
+}
+
+pub fn run(args: CacheArgs) -> anyhow::Result<()> {
+    let root = args.cache_dir;
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        CacheCommand::Stats { json } => {
+            let usage = ragtune_sweep::usage(&root)?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &usage).context("writing JSON")?;
+                writeln!(out)?;
+                return Ok(());
+            }
+            writeln!(out, "stage store {}", root.display())?;
+            writeln!(out, "{:<10} {:>9} {:>12}", "stage", "entries", "size")?;
+            for u in &usage {
+                writeln!(
+                    out,
+                    "{:<10} {:>9} {:>12}",
+                    u.stage,
+                    u.entries,
+                    human(u.bytes)
+                )?;
+            }
+            let total: u64 = usage.iter().map(|u| u.bytes).sum();
+            let entries: u64 = usage.iter().map(|u| u.entries).sum();
+            writeln!(out, "{:<10} {:>9} {:>12}", "total", entries, human(total))?;
+        }
+        CacheCommand::Gc { max_size } => {
+            let max = parse_size(&max_size).map_err(|e| UserError(format!("--max-size: {e}")))?;
+            let r = ragtune_sweep::gc(&root, max)?;
+            writeln!(
+                out,
+                "removed {} entries ({}), kept {} (limit {})",
+                r.removed,
+                human(r.removed_bytes),
+                human(r.kept_bytes),
+                human(max)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("5GB"), Ok(5_000_000_000));
+        assert_eq!(parse_size("1.5 MiB"), Ok(1_572_864));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("lots").is_err());
+        assert!(
+            parse_size("5 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+    }
+}
