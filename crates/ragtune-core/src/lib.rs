@@ -15,6 +15,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod atomic;
 mod corpus;
 mod embedder;
 mod hash;
@@ -22,6 +23,7 @@ mod offsets;
 mod ranking;
 mod setup;
 
+pub use atomic::{temp_path, write_atomic};
 pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span};
 pub use embedder::{EmbedFailure, EmbedOutput, Embedder, FakeEmbedder};
 pub use hash::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes, sha256, sha256_hex};

@@ -333,7 +333,8 @@ struct ChromaReference {
 /// Chroma: every `corpora/<id>.md` is one document; `questions_df.csv` has columns
 /// `question`, `references` (JSON list of {content, start_index, end_index}) and `corpus_id`.
 /// A question's id is its 0-based row number.
-pub(crate) fn load_chroma(root: &Path) -> Result<Corpus> {
+/// Chroma's corpora: every `corpora/*.md` file is one document, named by its stem.
+fn chroma_docs(root: &Path) -> Result<Vec<Document>> {
     let corpora = root.join("corpora");
     let mut files = BTreeMap::new();
     for entry in fs::read_dir(&corpora).map_err(|e| CorpusError::io(&corpora, e))? {
@@ -353,7 +354,7 @@ pub(crate) fn load_chroma(root: &Path) -> Result<Corpus> {
             what: "no .md corpora found".into(),
         });
     }
-    let docs = files
+    files
         .into_iter()
         .map(|(id, path)| {
             Ok(Document {
@@ -362,7 +363,11 @@ pub(crate) fn load_chroma(root: &Path) -> Result<Corpus> {
                 text: read(&path)?,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()
+}
+
+pub(crate) fn load_chroma(root: &Path) -> Result<Corpus> {
+    let docs = chroma_docs(root)?;
     let csv_path = root.join("questions_df.csv");
     let mut reader = csv::Reader::from_path(&csv_path)
         .map_err(|e| CorpusError::parse(&csv_path, 0, e.to_string()))?;

@@ -74,6 +74,55 @@ fn build_session(
     builder.commit_from_file(onnx)
 }
 
+/// The token-level output (float32, rank 3) and its dimension, checked against model.toml.
+fn token_output(session: &Session, spec: &ModelSpec, onnx: &Path) -> Result<(String, usize)> {
+    let onnx = onnx.to_path_buf();
+    let rank3_float: Vec<(String, i64)> = session
+        .outputs()
+        .iter()
+        .filter_map(|o| match o.dtype() {
+            ValueType::Tensor {
+                ty: TensorElementType::Float32,
+                shape,
+                ..
+            } if shape.len() == 3 => Some((o.name().to_string(), shape[2])),
+            _ => None,
+        })
+        .collect();
+    let (output, declared_dim) = match &spec.output {
+            Some(name) => rank3_float.iter().find(|(n, _)| n == name).cloned().ok_or_else(|| EmbedError::Model {
+                path: onnx.clone(),
+                message: format!("model.toml names output `{name}`, but the float32 rank-3 outputs are {rank3_float:?}"),
+            })?,
+            None if rank3_float.len() == 1 => rank3_float[0].clone(),
+            None => {
+                return Err(EmbedError::Model {
+                    path: onnx,
+                    message: format!(
+                        "cannot tell the token-level output: float32 rank-3 outputs are {rank3_float:?}; set `output` in model.toml"
+                    ),
+                });
+            }
+        };
+    let dim = match (spec.dim, declared_dim) {
+        (Some(d), g) if g > 0 && g as usize != d => {
+            return Err(EmbedError::Model {
+                path: onnx,
+                message: format!("model.toml declares dim {d}, but output `{output}` has {g}"),
+            });
+        }
+        (Some(d), _) => d,
+        (None, g) if g > 0 => g as usize,
+        (None, _) => {
+            return Err(EmbedError::Model {
+                path: onnx,
+                message: "output dimension is dynamic; declare `dim` in model.toml".into(),
+            });
+        }
+    };
+    Ok((output, dim))
+}
+
 /// A sentence embedder running an ONNX encoder.
 pub struct OnnxEmbedder {
     spec: ModelSpec,
@@ -124,49 +173,7 @@ impl OnnxEmbedder {
                 });
             }
         }
-        let rank3_float: Vec<(String, i64)> = session
-            .outputs()
-            .iter()
-            .filter_map(|o| match o.dtype() {
-                ValueType::Tensor {
-                    ty: TensorElementType::Float32,
-                    shape,
-                    ..
-                } if shape.len() == 3 => Some((o.name().to_string(), shape[2])),
-                _ => None,
-            })
-            .collect();
-        let (output, declared_dim) = match &spec.output {
-            Some(name) => rank3_float.iter().find(|(n, _)| n == name).cloned().ok_or_else(|| EmbedError::Model {
-                path: onnx.clone(),
-                message: format!("model.toml names output `{name}`, but the float32 rank-3 outputs are {rank3_float:?}"),
-            })?,
-            None if rank3_float.len() == 1 => rank3_float[0].clone(),
-            None => {
-                return Err(EmbedError::Model {
-                    path: onnx,
-                    message: format!(
-                        "cannot tell the token-level output: float32 rank-3 outputs are {rank3_float:?}; set `output` in model.toml"
-                    ),
-                });
-            }
-        };
-        let dim = match (spec.dim, declared_dim) {
-            (Some(d), g) if g > 0 && g as usize != d => {
-                return Err(EmbedError::Model {
-                    path: onnx,
-                    message: format!("model.toml declares dim {d}, but output `{output}` has {g}"),
-                });
-            }
-            (Some(d), _) => d,
-            (None, g) if g > 0 => g as usize,
-            (None, _) => {
-                return Err(EmbedError::Model {
-                    path: onnx,
-                    message: "output dimension is dynamic; declare `dim` in model.toml".into(),
-                });
-            }
-        };
+        let (output, dim) = token_output(&session, spec, &onnx)?;
         let tok_path = spec.tokenizer_path();
         let tok_err = |e: &dyn std::fmt::Display| EmbedError::Tokenizer {
             path: tok_path.clone(),
@@ -215,6 +222,47 @@ impl OnnxEmbedder {
                 path: self.spec.tokenizer_path(),
                 message: e.to_string(),
             })
+    }
+
+    /// Row `r`'s sentence vector from its token vectors `hidden[r, ..seq, ..]`: mean over
+    /// the attention mask or the first token, then L2 normalisation if the model asks.
+    fn pool(
+        &self,
+        hidden: &ndarray::ArrayViewD<f32>,
+        mask: &Array2<i64>,
+        r: usize,
+        seq: usize,
+        v: &mut [f32],
+    ) {
+        v.fill(0.0);
+        match self.spec.pooling {
+            Pooling::Mean => {
+                let mut n = 0.0f32;
+                for c in 0..seq {
+                    if mask[[r, c]] == 0 {
+                        continue;
+                    }
+                    n += 1.0;
+                    for (d, x) in v.iter_mut().enumerate() {
+                        *x += hidden[[r, c, d]];
+                    }
+                }
+                if n > 0.0 {
+                    v.iter_mut().for_each(|x| *x /= n);
+                }
+            }
+            Pooling::Cls => {
+                for (d, x) in v.iter_mut().enumerate() {
+                    *x = hidden[[r, 0, d]];
+                }
+            }
+        }
+        if self.spec.normalize {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                v.iter_mut().for_each(|x| *x /= norm);
+            }
+        }
     }
 
     fn run_batch(&self, encodings: &[&tokenizers::Encoding], out: &mut [f32]) -> Result<()> {
@@ -266,35 +314,7 @@ impl OnnxEmbedder {
         }
         for r in 0..b {
             let v = &mut out[r * self.dim..(r + 1) * self.dim];
-            v.fill(0.0);
-            match self.spec.pooling {
-                Pooling::Mean => {
-                    let mut n = 0.0f32;
-                    for c in 0..shape[1].min(len) {
-                        if mask[[r, c]] == 0 {
-                            continue;
-                        }
-                        n += 1.0;
-                        for (d, x) in v.iter_mut().enumerate() {
-                            *x += hidden[[r, c, d]];
-                        }
-                    }
-                    if n > 0.0 {
-                        v.iter_mut().for_each(|x| *x /= n);
-                    }
-                }
-                Pooling::Cls => {
-                    for (d, x) in v.iter_mut().enumerate() {
-                        *x = hidden[[r, 0, d]];
-                    }
-                }
-            }
-            if self.spec.normalize {
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                if norm > 0.0 {
-                    v.iter_mut().for_each(|x| *x /= norm);
-                }
-            }
+            self.pool(&hidden, &mask, r, shape[1].min(len), v);
         }
         Ok(())
     }

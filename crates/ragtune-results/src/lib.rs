@@ -153,28 +153,19 @@ pub fn questions_frame(rows: &[&QuestionRow]) -> PolarsResult<DataFrame> {
     DataFrame::new(rows.len(), columns)
 }
 
-/// Write `df` to `path` as Parquet, atomically.
+/// Write `df` to `path` as Parquet, atomically ([`ragtune_core::write_atomic`]).
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let io = |e| ResultsError::Io {
-        path: path.display().to_string(),
-        source: e,
-    };
-    let file = std::fs::File::create(&tmp).map_err(io)?;
-    let written = ParquetWriter::new(&file).finish(df);
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(ResultsError::Polars {
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .finish(df)
+        .map_err(|e| ResultsError::Polars {
             path: path.display().to_string(),
             source: e,
-        });
-    }
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+        })?;
+    ragtune_core::write_atomic(path, &bytes).map_err(|e| ResultsError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })
 }
 
 /// Write both tables for `records` into `dir`.

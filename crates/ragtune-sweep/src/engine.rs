@@ -15,7 +15,7 @@ use std::time::Instant;
 use ragtune_core::{ChunkSet, Corpus, Embedder, IndexSpec, Question, Setup};
 use ragtune_eval::{BestSetup, PointRecord};
 use ragtune_lexical::Bm25Index;
-pub use ragtune_retrieve::Trace;
+use ragtune_retrieve::Trace;
 use ragtune_retrieve::{Component as Ranker, Query, Retriever};
 use ragtune_vector::{HnswIndex, HnswParams, Vectors};
 use serde::{Deserialize, Serialize};

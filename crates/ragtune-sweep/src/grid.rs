@@ -304,22 +304,85 @@ impl Grid {
             }
         })?;
         let c = Checker { path, text: &text };
-        // Absolute, so that a run folder's manifest works from any directory.
-        // A grid file named without a folder ("grid.toml") has the empty path as its parent,
-        // which neither canonicalize nor absolute accept: it means the current directory.
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let base = parent
-            .canonicalize()
-            .or_else(|_| std::path::absolute(&parent))
-            .unwrap_or(parent);
-        let g = &raw.grid;
-
         if raw.name.get_ref().trim().is_empty() {
             return c.err(raw.name.span(), "name", "must not be empty");
         }
+        let chunks = c.chunk_specs(&raw.grid)?;
+        let (top_k, depth) = c.cut_offs(&raw)?;
+        let (hnsw_m, hnsw_efc) = c.hnsw_build(&raw.retrieval)?;
+        let objective = c.objective(&raw.select, &top_k)?;
+        let dims = c.dimensions(&raw.grid, chunks, (hnsw_m, hnsw_efc), depth)?;
+        let (points, combinations) = dims.expand();
+        let base = base_dir(path);
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let retrieval = RetrievalSettings {
+            depth: Some(depth),
+            hnsw_m: Some(hnsw_m),
+            hnsw_ef_construction: Some(hnsw_efc),
+            tokenizer: raw.retrieval.tokenizer.as_deref().map(resolve),
+        };
+        Ok(Grid {
+            path: path.to_path_buf(),
+            name: raw.name.into_inner(),
+            corpus: raw.corpus.resolved(&base),
+            retrieval,
+            select: raw.select.into_inner(),
+            objective,
+            points,
+            combinations,
+            top_k,
+            depth,
+            text,
+        })
+    }
+
+    /// Models used by any setup, in first-use order.
+    pub fn models(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for m in self.points.iter().filter_map(|p| p.model()) {
+            if !out.iter().any(|o| o == m) {
+                out.push(m.to_string());
+            }
+        }
+        out
+    }
+
+    /// Distinct chunk specs, in first-use order.
+    pub fn chunk_specs(&self) -> Vec<ChunkSpec> {
+        let mut seen = BTreeSet::new();
+        self.points
+            .iter()
+            .map(|p| p.chunk)
+            .filter(|c| seen.insert(*c))
+            .collect()
+    }
+}
+
+/// The folder a grid's relative paths are resolved against, absolute, so that a run
+/// folder's manifest works from any directory. A grid named without a folder
+/// ("grid.toml") has the empty path as its parent, which neither canonicalize nor
+/// absolute accept: it means the current directory.
+fn base_dir(path: &Path) -> PathBuf {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    parent
+        .canonicalize()
+        .or_else(|_| std::path::absolute(&parent))
+        .unwrap_or(parent)
+}
+
+impl Checker<'_> {
+    /// The distinct chunk specs of `[grid]`, checked.
+    fn chunk_specs(&self, g: &GridTable) -> Result<Vec<ChunkSpec>> {
+        let c = self;
         let chunkers = c.list(&g.chunker, "chunker")?;
         let any_sized = chunkers.iter().any(|k| k.is_sized());
         let sizes = match (&g.chunk_size, any_sized) {
@@ -391,6 +454,78 @@ impl Grid {
             }
         }
 
+        Ok(chunk_specs)
+    }
+
+    /// Sorted, distinct `top_k` and the ranking depth.
+    fn cut_offs(&self, raw: &RawGrid) -> Result<(Vec<usize>, usize)> {
+        let (c, g, text) = (self, &raw.grid, self.text);
+        let mut top_k = c.list(&g.top_k, "top_k")?;
+        if top_k.contains(&0) {
+            return c.err(g.top_k.span(), "top_k", "k must be at least 1");
+        }
+        top_k.sort_unstable();
+        let max_k = *top_k.last().expect("non-empty");
+        let depth = raw.retrieval.depth.unwrap_or(max_k);
+        if depth < max_k {
+            let span = find_key(text, "depth");
+            return c.err(
+                span,
+                "depth",
+                format!("depth {depth} must be at least the largest top_k ({max_k})"),
+            );
+        }
+        Ok((top_k, depth))
+    }
+
+    /// HNSW `M` and `ef_construction`, checked.
+    fn hnsw_build(&self, r: &RetrievalSettings) -> Result<(usize, usize)> {
+        let (c, text) = (self, self.text);
+        let hnsw_m = r.hnsw_m.unwrap_or(DEFAULT_HNSW_M);
+        let hnsw_efc = r
+            .hnsw_ef_construction
+            .unwrap_or(DEFAULT_HNSW_EF_CONSTRUCTION);
+        if !(2..=256).contains(&hnsw_m) {
+            return c.err(find_key(text, "hnsw_m"), "hnsw_m", "must lie in [2, 256]");
+        }
+        if hnsw_efc == 0 {
+            return c.err(
+                find_key(text, "hnsw_ef_construction"),
+                "hnsw_ef_construction",
+                "must be at least 1",
+            );
+        }
+
+        Ok((hnsw_m, hnsw_efc))
+    }
+
+    /// The objective, which must name a metric and one of the `top_k`.
+    fn objective(&self, select: &Spanned<SelectSpec>, top_k: &[usize]) -> Result<Objective> {
+        let c = self;
+        let spec = select.get_ref();
+        let objective: Objective = match spec.objective.parse::<Objective>() {
+            Ok(o) if top_k.contains(&o.k) => o,
+            Ok(_) => {
+                return c.err(
+                    select.span(),
+                    "objective",
+                    format!("k in {:?} must be one of top_k {top_k:?}", spec.objective),
+                );
+            }
+            Err(e) => return c.err(select.span(), "objective", e),
+        };
+        Ok(objective)
+    }
+
+    /// The retrieval lists of `[grid]`, checked, with the fixed settings beside them.
+    fn dimensions(
+        &self,
+        g: &GridTable,
+        chunks: Vec<ChunkSpec>,
+        (hnsw_m, hnsw_efc): (usize, usize),
+        depth: usize,
+    ) -> Result<Dimensions> {
+        let c = self;
         let retrievers = c.list(&g.retriever, "retriever")?;
         let needs_vectors = retrievers.iter().any(|r| r.uses_vectors());
         let models = match (&g.model, needs_vectors) {
@@ -431,52 +566,8 @@ impl Grid {
             "normalization",
             vec![Normalization::Minmax],
         )?;
-        let mut top_k = c.list(&g.top_k, "top_k")?;
-        if top_k.contains(&0) {
-            return c.err(g.top_k.span(), "top_k", "k must be at least 1");
-        }
-        top_k.sort_unstable();
-        let max_k = *top_k.last().expect("non-empty");
-        let depth = raw.retrieval.depth.unwrap_or(max_k);
-        if depth < max_k {
-            let span = find_key(&text, "depth");
-            return c.err(
-                span,
-                "depth",
-                format!("depth {depth} must be at least the largest top_k ({max_k})"),
-            );
-        }
-        let hnsw_m = raw.retrieval.hnsw_m.unwrap_or(DEFAULT_HNSW_M);
-        let hnsw_efc = raw
-            .retrieval
-            .hnsw_ef_construction
-            .unwrap_or(DEFAULT_HNSW_EF_CONSTRUCTION);
-        if !(2..=256).contains(&hnsw_m) {
-            return c.err(find_key(&text, "hnsw_m"), "hnsw_m", "must lie in [2, 256]");
-        }
-        if hnsw_efc == 0 {
-            return c.err(
-                find_key(&text, "hnsw_ef_construction"),
-                "hnsw_ef_construction",
-                "must be at least 1",
-            );
-        }
-
-        let select = raw.select.get_ref().clone();
-        let objective: Objective = match select.objective.parse::<Objective>() {
-            Ok(o) if top_k.contains(&o.k) => o,
-            Ok(_) => {
-                return c.err(
-                    raw.select.span(),
-                    "objective",
-                    format!("k in {:?} must be one of top_k {top_k:?}", select.objective),
-                );
-            }
-            Err(e) => return c.err(raw.select.span(), "objective", e),
-        };
-
-        let dims = Dimensions {
-            chunks: chunk_specs,
+        Ok(Dimensions {
+            chunks,
             retrievers,
             models,
             indexes,
@@ -488,57 +579,7 @@ impl Grid {
             hnsw_m,
             hnsw_efc,
             depth,
-        };
-        let (points, combinations) = dims.expand();
-
-        let resolve = |p: &Path| {
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base.join(p)
-            }
-        };
-        let retrieval = RetrievalSettings {
-            depth: Some(depth),
-            hnsw_m: Some(hnsw_m),
-            hnsw_ef_construction: Some(hnsw_efc),
-            tokenizer: raw.retrieval.tokenizer.as_deref().map(resolve),
-        };
-        let corpus = raw.corpus.resolved(&base);
-        Ok(Grid {
-            path: path.to_path_buf(),
-            name: raw.name.into_inner(),
-            corpus,
-            retrieval,
-            select,
-            objective,
-            points,
-            combinations,
-            top_k,
-            depth,
-            text,
         })
-    }
-
-    /// Models used by any setup, in first-use order.
-    pub fn models(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for m in self.points.iter().filter_map(|p| p.model()) {
-            if !out.iter().any(|o| o == m) {
-                out.push(m.to_string());
-            }
-        }
-        out
-    }
-
-    /// Distinct chunk specs, in first-use order.
-    pub fn chunk_specs(&self) -> Vec<ChunkSpec> {
-        let mut seen = BTreeSet::new();
-        self.points
-            .iter()
-            .map(|p| p.chunk)
-            .filter(|c| seen.insert(*c))
-            .collect()
     }
 }
 

@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use ragtune_core::{ChunkSpec, ContentHasher, IndexSpec, Retriever, Setup};
+use ragtune_core::{ChunkSpec, ContentHasher, IndexSpec, Retriever, Setup, VectorSpec};
 use serde::Serialize;
 
 use crate::grid::Grid;
@@ -213,6 +213,113 @@ impl Builder {
         self.node(NodeKind::Rankings, &parts, label)
     }
 
+    fn setup(&mut self, setup: &Setup, grid: &Grid, inputs: &PlanInputs) -> SetupNodes {
+        let depth = grid.depth;
+        let b = self;
+        let chunks = b.chunks(&setup.chunk, inputs);
+        let spec = setup.chunk.to_string();
+        let bm25 = setup.retriever.uses_bm25().then(|| {
+            let ck = b.key_of(chunks).to_vec();
+            let index = b.node(NodeKind::Bm25, &[&ck], format!("bm25 {spec}"));
+            let ik = b.key_of(index).to_vec();
+            let r = b.rankings(&ik, format!("bm25 {spec}"), inputs, depth);
+            (index, r)
+        });
+        let mut exact_rankings = None;
+        let vector = setup
+            .retriever
+            .vector()
+            .map(|v| b.vector(v, chunks, &spec, inputs, depth, &mut exact_rankings));
+        let fusion = match (&setup.retriever, bm25, vector) {
+            (Retriever::Hybrid { fusion, depth, .. }, Some((_, br)), Some(v)) => {
+                let f = serde_json::to_vec(fusion).expect("fusions serialise");
+                let (bk, vk) = (b.key_of(br).to_vec(), b.key_of(v.rankings).to_vec());
+                Some(b.node(
+                    NodeKind::Fusion,
+                    &[&bk, &vk, &f, &depth.to_le_bytes()],
+                    setup.label(),
+                ))
+            }
+            _ => None,
+        };
+        let last = fusion
+            .or(vector.map(|v| v.rankings))
+            .or(bm25.map(|(_, r)| r))
+            .expect("every setup ranks");
+        let lk = b.key_of(last).to_vec();
+        let scores = grid
+            .top_k
+            .iter()
+            .map(|k| {
+                b.node(
+                    NodeKind::Scores,
+                    &[&lk, &k.to_le_bytes(), inputs.corpus.as_bytes()],
+                    format!("{} @{k}", setup.label()),
+                )
+            })
+            .collect();
+        SetupNodes {
+            setup: setup.clone(),
+            config_id: setup.config_id(),
+            chunks,
+            bm25,
+            vector,
+            exact_rankings,
+            fusion,
+            scores,
+        }
+    }
+
+    /// The vector side of a setup: vectors, the exact rankings over them, and for HNSW
+    /// the graph and its rankings (`exact` is set to the exact rankings, for recall).
+    fn vector(
+        &mut self,
+        v: &VectorSpec,
+        chunks: usize,
+        spec: &str,
+        inputs: &PlanInputs,
+        depth: usize,
+        exact_rankings: &mut Option<usize>,
+    ) -> VectorNodes {
+        let b = self;
+        let ns = inputs.models.get(&v.model).cloned().unwrap_or_default();
+        let ck = b.key_of(chunks).to_vec();
+        let vectors = b.node(
+            NodeKind::Vectors,
+            &[&ck, ns.as_bytes()],
+            format!("{spec} {}", v.model),
+        );
+        let vk = b.key_of(vectors).to_vec();
+        let exact = b.rankings(&vk, format!("exact {spec} {}", v.model), inputs, depth);
+        match v.index {
+            IndexSpec::Exact => VectorNodes {
+                vectors,
+                hnsw: None,
+                rankings: exact,
+            },
+            IndexSpec::Hnsw {
+                m,
+                ef_construction,
+                ef_search,
+            } => {
+                let hnsw = b.node(
+                    NodeKind::Hnsw,
+                    &[&vk, &m.to_le_bytes(), &ef_construction.to_le_bytes()],
+                    format!("hnsw(m={m},efc={ef_construction}) {spec} {}", v.model),
+                );
+                let hk = b.key_of(hnsw).to_vec();
+                let component: Vec<u8> = [hk, ef_search.to_le_bytes().to_vec()].concat();
+                let label = format!("hnsw(ef={ef_search}) {spec} {}", v.model);
+                *exact_rankings = Some(exact);
+                VectorNodes {
+                    vectors,
+                    hnsw: Some(hnsw),
+                    rankings: b.rankings(&component, label, inputs, depth),
+                }
+            }
+        }
+    }
+
     fn chunks(&mut self, chunk: &ChunkSpec, inputs: &PlanInputs) -> usize {
         let spec = chunk.to_string();
         let parts: [&[u8]; 3] = [
@@ -231,96 +338,11 @@ impl Plan {
             nodes: Vec::new(),
             by_key: HashMap::new(),
         };
-        let depth = grid.depth;
-        let mut setups = Vec::with_capacity(grid.points.len());
-        for setup in &grid.points {
-            let chunks = b.chunks(&setup.chunk, &inputs);
-            let spec = setup.chunk.to_string();
-            let bm25 = setup.retriever.uses_bm25().then(|| {
-                let ck = b.key_of(chunks).to_vec();
-                let index = b.node(NodeKind::Bm25, &[&ck], format!("bm25 {spec}"));
-                let ik = b.key_of(index).to_vec();
-                let r = b.rankings(&ik, format!("bm25 {spec}"), &inputs, depth);
-                (index, r)
-            });
-            let mut exact_rankings = None;
-            let vector = setup.retriever.vector().map(|v| {
-                let ns = inputs.models.get(&v.model).cloned().unwrap_or_default();
-                let ck = b.key_of(chunks).to_vec();
-                let vectors = b.node(
-                    NodeKind::Vectors,
-                    &[&ck, ns.as_bytes()],
-                    format!("{spec} {}", v.model),
-                );
-                let vk = b.key_of(vectors).to_vec();
-                let exact = b.rankings(&vk, format!("exact {spec} {}", v.model), &inputs, depth);
-                match v.index {
-                    IndexSpec::Exact => VectorNodes {
-                        vectors,
-                        hnsw: None,
-                        rankings: exact,
-                    },
-                    IndexSpec::Hnsw {
-                        m,
-                        ef_construction,
-                        ef_search,
-                    } => {
-                        let hnsw = b.node(
-                            NodeKind::Hnsw,
-                            &[&vk, &m.to_le_bytes(), &ef_construction.to_le_bytes()],
-                            format!("hnsw(m={m},efc={ef_construction}) {spec} {}", v.model),
-                        );
-                        let hk = b.key_of(hnsw).to_vec();
-                        let component: Vec<u8> = [hk, ef_search.to_le_bytes().to_vec()].concat();
-                        let label = format!("hnsw(ef={ef_search}) {spec} {}", v.model);
-                        exact_rankings = Some(exact);
-                        VectorNodes {
-                            vectors,
-                            hnsw: Some(hnsw),
-                            rankings: b.rankings(&component, label, &inputs, depth),
-                        }
-                    }
-                }
-            });
-            let fusion = match (&setup.retriever, bm25, vector) {
-                (Retriever::Hybrid { fusion, depth, .. }, Some((_, br)), Some(v)) => {
-                    let f = serde_json::to_vec(fusion).expect("fusions serialise");
-                    let (bk, vk) = (b.key_of(br).to_vec(), b.key_of(v.rankings).to_vec());
-                    Some(b.node(
-                        NodeKind::Fusion,
-                        &[&bk, &vk, &f, &depth.to_le_bytes()],
-                        setup.label(),
-                    ))
-                }
-                _ => None,
-            };
-            let last = fusion
-                .or(vector.map(|v| v.rankings))
-                .or(bm25.map(|(_, r)| r))
-                .expect("every setup ranks");
-            let lk = b.key_of(last).to_vec();
-            let scores = grid
-                .top_k
-                .iter()
-                .map(|k| {
-                    b.node(
-                        NodeKind::Scores,
-                        &[&lk, &k.to_le_bytes(), inputs.corpus.as_bytes()],
-                        format!("{} @{k}", setup.label()),
-                    )
-                })
-                .collect();
-            setups.push(SetupNodes {
-                setup: setup.clone(),
-                config_id: setup.config_id(),
-                chunks,
-                bm25,
-                vector,
-                exact_rankings,
-                fusion,
-                scores,
-            });
-        }
+        let setups = grid
+            .points
+            .iter()
+            .map(|setup| b.setup(setup, grid, &inputs))
+            .collect();
         Plan {
             nodes: b.nodes,
             setups,

@@ -16,10 +16,8 @@
 //! concurrent sweeps sharing one store never see a torn entry.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use ragtune_core::sha256_hex;
@@ -96,36 +94,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
     move |e| SweepError::io(path, e)
 }
 
-/// A unique temporary name in `dir` (process id and a counter).
-fn temp_name(dir: &Path, stem: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    dir.join(format!(
-        ".{stem}.tmp-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
-}
+use ragtune_core::temp_path as temp_name;
 
-/// Write `bytes` to `path` atomically: a temporary file in the same folder, synced, then
-/// renamed into place. The one write helper of ragtune: the run folder and the store use
-/// it, with the same fsync policy (sync the file before the rename).
+/// Write `bytes` to `path` atomically ([`ragtune_core::write_atomic`]), with the path in
+/// the error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let stem = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = temp_name(dir, &stem);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        SweepError::io(path, e)
-    })
+    ragtune_core::write_atomic(path, bytes).map_err(|e| SweepError::io(path, e))
 }
 
 /// The payload of a file entry, if its header, length and hash check out.

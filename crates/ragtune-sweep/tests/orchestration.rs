@@ -229,7 +229,7 @@ fn resume_with_a_changed_grid_keeps_what_applies_and_refuses_a_changed_corpus() 
     // A changed corpus is refused.
     let doc = f.path().join("docs/0-flood.md");
     let text = std::fs::read_to_string(&doc).unwrap();
-    std::fs::write(&doc, text.replace("handbook", "manual")).unwrap();
+    std::fs::write(&doc, text.replace("handbook", "rulebook")).unwrap();
     let err = run_sweep(&changed, &run, &f.opts(), &MODELS, &Silent, true).unwrap_err();
     assert!(err.to_string().contains("the corpus changed"), "{err}");
 }

@@ -2,9 +2,10 @@
 
 use std::io::Write;
 
-use ragtune_core::{Chunk, Span};
+use ragtune_core::{Chunk, Question, Span};
 use ragtune_eval::Metric;
-use ragtune_sweep::{Engine, Grid, RunDir, chunk_is_relevant, read_point};
+use ragtune_retrieve::Trace;
+use ragtune_sweep::{Engine, Grid, PointRecord, RunDir, chunk_is_relevant, read_point};
 
 use super::query::one_line;
 use crate::UserError;
@@ -30,154 +31,186 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         })?
         .clone();
     let trace = engine.trace(&q.text, engine.depth)?;
-    let corpus = &engine.corpus;
-    let set = &engine.set;
-    let chunk_of = |i: u32| set.chunks[i as usize];
-    let doc_id = |c: &Chunk| corpus.docs[c.doc as usize].id.as_str();
-    let mark = |c: &Chunk| if chunk_is_relevant(&q, c) { "✓" } else { " " };
-    let n = args.top;
-    // "  rank. ✓ score  chunk N doc [start, end)": one format for every list.
-    let hit_line = |i: usize, chunk: u32, score: f64| {
-        let c = chunk_of(chunk);
-        let (mark, doc) = (mark(&c), doc_id(&c));
+    let ex = Explain {
+        engine: &engine,
+        q: &q,
+        trace: &trace,
+        top: args.top,
+    };
+    let mut out = std::io::stdout().lock();
+    ex.header(&mut out)?;
+    ex.components(&mut out)?;
+    ex.final_list(&mut out)?;
+    ex.gold(&mut out)?;
+    if let Ok(rec) = read_point(&RunDir::open(&args.run)?, &engine.config_id) {
+        scores(&mut out, &rec, &q.id)?;
+    }
+    Ok(())
+}
+
+/// One question's trace through one setup.
+struct Explain<'a> {
+    engine: &'a Engine,
+    q: &'a Question,
+    trace: &'a Trace,
+    top: usize,
+}
+
+impl Explain<'_> {
+    fn chunk(&self, i: u32) -> Chunk {
+        self.engine.set.chunks[i as usize]
+    }
+
+    /// "  rank. ✓ score  chunk N doc [start, end)": one format for every list.
+    fn hit_line(&self, i: usize, chunk: u32, score: f64) -> String {
+        let c = self.chunk(chunk);
+        let mark = if chunk_is_relevant(self.q, &c) {
+            "✓"
+        } else {
+            " "
+        };
+        let doc = &self.engine.corpus.docs[c.doc as usize].id;
         format!(
             "  {:>3}. {mark} {score:>9.4}  chunk {chunk} {doc} [{}, {})",
             i + 1,
             c.start,
             c.end
         )
-    };
-    let mut out = std::io::stdout().lock();
-
-    writeln!(out, "question {}: {}", q.id, q.text)?;
-    writeln!(
-        out,
-        "setup    {} ({})",
-        engine.config_id,
-        engine.point.label()
-    )?;
-    writeln!(
-        out,
-        "depth    {} per retriever; ✓ marks a chunk that holds gold text\n",
-        engine.depth
-    )?;
-
-    for (name, ranking) in [("BM25", &trace.bm25), ("vector", &trace.vector)] {
-        let Some(r) = ranking else { continue };
-        writeln!(out, "{name} top {}:", n.min(r.hits.len()))?;
-        for (i, h) in r.hits.iter().take(n).enumerate() {
-            let text = one_line(set.text(corpus, h.chunk as usize), 70);
-            writeln!(out, "{}  {text}", hit_line(i, h.chunk, h.score as f64))?;
-        }
-        if r.hits.is_empty() {
-            writeln!(out, "  (nothing retrieved)")?;
-        }
-        writeln!(out)?;
     }
-    writeln!(
-        out,
-        "final list ({}) top {}:",
-        engine.point.retriever.name(),
-        n.min(trace.fused.len())
-    )?;
-    for (i, h) in trace.fused.iter().take(n).enumerate() {
-        let comp = |x: Option<(usize, f32)>| {
-            x.map_or("  -  ".to_string(), |(r, s)| format!("#{r} ({s:.3})"))
-        };
-        let (b, v) = (comp(h.bm25), comp(h.vector));
+
+    fn header(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let e = self.engine;
+        writeln!(out, "question {}: {}", self.q.id, self.q.text)?;
+        writeln!(out, "setup    {} ({})", e.config_id, e.point.label())?;
         writeln!(
             out,
-            "{}  bm25 {b}  vector {v}",
-            hit_line(i, h.chunk, h.score)
-        )?;
+            "depth    {} per retriever; ✓ marks a chunk that holds gold text\n",
+            e.depth
+        )
     }
 
-    writeln!(out, "\ngold labels:")?;
-    let rank_in = |pred: &dyn Fn(&Chunk) -> bool| {
-        trace
+    fn components(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let (n, e) = (self.top, self.engine);
+        for (name, ranking) in [("BM25", &self.trace.bm25), ("vector", &self.trace.vector)] {
+            let Some(r) = ranking else { continue };
+            writeln!(out, "{name} top {}:", n.min(r.hits.len()))?;
+            for (i, h) in r.hits.iter().take(n).enumerate() {
+                let text = one_line(e.set.text(&e.corpus, h.chunk as usize), 70);
+                writeln!(out, "{}  {text}", self.hit_line(i, h.chunk, h.score as f64))?;
+            }
+            if r.hits.is_empty() {
+                writeln!(out, "  (nothing retrieved)")?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+
+    fn final_list(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let fused = &self.trace.fused;
+        writeln!(
+            out,
+            "final list ({}) top {}:",
+            self.engine.point.retriever.name(),
+            self.top.min(fused.len())
+        )?;
+        for (i, h) in fused.iter().take(self.top).enumerate() {
+            let comp = |x: Option<(usize, f32)>| {
+                x.map_or("  -  ".to_string(), |(r, s)| format!("#{r} ({s:.3})"))
+            };
+            let (b, v) = (comp(h.bm25), comp(h.vector));
+            writeln!(
+                out,
+                "{}  bm25 {b}  vector {v}",
+                self.hit_line(i, h.chunk, h.score)
+            )?;
+        }
+        Ok(())
+    }
+
+    /// 1-based rank of the first chunk in the final list that satisfies `pred`.
+    fn rank_in(&self, pred: &dyn Fn(&Chunk) -> bool) -> String {
+        let r = self
+            .trace
             .fused
             .iter()
-            .position(|h| pred(&chunk_of(h.chunk)))
-            .map(|p| p + 1)
-    };
-    let found = |r: Option<usize>| {
-        r.map_or(format!("not in the top {}", engine.depth), |r| {
+            .position(|h| pred(&self.chunk(h.chunk)))
+            .map(|p| p + 1);
+        r.map_or(format!("not in the top {}", self.engine.depth), |r| {
             format!("found at rank {r}")
         })
-    };
-    for s in &q.spans {
+    }
+
+    fn gold(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let corpus = &self.engine.corpus;
+        writeln!(out, "\ngold labels:")?;
+        for s in &self.q.spans {
+            let Span { doc, start, end } = *s;
+            let text = &corpus.docs[doc as usize].text[start..end];
+            let overlaps = |c: &Chunk| c.doc == doc && c.start < end && start < c.end;
+            writeln!(
+                out,
+                "  span {} [{start}, {end}) \"{}\": {}",
+                corpus.docs[doc as usize].id,
+                one_line(text, 60),
+                self.rank_in(&overlaps)
+            )?;
+            writeln!(out, "    {}", self.holders(s))?;
+        }
+        for &d in &self.q.relevant_docs {
+            if self.q.spans.iter().any(|s| s.doc == d) {
+                continue;
+            }
+            let found = self.rank_in(&|c: &Chunk| c.doc == d);
+            writeln!(out, "  document {}: {found}", corpus.docs[d as usize].id)?;
+        }
+        Ok(())
+    }
+
+    /// Which chunks of the setup hold a gold span: one whole, or several in parts.
+    fn holders(&self, s: &Span) -> String {
         let Span { doc, start, end } = *s;
-        let text = &corpus.docs[doc as usize].text[start..end];
-        let overlaps = |c: &Chunk| c.doc == doc && c.start < end && start < c.end;
-        writeln!(
-            out,
-            "  span {} [{start}, {end}) \"{}\": {}",
-            corpus.docs[doc as usize].id,
-            one_line(text, 60),
-            found(rank_in(&overlaps))
-        )?;
-        let holders: Vec<(usize, &Chunk)> = set
+        let holders: Vec<(usize, &Chunk)> = self
+            .engine
+            .set
             .chunks
             .iter()
             .enumerate()
-            .filter(|(_, c)| overlaps(c))
+            .filter(|(_, c)| c.doc == doc && c.start < end && start < c.end)
             .collect();
         if let Some((i, c)) = holders
             .iter()
             .find(|(_, c)| c.start <= start && end <= c.end)
         {
-            writeln!(out, "    held whole by chunk {i} [{}, {})", c.start, c.end)?;
-        } else {
-            let parts: Vec<String> = holders
-                .iter()
-                .map(|(i, c)| {
-                    let covered = end.min(c.end) - start.max(c.start);
-                    format!(
-                        "chunk {i} [{}, {}) holds {:.0}%",
-                        c.start,
-                        c.end,
-                        100.0 * covered as f64 / (end - start).max(1) as f64
-                    )
-                })
-                .collect();
-            writeln!(
-                out,
-                "    cut across {} chunks: {}",
-                holders.len(),
-                parts.join("; ")
-            )?;
+            return format!("held whole by chunk {i} [{}, {})", c.start, c.end);
         }
+        let parts: Vec<String> = holders
+            .iter()
+            .map(|(i, c)| {
+                let covered = end.min(c.end) - start.max(c.start);
+                let share = 100.0 * covered as f64 / (end - start).max(1) as f64;
+                format!("chunk {i} [{}, {}) holds {share:.0}%", c.start, c.end)
+            })
+            .collect();
+        format!("cut across {} chunks: {}", holders.len(), parts.join("; "))
     }
-    let direct: Vec<_> = q
-        .relevant_docs
-        .iter()
-        .filter(|d| !q.spans.iter().any(|s| s.doc == **d))
-        .collect();
-    for &&d in &direct {
+}
+
+/// The stored per-question scores: every metric that applies, in schema order.
+fn scores(out: &mut impl Write, rec: &PointRecord, qid: &str) -> std::io::Result<()> {
+    writeln!(out, "\nscores for this question:")?;
+    for r in rec.questions.iter().filter(|r| r.question_id == qid) {
+        let values: Vec<String> = Metric::ALL
+            .iter()
+            .filter_map(|&m| Some(format!("{} {:.3}", m.name(), r.metrics.get(m)?)))
+            .collect();
         writeln!(
             out,
-            "  document {}: {}",
-            corpus.docs[d as usize].id,
-            found(rank_in(&|c: &Chunk| c.doc == d))
+            "  k={:<3} {}  context_tokens {}",
+            r.top_k,
+            values.join("  "),
+            r.context_tokens
         )?;
-    }
-
-    if let Ok(rec) = read_point(&RunDir::open(&args.run)?, &engine.config_id) {
-        writeln!(out, "\nscores for this question:")?;
-        for r in rec.questions.iter().filter(|r| r.question_id == q.id) {
-            // Every metric that applies to this question, in schema order.
-            let values: Vec<String> = Metric::ALL
-                .iter()
-                .filter_map(|&m| Some(format!("{} {:.3}", m.name(), r.metrics.get(m)?)))
-                .collect();
-            writeln!(
-                out,
-                "  k={:<3} {}  context_tokens {}",
-                r.top_k,
-                values.join("  "),
-                r.context_tokens
-            )?;
-        }
     }
     Ok(())
 }
