@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 secs="${1:-30}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 models/fetch.sh
-cargo build --release --quiet
-bin=./target/release/ragtune
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release --quiet -p ragtune
+bin=$CARGO_TARGET_DIR/release/ragtune
 run=runs/bench-squad-50k
 if [ ! -f "$run/results.parquet" ]; then
   rm -rf "$run"

@@ -9,8 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models/fetch.sh
-cargo build --release --quiet
-bin=$PWD/target/release/ragtune
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release --quiet -p ragtune
+bin=$CARGO_TARGET_DIR/release/ragtune
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 grid() { # name fusion-lines top_k

@@ -9,13 +9,14 @@ cd "$(dirname "$0")/.."
 models/fetch.sh
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check polars==2.1.0 pyarrow==26.0.1
-cargo build --release --quiet
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release --quiet -p ragtune
 which=("${@:-chroma squad}")
 for name in ${which[@]}; do
   out="runs/reference-$name"
   rm -rf "$out"
   start=$(date +%s)
-  ./target/release/ragtune sweep "grids/reference-$name.toml" --out "$out" --show 5
+  "$CARGO_TARGET_DIR/release/ragtune" sweep "grids/reference-$name.toml" --out "$out" --show 5
   echo "$(( $(date +%s) - start ))" > "$out/wall_seconds"
 done
 .venv/bin/python scripts/results_tables.py runs/reference-chroma runs/reference-squad > docs/results.md

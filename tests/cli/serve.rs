@@ -322,39 +322,25 @@ fn http_surface_limits_and_errors() {
     );
     server.stop();
 
-    // A restart reloads the stored indexes instead of rebuilding them.
-    let r = ragtune_ok(
-        tmp.path(),
-        &[
+    // A restart reloads the stored indexes instead of rebuilding them; the control, with
+    // an empty store, has to build.
+    let query = |store: &Path| {
+        let args = [
             "query",
             "--run",
             run.to_str().unwrap(),
             "--cache-dir",
-            cache.to_str().unwrap(),
+            store.to_str().unwrap(),
             "flood",
-        ],
-    );
-    assert!(r.stdout.contains(&best_id));
-    assert!(
-        r.stderr.contains("indexes read from the stage store"),
-        "{}",
+        ];
+        let r = ragtune_ok(tmp.path(), &args);
+        assert!(r.stdout.contains(&best_id), "{}", r.stdout);
         r.stderr
-    );
-    // The control: with an empty store the same command has to build.
-    let empty = tmp.path().join("empty-store");
-    let r = ragtune_ok(
-        tmp.path(),
-        &[
-            "query",
-            "--run",
-            run.to_str().unwrap(),
-            "--cache-dir",
-            empty.to_str().unwrap(),
-            "flood",
-        ],
-    );
-    assert!(r.stdout.contains(&best_id));
-    assert!(r.stderr.contains("missing indexes built"), "{}", r.stderr);
+    };
+    let warm = query(&cache);
+    assert!(warm.contains("indexes read from the stage store"), "{warm}");
+    let cold = query(&tmp.path().join("empty-store"));
+    assert!(cold.contains("missing indexes built"), "{cold}");
 }
 
 #[test]

@@ -223,3 +223,81 @@ objective = "span_recall@3"
     assert_eq!(rankings["computed"], 0, "{rankings}");
     python_ok("check_results.py", &[o, "--expect-retrievers", "bm25"]);
 }
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
+fn plan_sweep_cache_stats_and_gc_on_the_quickstart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = root().join("grids/quickstart.toml");
+    let (g, cache) = (grid.to_str().unwrap(), tmp.path().join("cache"));
+    let c = cache.to_str().unwrap();
+    // Before anything ran: every node is still to run.
+    let r = ragtune_ok(tmp.path(), &["plan", g, "--cache-dir", c, "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(plan["points"], 108);
+    let stage = |p: &serde_json::Value, kind: &str| {
+        p["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == kind)
+            .unwrap()
+            .clone()
+    };
+    // 12 chunk sets; rankings: bm25, exact and hnsw(ef=32) per chunk set.
+    assert_eq!(stage(&plan, "chunks")["nodes"], 12);
+    assert_eq!(stage(&plan, "rankings")["nodes"], 36);
+    assert_eq!(stage(&plan, "rankings")["stored"], 0);
+    assert!(
+        !plan["collapsed"].as_array().unwrap().is_empty(),
+        "bm25 ignores model and index"
+    );
+    sweep_ok(tmp.path(), &grid, &tmp.path().join("run"), &cache);
+    let r = ragtune_ok(tmp.path(), &["plan", g, "--cache-dir", c, "--json"]);
+    let after: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(stage(&after, "rankings")["stored"], 36);
+    let text = ragtune_ok(tmp.path(), &["plan", g, "--cache-dir", c]).stdout;
+    assert!(
+        text.contains("108 points") && text.contains("rankings"),
+        "{text}"
+    );
+
+    let r = ragtune_ok(tmp.path(), &["cache", "stats", "--cache-dir", c, "--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let bytes: u64 = stats["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["bytes"].as_u64().unwrap())
+        .sum();
+    assert!(bytes > 0);
+    assert_eq!(stats["since_created"]["rankings"]["writes"], 36);
+    // gc down to a third: the least recently used entries go, and a sweep recomputes them.
+    let r = ragtune_ok(
+        tmp.path(),
+        &[
+            "cache",
+            "gc",
+            "--cache-dir",
+            c,
+            "--max-size",
+            &format!("{}", bytes / 3),
+        ],
+    );
+    assert!(r.stdout.starts_with("removed "), "{}", r.stdout);
+    let r = ragtune_ok(tmp.path(), &["cache", "stats", "--cache-dir", c, "--json"]);
+    let left: u64 = serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["bytes"].as_u64().unwrap())
+        .sum();
+    assert!(left <= bytes / 3, "{left} > {}", bytes / 3);
+    let bad = ragtune(
+        tmp.path(),
+        &["cache", "gc", "--cache-dir", c, "--max-size", "lots"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--max-size"), "{}", bad.stderr);
+    sweep_ok(tmp.path(), &grid, &tmp.path().join("run2"), &cache);
+}

@@ -224,3 +224,85 @@ pub fn select_best(
         point: rec.point.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use ragtune_core::{ChunkSpec, ChunkerKind, Retriever, Setup};
+    use ragtune_eval::Costs;
+
+    use super::*;
+
+    fn record(size: usize, recall_at_3: f64, ctx: f64) -> PointRecord {
+        let point = Setup {
+            chunk: ChunkSpec {
+                kind: ChunkerKind::Chars,
+                size,
+                overlap: 0,
+            },
+            retriever: Retriever::Bm25,
+        };
+        let config_id = point.config_id();
+        let rows = [1u32, 3]
+            .iter()
+            .map(|&k| {
+                let mut metrics = MetricValues::default();
+                metrics.set(Metric::Recall, Some(if k == 3 { recall_at_3 } else { 0.1 }));
+                ResultRow {
+                    config_id: config_id.clone(),
+                    top_k: k,
+                    n_questions: 1,
+                    metrics,
+                    context_tokens: ctx * k as f64,
+                    hnsw_recall_vs_exact: None,
+                    n_chunks: 1,
+                    mean_chunk_tokens: ctx,
+                    costs: Costs::default(),
+                }
+            })
+            .collect();
+        PointRecord {
+            label: point.label(),
+            config_id,
+            point,
+            rows,
+            questions: vec![],
+        }
+    }
+
+    #[test]
+    fn best_is_highest_then_cheapest_within_the_context_limit() {
+        let records = [
+            record(100, 0.8, 10.0),
+            record(200, 0.9, 50.0),
+            record(300, 0.9, 40.0),
+        ];
+        let o: Objective = "recall@3".parse().unwrap();
+        // A tie at 0.9 goes to the setup with fewer context tokens.
+        let best = select_best(&records, o, None).unwrap();
+        assert_eq!((best.point.chunk.size, best.value), (300, 0.9));
+        assert_eq!(best.objective, "recall@3");
+        // At most 100 tokens at k = 3 rules out both 0.9 setups (150 and 120 tokens).
+        let best = select_best(&records, o, Some(100.0)).unwrap();
+        assert_eq!(best.point.chunk.size, 100);
+        assert!(select_best(&records, o, Some(1.0)).is_none());
+        let order: Vec<usize> = ranked(&records, o, None)
+            .iter()
+            .map(|(r, _, _)| r.point.chunk.size)
+            .collect();
+        assert_eq!(order, vec![300, 200, 100]);
+    }
+
+    #[test]
+    fn tables_have_one_column_per_metric() {
+        let records = [record(100, 0.8, 10.0)];
+        let df = results_frame(&records).unwrap();
+        assert_eq!(df.height(), 2);
+        for m in Metric::ALL {
+            assert!(df.column(m.name()).is_ok(), "{}", m.name());
+        }
+        assert_eq!(
+            df.column("chunker").unwrap().str().unwrap().get(0),
+            Some("chars")
+        );
+    }
+}

@@ -222,16 +222,7 @@ impl Engine {
             ));
         }
         let store = opts.store()?;
-        let ex = Executor::new(
-            &grid,
-            &prep.corpus,
-            &prep.plan,
-            store.as_ref(),
-            models,
-            &prep.infos,
-            &prep.tokenizer,
-            &Silent,
-        );
+        let ex = Executor::new(&grid, &prep, store.as_ref(), models, &Silent);
         let nodes = &prep.plan.setups[0];
         let (set, counts) = ex.chunk_set(nodes.chunks)?;
         let bm25 = nodes

@@ -31,6 +31,7 @@ use crate::plan::{NodeKind, Plan, PlanInputs, SetupNodes};
 use crate::record::{EmbedRecord, RunDir, StageRecord};
 use crate::score::{ScoreCtx, Scored};
 use crate::store::{Stage, StageStore};
+use crate::sweep::Prepared;
 
 /// Progress callbacks; the CLI draws one bar per stage kind on stderr.
 pub trait Reporter: Sync {
@@ -100,26 +101,22 @@ struct Group<'g> {
 }
 
 impl<'a> Executor<'a> {
-    /// An executor over `plan`.
-    #[allow(clippy::too_many_arguments)]
+    /// An executor over the plan of `prep`, a prepared `grid`.
     pub fn new(
         grid: &'a Grid,
-        corpus: &'a Corpus,
-        plan: &'a Plan,
+        prep: &'a Prepared,
         store: Option<&'a StageStore>,
         models: &'a dyn Models,
-        infos: &'a BTreeMap<String, ModelInfo>,
-        tokenizer: &'a Tokenizer,
         rep: &'a dyn Reporter,
     ) -> Self {
         Self {
             grid,
-            corpus,
-            plan,
+            corpus: &prep.corpus,
+            plan: &prep.plan,
             store,
             models,
-            infos,
-            tokenizer,
+            infos: &prep.infos,
+            tokenizer: &prep.tokenizer,
             rep,
             embeds: Mutex::new(Vec::new()),
             tally: Mutex::new(Tally::default()),

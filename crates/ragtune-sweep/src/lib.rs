@@ -20,6 +20,8 @@ mod record;
 mod score;
 mod store;
 mod sweep;
+#[doc(hidden)]
+pub mod testing;
 
 pub use embedcache::{CacheStats, cached_vector, embed_cached, text_key};
 pub use engine::{Component, Engine, SearchHit, SearchResponse, read_point, resolve_point};
@@ -34,5 +36,7 @@ pub use ragtune_eval::{
 };
 pub use record::{EmbedRecord, Manifest, RunDir, StageRecord};
 pub use score::chunk_is_relevant;
-pub use store::{GcReport, Stage, StageStore, StageUsage, StoreCounts, gc, usage, write_atomic};
+pub use store::{
+    GcReport, Stage, StageStore, StageUsage, StoreCounts, gc, history, usage, write_atomic,
+};
 pub use sweep::{Prepared, SweepOptions, counting_tokenizer_path, prepare, run_sweep};

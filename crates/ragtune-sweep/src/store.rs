@@ -69,6 +69,15 @@ impl Stage {
 const MAGIC: &[u8; 4] = b"RTS1";
 const HEADER: usize = 4 + 8 + 32;
 const CHECKSUMS: &str = "CHECKSUMS";
+const STATS: &str = "stats.json";
+
+/// The running totals of reads, misses, damage and writes per stage (`stats.json`).
+pub fn history(root: &Path) -> BTreeMap<String, StoreCounts> {
+    std::fs::read(root.join(STATS))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
 
 /// Reads, writes and damage seen by one process, per stage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +163,22 @@ impl StageStore {
     /// The store's folder.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Add this process's counts to the store's running totals (`stats.json`), which
+    /// `ragtune cache stats` reports. Two sweeps finishing at the same instant may lose
+    /// one's addition; the totals are a report, never an input.
+    pub fn save_counts(&self) -> Result<()> {
+        let mut totals = history(&self.root);
+        for (stage, c) in self.counts() {
+            let t = totals.entry(stage.name().to_string()).or_default();
+            t.hits += c.hits;
+            t.misses += c.misses;
+            t.corrupt += c.corrupt;
+            t.writes += c.writes;
+        }
+        let bytes = serde_json::to_vec_pretty(&totals).expect("counts serialise");
+        write_atomic(&self.root.join(STATS), &bytes)
     }
 
     fn count(&self, stage: Stage, f: impl FnOnce(&mut StoreCounts)) {

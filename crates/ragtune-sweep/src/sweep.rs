@@ -263,18 +263,12 @@ fn sweep_inner(
         .push(("load".into(), t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
-    let ex = Executor::new(
-        grid,
-        &prep.corpus,
-        &prep.plan,
-        store.as_ref(),
-        models,
-        &prep.infos,
-        &prep.tokenizer,
-        rep,
-    );
+    let ex = Executor::new(grid, &prep, store.as_ref(), models, rep);
     let result = ex.execute(&done, run);
     record_execution(manifest, &ex, store.as_ref(), models);
+    if let Some(s) = &store {
+        s.save_counts()?;
+    }
     manifest
         .stage_seconds
         .push(("execute".into(), t.elapsed().as_secs_f64()));

@@ -7,88 +7,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ragtune_sweep::{
-    Engine, FakeModels, Grid, Manifest, NodeKind, PointRecord, RunDir, Silent, StageStore,
-    SweepOptions, prepare, run_sweep,
+    Engine, Grid, Manifest, NodeKind, PointRecord, RunDir, Silent, StageStore, SweepOptions,
+    prepare, run_sweep,
 };
 
-const TOKENIZER: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#;
-
-const TOPICS: [(&str, &str); 6] = [
-    (
-        "flood",
-        "Flood cover excludes basements below the river line and needs a survey.",
-    ),
-    (
-        "fire",
-        "Fire claims above ten thousand euros need a loss adjuster on site.",
-    ),
-    (
-        "theft",
-        "Theft cover requires approved locks on every ground floor window.",
-    ),
-    (
-        "roof",
-        "Roof damage from storms is covered when the roof is under twenty years old.",
-    ),
-    (
-        "glass",
-        "Glass breakage is paid without excess for conservatories and skylights.",
-    ),
-    (
-        "pets",
-        "Pet injury to visitors falls under liability up to two million euros.",
-    ),
-];
-
-/// A corpus of six documents, each with filler around one fact, and one question per fact.
-fn corpus(dir: &Path) {
-    let docs = dir.join("docs");
-    std::fs::create_dir_all(&docs).unwrap();
-    let mut questions = String::new();
-    for (i, (name, fact)) in TOPICS.iter().enumerate() {
-        let filler = format!("This section of the handbook is about {name} policies. ");
-        let text = format!("{}{fact} {}", filler.repeat(3), filler.repeat(2));
-        std::fs::write(docs.join(format!("{i}-{name}.md")), &text).unwrap();
-        let start = text.find(fact).unwrap();
-        questions.push_str(
-            &serde_json::json!({
-                "id": format!("q{i}"),
-                "question": format!("what does the policy say about {name} cover"),
-                "spans": [{"doc_id": format!("{i}-{name}.md"), "start": start, "end": start + fact.len(), "text": fact}],
-            })
-            .to_string(),
-        );
-        questions.push('\n');
-    }
-    std::fs::write(dir.join("questions.jsonl"), questions).unwrap();
-    std::fs::write(dir.join("tokenizer.json"), TOKENIZER).unwrap();
-}
-
-fn grid_text(sizes: &str, alphas: &str, top_k: &str) -> String {
-    format!(
-        r#"name = "fake"
-[corpus]
-format = "dir"
-path = "docs"
-questions = "questions.jsonl"
-[grid]
-chunker = ["chars"]
-chunk_size = {sizes}
-retriever = ["bm25", "vector", "hybrid"]
-model = ["fake-a"]
-index = ["exact", "hnsw"]
-hnsw_ef_search = [16]
-fusion = ["rrf", "weighted"]
-alpha = {alphas}
-top_k = {top_k}
-[retrieval]
-depth = 8
-tokenizer = "tokenizer.json"
-[select]
-objective = "span_recall@1"
-"#
-    )
-}
+use ragtune_sweep::testing::{self, MODELS};
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -97,35 +20,22 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        corpus(dir.path());
+        testing::write_corpus(dir.path());
         Self { dir }
     }
     fn path(&self) -> &Path {
         self.dir.path()
     }
     fn grid(&self, name: &str, text: &str) -> Grid {
-        let p = self.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        Grid::load(&p).unwrap()
+        testing::grid(self.path(), name, text).unwrap()
     }
     fn opts(&self) -> SweepOptions {
-        SweepOptions {
-            models_dir: self.path().join("no-models"),
-            cache_dir: Some(self.path().join("store")),
-            threads: 2,
-            device: ragtune_embed::Device::Cpu,
-            batch_size: 8,
-            version: "test".into(),
-            git_commit: "test".into(),
-        }
+        testing::options(self.path())
     }
     fn sweep(&self, grid: &Grid, out: &str) -> (Vec<PointRecord>, Manifest) {
-        let run = RunDir::create(&self.path().join(out)).unwrap();
-        run_sweep(grid, &run, &self.opts(), &MODELS, &Silent, false).unwrap()
+        testing::sweep(self.path(), grid, out).unwrap()
     }
 }
-
-const MODELS: FakeModels = FakeModels { dim: 32 };
 
 fn stage(m: &Manifest, kind: &str) -> (usize, usize, usize) {
     let s = m.stages.iter().find(|s| s.kind == kind).unwrap();
@@ -147,7 +57,10 @@ fn metrics(records: &[PointRecord]) -> BTreeMap<(String, u32), String> {
 #[test]
 fn an_identical_rerun_computes_nothing_and_gives_identical_results() {
     let f = Fixture::new();
-    let grid = f.grid("g.toml", &grid_text("[120, 200]", "[0.5]", "[1, 3]"));
+    let grid = f.grid(
+        "g.toml",
+        &testing::grid_text("[120, 200]", "[0.5]", "[1, 3]"),
+    );
     let (cold, m1) = f.sweep(&grid, "a");
     assert_eq!(cold.len(), grid.points.len());
     // 2 chunk sets; each: bm25, vectors, one hnsw graph; rankings: bm25, exact, hnsw.
@@ -175,12 +88,15 @@ fn an_identical_rerun_computes_nothing_and_gives_identical_results() {
 fn adding_an_alpha_and_a_k_embeds_nothing_and_builds_no_index() {
     let f = Fixture::new();
     let (before, _) = f.sweep(
-        &f.grid("g.toml", &grid_text("[120, 200]", "[0.5]", "[1, 3]")),
+        &f.grid(
+            "g.toml",
+            &testing::grid_text("[120, 200]", "[0.5]", "[1, 3]"),
+        ),
         "a",
     );
     let grown = f.grid(
         "g2.toml",
-        &grid_text("[120, 200]", "[0.5, 0.8]", "[1, 3, 5]"),
+        &testing::grid_text("[120, 200]", "[0.5, 0.8]", "[1, 3, 5]"),
     );
     let (after, m) = f.sweep(&grown, "b");
     assert_eq!(after.len(), grown.points.len());
@@ -207,10 +123,16 @@ fn adding_an_alpha_and_a_k_embeds_nothing_and_builds_no_index() {
 #[test]
 fn resume_with_a_changed_grid_keeps_what_applies_and_refuses_a_changed_corpus() {
     let f = Fixture::new();
-    let first = f.grid("g.toml", &grid_text("[120, 200]", "[0.5]", "[1, 3]"));
+    let first = f.grid(
+        "g.toml",
+        &testing::grid_text("[120, 200]", "[0.5]", "[1, 3]"),
+    );
     f.sweep(&first, "run");
     let run = RunDir::open(&f.path().join("run")).unwrap();
-    let changed = f.grid("g.toml", &grid_text("[120]", "[0.5, 0.8]", "[1, 3]"));
+    let changed = f.grid(
+        "g.toml",
+        &testing::grid_text("[120]", "[0.5, 0.8]", "[1, 3]"),
+    );
     let (records, m) = run_sweep(&changed, &run, &f.opts(), &MODELS, &Silent, true).unwrap();
     let kept = first
         .points
@@ -237,7 +159,10 @@ fn resume_with_a_changed_grid_keeps_what_applies_and_refuses_a_changed_corpus() 
 #[test]
 fn the_plan_counts_distinct_nodes_and_what_is_stored() {
     let f = Fixture::new();
-    let grid = f.grid("g.toml", &grid_text("[120, 200]", "[0.3, 0.7]", "[1, 3]"));
+    let grid = f.grid(
+        "g.toml",
+        &testing::grid_text("[120, 200]", "[0.3, 0.7]", "[1, 3]"),
+    );
     let opts = f.opts();
     let mut plan = prepare(&grid, &MODELS, &opts.models_dir, None)
         .unwrap()
@@ -272,7 +197,7 @@ fn the_plan_counts_distinct_nodes_and_what_is_stored() {
 #[test]
 fn a_damaged_entry_is_recomputed_never_used() {
     let f = Fixture::new();
-    let grid = f.grid("g.toml", &grid_text("[120]", "[0.5]", "[1, 3]"));
+    let grid = f.grid("g.toml", &testing::grid_text("[120]", "[0.5]", "[1, 3]"));
     let (cold, _) = f.sweep(&grid, "a");
     // Flip a byte in the payload of every stored ranking.
     let mut damaged = 0;
@@ -295,7 +220,7 @@ fn a_damaged_entry_is_recomputed_never_used() {
 #[test]
 fn served_rankings_equal_evaluated_ones_for_every_setup() {
     let f = Fixture::new();
-    let grid = f.grid("g.toml", &grid_text("[120]", "[0.5]", "[1, 3]"));
+    let grid = f.grid("g.toml", &testing::grid_text("[120]", "[0.5]", "[1, 3]"));
     let (records, _) = f.sweep(&grid, "a");
     let run = RunDir::open(&f.path().join("a")).unwrap();
     for rec in &records {

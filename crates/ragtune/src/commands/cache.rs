@@ -51,25 +51,40 @@ pub fn run(args: CacheArgs) -> anyhow::Result<()> {
     match args.command {
         CacheCommand::Stats { json } => {
             let usage = ragtune_sweep::usage(&root)?;
+            let history = ragtune_sweep::history(&root);
             if json {
-                serde_json::to_writer_pretty(&mut out, &usage).context("writing JSON")?;
+                let v = serde_json::json!({ "stages": usage, "since_created": history });
+                serde_json::to_writer_pretty(&mut out, &v).context("writing JSON")?;
                 writeln!(out)?;
                 return Ok(());
             }
             writeln!(out, "stage store {}", root.display())?;
-            writeln!(out, "{:<10} {:>9} {:>12}", "stage", "entries", "size")?;
-            for u in &usage {
+            let row = |out: &mut dyn Write, cells: [&str; 7]| {
                 writeln!(
                     out,
-                    "{:<10} {:>9} {:>12}",
-                    u.stage,
-                    u.entries,
-                    human(u.bytes)
-                )?;
+                    "{:<10} {:>9} {:>12} {:>9} {:>9} {:>9} {:>8}",
+                    cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
+                )
+            };
+            row(
+                &mut out,
+                [
+                    "stage", "entries", "size", "hits", "misses", "writes", "corrupt",
+                ],
+            )?;
+            for u in &usage {
+                let h = history.get(&u.stage).copied().unwrap_or_default();
+                let n = [h.hits, h.misses, h.writes, h.corrupt].map(|x| x.to_string());
+                let (e, size) = (u.entries.to_string(), human(u.bytes));
+                row(&mut out, [&u.stage, &e, &size, &n[0], &n[1], &n[2], &n[3]])?;
             }
             let total: u64 = usage.iter().map(|u| u.bytes).sum();
             let entries: u64 = usage.iter().map(|u| u.entries).sum();
             writeln!(out, "{:<10} {:>9} {:>12}", "total", entries, human(total))?;
+            writeln!(
+                out,
+                "(hits, misses, writes and damaged entries since the store was created)"
+            )?;
         }
         CacheCommand::Gc { max_size } => {
             let max = parse_size(&max_size).map_err(|e| UserError(format!("--max-size: {e}")))?;
