@@ -81,11 +81,7 @@ impl Corpus {
     pub fn fingerprint(&self) -> String {
         let mut h = ContentHasher::new();
         h.field(b"ragtune-corpus-v1");
-        for d in &self.docs {
-            h.field(&d.id)
-                .field(d.title.as_deref().unwrap_or("\u{0}"))
-                .field(&d.text);
-        }
+        self.hash_docs(&mut h);
         for q in &self.questions {
             h.field(&q.id).field(&q.text);
             for d in &q.relevant_docs {
@@ -100,15 +96,19 @@ impl Corpus {
         h.finish_hex()
     }
 
-    /// Hash of the documents alone (id, title, text): what chunk sets depend on.
-    pub fn docs_fingerprint(&self) -> String {
-        let mut h = ContentHasher::new();
-        h.field(b"ragtune-docs-v1");
+    fn hash_docs(&self, h: &mut ContentHasher) {
         for d in &self.docs {
             h.field(&d.id)
                 .field(d.title.as_deref().unwrap_or("\u{0}"))
                 .field(&d.text);
         }
+    }
+
+    /// Hash of the documents alone (id, title, text): what chunk sets depend on.
+    pub fn docs_fingerprint(&self) -> String {
+        let mut h = ContentHasher::new();
+        h.field(b"ragtune-docs-v1");
+        self.hash_docs(&mut h);
         h.finish_hex()
     }
 
