@@ -11,16 +11,17 @@ import pyarrow.parquet as pq
 
 RESULT_COLUMNS = [
     "config_id", "chunker", "chunk_size", "chunk_overlap", "retriever", "model", "index",
-    "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "top_k", "n_questions",
-    "recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou",
-    "context_tokens", "hnsw_recall_vs_exact", "n_chunks", "mean_chunk_tokens", "index_seconds",
-    "index_bytes", "query_ms_p50", "query_ms_p95",
+    "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "equivalent", "top_k",
+    "n_questions", "recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall",
+    "span_precision", "span_iou", "context_tokens", "hnsw_recall_vs_exact", "n_chunks",
+    "mean_chunk_tokens", "overlap_chars_mean", "overlap_tokens_mean", "overlap_share",
+    "index_seconds", "index_bytes", "query_ms_p50", "query_ms_p95",
 ]
 QUESTION_COLUMNS = [
     "config_id", "top_k", "question_id", "recall", "precision", "mrr", "ndcg", "hit_rate",
     "span_recall", "span_precision", "span_iou", "context_tokens", "first_relevant_rank",
 ]
-UNIT = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou", "hnsw_recall_vs_exact"]
+UNIT = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou", "hnsw_recall_vs_exact", "overlap_share"]
 
 
 def fail(msg):

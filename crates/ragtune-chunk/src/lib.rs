@@ -7,10 +7,22 @@
 //! | `tokens` | `TextSplitter` | tokens of a tokenizer.json, without [CLS]/[SEP] |
 //! | `markdown` | `MarkdownSplitter` | characters |
 //! | `markdown-tokens` | `MarkdownSplitter` | tokens |
+//! | `window-tokens` | fixed token windows ([`windows`]) | tokens |
+//! | `recursive` | recursive character splitter ([`Recursive`], LangChain's) | characters |
+//! | `recursive-tokens` | the same, lengths counted in tokens | tokens |
 //! | `none` | none: one chunk per document, title in front (BEIR convention) | – |
 //!
-//! text-splitter trims whitespace at chunk edges, so chunks never start or end in blanks.
-//! Overlap is in the same unit as the size and must be smaller than it.
+//! Tokens are those of the chunk sizer ([`Sizer`]): a tokenizer.json or a tiktoken
+//! encoding such as `cl100k_base`, without special tokens.
+//!
+//! Overlap is in the same unit as the size and must be smaller than it. What it means
+//! differs by chunker, and [`overlap_stats`] measures what each one did:
+//! - `chars`, `tokens`, `markdown`, `markdown-tokens` (text-splitter) overlap in whole
+//!   semantic units that fit, **at most** the nominal value, often much less or none;
+//!   they trim whitespace at chunk edges.
+//! - `window-tokens` overlaps by exactly the nominal number of tokens.
+//! - `recursive`, `recursive-tokens` carry whole trailing pieces of at most the nominal
+//!   overlap into the next chunk: the real overlap, within one separator piece.
 #![deny(missing_docs)]
 
 use std::path::Path;
@@ -18,8 +30,18 @@ use std::path::Path;
 use ragtune_core::{Chunk, ChunkSet, Corpus, DocId};
 pub use ragtune_core::{ChunkSpec, ChunkerKind};
 use rayon::prelude::*;
-use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
+use text_splitter::{Characters, ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 use tokenizers::Tokenizer;
+
+mod overlap;
+mod recursive;
+mod sizer;
+mod window;
+
+pub use overlap::{OverlapStats, overlap_stats};
+pub use recursive::{Recursive, SEPARATORS};
+pub use sizer::{ENCODINGS, Sizer};
+pub use window::windows;
 
 /// Chunking failures.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +93,7 @@ pub fn count_tokens(tokenizer: &Tokenizer, text: &str) -> u32 {
 }
 
 /// Check a spec before any work starts.
-pub fn validate(spec: &ChunkSpec, tokenizer: Option<&Tokenizer>) -> Result<(), ChunkError> {
+pub fn validate(spec: &ChunkSpec, sizer: Option<&Sizer>) -> Result<(), ChunkError> {
     if !spec.kind.is_sized() {
         return Ok(());
     }
@@ -84,7 +106,7 @@ pub fn validate(spec: &ChunkSpec, tokenizer: Option<&Tokenizer>) -> Result<(), C
             overlap: spec.overlap,
         });
     }
-    if spec.kind.needs_tokenizer() && tokenizer.is_none() {
+    if spec.kind.needs_tokenizer() && sizer.is_none() {
         return Err(ChunkError::NoTokenizer(spec.kind.name()));
     }
     Ok(())
@@ -94,19 +116,19 @@ pub fn validate(spec: &ChunkSpec, tokenizer: Option<&Tokenizer>) -> Result<(), C
 pub fn chunk_corpus(
     corpus: &Corpus,
     spec: &ChunkSpec,
-    tokenizer: Option<&Tokenizer>,
+    sizer: Option<&Sizer>,
 ) -> Result<ChunkSet, ChunkError> {
-    chunk_corpus_with_progress(corpus, spec, tokenizer, &|_| {})
+    chunk_corpus_with_progress(corpus, spec, sizer, &|_| {})
 }
 
 /// [`chunk_corpus`], calling `progress` with the number of documents finished.
 pub fn chunk_corpus_with_progress(
     corpus: &Corpus,
     spec: &ChunkSpec,
-    tokenizer: Option<&Tokenizer>,
+    sizer: Option<&Sizer>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<ChunkSet, ChunkError> {
-    validate(spec, tokenizer)?;
+    validate(spec, sizer)?;
     if spec.kind == ChunkerKind::None {
         let chunks = corpus
             .docs
@@ -129,7 +151,8 @@ pub fn chunk_corpus_with_progress(
         .par_iter()
         .enumerate()
         .map(|(i, d)| {
-            let chunks = chunk_text(&d.text, spec, tokenizer)
+            let chunks = chunk_text(&d.text, spec, sizer)
+                .into_iter()
                 .map(|(s, e)| Chunk {
                     doc: i as DocId,
                     start: s,
@@ -146,59 +169,55 @@ pub fn chunk_corpus_with_progress(
     })
 }
 
-/// Byte ranges of the chunks of one text. `validate` must have passed.
-fn chunk_text<'t>(
-    text: &'t str,
-    spec: &ChunkSpec,
-    tokenizer: Option<&'t Tokenizer>,
-) -> Box<dyn Iterator<Item = (usize, usize)> + 't> {
+/// text-splitter's semantic splitters over one text, sized by `sizer`.
+fn semantic<S: ChunkSizer>(text: &str, spec: &ChunkSpec, sizer: S) -> Vec<(usize, usize)> {
     let range = |(start, chunk): (usize, &str)| (start, start + chunk.len());
     // Overlap < size was checked by `validate`, so `with_overlap` cannot fail here.
-    let overlap = spec.overlap;
-    match (spec.kind, tokenizer) {
-        (ChunkerKind::Chars, _) => {
-            let cfg = ChunkConfig::new(spec.size)
-                .with_overlap(overlap)
-                .expect("validated");
-            let v: Vec<_> = TextSplitter::new(cfg)
-                .chunk_indices(text)
-                .map(range)
-                .collect();
-            Box::new(v.into_iter())
+    let cfg = ChunkConfig::new(spec.size)
+        .with_sizer(sizer)
+        .with_overlap(spec.overlap)
+        .expect("validated");
+    match spec.kind {
+        ChunkerKind::Markdown | ChunkerKind::MarkdownTokens => MarkdownSplitter::new(cfg)
+            .chunk_indices(text)
+            .map(range)
+            .collect(),
+        _ => TextSplitter::new(cfg)
+            .chunk_indices(text)
+            .map(range)
+            .collect(),
+    }
+}
+
+/// Byte ranges of the chunks of one text. `validate` must have passed.
+fn chunk_text(text: &str, spec: &ChunkSpec, sizer: Option<&Sizer>) -> Vec<(usize, usize)> {
+    let chars = |s: &str| s.chars().count();
+    match (spec.kind, sizer) {
+        (ChunkerKind::Chars | ChunkerKind::Markdown, _) => semantic(text, spec, Characters),
+        (ChunkerKind::Tokens | ChunkerKind::MarkdownTokens, Some(Sizer::Hf(t))) => {
+            semantic(text, spec, t.as_ref())
         }
-        (ChunkerKind::Markdown, _) => {
-            let cfg = ChunkConfig::new(spec.size)
-                .with_overlap(overlap)
-                .expect("validated");
-            let v: Vec<_> = MarkdownSplitter::new(cfg)
-                .chunk_indices(text)
-                .map(range)
-                .collect();
-            Box::new(v.into_iter())
+        (ChunkerKind::Tokens | ChunkerKind::MarkdownTokens, Some(Sizer::Tiktoken(_, bpe))) => {
+            semantic(text, spec, *bpe)
         }
-        (ChunkerKind::Tokens, Some(t)) => {
-            let cfg = ChunkConfig::new(spec.size)
-                .with_sizer(t)
-                .with_overlap(overlap)
-                .expect("validated");
-            let v: Vec<_> = TextSplitter::new(cfg)
-                .chunk_indices(text)
-                .map(range)
-                .collect();
-            Box::new(v.into_iter())
+        (ChunkerKind::WindowTokens, Some(sizer)) => {
+            window::windows(text, sizer, spec.size, spec.overlap)
         }
-        (ChunkerKind::MarkdownTokens, Some(t)) => {
-            let cfg = ChunkConfig::new(spec.size)
-                .with_sizer(t)
-                .with_overlap(overlap)
-                .expect("validated");
-            let v: Vec<_> = MarkdownSplitter::new(cfg)
-                .chunk_indices(text)
-                .map(range)
-                .collect();
-            Box::new(v.into_iter())
+        (ChunkerKind::Recursive, _) => Recursive {
+            text,
+            size: spec.size,
+            overlap: spec.overlap,
+            len: &chars,
         }
-        _ => Box::new(std::iter::empty()),
+        .chunks(),
+        (ChunkerKind::RecursiveTokens, Some(sizer)) => Recursive {
+            text,
+            size: spec.size,
+            overlap: spec.overlap,
+            len: &|s: &str| sizer.count(s),
+        }
+        .chunks(),
+        _ => Vec::new(),
     }
 }
 

@@ -32,6 +32,12 @@ pub enum ChunkerKind {
     Markdown,
     /// Markdown-aware splitter sized in tokens.
     MarkdownTokens,
+    /// Fixed windows of tokens with exact overlap.
+    WindowTokens,
+    /// The recursive character splitter (LangChain's), sized in characters.
+    Recursive,
+    /// The recursive character splitter, sized in tokens.
+    RecursiveTokens,
     /// Whole documents.
     None,
 }
@@ -44,12 +50,26 @@ impl ChunkerKind {
             Self::Tokens => "tokens",
             Self::Markdown => "markdown",
             Self::MarkdownTokens => "markdown-tokens",
+            Self::WindowTokens => "window-tokens",
+            Self::Recursive => "recursive",
+            Self::RecursiveTokens => "recursive-tokens",
             Self::None => "none",
         }
     }
     /// Whether sizes count tokens (and so need a tokenizer).
     pub fn needs_tokenizer(self) -> bool {
-        matches!(self, Self::Tokens | Self::MarkdownTokens)
+        matches!(
+            self,
+            Self::Tokens | Self::MarkdownTokens | Self::WindowTokens | Self::RecursiveTokens
+        )
+    }
+    /// Whether the overlap is exact or real (window and recursive chunkers), rather than
+    /// "whole semantic units, at most the nominal value" (text-splitter's).
+    pub fn real_overlap(self) -> bool {
+        matches!(
+            self,
+            Self::WindowTokens | Self::Recursive | Self::RecursiveTokens
+        )
     }
     /// Whether size and overlap mean anything.
     pub fn is_sized(self) -> bool {

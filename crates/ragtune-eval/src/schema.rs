@@ -202,6 +202,16 @@ pub struct ResultRow {
     pub n_chunks: u64,
     /// Mean tokens per chunk.
     pub mean_chunk_tokens: f64,
+    /// Mean characters each chunk shares with the previous one in its document (sized
+    /// chunkers; pairs that share nothing count as 0).
+    #[serde(default)]
+    pub overlap_chars_mean: Option<f64>,
+    /// The same in tokens of the chunk tokenizer.
+    #[serde(default)]
+    pub overlap_tokens_mean: Option<f64>,
+    /// Share of neighbouring chunks that overlap at all.
+    #[serde(default)]
+    pub overlap_share: Option<f64>,
     /// Index and latency costs.
     #[serde(flatten)]
     pub costs: Costs,
@@ -234,6 +244,10 @@ pub struct PointRecord {
     pub config_id: String,
     /// Human label.
     pub label: String,
+    /// Labels of the other grid setups this one stands for: their chunkers produced the
+    /// very same chunk set, so they are one setup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub equivalent: Vec<String>,
     /// The setup.
     pub point: Setup,
     /// One row per k.

@@ -117,6 +117,11 @@ pub fn results_frame(records: &[PointRecord]) -> PolarsResult<DataFrame> {
     let costs = |f: fn(&ResultRow) -> f64| rows.iter().map(|(_, r)| f(r)).collect::<Vec<_>>();
     let mut columns = vec![c!(config_id)];
     columns.extend(setup_columns(&rows));
+    let same: Vec<Option<String>> = rows
+        .iter()
+        .map(|(p, _)| (!p.equivalent.is_empty()).then(|| p.equivalent.join("; ")))
+        .collect();
+    columns.push(col("equivalent", same));
     columns.extend([c!(top_k), c!(n_questions)]);
     columns.extend(metric_columns(rows.iter().map(|(_, r)| &r.metrics)));
     columns.extend([
@@ -124,6 +129,9 @@ pub fn results_frame(records: &[PointRecord]) -> PolarsResult<DataFrame> {
         c!(hnsw_recall_vs_exact),
         c!(n_chunks),
         c!(mean_chunk_tokens),
+        c!(overlap_chars_mean),
+        c!(overlap_tokens_mean),
+        c!(overlap_share),
         col("index_seconds", costs(|r| r.costs.index_seconds)),
         col(
             "index_bytes",
@@ -256,11 +264,15 @@ mod tests {
                     hnsw_recall_vs_exact: None,
                     n_chunks: 1,
                     mean_chunk_tokens: ctx,
+                    overlap_chars_mean: None,
+                    overlap_tokens_mean: None,
+                    overlap_share: None,
                     costs: Costs::default(),
                 }
             })
             .collect();
         PointRecord {
+            equivalent: vec![],
             label: point.label(),
             config_id,
             point,

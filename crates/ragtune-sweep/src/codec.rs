@@ -148,6 +148,21 @@ pub fn decode_chunks(bytes: &[u8], doc_lens: &[usize]) -> Option<(ChunkSet, Vec<
     ))
 }
 
+/// What identifies a chunk set's content: its byte ranges and whether titles are
+/// prefixed. Two chunkings with equal fingerprints are the same chunk set.
+pub fn fingerprint(set: &ChunkSet) -> String {
+    let mut h = ragtune_core::ContentHasher::new();
+    h.field([set.title_prefix as u8]);
+    let mut w = Writer::default();
+    for c in &set.chunks {
+        w.u32(c.doc);
+        w.u64(c.start as u64);
+        w.u64(c.end as u64);
+    }
+    h.field(&w.0);
+    h.finish_hex()
+}
+
 /// Encode vectors.
 pub fn encode_vectors(data: &[f32]) -> Vec<u8> {
     f32s_to_le_bytes(data)

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ragtune_chunk::load_plain_tokenizer;
-use ragtune_core::{ChunkSet, Corpus, Embedder, Ranking};
+use ragtune_core::{ChunkSet, ChunkSpec, Corpus, Embedder, Ranking, Setup};
 use ragtune_eval::{Costs, PointRecord};
 use ragtune_lexical::Bm25Index;
 use ragtune_retrieve::{Component, Query, as_ranking, combine};
@@ -32,6 +32,7 @@ use crate::record::{EmbedRecord, RunDir, StageRecord};
 use crate::score::{ScoreCtx, Scored};
 use crate::store::{Stage, StageStore};
 use crate::sweep::Prepared;
+use ragtune_chunk::{OverlapStats, Sizer, overlap_stats};
 
 /// Progress callbacks; the CLI draws one bar per stage kind on stderr.
 pub trait Reporter: Sync {
@@ -41,6 +42,8 @@ pub trait Reporter: Sync {
     fn inc(&self, _kind: &str, _n: u64) {}
     /// Everything finished.
     fn finish(&self) {}
+    /// Something the user should know (one line).
+    fn warn(&self, _message: &str) {}
 }
 
 /// A reporter that shows nothing.
@@ -82,8 +85,16 @@ pub struct Executor<'a> {
     pub models: &'a dyn Models,
     /// Identity of each model the grid names.
     pub infos: &'a BTreeMap<String, ModelInfo>,
-    /// The tokenizer that sizes `tokens` chunks and counts context tokens.
+    /// The tokenizer that counts context tokens.
     pub tokenizer: &'a Tokenizer,
+    /// What token chunkers count in.
+    pub sizer: &'a Sizer,
+    /// Effective overlap of each chunk set, by chunk node.
+    pub overlaps: Mutex<HashMap<usize, OverlapStats>>,
+    /// Warnings given, for the manifest.
+    pub warnings: Mutex<Vec<String>>,
+    /// Per kept config id, the labels of the grid setups it stands for.
+    equivalents: Mutex<HashMap<String, Vec<String>>>,
     /// Progress.
     pub rep: &'a dyn Reporter,
     /// Embedding work, per request.
@@ -95,6 +106,7 @@ pub struct Executor<'a> {
 
 /// One chunk set with what its setups need from it.
 struct Group<'g> {
+    node: usize,
     set: ChunkSet,
     counts: Vec<u32>,
     setups: Vec<&'g SetupNodes>,
@@ -117,6 +129,10 @@ impl<'a> Executor<'a> {
             models,
             infos: &prep.infos,
             tokenizer: &prep.tokenizer,
+            sizer: &prep.sizer,
+            overlaps: Mutex::new(HashMap::new()),
+            warnings: Mutex::new(Vec::new()),
+            equivalents: Mutex::new(HashMap::new()),
             rep,
             embeds: Mutex::new(Vec::new()),
             tally: Mutex::new(Tally::default()),
@@ -170,7 +186,7 @@ impl<'a> Executor<'a> {
         let set = ragtune_chunk::chunk_corpus_with_progress(
             self.corpus,
             &spec,
-            Some(self.tokenizer),
+            Some(self.sizer),
             &|n| self.rep.inc("chunk", n as u64),
         )?;
         let counts: Vec<u32> = (0..set.len())
@@ -460,8 +476,13 @@ impl Executor<'_> {
         done: &HashMap<String, PointRecord>,
         run: &RunDir,
     ) -> Result<Vec<PointRecord>> {
+        let mut sets = self.all_chunk_sets()?;
+        *self.lock(&self.equivalents) = self.collapse(&mut sets, run)?;
         let mut records = Vec::with_capacity(self.plan.setups.len());
         for chunk_node in self.chunk_nodes() {
+            let Some((set, counts)) = sets.remove(&chunk_node) else {
+                continue;
+            };
             let mine: Vec<&SetupNodes> = self
                 .plan
                 .setups
@@ -471,21 +492,126 @@ impl Executor<'_> {
             let (kept, todo): (Vec<&SetupNodes>, Vec<&SetupNodes>) = mine
                 .into_iter()
                 .partition(|s| done.contains_key(&s.config_id));
-            records.extend(kept.iter().map(|s| done[&s.config_id].clone()));
-            if todo.is_empty() {
-                continue;
+            records.extend(kept.iter().map(|s| {
+                let mut r = done[&s.config_id].clone();
+                r.equivalent = self.equivalent(&r.config_id);
+                r
+            }));
+            if !todo.is_empty() {
+                let group = Group {
+                    node: chunk_node,
+                    set,
+                    counts,
+                    setups: todo,
+                };
+                let rankings = self.group_rankings(&group, run)?;
+                records.extend(self.score_group(&group, &rankings, run)?);
             }
-            let (set, counts) = self.chunk_set(chunk_node)?;
-            let group = Group {
-                set,
-                counts,
-                setups: todo,
-            };
-            let rankings = self.group_rankings(&group, run)?;
-            records.extend(self.score_group(&group, &rankings, run)?);
         }
         self.rep.finish();
         Ok(records)
+    }
+
+    /// Every chunk set of the plan, with its effective overlap measured (and a warning
+    /// where it is below half the nominal one).
+    fn all_chunk_sets(&self) -> Result<HashMap<usize, (ChunkSet, Vec<u32>)>> {
+        let mut out = HashMap::new();
+        for node in self.chunk_nodes() {
+            let (set, counts) = self.chunk_set(node)?;
+            let spec = self.spec_of(node);
+            let stats = overlap_stats(&set, self.corpus, self.sizer);
+            let effective = if spec.kind.needs_tokenizer() {
+                stats.tokens_mean
+            } else {
+                stats.chars_mean
+            };
+            if spec.overlap > 0 && effective < spec.overlap as f64 / 2.0 {
+                self.warn_overlap(&spec, effective, stats.share);
+            }
+            self.lock(&self.overlaps).insert(node, stats);
+            out.insert(node, (set, counts));
+        }
+        Ok(out)
+    }
+
+    fn warn_overlap(&self, spec: &ChunkSpec, effective: f64, share: f64) {
+        let unit = if spec.kind.needs_tokenizer() {
+            "tokens"
+        } else {
+            "characters"
+        };
+        let why = if spec.kind.real_overlap() {
+            ""
+        } else {
+            " (this chunker overlaps only in whole semantic units that fit; window-tokens and recursive carry real overlap)"
+        };
+        self.warn(format!(
+            "chunk set {spec}: effective overlap {effective:.1} {unit} (nominal {}); {:.0}% of neighbouring chunks overlap at all{why}",
+            spec.overlap,
+            share * 100.0
+        ));
+    }
+
+    fn equivalent(&self, config_id: &str) -> Vec<String> {
+        self.lock(&self.equivalents)
+            .get(config_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn warn(&self, message: String) {
+        self.rep.warn(&message);
+        self.lock(&self.warnings).push(message);
+    }
+
+    fn lock<'m, T>(&self, m: &'m Mutex<T>) -> std::sync::MutexGuard<'m, T> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn spec_of(&self, chunk_node: usize) -> ChunkSpec {
+        self.plan
+            .setups
+            .iter()
+            .find(|s| s.chunks == chunk_node)
+            .map(|s| s.setup.chunk)
+            .expect("a chunk node belongs to a setup")
+    }
+
+    /// Chunk sets that came out identical (same byte ranges) are one: the setups of every
+    /// later one are dropped (and their points removed from `run`), and each is listed
+    /// under the setup of the first that it equals. Returns, per kept config id, the
+    /// labels of the grid setups it stands for.
+    fn collapse(
+        &self,
+        sets: &mut HashMap<usize, (ChunkSet, Vec<u32>)>,
+        run: &RunDir,
+    ) -> Result<HashMap<String, Vec<String>>> {
+        let mut first: HashMap<String, usize> = HashMap::new();
+        let mut same: HashMap<String, Vec<String>> = HashMap::new();
+        for node in self.chunk_nodes() {
+            let fp = codec::fingerprint(&sets[&node].0);
+            let Some(&kept) = first.get(&fp) else {
+                first.insert(fp, node);
+                continue;
+            };
+            let kept_spec = self.spec_of(kept);
+            self.warn(format!(
+                "chunk set {} is identical to {kept_spec} (same byte ranges): its setups are listed once, under {kept_spec}",
+                self.spec_of(node)
+            ));
+            for s in self.plan.setups.iter().filter(|s| s.chunks == node) {
+                let twin = Setup {
+                    chunk: kept_spec,
+                    retriever: s.setup.retriever.clone(),
+                };
+                same.entry(twin.config_id())
+                    .or_default()
+                    .push(s.setup.label());
+                run.remove_point(&s.config_id)?;
+            }
+            sets.remove(&node);
+        }
+        Ok(same)
     }
 
     fn chunk_nodes(&self) -> Vec<usize> {
@@ -656,11 +782,18 @@ impl Executor<'_> {
         have: &HashMap<usize, Arc<StoredRankings>>,
         run: &RunDir,
     ) -> Result<Vec<PointRecord>> {
+        let spec = self.spec_of(g.node);
+        let overlap = spec
+            .kind
+            .is_sized()
+            .then(|| self.lock(&self.overlaps).get(&g.node).copied())
+            .flatten();
         let ctx = ScoreCtx {
             corpus: self.corpus,
             set: &g.set,
             counts: &g.counts,
             ks: &self.grid.top_k,
+            overlap,
         };
         let depth = self.grid.depth;
         self.rep.add("score", g.setups.len() as u64);
@@ -707,7 +840,8 @@ impl Executor<'_> {
                     costs,
                     hnsw_vs_exact: exact.zip(v.map(|x| x.rankings.as_slice())),
                 };
-                let record = ctx.score(&s.setup, &scored);
+                let mut record = ctx.score(&s.setup, &scored);
+                record.equivalent = self.equivalent(&record.config_id);
                 run.write_rankings(&ctx.rankings_record(&record.config_id, depth, &rankings))?;
                 run.write_point(&record)?;
                 if fusion.is_some() {
@@ -734,6 +868,7 @@ pub fn plan_inputs(
         questions: corpus.questions_fingerprint(),
         corpus: corpus.fingerprint(),
         tokenizer: ragtune_core::sha256_hex(tokenizer_bytes),
+        chunk_sizer: None,
         models: infos
             .iter()
             .map(|(name, i)| (name.clone(), i.namespace.clone()))

@@ -6,7 +6,8 @@
 //! format = "chroma"                 # dir | jsonl | beir | squad | chroma
 //! path = "../../shared/datasets/chroma-chunking"
 //! [grid]
-//! chunker = ["tokens"]              # chars | tokens | markdown | markdown-tokens | none
+//! chunker = ["tokens"]              # chars | tokens | markdown | markdown-tokens |
+//!                                   # window-tokens | recursive | recursive-tokens | none
 //! chunk_size = [200, 400]
 //! chunk_overlap = [0, "50%"]        # absolute, or a percentage of the size
 //! retriever = ["bm25", "vector", "hybrid"]
@@ -23,6 +24,7 @@
 //! hnsw_m = 16
 //! hnsw_ef_construction = 200
 //! tokenizer = "../models/all-minilm-l6-v2/tokenizer.json"
+//! chunk_tokenizer = "cl100k_base"   # what token chunkers count in (default: tokenizer)
 //! [select]
 //! objective = "recall@5"
 //! max_context_tokens = 2000
@@ -167,10 +169,15 @@ pub struct RetrievalSettings {
     /// HNSW `ef_construction` (default 200).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hnsw_ef_construction: Option<usize>,
-    /// tokenizer.json for `tokens` chunkers and for counting context tokens (default: the
-    /// first model's tokenizer, else all-minilm-l6-v2's).
+    /// tokenizer.json for counting context tokens, and for sizing token chunkers unless
+    /// `chunk_tokenizer` is set (default: the first model's tokenizer, else
+    /// all-minilm-l6-v2's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<PathBuf>,
+    /// What token chunkers count in: `cl100k_base`, `o200k_base` (OpenAI's encodings,
+    /// shipped inside ragtune) or a tokenizer.json path (default: `tokenizer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_tokenizer: Option<String>,
 }
 
 /// The `[select]` table.
@@ -326,6 +333,13 @@ impl Grid {
             hnsw_m: Some(hnsw_m),
             hnsw_ef_construction: Some(hnsw_efc),
             tokenizer: raw.retrieval.tokenizer.as_deref().map(resolve),
+            chunk_tokenizer: raw.retrieval.chunk_tokenizer.as_deref().map(|t| {
+                if ragtune_chunk::ENCODINGS.contains(&t) {
+                    t.to_string()
+                } else {
+                    resolve(Path::new(t)).display().to_string()
+                }
+            }),
         };
         Ok(Grid {
             path: path.to_path_buf(),

@@ -2,7 +2,7 @@
 //!
 //! | node | one per | key made of |
 //! |---|---|---|
-//! | chunks | chunk spec | documents' fingerprint, spec, counting tokenizer |
+//! | chunks | chunk spec | documents' fingerprint, spec, counting tokenizer, chunk tokenizer if another |
 //! | bm25 | chunk set | chunks key |
 //! | vectors | (chunk set, model) | chunks key, model namespace |
 //! | hnsw | (vectors, M, ef_construction) | vectors key, M, ef_construction |
@@ -108,8 +108,12 @@ pub struct PlanInputs {
     pub questions: String,
     /// Hash of the documents and every label.
     pub corpus: String,
-    /// sha256 of the tokenizer that sizes `tokens` chunks and counts context tokens.
+    /// sha256 of the tokenizer that counts context tokens (and sizes token chunks unless
+    /// `chunk_sizer` is set).
     pub tokenizer: String,
+    /// What token chunkers count in, when it is not `tokenizer`: an encoding's name or a
+    /// tokenizer file's sha256.
+    pub chunk_sizer: Option<String>,
     /// Each model's cache namespace, by the name the grid uses.
     pub models: BTreeMap<String, String>,
 }
@@ -322,11 +326,14 @@ impl Builder {
 
     fn chunks(&mut self, chunk: &ChunkSpec, inputs: &PlanInputs) -> usize {
         let spec = chunk.to_string();
-        let parts: [&[u8]; 3] = [
+        let mut parts: Vec<&[u8]> = vec![
             inputs.docs.as_bytes(),
             spec.as_bytes(),
             inputs.tokenizer.as_bytes(),
         ];
+        if let Some(sizer) = &inputs.chunk_sizer {
+            parts.push(sizer.as_bytes());
+        }
         self.node(NodeKind::Chunks, &parts, spec.clone())
     }
 }

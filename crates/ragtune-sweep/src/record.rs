@@ -90,6 +90,9 @@ pub struct Manifest {
     /// Damaged store entries found (each was recomputed, never used).
     #[serde(default)]
     pub corrupt_entries: u64,
+    /// Warnings given during the sweep (overlap far below nominal, identical chunk sets).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Total cache hits.
     pub cache_hits: u64,
     /// Total cache misses (texts embedded).

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use ragtune_chunk::OverlapStats;
 use ragtune_core::{Chunk, ChunkSet, Corpus, DocId, IndexSpec, Question, Ranking, Setup};
 use ragtune_eval::{
     Costs, MetricValues, PointRecord, QuestionRanking, QuestionRow, RankingsRecord, ResultRow,
@@ -31,6 +32,8 @@ pub struct ScoreCtx<'a> {
     pub counts: &'a [u32],
     /// The cut-offs.
     pub ks: &'a [usize],
+    /// The chunk set's effective overlap (sized chunkers).
+    pub overlap: Option<OverlapStats>,
 }
 
 /// The per-question inputs of one setup's score.
@@ -158,12 +161,16 @@ impl ScoreCtx<'_> {
                     hnsw_recall_vs_exact,
                     n_chunks: self.set.len() as u64,
                     mean_chunk_tokens,
+                    overlap_chars_mean: self.overlap.map(|o| o.chars_mean),
+                    overlap_tokens_mean: self.overlap.map(|o| o.tokens_mean),
+                    overlap_share: self.overlap.map(|o| o.share),
                     costs,
                 }
             })
             .collect();
         PointRecord {
             config_id,
+            equivalent: Vec::new(),
             label: setup.label(),
             point: setup.clone(),
             rows,

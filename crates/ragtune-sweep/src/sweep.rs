@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use ragtune_chunk::Sizer;
 use ragtune_core::Corpus;
 use ragtune_embed::{Device, EmbedOptions};
 use ragtune_eval::PointRecord;
@@ -63,6 +64,8 @@ pub struct Prepared {
     pub tokenizer: Tokenizer,
     /// Where the counting tokenizer came from.
     pub tokenizer_path: PathBuf,
+    /// What token chunkers count in (`chunk_tokenizer`, else the counting tokenizer).
+    pub sizer: Sizer,
     /// The plan.
     pub plan: Plan,
 }
@@ -105,17 +108,34 @@ pub fn prepare(
         Path::to_path_buf,
     );
     let (tokenizer, bytes) = load_counting_tokenizer(&tokenizer_path)?;
+    let (sizer, sizer_id) = match &grid.retrieval.chunk_tokenizer {
+        Some(name) => (Sizer::load(name)?, Some(sizer_identity(name)?)),
+        None => (Sizer::Hf(std::sync::Arc::new(tokenizer.clone())), None),
+    };
     for spec in grid.chunk_specs() {
-        ragtune_chunk::validate(&spec, Some(&tokenizer))?;
+        ragtune_chunk::validate(&spec, Some(&sizer))?;
     }
-    let plan = Plan::build(grid, plan_inputs(&corpus, &bytes, &infos));
+    let mut inputs = plan_inputs(&corpus, &bytes, &infos);
+    inputs.chunk_sizer = sizer_id;
+    let plan = Plan::build(grid, inputs);
     Ok(Prepared {
         corpus,
         infos,
         tokenizer,
         tokenizer_path: tokenizer_path.canonicalize().unwrap_or(tokenizer_path),
+        sizer,
         plan,
     })
+}
+
+/// What identifies a chunk sizer in keys: an encoding's name, or a tokenizer file's sha256.
+fn sizer_identity(name: &str) -> Result<String> {
+    if ragtune_chunk::ENCODINGS.contains(&name) {
+        return Ok(name.to_string());
+    }
+    let path = Path::new(name);
+    let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+    Ok(ragtune_core::sha256_hex(&bytes))
 }
 
 fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
@@ -140,6 +160,7 @@ fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
         embedding_cache: opts.cache_dir.clone(),
         stages: vec![],
         corrupt_entries: 0,
+        warnings: vec![],
         cache_hits: 0,
         cache_misses: 0,
         truncated: 0,
@@ -295,6 +316,11 @@ fn record_execution(
     let tally = ex.tally.lock().unwrap_or_else(|p| p.into_inner());
     m.stages = stage_records(ex.plan, &tally);
     m.embeddings = ex.embeds.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    m.warnings = ex
+        .warnings
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     m.cache_hits = m.embeddings.iter().map(|e| e.cache_hits).sum();
     m.cache_misses = m.embeddings.iter().map(|e| e.cache_misses).sum();
     m.truncated = m.embeddings.iter().map(|e| e.truncated).sum();

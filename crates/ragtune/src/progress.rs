@@ -47,6 +47,14 @@ impl Reporter for Bars {
     fn inc(&self, kind: &str, n: u64) {
         self.bar(kind).inc(n);
     }
+    fn warn(&self, message: &str) {
+        // Above the bars when they are drawn; plainly on stderr otherwise.
+        if self.multi.is_hidden() {
+            eprintln!("ragtune: warning: {message}");
+        } else {
+            let _ = self.multi.println(format!("ragtune: warning: {message}"));
+        }
+    }
     fn finish(&self) {
         for b in self.bars.lock().unwrap_or_else(|p| p.into_inner()).values() {
             b.finish_and_clear();

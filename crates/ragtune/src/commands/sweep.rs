@@ -89,6 +89,15 @@ fn fmt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
 }
 
+/// A setup's label, with the grid setups it stands for (identical chunk sets).
+fn label_with_equivalents(rec: &ragtune_sweep::PointRecord) -> String {
+    if rec.equivalent.is_empty() {
+        rec.label.clone()
+    } else {
+        format!("{} (= {})", rec.label, rec.equivalent.join("; "))
+    }
+}
+
 fn print_table(
     records: &[ragtune_sweep::PointRecord],
     grid: &Grid,
@@ -131,7 +140,7 @@ fn print_table(
             vals.join("  "),
             row.context_tokens,
             row.costs.query_ms_p50,
-            rec.label
+            label_with_equivalents(rec)
         )?;
     }
     if let (Some((best, _, hi)), Some((worst, _, lo))) = (ranked.first(), ranked.last())
