@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check \
-  polars==2.1.0 pyarrow==26.0.1 pytrec_eval-terrier==0.5.11
+  polars==2.1.0 pyarrow==26.0.1 pytrec_eval-terrier==0.5.11 langchain-text-splitters==1.1.3
 export RAGTUNE_PYTHON="$PWD/.venv/bin/python"
 # The end-to-end tests are #[ignore]d for a bare `cargo test --workspace` (no models, no
 # venv, no datasets there); here everything they need is provisioned, so they all run.

@@ -8,6 +8,7 @@
 
 mod util;
 
+mod chunkers;
 mod dense;
 mod errors;
 mod reference;
