@@ -38,7 +38,11 @@ fn recursive_equals_langchain_on_the_chroma_corpora() {
                 len: &len,
             };
             let ours: Vec<&str> = r.chunks().into_iter().map(|(a, b)| &text[a..b]).collect();
-            assert_eq!(ours.len(), theirs.len(), "{p} {size}/{overlap}: chunk counts");
+            assert_eq!(
+                ours.len(),
+                theirs.len(),
+                "{p} {size}/{overlap}: chunk counts"
+            );
             for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
                 assert_eq!(a, b, "{p} {size}/{overlap}: chunk {i}");
             }
@@ -80,24 +84,52 @@ objective = "span_recall@5"
         .arg(out.join("results.parquet"))
         .output()
         .unwrap();
-    assert!(rows.status.success(), "{}", String::from_utf8_lossy(&rows.stderr));
+    assert!(
+        rows.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rows.stderr)
+    );
     let rows: serde_json::Value = serde_json::from_slice(&rows.stdout).unwrap();
     let get = |chunker: &str| {
-        let row = rows.as_array().unwrap().iter().find(|r| r["chunker"] == chunker).unwrap();
-        (row["overlap_tokens_mean"].as_f64().unwrap(), row["overlap_share"].as_f64().unwrap())
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["chunker"] == chunker)
+            .unwrap();
+        (
+            row["overlap_tokens_mean"].as_f64().unwrap(),
+            row["overlap_share"].as_f64().unwrap(),
+        )
     };
     // Windows share exactly 125 tokens; re-tokenising the shared text can merge or split
     // a token at its edges, hence the 1-token margin.
     let (w, ws) = get("window-tokens");
-    assert!((w - 125.0).abs() < 1.0 && ws == 1.0, "window-tokens: {w} tokens, share {ws}");
+    assert!(
+        (w - 125.0).abs() < 1.0 && ws == 1.0,
+        "window-tokens: {w} tokens, share {ws}"
+    );
     // Recursive carries whole pieces of at most 125 tokens: real, and below nominal.
     let (rc, rs) = get("recursive-tokens");
-    assert!((62.5..=126.0).contains(&rc) && rs > 0.9, "recursive-tokens: {rc}, share {rs}");
+    assert!(
+        (62.5..=126.0).contains(&rc) && rs > 0.9,
+        "recursive-tokens: {rc}, share {rs}"
+    );
     // text-splitter overlaps in whole semantic units that fit: at most the nominal value
     // (on these corpora with cl100k_base, about 99 of 125 tokens).
     let (t, _) = get("tokens");
     assert!(t <= 125.0, "tokens: {t}");
     // No warning for chunkers whose overlap is real.
-    assert!(!r.stderr.contains("chunk set window-tokens/250/125: effective"), "{}", r.stderr);
-    assert!(!r.stderr.contains("chunk set recursive-tokens/250/125: effective"), "{}", r.stderr);
+    assert!(
+        !r.stderr
+            .contains("chunk set window-tokens/250/125: effective"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr
+            .contains("chunk set recursive-tokens/250/125: effective"),
+        "{}",
+        r.stderr
+    );
 }
