@@ -206,3 +206,79 @@ fn existing_run_folder_is_not_overwritten() {
     assert!(r.stderr.contains("already holds a run"), "{}", r.stderr);
     assert_eq!(std::fs::read(out.join("results.parquet")).unwrap(), before);
 }
+
+#[test]
+fn zero_threads_or_batch_are_refused_not_coerced() {
+    let tmp = setup();
+    let g = grid(tmp.path(), "g.toml", GRID);
+    for flag in ["--threads", "--batch-size"] {
+        let r = ragtune(tmp.path(), &["sweep", g.to_str().unwrap(), flag, "0"]);
+        assert_eq!(r.code, 2, "{flag}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("must be at least 1"),
+            "{flag}: {}",
+            r.stderr
+        );
+        assert!(!tmp.path().join("runs").exists(), "nothing is written");
+    }
+}
+
+#[test]
+fn query_applies_the_server_limits() {
+    let tmp = setup();
+    let run = tmp.path().join("no-run");
+    let run = run.to_str().unwrap();
+    for (args, want) in [
+        (vec!["query", "--run", run, "   "], "must not be empty"),
+        (
+            vec!["query", "--run", run, "-k", "1000000", "flood"],
+            "between 1 and 100",
+        ),
+        (
+            vec!["query", "--run", run, "-k", "0", "flood"],
+            "between 1 and 100",
+        ),
+    ] {
+        let r = ragtune(tmp.path(), &args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn resume_into_a_folder_that_is_not_a_run_is_refused() {
+    let tmp = setup();
+    let g = grid(tmp.path(), "g.toml", GRID);
+    let out = tmp.path().join("docs");
+    let r = ragtune(
+        tmp.path(),
+        &[
+            "sweep",
+            g.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--resume",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not a run folder"), "{}", r.stderr);
+    assert!(
+        !out.join("manifest.json").exists(),
+        "nothing is written into it"
+    );
+}
+
+#[test]
+fn out_of_range_values_name_their_line() {
+    expect_error(
+        &GRID.replace("top_k = [1, 5]", "top_k = [1, 5, 1000000000]"),
+        "g.toml:11:9: `top_k`: k must be at most 100000",
+    );
+    expect_error(
+        &GRID.replace(
+            "objective = \"recall@5\"",
+            "objective = \"recall@5\"\nmax_context_tokens = -1",
+        ),
+        "`max_context_tokens`: -1 is not a token count",
+    );
+}

@@ -67,8 +67,24 @@ pub enum Component<'a> {
 }
 
 impl Component<'_> {
-    /// The top `depth` chunks for `q`, best first.
+    /// Chunks this component ranks.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Bm25(b) => b.len() as usize,
+            Self::Exact(v) => v.len(),
+            Self::Hnsw { index, .. } => index.len(),
+        }
+    }
+
+    /// True when there is nothing to rank.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The top `depth` chunks for `q`, best first. A depth beyond the number of chunks is
+    /// clamped to it: nothing is allocated for ranks that cannot exist.
     pub fn rank(&self, q: &Query, depth: usize) -> Result<Ranking, RetrieveError> {
+        let depth = depth.min(self.len());
         match self {
             Self::Bm25(b) => Ok(b.search(q.text, depth)?),
             Self::Exact(v) => Ok(exact_search_one(

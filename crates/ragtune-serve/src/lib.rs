@@ -149,6 +149,45 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such route; see /openapi.json")
 }
 
+/// Refuse a declared body over the limit at once (413), before anything waits for it.
+async fn declared_length(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > state.limits.max_body_bytes as u64 => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body of {n} bytes is over the limit of {} bytes",
+                state.limits.max_body_bytes
+            ),
+        ),
+        _ => next.run(req).await,
+    }
+}
+
+/// Every error response is JSON: the ones axum and tower-http make themselves (405, 408,
+/// 413 from the body limit) come with an empty or plain-text body, which is rewrapped.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+    error(status, if text.is_empty() { reason } else { text })
+}
+
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
@@ -229,6 +268,11 @@ pub fn router(engine: Engine, config: serde_json::Value, limits: Limits) -> Rout
             StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            declared_length,
+        ))
+        .layer(middleware::from_fn(json_errors))
         .with_state(state)
 }
 

@@ -105,4 +105,27 @@ async fn search_answers_the_evaluated_ranking_and_errors_are_json() {
     let (status, spec) = call(&app, "GET", "/openapi.json", "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(spec["paths"]["/search"].is_object());
+
+    // A wrong method is a JSON 405, not an empty body.
+    let (status, err) = call(&app, "GET", "/search", "").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(err["error"], "method not allowed");
+    // A declared body over the limit is refused at once, before any of it is read.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/search")
+        .header("content-type", "application/json")
+        .header("content-length", "100000000")
+        .body(Body::from("{}"))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let err: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(
+        err["error"].as_str().unwrap().contains("over the limit"),
+        "{err}"
+    );
 }

@@ -119,6 +119,14 @@ impl FusionKind {
     }
 }
 
+/// Largest `top_k` and `depth`: rankings this deep are never read by a person or a model,
+/// and a larger value would only ask for memory.
+pub const MAX_DEPTH: usize = 100_000;
+/// Largest `hnsw_ef_search` and `hnsw_ef_construction`.
+pub const MAX_EF: usize = 100_000;
+/// Largest `chunk_size`, in characters or tokens.
+pub const MAX_CHUNK_SIZE: usize = 10_000_000;
+
 /// `chunk_overlap` entry: absolute, or `"N%"` of the size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -410,8 +418,14 @@ impl Checker<'_> {
             }
             (None, false) => vec![],
         };
-        if let (Some(s), true) = (&g.chunk_size, sizes.contains(&0)) {
-            return c.err(s.span(), "chunk_size", "sizes must be at least 1");
+        if let Some(s) = &g.chunk_size
+            && sizes.iter().any(|n| !(1..=MAX_CHUNK_SIZE).contains(n))
+        {
+            return c.err(
+                s.span(),
+                "chunk_size",
+                format!("sizes must lie in [1, {MAX_CHUNK_SIZE}]"),
+            );
         }
         let overlaps = c.opt_list(
             &g.chunk_overlap,
@@ -434,25 +448,7 @@ impl Checker<'_> {
             }
             for &size in &sizes {
                 for o in &overlaps {
-                    let overlap = match o {
-                        OverlapValue::Absolute(n) => *n,
-                        OverlapValue::Percent(p) => {
-                            let pct: Option<f64> =
-                                p.strip_suffix('%').and_then(|n| n.trim().parse().ok());
-                            match pct {
-                                Some(pct) if (0.0..100.0).contains(&pct) => {
-                                    (size as f64 * pct / 100.0).floor() as usize
-                                }
-                                _ => return c.err(
-                                    overlap_span,
-                                    "chunk_overlap",
-                                    format!(
-                                        "{p:?} is not a percentage like \"50%\" (0% to below 100%)"
-                                    ),
-                                ),
-                            }
-                        }
-                    };
+                    let overlap = c.overlap(o, size, overlap_span.clone())?;
                     if overlap >= size {
                         return c.err(overlap_span, "chunk_overlap", format!("overlap {overlap} is not smaller than chunk size {size}; every overlap must be smaller than every size (or use a percentage like \"50%\")"));
                     }
@@ -471,12 +467,44 @@ impl Checker<'_> {
         Ok(chunk_specs)
     }
 
+    /// One `chunk_overlap` entry for chunks of `size`.
+    fn overlap(
+        &self,
+        o: &OverlapValue,
+        size: usize,
+        span: std::ops::Range<usize>,
+    ) -> Result<usize> {
+        match o {
+            OverlapValue::Absolute(n) => Ok(*n),
+            OverlapValue::Percent(p) => {
+                let pct: Option<f64> = p.strip_suffix('%').and_then(|n| n.trim().parse().ok());
+                match pct {
+                    Some(pct) if (0.0..100.0).contains(&pct) => {
+                        Ok((size as f64 * pct / 100.0).floor() as usize)
+                    }
+                    _ => self.err(
+                        span,
+                        "chunk_overlap",
+                        format!("{p:?} is not a percentage like \"50%\" (0% to below 100%)"),
+                    ),
+                }
+            }
+        }
+    }
+
     /// Sorted, distinct `top_k` and the ranking depth.
     fn cut_offs(&self, raw: &RawGrid) -> Result<(Vec<usize>, usize)> {
         let (c, g, text) = (self, &raw.grid, self.text);
         let mut top_k = c.list(&g.top_k, "top_k")?;
         if top_k.contains(&0) {
             return c.err(g.top_k.span(), "top_k", "k must be at least 1");
+        }
+        if top_k.iter().any(|&k| k > MAX_DEPTH) {
+            return c.err(
+                g.top_k.span(),
+                "top_k",
+                format!("k must be at most {MAX_DEPTH}"),
+            );
         }
         top_k.sort_unstable();
         let max_k = *top_k.last().expect("non-empty");
@@ -487,6 +515,13 @@ impl Checker<'_> {
                 span,
                 "depth",
                 format!("depth {depth} must be at least the largest top_k ({max_k})"),
+            );
+        }
+        if depth > MAX_DEPTH {
+            return c.err(
+                find_key(text, "depth"),
+                "depth",
+                format!("depth {depth} must be at most {MAX_DEPTH}"),
             );
         }
         Ok((top_k, depth))
@@ -502,11 +537,11 @@ impl Checker<'_> {
         if !(2..=256).contains(&hnsw_m) {
             return c.err(find_key(text, "hnsw_m"), "hnsw_m", "must lie in [2, 256]");
         }
-        if hnsw_efc == 0 {
+        if !(1..=MAX_EF).contains(&hnsw_efc) {
             return c.err(
                 find_key(text, "hnsw_ef_construction"),
                 "hnsw_ef_construction",
-                "must be at least 1",
+                format!("must lie in [1, {MAX_EF}]"),
             );
         }
 
@@ -528,6 +563,15 @@ impl Checker<'_> {
             }
             Err(e) => return c.err(select.span(), "objective", e),
         };
+        if let Some(m) = spec.max_context_tokens
+            && !(m.is_finite() && m >= 0.0)
+        {
+            return c.err(
+                select.span(),
+                "max_context_tokens",
+                format!("{m} is not a token count (a number of at least 0)"),
+            );
+        }
         Ok(objective)
     }
 
@@ -559,8 +603,14 @@ impl Checker<'_> {
             "hnsw_ef_search",
             vec![DEFAULT_HNSW_EF_SEARCH],
         )?;
-        if let (Some(s), true) = (&g.hnsw_ef_search, efs.contains(&0)) {
-            return c.err(s.span(), "hnsw_ef_search", "values must be at least 1");
+        if let Some(s) = &g.hnsw_ef_search
+            && efs.iter().any(|e| !(1..=MAX_EF).contains(e))
+        {
+            return c.err(
+                s.span(),
+                "hnsw_ef_search",
+                format!("values must lie in [1, {MAX_EF}]"),
+            );
         }
         let fusions = c.opt_list(&g.fusion, "fusion", vec![FusionKind::Rrf])?;
         let alphas = c.opt_list(&g.alpha, "alpha", vec![DEFAULT_ALPHA])?;
@@ -818,6 +868,28 @@ objective = "recall@3"
         assert!(e.contains("`model`") && e.contains("need `model"), "{e}");
         let e = err(&OK.replace("alpha = [0.5]", "alpha = [1.5]"));
         assert!(e.contains(":16:9:") && e.contains("[0, 1]"), "{e}");
+        let e = err(&OK.replace("top_k = [5, 1, 3]", "top_k = [1000000000]"));
+        assert!(
+            e.contains(":17:9: `top_k`: k must be at most 100000"),
+            "{e}"
+        );
+        let e = err(&OK.replace("hnsw_ef_search = [16, 64]", "hnsw_ef_search = [1000000000]"));
+        assert!(
+            e.contains("`hnsw_ef_search`: values must lie in [1, 100000]"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{OK}[retrieval]\nhnsw_ef_construction = 1000000000\n"
+        ));
+        assert!(
+            e.contains(":21:1: `hnsw_ef_construction`: must lie in"),
+            "{e}"
+        );
+        let e = err(&format!("{OK}[retrieval]\ndepth = 1000000000\n"));
+        assert!(
+            e.contains(":21:1: `depth`: depth 1000000000 must be at most 100000"),
+            "{e}"
+        );
         let e = err(&format!("{OK}[retrieval]\ndepth = 2\n"));
         assert!(
             e.contains(":21:1: `depth`: depth 2 must be at least the largest top_k (5)"),

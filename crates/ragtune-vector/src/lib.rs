@@ -196,6 +196,16 @@ impl HnswIndex {
         }
     }
 
+    /// Number of indexed vectors.
+    pub fn len(&self) -> usize {
+        self.hnsw.get_nb_point()
+    }
+
+    /// True when nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Top `k` for one query with candidate list `ef` (at least `k`).
     pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Result<Ranking> {
         if query.len() != self.dim {

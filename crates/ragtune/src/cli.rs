@@ -50,14 +50,23 @@ pub struct EngineArgs {
     #[arg(long)]
     pub no_cache: bool,
     /// Threads for retrieval and for ONNX Runtime [default: all cores].
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub threads: Option<usize>,
     /// Where the embedding model runs.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
     /// Texts per inference call (batches are sorted by length).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     pub batch_size: usize,
+}
+
+/// A whole number of at least 1 (0 threads or a batch of 0 texts is refused, not coerced).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
 }
 
 #[derive(Debug, Args)]

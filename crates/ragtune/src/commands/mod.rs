@@ -21,7 +21,7 @@ pub fn sweep_options(e: &EngineArgs) -> SweepOptions {
             DeviceArg::Cpu => Device::Cpu,
             DeviceArg::Cuda => Device::Cuda,
         },
-        batch_size: e.batch_size.max(1),
+        batch_size: e.batch_size,
         version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: env!("RAGTUNE_GIT_COMMIT").to_string(),
     }

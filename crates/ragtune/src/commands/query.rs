@@ -8,8 +8,21 @@ use ragtune_sweep::Engine;
 use crate::cli::QueryArgs;
 
 pub fn run(args: QueryArgs) -> anyhow::Result<()> {
-    if args.k == 0 {
-        return Err(crate::UserError("--k must be at least 1".into()).into());
+    // The same limits as POST /search.
+    let limits = ragtune_serve::Limits::default();
+    if !(1..=limits.max_k).contains(&args.k) {
+        let msg = format!("-k must be between 1 and {}", limits.max_k);
+        return Err(crate::UserError(msg).into());
+    }
+    if args.text.trim().is_empty() {
+        return Err(crate::UserError("the query text must not be empty".into()).into());
+    }
+    if args.text.chars().count() > limits.max_query_chars {
+        let msg = format!(
+            "the query is longer than {} characters",
+            limits.max_query_chars
+        );
+        return Err(crate::UserError(msg).into());
     }
     let opts = super::sweep_options(&args.engine);
     let engine = Engine::open(&args.run, args.config.as_deref(), &opts)?;

@@ -16,27 +16,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if opts.device == ragtune_embed::Device::Cuda && !cfg!(feature = "cuda") {
         return Err(ragtune_embed::EmbedError::CudaNotBuilt.into());
     }
-    let out = args.out.clone().unwrap_or_else(|| {
-        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-        let safe: String = grid
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        std::path::PathBuf::from("runs").join(format!("{stamp}-{safe}"))
-    });
-    let resume = args.resume && out.join("manifest.json").is_file();
-    let run = if resume {
-        RunDir::open(&out)?
-    } else {
-        RunDir::create(&out)?
-    };
+    let out = args.out.clone().unwrap_or_else(|| default_out(&grid.name));
+    let (run, resume) = open_run(&out, args.resume)?;
     eprintln!(
         "ragtune: {} grid points from {} → {}",
         grid.points.len(),
@@ -83,6 +64,51 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         manifest.cache_misses,
     );
     Ok(())
+}
+
+/// `runs/<timestamp>-<grid name>`, the name made safe for a folder.
+fn default_out(name: &str) -> std::path::PathBuf {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    std::path::PathBuf::from("runs").join(format!("{stamp}-{safe}"))
+}
+
+/// The run folder to sweep into, and whether it continues an earlier run.
+fn open_run(out: &std::path::Path, resume: bool) -> anyhow::Result<(RunDir, bool)> {
+    let is_run = out.join("manifest.json").is_file();
+    if resume && !is_run && out.is_dir() && std::fs::read_dir(out)?.next().is_some() {
+        return Err(crate::UserError(format!(
+            "{}: --resume: not a run folder (no manifest.json), and not empty; nothing to resume",
+            out.display()
+        ))
+        .into());
+    }
+    // A run that failed before scoring anything (a corpus or model error) is simply
+    // started again once the input is fixed.
+    let failed_empty = is_run && failed_before_scoring(out);
+    if (resume || failed_empty) && is_run {
+        Ok((RunDir::open(out)?, true))
+    } else {
+        Ok((RunDir::create(out)?, false))
+    }
+}
+
+/// Whether the run folder at `out` recorded a failure and holds no scored point.
+fn failed_before_scoring(out: &std::path::Path) -> bool {
+    let failed = RunDir::open(out)
+        .and_then(|r| r.read_manifest())
+        .is_ok_and(|m| m.status == "failed");
+    let no_points = std::fs::read_dir(out.join("points")).map_or(true, |mut d| d.next().is_none());
+    failed && no_points
 }
 
 fn fmt(v: Option<f64>) -> String {
