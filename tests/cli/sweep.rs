@@ -321,3 +321,54 @@ fn plan_sweep_cache_stats_and_gc_on_the_quickstart() {
     assert!(bad.stderr.contains("--max-size"), "{}", bad.stderr);
     sweep_ok(tmp.path(), &grid, &tmp.path().join("run2"), &cache);
 }
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
+fn killed_sweeps_resume_to_the_same_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = root().join("grids/quickstart.toml");
+    let reference = tmp.path().join("reference");
+    sweep_ok(tmp.path(), &grid, &reference, &tmp.path().join("cache-ref"));
+    // SIGKILL at moments spread over a cold sweep of about 2.5 s on two cores: loading,
+    // chunking, embedding, indexing, ranking, scoring and writing.
+    let moments_ms = [30, 120, 250, 400, 600, 850, 1100, 1400, 1700, 2000, 2300];
+    let mut killed = 0;
+    for (i, ms) in moments_ms.iter().enumerate() {
+        let out = tmp.path().join(format!("run{i}"));
+        let cache = tmp.path().join(format!("cache{i}"));
+        let args = [
+            "sweep",
+            grid.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ];
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ragtune"))
+            .args(args)
+            .current_dir(tmp.path())
+            .env("RAGTUNE_MODELS_DIR", root().join("models"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(*ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+        let mut resume = args.to_vec();
+        resume.push("--resume");
+        ragtune_ok(tmp.path(), &resume);
+        python_ok(
+            "same_tables.py",
+            &[reference.to_str().unwrap(), out.to_str().unwrap()],
+        );
+    }
+    assert!(
+        killed >= 8,
+        "only {killed} of {} runs were still going when killed",
+        moments_ms.len()
+    );
+}

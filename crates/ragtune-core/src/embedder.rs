@@ -19,6 +19,10 @@ pub struct EmbedOutput {
     pub truncated: usize,
 }
 
+/// Receives each finished batch of [`Embedder::embed_batches`]: the batch's indices into
+/// the texts, and their vectors, row-major.
+pub type BatchSink<'a> = dyn FnMut(&[usize], &[f32]) -> Result<(), EmbedFailure> + 'a;
+
 /// Something that turns texts into unit vectors.
 pub trait Embedder: Send + Sync {
     /// Vector dimension.
@@ -36,6 +40,22 @@ pub trait Embedder: Send + Sync {
     /// How many of `texts` exceed the model's maximum tokens (and so are truncated when
     /// embedded), whether or not their vectors are cached.
     fn count_truncated(&self, texts: &[&str]) -> Result<usize, EmbedFailure>;
+
+    /// Embed `texts`, handing each finished batch to `sink` as soon as it is done: the
+    /// batch's indices into `texts` and their vectors, row-major. A caller can so keep
+    /// the work of every finished batch if the call is interrupted. Returns how many texts
+    /// were truncated. The default embeds everything, then hands it over as one batch.
+    fn embed_batches(
+        &self,
+        texts: &[&str],
+        progress: &(dyn Fn(usize) + Sync),
+        sink: &mut BatchSink<'_>,
+    ) -> Result<usize, EmbedFailure> {
+        let out = self.embed(texts, progress)?;
+        let all: Vec<usize> = (0..texts.len()).collect();
+        sink(&all, &out.vectors)?;
+        Ok(out.truncated)
+    }
 }
 
 /// A deterministic embedder for tests: each lowercased alphanumeric word adds ±1 to one

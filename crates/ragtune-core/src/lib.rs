@@ -25,7 +25,7 @@ mod setup;
 
 pub use atomic::{temp_path, write_atomic};
 pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span};
-pub use embedder::{EmbedFailure, EmbedOutput, Embedder, FakeEmbedder};
+pub use embedder::{BatchSink, EmbedFailure, EmbedOutput, Embedder, FakeEmbedder};
 pub use hash::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes, sha256, sha256_hex};
 pub use offsets::CharToByte;
 pub use ranking::{Hit, Ranking};

@@ -6,7 +6,7 @@ use std::sync::{Mutex, OnceLock};
 use ndarray::Array2;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
-use ragtune_core::{EmbedFailure, EmbedOutput, Embedder};
+use ragtune_core::{BatchSink, EmbedFailure, EmbedOutput, Embedder};
 use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::Device;
@@ -351,6 +351,23 @@ impl Embedder for OnnxEmbedder {
         texts: &[&str],
         progress: &(dyn Fn(usize) + Sync),
     ) -> std::result::Result<EmbedOutput, EmbedFailure> {
+        let dim = self.dim;
+        let mut vectors = vec![0f32; texts.len() * dim];
+        let truncated = self.embed_batches(texts, progress, &mut |idx, v| {
+            for (j, &i) in idx.iter().enumerate() {
+                vectors[i * dim..(i + 1) * dim].copy_from_slice(&v[j * dim..(j + 1) * dim]);
+            }
+            Ok(())
+        })?;
+        Ok(EmbedOutput { vectors, truncated })
+    }
+
+    fn embed_batches(
+        &self,
+        texts: &[&str],
+        progress: &(dyn Fn(usize) + Sync),
+        sink: &mut BatchSink<'_>,
+    ) -> std::result::Result<usize, EmbedFailure> {
         let encodings = self.encode(texts).map_err(failure)?;
         let truncated = encodings
             .iter()
@@ -359,22 +376,14 @@ impl Embedder for OnnxEmbedder {
         // Sorting by length makes each batch pad only as far as its longest member.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].len());
-        let mut sorted_vectors = vec![0f32; texts.len() * self.dim];
-        for (bi, batch) in order.chunks(self.batch_size).enumerate() {
+        let mut out = vec![0f32; self.batch_size * self.dim];
+        for batch in order.chunks(self.batch_size) {
             let encs: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
-            let start = bi * self.batch_size * self.dim;
-            self.run_batch(
-                &encs,
-                &mut sorted_vectors[start..start + batch.len() * self.dim],
-            )
-            .map_err(failure)?;
+            let v = &mut out[..batch.len() * self.dim];
+            self.run_batch(&encs, v).map_err(failure)?;
+            sink(batch, v)?;
             progress(batch.len());
         }
-        let mut vectors = vec![0f32; texts.len() * self.dim];
-        for (pos, &i) in order.iter().enumerate() {
-            vectors[i * self.dim..(i + 1) * self.dim]
-                .copy_from_slice(&sorted_vectors[pos * self.dim..(pos + 1) * self.dim]);
-        }
-        Ok(EmbedOutput { vectors, truncated })
+        Ok(truncated)
     }
 }

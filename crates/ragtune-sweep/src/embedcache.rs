@@ -72,18 +72,34 @@ pub fn embed_cached(
         return Ok((out, stats));
     }
     let batch: Vec<&str> = missing.iter().map(|(_, pos)| texts[pos[0]]).collect();
-    let embedded = embedder
-        .embed(&batch, progress)
-        .map_err(|f| SweepError::embedding(ns, f))?;
+    // Each inference batch is stored as soon as it is done: an interrupted sweep loses at
+    // most the batch in flight.
+    let mut stored: Option<SweepError> = None;
+    let mut sink = |idx: &[usize], vectors: &[f32]| {
+        for (j, &m) in idx.iter().enumerate() {
+            let (key, positions) = &missing[m];
+            let v = &vectors[j * dim..(j + 1) * dim];
+            if let Some(s) = store
+                && let Err(e) = s.put(Stage::Embed, key, &f32s_to_le_bytes(v))
+            {
+                stored = Some(e);
+                return Err(ragtune_core::EmbedFailure(
+                    "the store refused a write".into(),
+                ));
+            }
+            for &p in positions {
+                out[p * dim..(p + 1) * dim].copy_from_slice(v);
+            }
+        }
+        Ok(())
+    };
+    let embedded = embedder.embed_batches(&batch, progress, &mut sink);
+    if let Some(e) = stored {
+        return Err(e);
+    }
+    embedded.map_err(|f| SweepError::embedding(ns, f))?;
     stats.misses = missing.len() as u64;
-    for (j, (key, positions)) in missing.iter().enumerate() {
-        let v = &embedded.vectors[j * dim..(j + 1) * dim];
-        if let Some(s) = store {
-            s.put(Stage::Embed, key, &f32s_to_le_bytes(v))?;
-        }
-        for &p in positions {
-            out[p * dim..(p + 1) * dim].copy_from_slice(v);
-        }
+    for (_, positions) in &missing {
         // Duplicates within the call were served without embedding.
         stats.hits += positions.len() as u64 - 1;
         if positions.len() > 1 {
@@ -124,6 +140,61 @@ mod tests {
             self.1.fetch_add(t.len(), Ordering::SeqCst);
             self.0.embed(t, p)
         }
+    }
+
+    /// Embeds in batches of two and fails on the third batch, like a killed process.
+    struct FailsLate(FakeEmbedder);
+    impl Embedder for FailsLate {
+        fn dim(&self) -> usize {
+            self.0.dim()
+        }
+        fn namespace(&self) -> &str {
+            self.0.namespace()
+        }
+        fn provider(&self) -> &str {
+            "test"
+        }
+        fn count_truncated(&self, t: &[&str]) -> Result<usize, EmbedFailure> {
+            self.0.count_truncated(t)
+        }
+        fn embed(
+            &self,
+            t: &[&str],
+            p: &(dyn Fn(usize) + Sync),
+        ) -> Result<EmbedOutput, EmbedFailure> {
+            self.0.embed(t, p)
+        }
+        fn embed_batches(
+            &self,
+            texts: &[&str],
+            _: &(dyn Fn(usize) + Sync),
+            sink: &mut ragtune_core::BatchSink<'_>,
+        ) -> Result<usize, EmbedFailure> {
+            let idx: Vec<usize> = (0..texts.len()).collect();
+            for (b, batch) in idx.chunks(2).enumerate() {
+                if b == 2 {
+                    return Err(EmbedFailure("killed".into()));
+                }
+                let t: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
+                sink(batch, &self.0.embed(&t, &|_| {})?.vectors)?;
+            }
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn finished_batches_are_kept_when_embedding_is_interrupted() {
+        let d = tempfile::tempdir().unwrap();
+        let store = StageStore::open(d.path()).unwrap();
+        let texts = ["a", "b", "c", "d", "e", "f"];
+        let e = FailsLate(FakeEmbedder::new("m", 8));
+        assert!(embed_cached(&e, Some(&store), &texts, &|_| {}).is_err());
+        // The two batches that finished (four texts) are stored; the rest are not.
+        let kept: Vec<bool> = texts
+            .iter()
+            .map(|t| cached_vector(&e, &store, t).is_some())
+            .collect();
+        assert_eq!(kept, vec![true, true, true, true, false, false]);
     }
 
     #[test]

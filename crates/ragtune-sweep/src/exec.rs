@@ -360,11 +360,15 @@ impl<'a> Executor<'a> {
             index_bytes: vectors.size_bytes() + (vectors.len() * 2 * params.m * 4) as u64,
             ..Costs::default()
         };
+        let mut index = index;
         if let Some(store) = self.store {
-            store.put_dir(Stage::Hnsw, key, |tmp| {
+            let dir = store.put_dir(Stage::Hnsw, key, |tmp| {
                 index.dump(tmp, HNSW_BASE)?;
                 write_costs(tmp, costs.index_seconds, costs.index_bytes)
             })?;
+            // Rank with the graph as stored: if a concurrent sweep sealed this entry
+            // first, that graph is the one kept, and the rankings must come from it.
+            index = HnswIndex::load(&dir, HNSW_BASE, vectors.dim)?;
         }
         self.rep.inc("hnsw", 1);
         self.count(NodeKind::Hnsw, false);
