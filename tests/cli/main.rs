@@ -15,3 +15,4 @@ mod reference;
 mod serve;
 mod sweep;
 mod trec;
+mod tuning_loop;

@@ -40,6 +40,9 @@
 #![deny(missing_docs)]
 
 mod schema;
+mod stats;
+
+pub use stats::{PairedDiff, RESAMPLES, SEED, bootstrap_ci, paired_diff};
 
 pub use schema::{
     BestSetup, Costs, Metric, MetricValues, Objective, PointRecord, QuestionRanking, QuestionRow,

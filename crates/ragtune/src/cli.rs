@@ -20,6 +20,12 @@ pub enum Command {
     Plan(PlanArgs),
     /// Inspect or trim the stage store.
     Cache(CacheArgs),
+    /// Compare two runs setup by setup: paired differences with 95% intervals.
+    Compare(CompareArgs),
+    /// A CI gate on a run: exit 0 when it passes, 1 when it fails.
+    Check(CheckArgs),
+    /// List past runs, newest first.
+    Runs(RunsArgs),
     /// Retrieve for one query with a run's chosen (or given) setup.
     Query(QueryArgs),
     /// Trace one question's retrieval step by step, or diff two setups.
@@ -120,6 +126,48 @@ pub enum CacheCommand {
         #[arg(long)]
         max_size: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The earlier run.
+    pub run_a: PathBuf,
+    /// The later run.
+    pub run_b: PathBuf,
+    /// metric@k to compare [default: run A's objective].
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The run to judge.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// A requirement on the best setup, like "span_recall@5>=0.85", judged by the lower
+    /// bound of its 95% interval (repeatable).
+    #[arg(long)]
+    pub require: Vec<String>,
+    /// A run to compare the best setup with.
+    #[arg(long, requires = "max_drop")]
+    pub baseline: Option<PathBuf>,
+    /// Fail when the best setup is significantly worse than the baseline's by more than
+    /// this (objective units).
+    #[arg(long, default_value_t = 0.0)]
+    pub max_drop: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Folder holding run folders.
+    #[arg(long, default_value = "runs")]
+    pub dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

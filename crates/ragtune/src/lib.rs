@@ -49,17 +49,21 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    let ok = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Sweep(a) => commands::sweep::run(a),
-        Command::Plan(a) => commands::plan::run(a),
-        Command::Cache(a) => commands::cache::run(a),
-        Command::Query(a) => commands::query::run(a),
-        Command::Explain(a) => commands::explain::run(a),
-        Command::Serve(a) => commands::serve::run(a),
-        Command::ExportTrec(a) => commands::export_trec::run(a),
+        Command::Sweep(a) => ok(commands::sweep::run(a)),
+        Command::Plan(a) => ok(commands::plan::run(a)),
+        Command::Cache(a) => ok(commands::cache::run(a)),
+        Command::Compare(a) => ok(commands::compare::run(a)),
+        Command::Check(a) => commands::check::run(a),
+        Command::Runs(a) => ok(commands::runs::run(a)),
+        Command::Query(a) => ok(commands::query::run(a)),
+        Command::Explain(a) => ok(commands::explain::run(a)),
+        Command::Serve(a) => ok(commands::serve::run(a)),
+        Command::ExportTrec(a) => ok(commands::export_trec::run(a)),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             // A closed stdout (e.g. `| head`) is not a failure.
             if err.chain().any(|e| {

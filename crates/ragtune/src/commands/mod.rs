@@ -1,8 +1,12 @@
 pub mod cache;
+pub mod check;
+pub mod compare;
 pub mod explain;
 pub mod export_trec;
+mod loop_stats;
 pub mod plan;
 pub mod query;
+pub mod runs;
 pub mod serve;
 pub mod sweep;
 

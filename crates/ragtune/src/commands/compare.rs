@@ -1,0 +1,86 @@
+//! `ragtune compare RUN_A RUN_B [--metric M@K] [--json]`: is B better than A, or only
+//! noisier? Setups are matched by config id (else by label), and each pair's paired
+//! difference over the questions both runs share is printed with its 95% interval.
+
+use std::io::Write;
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::loop_stats::{Run, compare};
+use crate::UserError;
+use crate::cli::CompareArgs;
+
+pub fn run(args: CompareArgs) -> anyhow::Result<()> {
+    let (a, b) = (Run::open(&args.run_a)?, Run::open(&args.run_b)?);
+    if a.manifest.corpus_fingerprint != b.manifest.corpus_fingerprint {
+        return Err(UserError(format!(
+            "{} and {} were swept on different corpora (fingerprints differ); their scores do not compare",
+            args.run_a.display(),
+            args.run_b.display()
+        ))
+        .into());
+    }
+    let o = match &args.metric {
+        Some(m) => m.parse().map_err(UserError)?,
+        None => a.objective()?,
+    };
+    let mut rows = Vec::new();
+    for pa in &a.points {
+        let pb = b
+            .points
+            .iter()
+            .find(|p| p.config_id == pa.config_id)
+            .or_else(|| b.points.iter().find(|p| p.label == pa.label));
+        let Some(pb) = pb else { continue };
+        let Some(d) = compare(pb, pa, o) else {
+            continue;
+        };
+        let verdict = match (d.significant(), d.mean > 0.0) {
+            (false, _) => "same",
+            (true, true) => "better",
+            (true, false) => "worse",
+        };
+        rows.push((pa.label.clone(), pa.config_id.clone(), d, verdict));
+    }
+    if rows.is_empty() {
+        return Err(UserError(format!(
+            "no setup of {} is in {} at {o}",
+            args.run_a.display(),
+            args.run_b.display()
+        ))
+        .into());
+    }
+    rows.sort_by(|x, y| x.2.mean.total_cmp(&y.2.mean).reverse());
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(l, id, d, verdict)| json!({"setup": l, "config_id": id, "metric": o.to_string(), "diff": d.mean, "ci_low": d.low, "ci_high": d.high, "questions": d.n, "verdict": verdict}))
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &v).context("writing JSON")?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{o}: B − A over shared questions, 95% interval (paired bootstrap)"
+    )?;
+    for (label, _, d, verdict) in &rows {
+        writeln!(
+            out,
+            "{:>+8.4} [{:+.4}, {:+.4}]  n={:<6} {verdict:<6}  {label}",
+            d.mean, d.low, d.high, d.n
+        )?;
+    }
+    let (better, worse) = (
+        rows.iter().filter(|r| r.3 == "better").count(),
+        rows.iter().filter(|r| r.3 == "worse").count(),
+    );
+    writeln!(
+        out,
+        "{} setups compared: {better} significantly better, {worse} significantly worse",
+        rows.len()
+    )?;
+    Ok(())
+}

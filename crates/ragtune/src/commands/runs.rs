@@ -1,0 +1,59 @@
+//! `ragtune runs [--dir runs/]`: past runs, newest first — the history that answers "was
+//! it better 40 iterations ago?".
+
+use std::io::Write;
+
+use anyhow::Context;
+use ragtune_sweep::RunDir;
+use serde_json::json;
+
+use crate::cli::RunsArgs;
+
+pub fn run(args: RunsArgs) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(&args.dir)
+        .with_context(|| format!("{}: cannot list runs", args.dir.display()))?;
+    let mut runs = Vec::new();
+    for e in entries.flatten() {
+        let Ok(run) = RunDir::open(&e.path()) else {
+            continue;
+        };
+        let Ok(m) = run.read_manifest() else { continue };
+        let best = std::fs::read_to_string(e.path().join("best.toml"))
+            .ok()
+            .and_then(|t| toml::from_str::<ragtune_sweep::BestSetup>(&t).ok());
+        runs.push((m, best, e.path()));
+    }
+    runs.sort_by(|a, b| b.0.started_at.cmp(&a.0.started_at));
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v: Vec<_> = runs
+            .iter()
+            .map(|(m, b, p)| json!({"run": p, "started_at": m.started_at, "status": m.status, "grid": m.grid_name, "corpus_fingerprint": m.corpus_fingerprint, "points": m.n_points, "objective": m.objective, "best": b.as_ref().map(|b| json!({"config_id": b.config_id, "label": b.label, "value": b.value})), "git_commit": m.git_commit}))
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &v).context("writing JSON")?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<25} {:<9} {:<20} {:<8} {:>6}  {:<22} {:<12} best setup",
+        "started", "status", "grid", "corpus", "points", "objective", "commit"
+    )?;
+    for (m, b, _) in &runs {
+        let (value, label) = b.as_ref().map_or(("-".to_string(), "-".to_string()), |b| {
+            (format!("{:.4}", b.value), b.label.clone())
+        });
+        writeln!(
+            out,
+            "{:<25} {:<9} {:<20} {:<8} {:>6}  {:<22} {:<12} {label}",
+            m.started_at.get(..19).unwrap_or(&m.started_at),
+            m.status,
+            m.grid_name,
+            m.corpus_fingerprint.get(..8).unwrap_or("-"),
+            m.n_points,
+            format!("{}={value}", m.objective),
+            m.git_commit
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The comparison loop on real runs: compare two runs, gate one in CI, list the history.
+
+use crate::util::*;
+
+const GRID: &str = r#"name = "NAME"
+[corpus]
+format = "dir"
+path = "DOCS"
+questions = "QUESTIONS"
+[grid]
+chunker = ["markdown"]
+chunk_size = [SIZE]
+retriever = ["bm25"]
+top_k = [1, 5]
+[select]
+objective = "span_recall@5"
+"#;
+
+fn sweep(tmp: &std::path::Path, name: &str, size: &str) -> std::path::PathBuf {
+    let qs = root().join("corpora/quickstart");
+    let text = GRID
+        .replace("NAME", name)
+        .replace("SIZE", size)
+        .replace("DOCS", qs.join("docs").to_str().unwrap())
+        .replace("QUESTIONS", qs.join("questions.jsonl").to_str().unwrap());
+    let g = grid(tmp, &format!("{name}.toml"), &text);
+    let out = tmp.join("runs").join(name);
+    sweep_ok(tmp, &g, &out, &tmp.join("cache"));
+    out
+}
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
+fn compare_check_and_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = sweep(tmp.path(), "small", "100, 150");
+    let large = sweep(tmp.path(), "large", "600, 150");
+    let (s, l) = (small.to_str().unwrap(), large.to_str().unwrap());
+
+    // A run against itself: every setup the same, no interval away from 0.
+    let r = ragtune_ok(tmp.path(), &["compare", s, s, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r["verdict"] == "same" && r["diff"] == 0.0),
+        "{v}"
+    );
+    // The shared setup (150) is matched by config id and unchanged; 600-character chunks
+    // against 100 are not in both runs.
+    let r = ragtune_ok(tmp.path(), &["compare", s, l, "--metric", "span_recall@1"]);
+    assert!(r.stdout.contains("1 setups compared"), "{}", r.stdout);
+
+    // The gate: a requirement the best setup meets by its lower bound, and one it cannot.
+    let ok = ragtune(
+        tmp.path(),
+        &["check", "--run", l, "--require", "span_recall@5>=0.5"],
+    );
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert!(ok.stdout.starts_with("PASS "), "{}", ok.stdout);
+    let bad = ragtune(
+        tmp.path(),
+        &[
+            "check",
+            "--run",
+            l,
+            "--require",
+            "span_recall@5>=0.99",
+            "--require",
+            "recall@1>=0.999",
+        ],
+    );
+    assert_eq!(bad.code, 1, "{}{}", bad.stdout, bad.stderr);
+    assert_eq!(
+        bad.stdout
+            .lines()
+            .filter(|l| l.starts_with("FAIL "))
+            .count(),
+        2,
+        "{}",
+        bad.stdout
+    );
+    // Against itself as the baseline nothing dropped.
+    let same = ragtune(
+        tmp.path(),
+        &["check", "--run", l, "--baseline", l, "--max-drop", "0.0"],
+    );
+    assert_eq!(same.code, 0, "{}", same.stdout);
+    let usage = ragtune(
+        tmp.path(),
+        &["check", "--run", l, "--require", "span_recall@5>0.5"],
+    );
+    assert_eq!(usage.code, 2, "{}", usage.stderr);
+
+    let r = ragtune_ok(
+        tmp.path(),
+        &[
+            "runs",
+            "--dir",
+            tmp.path().join("runs").to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["grid"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["large", "small"], "newest first");
+}
