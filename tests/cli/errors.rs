@@ -282,3 +282,41 @@ fn out_of_range_values_name_their_line() {
         "`max_context_tokens`: -1 is not a token count",
     );
 }
+
+#[test]
+fn a_zero_length_span_is_refused_with_its_line() {
+    let tmp = setup();
+    std::fs::write(
+        tmp.path().join("q.jsonl"),
+        "{\"id\":\"q1\",\"question\":\"beta?\",\"spans\":[{\"doc_id\":\"a.txt\",\"start\":6,\"end\":6}]}\n",
+    )
+    .unwrap();
+    let g = grid(tmp.path(), "g.toml", GRID);
+    let r = ragtune(tmp.path(), &["sweep", g.to_str().unwrap(), "--out", "run"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("q.jsonl:1: question \"q1\": span [6, 6) is empty"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_repeated_document_id_names_both_lines() {
+    let tmp = setup();
+    let docs = "{\"id\":\"a\",\"text\":\"alpha beta\"}\n{\"id\":\"b\",\"text\":\"gamma\"}\n{\"id\":\"a\",\"text\":\"delta\"}\n";
+    std::fs::write(tmp.path().join("docs.jsonl"), docs).unwrap();
+    let text = GRID
+        .replace("format = \"dir\"", "format = \"jsonl\"")
+        .replace("path = \"docs\"", "path = \"docs.jsonl\"");
+    let g = grid(tmp.path(), "g.toml", &text);
+    let r = ragtune(tmp.path(), &["sweep", g.to_str().unwrap(), "--out", "run"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("docs.jsonl:3: document id \"a\" appears twice (first on line 1)"),
+        "{}",
+        r.stderr
+    );
+}

@@ -22,6 +22,14 @@ pub enum CorpusError {
         /// What was expected.
         message: String,
     },
+    /// The input breaks a rule that no single line shows (a repeated id, say).
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Something the format needs is absent.
     #[error("{}: {what}", path.display())]
     Missing {

@@ -62,15 +62,31 @@ struct JsonlSpan {
     text: Option<String>,
 }
 
-fn check_unique_doc_ids(docs: &[Document], path: &Path) -> Result<()> {
-    let mut seen = HashMap::new();
-    for d in docs {
-        if seen.insert(d.id.as_str(), ()).is_some() {
-            return Err(CorpusError::parse(
-                path,
-                0,
-                format!("document id {:?} appears twice", d.id),
-            ));
+/// Every document id once. `lines` gives each document's line in `path` (line-based
+/// formats), so the error can name where the repeat is.
+fn check_unique_doc_ids(docs: &[Document], lines: Option<&[usize]>, path: &Path) -> Result<()> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        if let Some(first) = seen.insert(d.id.as_str(), i) {
+            return Err(match lines {
+                Some(l) => CorpusError::parse(
+                    path,
+                    l[i],
+                    format!(
+                        "document id {:?} appears twice (first on line {})",
+                        d.id, l[first]
+                    ),
+                ),
+                None => CorpusError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "document id {:?} appears twice (documents {} and {})",
+                        d.id,
+                        first + 1,
+                        i + 1
+                    ),
+                },
+            });
         }
     }
     Ok(())
@@ -163,15 +179,18 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// JSONL documents plus questions JSONL.
 pub(crate) fn load_jsonl(path: &Path, questions: &Path) -> Result<Corpus> {
-    let docs: Vec<Document> = jsonl::<JsonlDoc>(path)?
+    let (lines, docs): (Vec<usize>, Vec<Document>) = jsonl::<JsonlDoc>(path)?
         .into_iter()
-        .map(|(_, d)| Document {
-            id: d.id,
-            title: d.title.filter(|t| !t.is_empty()),
-            text: d.text,
+        .map(|(line, d)| {
+            let doc = Document {
+                id: d.id,
+                title: d.title.filter(|t| !t.is_empty()),
+                text: d.text,
+            };
+            (line, doc)
         })
-        .collect();
-    check_unique_doc_ids(&docs, path)?;
+        .unzip();
+    check_unique_doc_ids(&docs, Some(&lines), path)?;
     let questions = load_question_jsonl(&docs, questions)?;
     Ok(Corpus { docs, questions })
 }
@@ -203,7 +222,7 @@ pub(crate) fn load_beir(root: &Path, split: &str) -> Result<Corpus> {
             text: d.text,
         })
         .collect();
-    check_unique_doc_ids(&docs, &corpus_path)?;
+    check_unique_doc_ids(&docs, None, &corpus_path)?;
     let queries: Vec<(usize, BeirQuery)> = jsonl(&root.join("queries.jsonl"))?;
     let qrels_path = root.join("qrels").join(format!("{split}.tsv"));
     let qrels_text = read(&qrels_path)?;
@@ -304,7 +323,7 @@ pub(crate) fn load_squad(path: &Path) -> Result<Corpus> {
             text,
         });
     }
-    check_unique_doc_ids(&docs, path)?;
+    check_unique_doc_ids(&docs, None, path)?;
     let mut labeler = Labeler::new(&docs, path);
     let mut questions = Vec::with_capacity(pending.len());
     for (doc, para_start, qa) in pending {

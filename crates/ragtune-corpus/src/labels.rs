@@ -60,11 +60,16 @@ impl<'a> Labeler<'a> {
         let d = doc as usize;
         let text = self.docs[d].text.as_str();
         let map = self.maps[d].get_or_insert_with(|| CharToByte::new(text));
-        if start > end {
+        if start >= end {
+            let why = if start == end {
+                format!("span [{start}, {end}) is empty; a gold span holds at least one character")
+            } else {
+                format!("span start {start} is after its end {end}")
+            };
             return Err(CorpusError::parse(
                 &self.path,
                 line,
-                format!("question {question:?}: span start {start} is after its end {end}"),
+                format!("question {question:?}: {why}"),
             ));
         }
         let (Some(bs), Some(be)) = (map.byte(start), map.byte(end)) else {

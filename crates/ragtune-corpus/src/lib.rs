@@ -101,6 +101,7 @@ pub fn load(spec: &CorpusSpec) -> Result<Corpus> {
     if let Some(n) = spec.max_questions {
         corpus.questions.truncate(n);
     }
+    check_unique_question_ids(&corpus, spec)?;
     if corpus.questions.is_empty() {
         return Err(CorpusError::Missing {
             path: spec.path.clone(),
@@ -108,6 +109,20 @@ pub fn load(spec: &CorpusSpec) -> Result<Corpus> {
         });
     }
     Ok(corpus)
+}
+
+/// Every question id once, whatever the format (BEIR queries, SQuAD ids, …).
+fn check_unique_question_ids(corpus: &Corpus, spec: &CorpusSpec) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for q in &corpus.questions {
+        if !seen.insert(q.id.as_str()) {
+            return Err(CorpusError::Invalid {
+                path: spec.questions.clone().unwrap_or_else(|| spec.path.clone()),
+                message: format!("question id {:?} appears twice; ids must be unique", q.id),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn require_questions(spec: &CorpusSpec) -> Result<&Path> {
