@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 RESULT_COLUMNS = [
     "config_id", "chunker", "chunk_size", "chunk_overlap", "retriever", "model", "index",
     "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "equivalent", "top_k",
-    "n_questions", "recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall",
+    "split", "n_questions", "recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall",
     "span_precision", "span_iou", "context_tokens", "hnsw_recall_vs_exact", "n_chunks",
     "mean_chunk_tokens", "overlap_chars_mean", "overlap_tokens_mean", "overlap_share",
     "index_seconds", "index_bytes", "query_ms_p50", "query_ms_p95",

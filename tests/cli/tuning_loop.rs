@@ -111,3 +111,40 @@ fn compare_check_and_runs() {
         .collect();
     assert_eq!(names, vec!["large", "small"], "newest first");
 }
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
+fn holdout_chooses_on_the_tuning_part_and_reports_the_held_out_part() {
+    let tmp = tempfile::tempdir().unwrap();
+    let qs = root().join("corpora/quickstart");
+    let text = GRID
+        .replace("NAME", "held")
+        .replace("SIZE", "150, 300, 600")
+        .replace("DOCS", qs.join("docs").to_str().unwrap())
+        .replace("QUESTIONS", qs.join("questions.jsonl").to_str().unwrap())
+        .replace(
+            "objective = \"span_recall@5\"",
+            "objective = \"span_recall@1\"\nholdout = 0.3",
+        );
+    let g = grid(tmp.path(), "held.toml", &text);
+    let out = tmp.path().join("run");
+    let r = sweep_ok(tmp.path(), &g, &out, &tmp.path().join("cache"));
+    assert!(r.stdout.contains("held-out"), "{}", r.stdout);
+    let code = r#"
+import sys, polars as pl, tomllib
+df = pl.read_parquet(sys.argv[1] + "/results.parquet")
+assert sorted(df["split"].unique().to_list()) == ["all", "test", "tune"], df["split"].unique()
+k1 = df.filter(pl.col("top_k") == 1)
+for cid in k1["config_id"].unique():
+    rows = {r["split"]: r for r in k1.filter(pl.col("config_id") == cid).iter_rows(named=True)}
+    assert rows["tune"]["n_questions"] + rows["test"]["n_questions"] == rows["all"]["n_questions"] == 75, rows
+    assert 10 <= rows["test"]["n_questions"] <= 35, rows["test"]["n_questions"]
+best = tomllib.load(open(sys.argv[1] + "/best.toml", "rb"))
+tune = k1.filter(pl.col("split") == "tune").sort("span_recall", descending=True)
+assert best["value"] == tune["span_recall"][0], (best["value"], tune["span_recall"][0])
+test = k1.filter((pl.col("split") == "test") & (pl.col("config_id") == best["config_id"]))
+assert best["held_out"] == test["span_recall"][0], (best["held_out"], test["span_recall"][0])
+print("ok")
+"#;
+    python_inline_ok(code, &[out.to_str().unwrap()]);
+}

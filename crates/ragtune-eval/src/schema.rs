@@ -181,6 +181,14 @@ pub struct Costs {
     pub query_ms_p95: f64,
 }
 
+/// Which questions a results row averages: `all`, or with `[select] holdout` the
+/// `tune` part (where the best setup is chosen) and the held-out `test` part.
+pub fn split_of(question_id: &str, holdout: f64) -> &'static str {
+    let h = ragtune_core::sha256(question_id.as_bytes());
+    let x = u64::from_le_bytes(h[..8].try_into().expect("8 bytes")) as f64 / u64::MAX as f64;
+    if x < holdout { "test" } else { "tune" }
+}
+
 /// One results row: a setup at one `k`, averaged over questions. Document metrics
 /// average over questions with document labels; span metrics over questions with spans.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,6 +197,9 @@ pub struct ResultRow {
     pub config_id: String,
     /// Chunks handed to the model.
     pub top_k: u32,
+    /// The questions averaged: `all`, `tune` or `test` (see [`split_of`]).
+    #[serde(default = "all_split")]
+    pub split: String,
     /// Questions evaluated.
     pub n_questions: u32,
     /// Mean of each metric.
@@ -215,6 +226,10 @@ pub struct ResultRow {
     /// Index and latency costs.
     #[serde(flatten)]
     pub costs: Costs,
+}
+
+fn all_split() -> String {
+    "all".into()
 }
 
 /// One per-question row: a setup, a `k` and a question.
@@ -293,8 +308,11 @@ pub struct BestSetup {
     pub label: String,
     /// The objective, `metric@k`.
     pub objective: String,
-    /// Its value for this setup.
+    /// Its value for this setup (on the tuning part when questions are held out).
     pub value: f64,
+    /// Its value on the held-out questions, with `[select] holdout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<f64>,
     /// Mean context tokens at the objective's k.
     pub context_tokens: f64,
     /// The limit that applied, if any.
@@ -320,6 +338,23 @@ mod tests {
         );
         assert!("recall@x".parse::<Objective>().is_err());
         assert!("recall".parse::<Objective>().is_err());
+    }
+
+    #[test]
+    fn holdout_split_is_by_id_and_near_the_share() {
+        let ids: Vec<String> = (0..2000).map(|i| format!("q{i}")).collect();
+        let test = ids.iter().filter(|q| split_of(q, 0.3) == "test").count();
+        assert!(
+            (540..=660).contains(&test),
+            "{test} of 2000 held out at 0.3"
+        );
+        // By id alone: the same id lands in the same part every time, and a larger
+        // share only adds questions to the held-out part.
+        assert!(ids.iter().all(|q| split_of(q, 0.3) == split_of(q, 0.3)));
+        assert!(
+            ids.iter()
+                .all(|q| split_of(q, 0.3) != "test" || split_of(q, 0.5) == "test")
+        );
     }
 
     #[test]

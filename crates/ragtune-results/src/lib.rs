@@ -122,7 +122,7 @@ pub fn results_frame(records: &[PointRecord]) -> PolarsResult<DataFrame> {
         .map(|(p, _)| (!p.equivalent.is_empty()).then(|| p.equivalent.join("; ")))
         .collect();
     columns.push(col("equivalent", same));
-    columns.extend([c!(top_k), c!(n_questions)]);
+    columns.extend([c!(top_k), c!(split), c!(n_questions)]);
     columns.extend(metric_columns(rows.iter().map(|(_, r)| &r.metrics)));
     columns.extend([
         c!(context_tokens),
@@ -201,7 +201,16 @@ pub fn ranked(
     let mut out: Vec<(&PointRecord, &ResultRow, f64)> = records
         .iter()
         .filter_map(|rec| {
-            let row = rec.rows.iter().find(|r| r.top_k as usize == objective.k)?;
+            // With held-out questions the choice is made on the tuning part alone.
+            let split = if rec.rows.iter().any(|r| r.split == "tune") {
+                "tune"
+            } else {
+                "all"
+            };
+            let row = rec
+                .rows
+                .iter()
+                .find(|r| r.top_k as usize == objective.k && r.split == split)?;
             let v = row.metrics.get(objective.metric)?;
             let fits = max_context_tokens.is_none_or(|m| row.context_tokens <= m);
             fits.then_some((rec, row, v))
@@ -213,6 +222,15 @@ pub fn ranked(
             .then(a.0.config_id.cmp(&b.0.config_id))
     });
     out
+}
+
+/// `rec`'s objective on the held-out questions, when questions were held out.
+pub fn held_out(rec: &PointRecord, objective: Objective) -> Option<f64> {
+    rec.rows
+        .iter()
+        .find(|r| r.top_k as usize == objective.k && r.split == "test")?
+        .metrics
+        .get(objective.metric)
 }
 
 /// The best setup under the objective, if any row qualifies.
@@ -227,6 +245,7 @@ pub fn select_best(
         label: rec.label.clone(),
         objective: objective.to_string(),
         value,
+        held_out: held_out(rec, objective),
         context_tokens: row.context_tokens,
         max_context_tokens,
         point: rec.point.clone(),
@@ -258,6 +277,7 @@ mod tests {
                 ResultRow {
                     config_id: config_id.clone(),
                     top_k: k,
+                    split: "all".into(),
                     n_questions: 1,
                     metrics,
                     context_tokens: ctx * k as f64,

@@ -798,6 +798,7 @@ impl Executor<'_> {
             counts: &g.counts,
             ks: &self.grid.top_k,
             overlap,
+            holdout: self.grid.select.holdout,
         };
         let depth = self.grid.depth;
         self.rep.add("score", g.setups.len() as u64);

@@ -28,6 +28,7 @@
 //! [select]
 //! objective = "recall@5"
 //! max_context_tokens = 2000
+//! holdout = 0.3                     # choose on 70% of the questions, report on 30%
 //! ```
 //!
 //! Dimensions that do not apply to a retriever are dropped for it (BM25 has no model,
@@ -197,6 +198,10 @@ pub struct SelectSpec {
     /// Optional limit on mean context tokens at that k.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_context_tokens: Option<f64>,
+    /// Share of questions held out: the best setup is chosen on the rest (the tuning
+    /// part) and also reported on these. Questions are split by a hash of their id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -563,6 +568,15 @@ impl Checker<'_> {
             }
             Err(e) => return c.err(select.span(), "objective", e),
         };
+        if let Some(h) = spec.holdout
+            && !(h > 0.0 && h < 1.0)
+        {
+            return c.err(
+                select.span(),
+                "holdout",
+                format!("{h} is not a share of the questions strictly between 0 and 1"),
+            );
+        }
         if let Some(m) = spec.max_context_tokens
             && !(m.is_finite() && m >= 0.0)
         {
@@ -890,6 +904,11 @@ objective = "recall@3"
             e.contains(":21:1: `depth`: depth 1000000000 must be at most 100000"),
             "{e}"
         );
+        let e = err(&OK.replace(
+            "objective = \"recall@3\"",
+            "objective = \"recall@3\"\nholdout = 1.5",
+        ));
+        assert!(e.contains("`holdout`: 1.5 is not a share"), "{e}");
         let e = err(&format!("{OK}[retrieval]\ndepth = 2\n"));
         assert!(
             e.contains(":21:1: `depth`: depth 2 must be at least the largest top_k (5)"),

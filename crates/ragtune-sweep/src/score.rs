@@ -6,7 +6,7 @@ use ragtune_chunk::OverlapStats;
 use ragtune_core::{Chunk, ChunkSet, Corpus, DocId, IndexSpec, Question, Ranking, Setup};
 use ragtune_eval::{
     Costs, MetricValues, PointRecord, QuestionRanking, QuestionRow, RankingsRecord, ResultRow,
-    percentile, question_metrics,
+    percentile, question_metrics, split_of,
 };
 use ragtune_vector::recall_vs_exact;
 
@@ -34,6 +34,8 @@ pub struct ScoreCtx<'a> {
     pub ks: &'a [usize],
     /// The chunk set's effective overlap (sized chunkers).
     pub overlap: Option<OverlapStats>,
+    /// `[select] holdout`: rows for the tuning and held-out parts beside `all`.
+    pub holdout: Option<f64>,
 }
 
 /// The per-question inputs of one setup's score.
@@ -137,11 +139,25 @@ impl ScoreCtx<'_> {
             setup.retriever.vector().map(|v| v.index),
             Some(IndexSpec::Hnsw { .. })
         );
+        let splits: &[&str] = if self.holdout.is_some() {
+            &["all", "tune", "test"]
+        } else {
+            &["all"]
+        };
+        let holdout = self.holdout.unwrap_or(0.0);
+        let in_split = |q: &QuestionRow, split: &str| {
+            split == "all" || split_of(&q.question_id, holdout) == split
+        };
         let rows = self
             .ks
             .iter()
-            .map(|&k| {
-                let at_k = || questions.iter().filter(move |r| r.top_k == k as u32);
+            .flat_map(|&k| splits.iter().map(move |&split| (k, split)))
+            .map(|(k, split)| {
+                let at_k = || {
+                    questions
+                        .iter()
+                        .filter(move |r| r.top_k == k as u32 && in_split(r, split))
+                };
                 let hnsw_recall_vs_exact =
                     s.hnsw_vs_exact.filter(|_| is_hnsw).map(|(exact, approx)| {
                         exact
@@ -155,7 +171,8 @@ impl ScoreCtx<'_> {
                 ResultRow {
                     config_id: config_id.clone(),
                     top_k: k as u32,
-                    n_questions: s.rankings.len() as u32,
+                    split: split.to_string(),
+                    n_questions: at_k().count() as u32,
                     metrics: MetricValues::mean(at_k().map(|r| &r.metrics)),
                     context_tokens: at_k().map(|r| r.context_tokens as f64).sum::<f64>() / n_q,
                     hnsw_recall_vs_exact,

@@ -140,10 +140,20 @@ fn print_table(
         }
     }
     let mut out = std::io::stdout().lock();
-    let heads: Vec<String> = shown
+    // With held-out questions, the objective on them follows the tuning columns.
+    let held = grid.select.holdout.is_some();
+    let mut heads: Vec<String> = shown
         .iter()
         .map(|m| format!("{:>11}", format!("{}@{k}", m.name())))
         .collect();
+    if held {
+        heads[0] = format!("{:>11}", "tune");
+        heads.insert(1, format!("{:>11}", "held-out"));
+        writeln!(
+            out,
+            "{objective}: chosen on the tuning questions, reported on the held-out ones too"
+        )?;
+    }
     writeln!(
         out,
         "{:>3}  {:<12}  {}  {:>7}  {:>7}  setup",
@@ -154,10 +164,14 @@ fn print_table(
         "p50_ms"
     )?;
     for (i, (rec, row, _)) in ranked.iter().take(show).enumerate() {
-        let vals: Vec<String> = shown
+        let mut vals: Vec<String> = shown
             .iter()
             .map(|&m| format!("{:>11}", fmt(row.metrics.get(m))))
             .collect();
+        if held {
+            let h = ragtune_results::held_out(rec, objective);
+            vals.insert(1, format!("{:>11}", fmt(h)));
+        }
         writeln!(
             out,
             "{:>3}  {:<12}  {}  {:>7.0}  {:>7.2}  {}",
