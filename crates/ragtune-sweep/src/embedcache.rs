@@ -117,66 +117,58 @@ mod tests {
 
     use super::*;
 
-    /// Counts the texts it embeds.
-    struct Counting(FakeEmbedder, AtomicUsize);
-    impl Embedder for Counting {
-        fn dim(&self) -> usize {
-            self.0.dim()
-        }
-        fn namespace(&self) -> &str {
-            self.0.namespace()
-        }
-        fn provider(&self) -> &str {
-            "test"
-        }
-        fn count_truncated(&self, t: &[&str]) -> Result<usize, EmbedFailure> {
-            self.0.count_truncated(t)
-        }
-        fn embed(
-            &self,
-            t: &[&str],
-            p: &(dyn Fn(usize) + Sync),
-        ) -> Result<EmbedOutput, EmbedFailure> {
-            self.1.fetch_add(t.len(), Ordering::SeqCst);
-            self.0.embed(t, p)
+    /// A fake embedder that counts the texts it embeds, embeds in batches of two, and
+    /// with `fail_at` fails on that batch, like a killed process.
+    struct Probe {
+        inner: FakeEmbedder,
+        embedded: AtomicUsize,
+        fail_at: Option<usize>,
+    }
+
+    impl Probe {
+        fn new(fail_at: Option<usize>) -> Self {
+            Self {
+                inner: FakeEmbedder::new("m", 8),
+                embedded: AtomicUsize::new(0),
+                fail_at,
+            }
         }
     }
 
-    /// Embeds in batches of two and fails on the third batch, like a killed process.
-    struct FailsLate(FakeEmbedder);
-    impl Embedder for FailsLate {
+    impl Embedder for Probe {
         fn dim(&self) -> usize {
-            self.0.dim()
+            self.inner.dim()
         }
         fn namespace(&self) -> &str {
-            self.0.namespace()
+            self.inner.namespace()
         }
         fn provider(&self) -> &str {
             "test"
         }
         fn count_truncated(&self, t: &[&str]) -> Result<usize, EmbedFailure> {
-            self.0.count_truncated(t)
+            self.inner.count_truncated(t)
         }
         fn embed(
             &self,
             t: &[&str],
             p: &(dyn Fn(usize) + Sync),
         ) -> Result<EmbedOutput, EmbedFailure> {
-            self.0.embed(t, p)
+            self.embedded.fetch_add(t.len(), Ordering::SeqCst);
+            self.inner.embed(t, p)
         }
         fn embed_batches(
             &self,
             texts: &[&str],
-            _: &(dyn Fn(usize) + Sync),
+            p: &(dyn Fn(usize) + Sync),
             sink: &mut ragtune_core::BatchSink<'_>,
         ) -> Result<usize, EmbedFailure> {
             let idx: Vec<usize> = (0..texts.len()).collect();
             for (b, batch) in idx.chunks(2).enumerate() {
-                if b == 2 {
+                if Some(b) == self.fail_at {
                     return Err(EmbedFailure("killed".into()));
                 }
                 let t: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
-                sink(batch, &self.0.embed(&t, &|_| {})?.vectors)?;
+                sink(batch, &self.embed(&t, p)?.vectors)?;
             }
             Ok(0)
         }
@@ -187,7 +179,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let store = StageStore::open(d.path()).unwrap();
         let texts = ["a", "b", "c", "d", "e", "f"];
-        let e = FailsLate(FakeEmbedder::new("m", 8));
+        let e = Probe::new(Some(2));
         assert!(embed_cached(&e, Some(&store), &texts, &|_| {}).is_err());
         // The two batches that finished (four texts) are stored; the rest are not.
         let kept: Vec<bool> = texts
@@ -201,7 +193,7 @@ mod tests {
     fn each_distinct_text_is_embedded_once_across_calls() {
         let d = tempfile::tempdir().unwrap();
         let store = StageStore::open(d.path()).unwrap();
-        let e = Counting(FakeEmbedder::new("m", 8), AtomicUsize::new(0));
+        let e = Probe::new(None);
         let (v, s) = embed_cached(&e, Some(&store), &["a", "bb", "a", "ccc"], &|_| {}).unwrap();
         assert_eq!(&v[..8], &v[16..24], "a repeated text gets the same vector");
         assert_eq!((s.hits, s.misses), (1, 3));
@@ -209,7 +201,7 @@ mod tests {
         assert_eq!(&v2[..8], &v[24..32]);
         assert_eq!((s2.hits, s2.misses), (2, 0));
         assert_eq!(
-            e.1.load(Ordering::SeqCst),
+            e.embedded.load(Ordering::SeqCst),
             3,
             "the second call embeds nothing"
         );

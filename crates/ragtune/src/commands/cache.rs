@@ -54,8 +54,7 @@ pub fn run(args: CacheArgs) -> anyhow::Result<()> {
             let history = ragtune_sweep::history(&root);
             if json {
                 let v = serde_json::json!({ "stages": usage, "since_created": history });
-                serde_json::to_writer_pretty(&mut out, &v).context("writing JSON")?;
-                writeln!(out)?;
+                super::print_json(&mut out, &v)?;
                 return Ok(());
             }
             writeln!(out, "stage store {}", root.display())?;

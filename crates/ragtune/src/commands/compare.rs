@@ -58,8 +58,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(l, id, d, verdict)| json!({"setup": l, "config_id": id, "metric": o.to_string(), "diff": d.mean, "ci_low": d.low, "ci_high": d.high, "questions": d.n, "verdict": verdict}))
             .collect();
-        serde_json::to_writer_pretty(&mut out, &v).context("writing JSON")?;
-        writeln!(out)?;
+        super::print_json(&mut out, &v)?;
         return Ok(());
     }
     writeln!(

@@ -30,3 +30,14 @@ pub fn sweep_options(e: &EngineArgs) -> SweepOptions {
         git_commit: env!("RAGTUNE_GIT_COMMIT").to_string(),
     }
 }
+
+/// `value` as pretty JSON and a newline: what every `--json` flag prints on stdout.
+pub fn print_json(
+    out: &mut impl std::io::Write,
+    value: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    serde_json::to_writer_pretty(&mut *out, value).context("writing JSON")?;
+    writeln!(out)?;
+    Ok(())
+}

@@ -35,8 +35,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             "inputs": prep.plan.inputs,
             "setups": prep.plan.setups.iter().map(|s| json!({"config_id": s.config_id, "label": s.setup.label()})).collect::<Vec<_>>(),
         });
-        serde_json::to_writer_pretty(&mut out, &v).context("writing JSON")?;
-        writeln!(out)?;
+        super::print_json(&mut out, &v)?;
         return Ok(());
     }
     print_plan(&mut out, &grid, &counts, &collapsed)?;

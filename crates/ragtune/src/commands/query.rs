@@ -35,8 +35,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     let response = engine.search(&args.text, args.k)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &response).context("writing JSON")?;
-        writeln!(out)?;
+        super::print_json(&mut out, &response)?;
         return Ok(());
     }
     writeln!(

@@ -30,8 +30,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(m, b, p)| json!({"run": p, "started_at": m.started_at, "status": m.status, "grid": m.grid_name, "corpus_fingerprint": m.corpus_fingerprint, "points": m.n_points, "objective": m.objective, "best": b.as_ref().map(|b| json!({"config_id": b.config_id, "label": b.label, "value": b.value})), "git_commit": m.git_commit}))
             .collect();
-        serde_json::to_writer_pretty(&mut out, &v).context("writing JSON")?;
-        writeln!(out)?;
+        super::print_json(&mut out, &v)?;
         return Ok(());
     }
     writeln!(
