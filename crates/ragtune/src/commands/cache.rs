@@ -2,8 +2,6 @@
 
 use std::io::Write;
 
-use anyhow::Context;
-
 use crate::UserError;
 use crate::cli::{CacheArgs, CacheCommand};
 

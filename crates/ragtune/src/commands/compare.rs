@@ -4,7 +4,6 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use serde_json::json;
 
 use super::loop_stats::{Run, compare};

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use ragtune_sweep::{Grid, KindCount, OnnxModels, StageRecord, prepare};
 use serde_json::json;
 

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use ragtune_sweep::Engine;
 
 use crate::cli::QueryArgs;
