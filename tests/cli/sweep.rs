@@ -276,6 +276,13 @@ fn plan_sweep_cache_stats_and_gc_on_the_quickstart() {
     // markdown/150/37 and markdown/600/150 come out identical to their 0-overlap chunk
     // sets, so their 2 × 3 rankings are never needed.
     assert_eq!(stage(&after, "rankings")["stored"], 30);
+    // Now that the chunk sets are stored, the plan knows which ones are the same.
+    let same = after["identical_chunk_sets"].to_string();
+    assert!(
+        same.contains("markdown/150/0") && same.contains("markdown/150/37"),
+        "{same}"
+    );
+    assert!(plan["identical_chunk_sets"].as_array().unwrap().is_empty());
     let text = ragtune_ok(tmp.path(), &["plan", g, "--cache-dir", c]).stdout;
     assert!(
         text.contains("108 points") && text.contains("rankings"),

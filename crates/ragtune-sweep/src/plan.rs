@@ -364,6 +364,35 @@ impl Plan {
         }
     }
 
+    /// Chunk specs whose stored chunk sets are identical (same byte ranges), grouped:
+    /// a sweep lists their setups once. Chunk sets not stored yet are not known.
+    pub fn identical_chunk_sets(
+        &self,
+        store: &StageStore,
+        corpus: &ragtune_core::Corpus,
+    ) -> Vec<Vec<String>> {
+        let lens: Vec<usize> = corpus.docs.iter().map(|d| d.text.len()).collect();
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for n in self.nodes.iter().filter(|n| n.kind == NodeKind::Chunks) {
+            let Some((set, _)) = store
+                .get(Stage::Chunks, &n.key)
+                .and_then(|b| crate::codec::decode_chunks(&b, &lens))
+            else {
+                continue;
+            };
+            let fp = crate::codec::fingerprint(&set);
+            match groups.iter_mut().find(|(f, _)| *f == fp) {
+                Some((_, labels)) => labels.push(n.label.clone()),
+                None => groups.push((fp, vec![n.label.clone()])),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(_, labels)| labels)
+            .filter(|l| l.len() > 1)
+            .collect()
+    }
+
     /// Distinct and stored nodes per kind.
     pub fn counts(&self) -> Vec<KindCount> {
         NodeKind::ALL

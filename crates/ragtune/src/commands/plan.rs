@@ -12,8 +12,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let opts = super::sweep_options(&args.engine);
     let models = OnnxModels::new(opts.embed_options());
     let mut prep = prepare(&grid, &models, &opts.models_dir, None)?;
+    let mut identical = Vec::new();
     if let Some(store) = opts.store()? {
         prep.plan.check_store(&store);
+        identical = prep.plan.identical_chunk_sets(&store, &prep.corpus);
     }
     let counts = prep.plan.counts();
     let collapsed: Vec<(String, usize)> = grid
@@ -31,6 +33,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             "combinations": grid.combinations.iter().sum::<usize>(),
             "stages": counts,
             "collapsed": collapsed.iter().map(|(l, n)| json!({"setup": l, "combinations": n})).collect::<Vec<_>>(),
+            "identical_chunk_sets": identical,
             "inputs": prep.plan.inputs,
             "setups": prep.plan.setups.iter().map(|s| json!({"config_id": s.config_id, "label": s.setup.label()})).collect::<Vec<_>>(),
         });
@@ -38,6 +41,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     print_plan(&mut out, &grid, &counts, &collapsed)?;
+    for group in &identical {
+        writeln!(
+            out,
+            "identical chunk sets (stored): {}; their setups are listed once",
+            group.join(" = ")
+        )?;
+    }
     Ok(())
 }
 
