@@ -175,13 +175,7 @@ impl<'a> Executor<'a> {
             self.count(NodeKind::Chunks, true);
             return Ok(got);
         }
-        let spec = self
-            .plan
-            .setups
-            .iter()
-            .find(|s| s.chunks == i)
-            .map(|s| s.setup.chunk)
-            .expect("a chunk node belongs to a setup");
+        let spec = self.spec_of(i);
         self.rep.add("chunk", self.corpus.docs.len() as u64);
         let set = ragtune_chunk::chunk_corpus_with_progress(
             self.corpus,
@@ -741,9 +735,11 @@ impl Executor<'_> {
             }) => (m, ef_construction, ef_search),
             _ => unreachable!("an hnsw node belongs to an hnsw setup"),
         };
-        let vectors = self.built_vectors(v.vectors, model, set, built)?.clone();
-        if let Entry::Vacant(e) = built.hnsw.entry(h) {
-            e.insert(self.hnsw(h, &vectors, HnswParams { m, ef_construction })?);
+        if !built.hnsw.contains_key(&h) {
+            self.built_vectors(v.vectors, model, set, built)?;
+            let vectors = &built.vectors[&v.vectors];
+            let graph = self.hnsw(h, vectors, HnswParams { m, ef_construction })?;
+            built.hnsw.insert(h, graph);
         }
         let qv = self.question_vectors(model)?;
         let (index, costs) = &built.hnsw[&h];
@@ -756,13 +752,13 @@ impl Executor<'_> {
     /// is collected.
     fn keep_graph(&self, h: usize, run: &RunDir) -> Result<()> {
         let key = &self.plan.nodes[h].key;
-        let Some(src) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key)) else {
-            return Ok(());
-        };
         let dst = run.path().join("index").join("hnsw").join(key);
         if dst.is_dir() {
             return Ok(());
         }
+        let Some(src) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key)) else {
+            return Ok(());
+        };
         let tmp = run
             .path()
             .join("index")
