@@ -215,12 +215,7 @@ impl Engine {
             &opts.models_dir,
             manifest.tokenizer.as_deref(),
         )?;
-        if prep.corpus.fingerprint() != manifest.corpus_fingerprint {
-            return Err(run_err(
-                &manifest.corpus.path,
-                "the corpus changed since the sweep (its fingerprint differs from the run's manifest); what would be served is not what was evaluated",
-            ));
-        }
+        manifest.check_corpus(&prep.corpus)?;
         let store = opts.store()?;
         let ex = Executor::new(&grid, &prep, store.as_ref(), models, &Silent);
         let nodes = &prep.plan.setups[0];

@@ -423,15 +423,7 @@ impl Checker<'_> {
             }
             (None, false) => vec![],
         };
-        if let Some(s) = &g.chunk_size
-            && sizes.iter().any(|n| !(1..=MAX_CHUNK_SIZE).contains(n))
-        {
-            return c.err(
-                s.span(),
-                "chunk_size",
-                format!("sizes must lie in [1, {MAX_CHUNK_SIZE}]"),
-            );
-        }
+        c.in_range(&g.chunk_size, &sizes, "chunk_size", "sizes", MAX_CHUNK_SIZE)?;
         let overlaps = c.opt_list(
             &g.chunk_overlap,
             "chunk_overlap",
@@ -470,6 +462,24 @@ impl Checker<'_> {
         }
 
         Ok(chunk_specs)
+    }
+
+    /// Every one of `values` (read from the list `v`, when the grid gives it) lies in
+    /// `[1, max]`; else an error at the list, naming the `noun` of its entries.
+    fn in_range(
+        &self,
+        v: &Option<Spanned<Vec<usize>>>,
+        values: &[usize],
+        field: &str,
+        noun: &str,
+        max: usize,
+    ) -> Result<()> {
+        match v {
+            Some(s) if values.iter().any(|n| !(1..=max).contains(n)) => {
+                self.err(s.span(), field, format!("{noun} must lie in [1, {max}]"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// One `chunk_overlap` entry for chunks of `size`.
@@ -617,15 +627,7 @@ impl Checker<'_> {
             "hnsw_ef_search",
             vec![DEFAULT_HNSW_EF_SEARCH],
         )?;
-        if let Some(s) = &g.hnsw_ef_search
-            && efs.iter().any(|e| !(1..=MAX_EF).contains(e))
-        {
-            return c.err(
-                s.span(),
-                "hnsw_ef_search",
-                format!("values must lie in [1, {MAX_EF}]"),
-            );
-        }
+        c.in_range(&g.hnsw_ef_search, &efs, "hnsw_ef_search", "values", MAX_EF)?;
         let fusions = c.opt_list(&g.fusion, "fusion", vec![FusionKind::Rrf])?;
         let alphas = c.opt_list(&g.alpha, "alpha", vec![DEFAULT_ALPHA])?;
         if let Some(s) = &g.alpha

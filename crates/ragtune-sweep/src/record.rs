@@ -123,13 +123,19 @@ impl Manifest {
     /// from a changed corpus would not be what was evaluated.
     pub fn load_corpus(&self) -> Result<ragtune_core::Corpus> {
         let corpus = ragtune_corpus::load(&self.corpus)?;
+        self.check_corpus(&corpus)?;
+        Ok(corpus)
+    }
+
+    /// Refuse `corpus` unless it is the one this run was swept on.
+    pub fn check_corpus(&self, corpus: &ragtune_core::Corpus) -> Result<()> {
         if corpus.fingerprint() != self.corpus_fingerprint {
             return Err(SweepError::Run {
                 path: self.corpus.path.clone(),
                 message: "the corpus changed since the sweep (its fingerprint differs from the run's manifest); what would be served or exported is not what was evaluated".into(),
             });
         }
-        Ok(corpus)
+        Ok(())
     }
 }
 

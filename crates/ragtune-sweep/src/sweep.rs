@@ -217,23 +217,22 @@ pub fn run_sweep(
     }
 }
 
-/// The run folder's points that `grid` still has, scored at the same cut-offs and depth;
-/// points of setups the grid no longer has are removed.
-fn kept_points(grid: &Grid, run: &RunDir) -> Result<HashMap<String, PointRecord>> {
-    let same_cuts = |p: &PointRecord| {
-        let ks: Vec<usize> = p.rows.iter().map(|r| r.top_k as usize).collect();
-        ks == grid.top_k
-    };
+/// The run folder's points that `grid` still has, when they were scored at the same
+/// depth (`reusable`) and cut-offs; points of setups the grid no longer has are removed.
+/// Only points that can be kept are read.
+fn kept_points(grid: &Grid, run: &RunDir, reusable: bool) -> Result<HashMap<String, PointRecord>> {
     let wanted: std::collections::HashSet<String> =
         grid.points.iter().map(|p| p.config_id()).collect();
     let mut kept = HashMap::new();
-    for p in run.read_points()? {
-        if wanted.contains(&p.config_id) {
-            if same_cuts(&p) {
-                kept.insert(p.config_id.clone(), p);
+    for id in run.config_ids()? {
+        if !wanted.contains(&id) {
+            run.remove_point(&id)?;
+        } else if reusable {
+            let p = crate::engine::read_point(run, &id)?;
+            let ks: Vec<usize> = p.rows.iter().map(|r| r.top_k as usize).collect();
+            if ks == grid.top_k {
+                kept.insert(id, p);
             }
-        } else {
-            run.remove_point(&p.config_id)?;
         }
     }
     Ok(kept)
@@ -268,14 +267,7 @@ fn sweep_inner(
     let same_depth = previous
         .as_ref()
         .is_some_and(|p| p.depth == Some(grid.depth));
-    let mut done = if resume_folder(run) {
-        kept_points(grid, run)?
-    } else {
-        HashMap::new()
-    };
-    if !same_depth {
-        done.clear();
-    }
+    let done = kept_points(grid, run, same_depth)?;
     manifest.resumed_points = done.len();
     let store = opts.store()?;
     run.write_manifest(manifest)?;
@@ -300,11 +292,6 @@ fn sweep_inner(
 struct Previous {
     fingerprint: String,
     depth: Option<usize>,
-}
-
-/// Whether the run folder already holds points (a resumed or re-targeted sweep).
-fn resume_folder(run: &RunDir) -> bool {
-    run.config_ids().is_ok_and(|ids| !ids.is_empty())
 }
 
 fn record_execution(
