@@ -203,11 +203,7 @@ impl StageStore {
 
     fn damaged(&self, stage: Stage, path: &Path) {
         tracing::warn!(
-            "stage store: {} is damaged; it is removed and recomputed",
-            path.display()
-        );
-        eprintln!(
-            "ragtune: warning: damaged {} entry {} is recomputed, not used",
+            "stage store: damaged {} entry {} is recomputed, not used",
             stage.name(),
             path.display()
         );
