@@ -33,7 +33,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<std::process::ExitCode> {
         .collect::<Result<_, _>>()
         .map_err(UserError)?;
     let now = Run::open(&args.run)?;
-    let best = now.best().ok_or_else(|| {
+    let best = now.best()?.ok_or_else(|| {
         UserError(format!(
             "{}: the run chose no best setup",
             args.run.display()
@@ -41,7 +41,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<std::process::ExitCode> {
     })?;
     let mut failed = Vec::new();
     for (o, x) in &reqs {
-        match interval(best, *o) {
+        match interval(&best, *o) {
             Some((_, lo, _)) if lo >= *x => {}
             Some((mean, lo, hi)) => failed.push(format!(
                 "{o} of {}: {mean:.4} [{lo:.4}, {hi:.4}], lower bound below {x}",
@@ -56,13 +56,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<std::process::ExitCode> {
     if let Some(base) = &args.baseline {
         let base_run = Run::open(base)?;
         let o = now.objective()?;
-        let base_best = base_run.best().ok_or_else(|| {
+        let base_best = base_run.best()?.ok_or_else(|| {
             UserError(format!(
                 "{}: the baseline chose no best setup",
                 base.display()
             ))
         })?;
-        if let Some(d) = compare(best, base_best, o)
+        if let Some(d) = compare(&best, &base_best, o)
             && d.high < -args.max_drop
         {
             failed.push(format!(

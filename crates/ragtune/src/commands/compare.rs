@@ -24,13 +24,13 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         Some(m) => m.parse().map_err(UserError)?,
         None => a.objective()?,
     };
+    let (points_a, points_b) = (a.points()?, b.points()?);
     let mut rows = Vec::new();
-    for pa in &a.points {
-        let pb = b
-            .points
+    for pa in &points_a {
+        let pb = points_b
             .iter()
             .find(|p| p.config_id == pa.config_id)
-            .or_else(|| b.points.iter().find(|p| p.label == pa.label));
+            .or_else(|| points_b.iter().find(|p| p.label == pa.label));
         let Some(pb) = pb else { continue };
         let Some(d) = compare(pb, pa, o) else {
             continue;

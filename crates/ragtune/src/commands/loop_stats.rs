@@ -7,19 +7,24 @@ use std::path::Path;
 use ragtune_eval::{Objective, PairedDiff, PointRecord, paired_diff};
 use ragtune_sweep::{Manifest, RunDir};
 
-/// A run folder read back: manifest, points, and its grid's objective.
+/// A run folder with its manifest; points are read when asked for.
 pub struct Run {
+    pub dir: RunDir,
     pub manifest: Manifest,
-    pub points: Vec<PointRecord>,
 }
 
 impl Run {
     pub fn open(dir: &Path) -> anyhow::Result<Run> {
-        let run = RunDir::open(dir)?;
+        let dir = RunDir::open(dir)?;
         Ok(Run {
-            manifest: run.read_manifest()?,
-            points: run.read_points()?,
+            manifest: dir.read_manifest()?,
+            dir,
         })
+    }
+
+    /// Every scored point.
+    pub fn points(&self) -> anyhow::Result<Vec<PointRecord>> {
+        Ok(self.dir.read_points()?)
     }
 
     /// The objective this run was swept with.
@@ -30,10 +35,13 @@ impl Run {
             .map_err(|e: String| crate::UserError(e).into())
     }
 
-    /// The run's best setup (best.toml's config id, from the manifest).
-    pub fn best(&self) -> Option<&PointRecord> {
-        let id = self.manifest.best_config_id.as_deref()?;
-        self.points.iter().find(|p| p.config_id == id)
+    /// The run's best setup (best.toml's config id, from the manifest); only its point
+    /// is read.
+    pub fn best(&self) -> anyhow::Result<Option<PointRecord>> {
+        match self.manifest.best_config_id.as_deref() {
+            Some(id) => Ok(Some(ragtune_sweep::read_point(&self.dir, id)?)),
+            None => Ok(None),
+        }
     }
 }
 
