@@ -311,11 +311,16 @@ impl<'a> Executor<'a> {
     /// Node `i`'s embeddings of `set` under `model`: read back, or embedded and stored.
     pub fn vectors(&self, i: usize, model: &str, set: &ChunkSet) -> Result<Vectors> {
         let key = &self.plan.nodes[i].key;
-        let dim = self.infos.get(model).and_then(|m| m.record.dim);
-        if let Some(dim) = dim
-            && let Some(data) = self
-                .get(Stage::Vectors, key)
-                .and_then(|b| codec::decode_vectors(&b, set.len(), dim))
+        // The dimension is the model's declared one, else what the stored matrix holds
+        // (the key pins the model, so a stored matrix has the model's dimension).
+        let declared = self.infos.get(model).and_then(|m| m.record.dim);
+        if let Some(bytes) = self.get(Stage::Vectors, key)
+            && let Some(dim) = declared.or_else(|| {
+                (!set.is_empty())
+                    .then(|| bytes.len() / 4 / set.len())
+                    .filter(|&d| d > 0)
+            })
+            && let Some(data) = codec::decode_vectors(&bytes, set.len(), dim)
         {
             self.count(NodeKind::Vectors, true);
             return Ok(Vectors::new(dim, data)?);

@@ -279,3 +279,42 @@ fn two_sweeps_sharing_one_store_at_once_never_corrupt_it() {
     };
     assert_eq!(exact(&metrics(&a.0)), exact(&metrics(&c)));
 }
+
+/// Fake models that, like a model folder without `dim` in model.toml, do not declare
+/// their dimension.
+struct Undeclared;
+
+impl ragtune_sweep::Models for Undeclared {
+    fn info(&self, name: &str) -> ragtune_sweep::Result<ragtune_sweep::ModelInfo> {
+        let mut info = MODELS.info(name)?;
+        info.record.dim = None;
+        Ok(info)
+    }
+    fn load(
+        &self,
+        name: &str,
+    ) -> ragtune_sweep::Result<std::sync::Arc<dyn ragtune_core::Embedder>> {
+        MODELS.load(name)
+    }
+}
+
+#[test]
+fn stored_vectors_are_reused_when_the_model_declares_no_dimension() {
+    let f = Fixture::new();
+    let exact = testing::grid_text("[120]", "[0.5]", "[1, 3]")
+        .replace("index = [\"exact\", \"hnsw\"]", "index = [\"exact\"]");
+    let both = testing::grid_text("[120]", "[0.5]", "[1, 3]");
+    let sweep = |grid: &Grid, out: &str| {
+        let run = RunDir::create(&f.path().join(out)).unwrap();
+        run_sweep(grid, &run, &f.opts(), &Undeclared, &Silent, false)
+            .unwrap()
+            .1
+    };
+    sweep(&f.grid("a.toml", &exact), "a");
+    // HNSW needs the chunk vectors again: they come from the store, not the embedder.
+    let m = sweep(&f.grid("b.toml", &both), "b");
+    assert_eq!(stage(&m, "vectors").1, 0, "vectors computed again");
+    assert_eq!(stage(&m, "vectors").2, 1);
+    // Only the questions' vectors are read back (from the embedding table).
+    assert_eq!(m.cache_misses, 0, "nothing embedded");
+}
