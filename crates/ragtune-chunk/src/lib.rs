@@ -33,6 +33,7 @@ use rayon::prelude::*;
 use text_splitter::{Characters, ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 use tokenizers::Tokenizer;
 
+mod long;
 mod overlap;
 mod recursive;
 mod sizer;
@@ -169,7 +170,14 @@ pub fn chunk_corpus_with_progress(
     })
 }
 
-/// text-splitter's semantic splitters over one text, sized by `sizer`.
+/// Bytes a unit of chunk size is taken to span, for bounding the work on long texts: a
+/// character is at most 4 bytes, and an English token about 4 on average. The window
+/// keeps at least one chunk, so a longer unit costs exactness near window ends, never
+/// progress.
+const BYTES_PER_UNIT: usize = 4;
+
+/// text-splitter's semantic splitters over one text, sized by `sizer`. Long texts go
+/// through bounded windows ([`long`]), so that the work stays linear.
 fn semantic<S: ChunkSizer>(text: &str, spec: &ChunkSpec, sizer: S) -> Vec<(usize, usize)> {
     let range = |(start, chunk): (usize, &str)| (start, start + chunk.len());
     // Overlap < size was checked by `validate`, so `with_overlap` cannot fail here.
@@ -177,15 +185,20 @@ fn semantic<S: ChunkSizer>(text: &str, spec: &ChunkSpec, sizer: S) -> Vec<(usize
         .with_sizer(sizer)
         .with_overlap(spec.overlap)
         .expect("validated");
+    let window = long::window_len(spec.size.saturating_mul(BYTES_PER_UNIT));
     match spec.kind {
-        ChunkerKind::Markdown | ChunkerKind::MarkdownTokens => MarkdownSplitter::new(cfg)
-            .chunk_indices(text)
-            .map(range)
-            .collect(),
-        _ => TextSplitter::new(cfg)
-            .chunk_indices(text)
-            .map(range)
-            .collect(),
+        ChunkerKind::Markdown | ChunkerKind::MarkdownTokens => {
+            let splitter = MarkdownSplitter::new(cfg);
+            long::windowed(text, window, &|t| {
+                splitter.chunk_indices(t).map(range).collect()
+            })
+        }
+        _ => {
+            let splitter = TextSplitter::new(cfg);
+            long::windowed(text, window, &|t| {
+                splitter.chunk_indices(t).map(range).collect()
+            })
+        }
     }
 }
 
@@ -263,6 +276,68 @@ mod tests {
         let d0: Vec<_> = set.chunks.iter().filter(|c| c.doc == 0).collect();
         assert!(d0.windows(2).any(|w| w[1].start < w[0].end));
         assert_eq!(set.chunks.last().unwrap().doc, 1);
+    }
+
+    /// Varied prose over several paragraphs, longer than `long::DIRECT_LIMIT`.
+    fn long_prose() -> String {
+        let words = [
+            "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "théta",
+        ];
+        let mut text = String::new();
+        let mut i = 0usize;
+        while text.len() <= 3 * long::DIRECT_LIMIT / 2 {
+            i += 1;
+            text.push_str(words[i % 8]);
+            text.push(if i % 11 == 0 { '.' } else { ' ' });
+            if i % 11 == 0 {
+                text.push(' ');
+            }
+            if i % 97 == 0 {
+                text.push_str("\n\n");
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn windowed_semantic_chunks_equal_one_pass_on_prose() {
+        let text = long_prose();
+        for kind in [ChunkerKind::Chars, ChunkerKind::Markdown] {
+            let spec = ChunkSpec {
+                kind,
+                size: 300,
+                overlap: 60,
+            };
+            let cfg = || ChunkConfig::new(300).with_overlap(60).unwrap();
+            let range = |(s, c): (usize, &str)| (s, s + c.len());
+            let one_pass: Vec<_> = if kind == ChunkerKind::Chars {
+                TextSplitter::new(cfg())
+                    .chunk_indices(&text)
+                    .map(range)
+                    .collect()
+            } else {
+                MarkdownSplitter::new(cfg())
+                    .chunk_indices(&text)
+                    .map(range)
+                    .collect()
+            };
+            assert_eq!(semantic(&text, &spec, Characters), one_pass, "{kind:?}");
+        }
+    }
+
+    #[test]
+    #[ignore = "slow in debug builds; scripts/test.sh runs it in release"]
+    fn text_without_breaks_is_chunked_not_hung() {
+        // 20 MB on one line: quadratic before windows (64 s at 2 MB), seconds now.
+        let c = corpus(&[&"abcdefghij".repeat(2_000_000)]);
+        let spec = ChunkSpec {
+            kind: ChunkerKind::Chars,
+            size: 500,
+            overlap: 100,
+        };
+        let set = chunk_corpus(&c, &spec, None).unwrap();
+        assert_eq!(set.len(), 50_000);
+        assert!(set.chunks.windows(2).all(|w| w[0].end - w[1].start == 100));
     }
 
     #[test]
