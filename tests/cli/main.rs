@@ -8,6 +8,7 @@
 
 mod util;
 
+mod bad_inputs;
 mod chunkers;
 mod dense;
 mod errors;

@@ -273,6 +273,27 @@ impl Checker<'_> {
         })
     }
 
+    /// Where `key = …` sits in the table that starts at `table`: the value's offset, or
+    /// the table's own span when the key is not written there on a line of its own.
+    fn key_in_table(&self, table: std::ops::Range<usize>, key: &str) -> std::ops::Range<usize> {
+        let mut start = table.start.min(self.text.len());
+        for (i, line) in self.text[start..].split_inclusive('\n').enumerate() {
+            let t = line.trim_start();
+            if t.starts_with('[') && i > 0 {
+                break;
+            }
+            if let Some(rest) = t.strip_prefix(key)
+                && rest.trim_start().starts_with('=')
+            {
+                let eq = line.find('=').map_or(0, |i| i + 1);
+                let value = eq + line[eq..].len() - line[eq..].trim_start().len();
+                return start + value..start + line.trim_end().len();
+            }
+            start += line.len();
+        }
+        table
+    }
+
     /// The list's distinct values in order; an empty list is an error.
     fn list<T: Clone + PartialEq>(&self, v: &Spanned<Vec<T>>, field: &str) -> Result<Vec<T>> {
         if v.get_ref().is_empty() {
@@ -308,7 +329,21 @@ impl Grid {
     /// Read and validate a grid file. Every problem that can be seen without doing work is
     /// reported here, with the file, line and column.
     pub fn load(path: &Path) -> Result<Grid> {
-        let text = std::fs::read_to_string(path).map_err(|e| SweepError::io(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default();
+            let (line, column) = line_col(valid, at);
+            SweepError::GridSyntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: format!(
+                    "byte 0x{:02x} is not UTF-8 text; a grid is a TOML file",
+                    e.as_bytes()[at]
+                ),
+            }
+        })?;
         Self::parse(path, text)
     }
 
@@ -567,22 +602,23 @@ impl Checker<'_> {
     fn objective(&self, select: &Spanned<SelectSpec>, top_k: &[usize]) -> Result<Objective> {
         let c = self;
         let spec = select.get_ref();
+        let at = |key| c.key_in_table(select.span(), key);
         let objective: Objective = match spec.objective.parse::<Objective>() {
             Ok(o) if top_k.contains(&o.k) => o,
             Ok(_) => {
                 return c.err(
-                    select.span(),
+                    at("objective"),
                     "objective",
                     format!("k in {:?} must be one of top_k {top_k:?}", spec.objective),
                 );
             }
-            Err(e) => return c.err(select.span(), "objective", e),
+            Err(e) => return c.err(at("objective"), "objective", e),
         };
         if let Some(h) = spec.holdout
             && !(h > 0.0 && h < 1.0)
         {
             return c.err(
-                select.span(),
+                at("holdout"),
                 "holdout",
                 format!("{h} is not a share of the questions strictly between 0 and 1"),
             );
@@ -591,7 +627,7 @@ impl Checker<'_> {
             && !(m.is_finite() && m >= 0.0)
         {
             return c.err(
-                select.span(),
+                at("max_context_tokens"),
                 "max_context_tokens",
                 format!("{m} is not a token count (a number of at least 0)"),
             );
@@ -911,6 +947,9 @@ objective = "recall@3"
             "objective = \"recall@3\"\nholdout = 1.5",
         ));
         assert!(e.contains("`holdout`: 1.5 is not a share"), "{e}");
+        // [select] keys are located on their own line, past the table header.
+        let line = OK.lines().position(|l| l.starts_with("objective")).unwrap() + 2;
+        assert!(e.contains(&format!(":{line}:11: `holdout`")), "{e}");
         let e = err(&format!("{OK}[retrieval]\ndepth = 2\n"));
         assert!(
             e.contains(":21:1: `depth`: depth 2 must be at least the largest top_k (5)"),

@@ -39,6 +39,22 @@ fn is_user_error(err: &anyhow::Error) -> bool {
     })
 }
 
+/// The error and its causes, joined by ": ", leaving out a cause whose text the message
+/// already holds (typed errors often show their source in their own message).
+fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -72,7 +88,7 @@ pub fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", error_line(&err));
             if is_user_error(&err) {
                 ExitCode::from(2)
             } else {
@@ -109,4 +125,18 @@ pub(crate) fn threads(flag: Option<usize>) -> usize {
         .num_threads(n)
         .build_global();
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let typed = anyhow::Error::msg(format!("g.toml: {io}")).context("loading the grid");
+        assert_eq!(error_line(&typed), "loading the grid: g.toml: No such file");
+        let chained = anyhow::Error::new(io).context("g.toml");
+        assert_eq!(error_line(&chained), "g.toml: No such file");
+    }
 }

@@ -45,6 +45,13 @@ fn human(bytes: u64) -> String {
 
 pub fn run(args: CacheArgs) -> anyhow::Result<()> {
     let root = args.cache_dir;
+    if root.exists() && !root.is_dir() {
+        return Err(UserError(format!(
+            "{}: not a stage store (a store is a folder; see --cache-dir)",
+            root.display()
+        ))
+        .into());
+    }
     let mut out = std::io::stdout().lock();
     match args.command {
         CacheCommand::Stats { json } => {

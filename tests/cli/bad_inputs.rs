@@ -1,0 +1,508 @@
+//! The bad-input matrix: every user mistake, of every kind, exits 2 with one `error:` line
+//! naming the file, line or field and what was expected; nothing panics or aborts, and no
+//! results or half-written run folder is left behind.
+//!
+//! Each case starts from a valid BM25 sweep (`GRID` over `docs/` and `q.jsonl`) and breaks
+//! one thing: the grid, a corpus or label file, a flag, or the run folder. The cases run
+//! without models, so `cargo test --workspace` covers them everywhere.
+
+use std::path::Path;
+
+use crate::util::*;
+
+const GRID: &str = r#"name = "bad"
+[corpus]
+format = "dir"
+path = "docs"
+questions = "q.jsonl"
+[grid]
+chunker = ["chars"]
+chunk_size = [100]
+chunk_overlap = [0]
+retriever = ["bm25"]
+top_k = [1, 5]
+[retrieval]
+depth = 10
+[select]
+objective = "recall@5"
+"#;
+
+const Q1: &str = r#"{"id":"q1","question":"beta?","spans":[{"doc_id":"a.txt","start":6,"end":10,"text":"beta"}]}"#;
+
+/// One way of getting it wrong.
+struct Case {
+    name: &'static str,
+    /// Replacements applied to `GRID`, in order.
+    edits: &'static [(&'static str, &'static str)],
+    /// Files written (over the valid ones) before the run, relative to the folder.
+    files: &'static [(&'static str, &'static str)],
+    /// The command; `None` is `sweep g.toml --out run`.
+    args: Option<&'static [&'static str]>,
+    /// What the single error line must contain.
+    want: &'static str,
+}
+
+const fn grid(
+    name: &'static str,
+    edits: &'static [(&'static str, &'static str)],
+    want: &'static str,
+) -> Case {
+    Case {
+        name,
+        edits,
+        files: &[],
+        args: None,
+        want,
+    }
+}
+
+const fn file(
+    name: &'static str,
+    files: &'static [(&'static str, &'static str)],
+    want: &'static str,
+) -> Case {
+    Case {
+        name,
+        edits: &[],
+        files,
+        args: None,
+        want,
+    }
+}
+
+const fn cli(name: &'static str, args: &'static [&'static str], want: &'static str) -> Case {
+    Case {
+        name,
+        edits: &[],
+        files: &[],
+        args: Some(args),
+        want,
+    }
+}
+
+const CASES: &[Case] = &[
+    // The grid file: syntax, types, names.
+    grid(
+        "unknown top-level table",
+        &[("[select]", "[selekt]")],
+        "g.toml:14:2: unknown field `selekt`",
+    ),
+    grid(
+        "unknown key in [grid]",
+        &[("top_k = [1, 5]", "top_k = [1, 5]\ntopk = [3]")],
+        "g.toml:12:1: unknown field `topk`",
+    ),
+    grid(
+        "toml syntax",
+        &[("chunk_size = [100]", "chunk_size = [100")],
+        "g.toml:9:1:",
+    ),
+    grid(
+        "string for a number",
+        &[("chunk_size = [100]", "chunk_size = [\"big\"]")],
+        "g.toml:8:",
+    ),
+    grid(
+        "float for an integer",
+        &[("chunk_size = [100]", "chunk_size = [100.5]")],
+        "g.toml:8:",
+    ),
+    grid(
+        "unknown chunker",
+        &[("[\"chars\"]", "[\"sentences\"]")],
+        "g.toml:7:",
+    ),
+    grid(
+        "unknown retriever",
+        &[("[\"bm25\"]", "[\"splade\"]")],
+        "g.toml:10:",
+    ),
+    grid(
+        "unknown fusion",
+        &[(
+            "retriever = [\"bm25\"]",
+            "retriever = [\"bm25\"]\nfusion = [\"max\"]",
+        )],
+        "g.toml:11:",
+    ),
+    grid(
+        "unknown index",
+        &[(
+            "retriever = [\"bm25\"]",
+            "retriever = [\"bm25\"]\nindex = [\"faiss\"]",
+        )],
+        "g.toml:11:",
+    ),
+    grid(
+        "missing [corpus]",
+        &[(
+            "[corpus]\nformat = \"dir\"\npath = \"docs\"\nquestions = \"q.jsonl\"\n",
+            "",
+        )],
+        "missing field `corpus`",
+    ),
+    grid(
+        "unknown corpus format",
+        &[("format = \"dir\"", "format = \"pdf\"")],
+        "g.toml:3:",
+    ),
+    grid(
+        "empty list",
+        &[("retriever = [\"bm25\"]", "retriever = []")],
+        "g.toml:10:13: `retriever`: the list is empty",
+    ),
+    // The grid file: ranges.
+    grid(
+        "chunk size zero",
+        &[("chunk_size = [100]", "chunk_size = [0]")],
+        "g.toml:8:",
+    ),
+    grid(
+        "chunk size too large",
+        &[("chunk_size = [100]", "chunk_size = [100000000]")],
+        "g.toml:8:",
+    ),
+    grid(
+        "overlap not below size",
+        &[("chunk_overlap = [0]", "chunk_overlap = [100]")],
+        "overlap 100 is not smaller than chunk size 100",
+    ),
+    grid(
+        "overlap percentage over 100",
+        &[("chunk_overlap = [0]", "chunk_overlap = [\"150%\"]")],
+        "g.toml:9:",
+    ),
+    grid(
+        "negative overlap",
+        &[("chunk_overlap = [0]", "chunk_overlap = [-5]")],
+        "g.toml:9:",
+    ),
+    grid(
+        "k zero",
+        &[("top_k = [1, 5]", "top_k = [0, 5]")],
+        "`top_k`: k must be at least 1",
+    ),
+    grid(
+        "k beyond the bound",
+        &[("top_k = [1, 5]", "top_k = [1, 5, 1000000000]")],
+        "g.toml:11:9: `top_k`: k must be at most 100000",
+    ),
+    grid(
+        "depth beyond the bound",
+        &[("depth = 10", "depth = 1000000000")],
+        "g.toml:13:",
+    ),
+    grid("depth zero", &[("depth = 10", "depth = 0")], "g.toml:13:"),
+    grid(
+        "ef_search zero",
+        &[(
+            "retriever = [\"bm25\"]",
+            "retriever = [\"bm25\"]\nhnsw_ef_search = [0]",
+        )],
+        "g.toml:11:",
+    ),
+    grid(
+        "ef_search beyond the bound",
+        &[(
+            "retriever = [\"bm25\"]",
+            "retriever = [\"bm25\"]\nhnsw_ef_search = [1000000000]",
+        )],
+        "g.toml:11:",
+    ),
+    grid(
+        "alpha above 1",
+        &[(
+            "retriever = [\"bm25\"]",
+            "retriever = [\"bm25\"]\nalpha = [1.5]",
+        )],
+        "g.toml:11:",
+    ),
+    grid(
+        "rrf_k zero",
+        &[(
+            "retriever = [\"bm25\"]",
+            "retriever = [\"bm25\"]\nrrf_k = [0]",
+        )],
+        "g.toml:11:",
+    ),
+    grid(
+        "negative max_context_tokens",
+        &[(
+            "objective = \"recall@5\"",
+            "objective = \"recall@5\"\nmax_context_tokens = -1",
+        )],
+        "g.toml:16:22: `max_context_tokens`: -1 is not a token count",
+    ),
+    grid(
+        "holdout of 1",
+        &[(
+            "objective = \"recall@5\"",
+            "objective = \"recall@5\"\nholdout = 1.0",
+        )],
+        "g.toml:16:11: `holdout`",
+    ),
+    grid(
+        "objective on an unknown metric",
+        &[("\"recall@5\"", "\"recal@5\"")],
+        "g.toml:15:13: `objective`",
+    ),
+    grid(
+        "objective at a k not swept",
+        &[("\"recall@5\"", "\"recall@7\"")],
+        "g.toml:15:13: `objective`",
+    ),
+    grid(
+        "objective without @k",
+        &[("\"recall@5\"", "\"recall\"")],
+        "g.toml:15:13: `objective`",
+    ),
+    grid(
+        "unknown model",
+        &[(
+            "retriever = [\"bm25\"]",
+            "retriever = [\"vector\"]\nmodel = [\"no-such-model\"]",
+        )],
+        "no-such-model",
+    ),
+    Case {
+        name: "binary garbage grid",
+        edits: &[],
+        files: &[("g.toml", NOT_UTF8)],
+        args: None,
+        want: "g.toml:1:",
+    },
+    // Corpus and labels.
+    file("missing corpus folder", &[], "docs"),
+    file(
+        "questions: broken JSON",
+        &[("q.jsonl", "{\"id\":\"q1\",\n")],
+        "q.jsonl:1:",
+    ),
+    file(
+        "questions: missing field",
+        &[("q.jsonl", "{\"id\":\"q1\",\"spans\":[]}\n")],
+        "q.jsonl:1:",
+    ),
+    file(
+        "questions: none",
+        &[("q.jsonl", "\n")],
+        "no labelled questions",
+    ),
+    file(
+        "questions: span end before start",
+        &[(
+            "q.jsonl",
+            r#"{"id":"q1","question":"b?","spans":[{"doc_id":"a.txt","start":10,"end":6}]}"#,
+        )],
+        "q.jsonl:1:",
+    ),
+    file(
+        "questions: span past the document",
+        &[(
+            "q.jsonl",
+            r#"{"id":"q1","question":"b?","spans":[{"doc_id":"a.txt","start":6,"end":999}]}"#,
+        )],
+        "q.jsonl",
+    ),
+    file(
+        "questions: unknown document",
+        &[(
+            "q.jsonl",
+            r#"{"id":"q1","question":"b?","spans":[{"doc_id":"zzz.txt","start":0,"end":3}]}"#,
+        )],
+        "zzz.txt",
+    ),
+    file(
+        "questions: zero-length span",
+        &[(
+            "q.jsonl",
+            r#"{"id":"q1","question":"b?","spans":[{"doc_id":"a.txt","start":6,"end":6}]}"#,
+        )],
+        "q.jsonl:1: question \"q1\": span [6, 6) is empty",
+    ),
+    file(
+        "questions: span text differs",
+        &[(
+            "q.jsonl",
+            r#"{"id":"q1","question":"b?","spans":[{"doc_id":"a.txt","start":5,"end":10,"text":"beta"}]}"#,
+        )],
+        "q.jsonl: 1 of 1 labels do not match",
+    ),
+    file(
+        "questions: repeated id",
+        &[(
+            "q.jsonl",
+            concat!(
+                r#"{"id":"q1","question":"b?","spans":[{"doc_id":"a.txt","start":6,"end":10}]}"#,
+                "\n",
+                r#"{"id":"q1","question":"c?","spans":[{"doc_id":"a.txt","start":0,"end":5}]}"#
+            ),
+        )],
+        "\"q1\" appears twice",
+    ),
+    file("documents: not UTF-8", &[("docs/b.txt", NOT_UTF8)], "b.txt"),
+    // Flags and commands.
+    cli(
+        "--threads 0",
+        &["sweep", "g.toml", "--threads", "0"],
+        "must be at least 1",
+    ),
+    cli(
+        "--batch-size 0",
+        &["sweep", "g.toml", "--batch-size", "0"],
+        "must be at least 1",
+    ),
+    cli(
+        "--threads not a number",
+        &["sweep", "g.toml", "--threads", "many"],
+        "--threads",
+    ),
+    cli(
+        "--device unknown",
+        &["sweep", "g.toml", "--device", "tpu"],
+        "tpu",
+    ),
+    cli("missing grid file", &["sweep", "nope.toml"], "nope.toml"),
+    cli("grid is a folder", &["sweep", "docs"], "docs"),
+    cli(
+        "--resume into a folder that is not a run",
+        &["sweep", "g.toml", "--out", "docs", "--resume"],
+        "not a run folder",
+    ),
+    cli(
+        "query: empty text",
+        &["query", "--run", "run", "   "],
+        "must not be empty",
+    ),
+    cli(
+        "query: k over the server's limit",
+        &["query", "--run", "run", "-k", "1000000", "flood"],
+        "between 1 and 100",
+    ),
+    cli(
+        "query: not a run",
+        &["query", "--run", "docs", "flood"],
+        "docs",
+    ),
+    cli(
+        "explain: not a run",
+        &["explain", "--run", "docs", "--question", "q1"],
+        "docs",
+    ),
+    cli(
+        "compare: missing run",
+        &["compare", "nowhere-a", "nowhere-b"],
+        "nowhere-a",
+    ),
+    cli(
+        "check: malformed condition",
+        &["check", "--run", "docs", "--require", "recall@5>>0.8"],
+        "recall@5>>0.8",
+    ),
+    cli("serve: not a run", &["serve", "--run", "docs"], "docs"),
+    cli(
+        "export-trec: not a run",
+        &[
+            "export-trec",
+            "--run",
+            "docs",
+            "--config",
+            "x",
+            "--k",
+            "5",
+            "--out",
+            "t.trec",
+        ],
+        "docs",
+    ),
+    cli(
+        "cache gc: store is a file",
+        &["cache", "gc", "--max-size", "1GB", "--cache-dir", "q.jsonl"],
+        "q.jsonl",
+    ),
+];
+
+/// A file content that stands for bytes that are not UTF-8.
+const NOT_UTF8: &str = "<not utf-8>";
+
+fn prepare(dir: &Path, case: &Case) {
+    std::fs::create_dir(dir.join("docs")).unwrap();
+    std::fs::write(dir.join("docs/a.txt"), "alpha beta gamma").unwrap();
+    std::fs::write(dir.join("q.jsonl"), format!("{Q1}\n")).unwrap();
+    let mut text = GRID.to_string();
+    for (from, to) in case.edits {
+        assert!(
+            text.contains(from),
+            "{}: the edit {from:?} matches nothing",
+            case.name
+        );
+        text = text.replacen(from, to, 1);
+    }
+    std::fs::write(dir.join("g.toml"), text).unwrap();
+    if case.name == "missing corpus folder" {
+        std::fs::remove_dir_all(dir.join("docs")).unwrap();
+    }
+    for (path, content) in case.files {
+        let bytes: &[u8] = if *content == NOT_UTF8 {
+            b"\xff\xfe\x00garbage \x80\x81 [grid\n"
+        } else {
+            content.as_bytes()
+        };
+        std::fs::write(dir.join(path), bytes).unwrap();
+    }
+}
+
+/// What is wrong with the outcome of `case`, if anything.
+fn judge(dir: &Path, case: &Case, r: &Run) -> Option<String> {
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    let run = dir.join("run");
+    let half_written = run.exists()
+        && !(run.join("manifest.json").is_file()
+            && read_json(&run.join("manifest.json"))["status"] == "failed");
+    let problem = if r.code != 2 {
+        format!("exit {} (expected 2)", r.code)
+    } else if r.stderr.contains("panicked") || r.stderr.contains("RUST_BACKTRACE") {
+        "a panic".into()
+    } else if errors.len() != 1 {
+        format!("{} error lines (expected 1)", errors.len())
+    } else if !errors[0].contains(case.want) {
+        format!("the error line lacks {:?}", case.want)
+    } else if run.join("results.parquet").exists() || run.join("best.toml").exists() {
+        "results were written".into()
+    } else if half_written {
+        "a run folder that is neither absent nor marked failed".into()
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{}: {problem}\n  stderr: {}",
+        case.name,
+        r.stderr.trim().replace('\n', "\n          ")
+    ))
+}
+
+#[test]
+fn every_bad_input_gets_exit_2_and_one_clear_line() {
+    assert!(CASES.len() >= 40, "the matrix holds {} cases", CASES.len());
+    let failures: Vec<String> = CASES
+        .iter()
+        .filter_map(|case| {
+            let tmp = tempfile::tempdir().unwrap();
+            prepare(tmp.path(), case);
+            let default: &[&str] = &["sweep", "g.toml", "--out", "run"];
+            let r = ragtune(tmp.path(), case.args.unwrap_or(default));
+            judge(tmp.path(), case, &r)
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
