@@ -11,6 +11,7 @@ mod util;
 mod bad_inputs;
 mod chunkers;
 mod dense;
+mod disk_full;
 mod errors;
 mod reference;
 mod serve;

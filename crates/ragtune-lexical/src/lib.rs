@@ -51,6 +51,22 @@ pub enum LexicalError {
     },
 }
 
+impl LexicalError {
+    /// Whether the filesystem failed (a full disk, a file-size limit, permissions) rather
+    /// than the index itself.
+    pub fn is_io(&self) -> bool {
+        use tantivy::directory::error::OpenWriteError;
+        matches!(
+            self,
+            Self::Io { .. }
+                | Self::Tantivy(tantivy::TantivyError::IoError(_))
+                | Self::Tantivy(tantivy::TantivyError::OpenWriteError(
+                    OpenWriteError::IoError { .. }
+                ))
+        )
+    }
+}
+
 /// Result alias.
 pub type Result<T, E = LexicalError> = std::result::Result<T, E>;
 

@@ -89,6 +89,10 @@ impl SweepError {
     }
     /// True for mistakes in the user's input (exit code 2), false for internal failures.
     pub fn is_user_error(&self) -> bool {
+        // A full disk or a file-size limit is the environment, not a bug: exit 2.
+        if let Self::Lexical(e) = self {
+            return e.is_io();
+        }
         !matches!(
             self,
             Self::Lexical(_) | Self::Vector(_) | Self::Retrieve(_) | Self::Embedding { .. }

@@ -85,7 +85,7 @@ fn default_out(name: &str) -> std::path::PathBuf {
 /// The run folder to sweep into, and whether it continues an earlier run.
 fn open_run(out: &std::path::Path, resume: bool) -> anyhow::Result<(RunDir, bool)> {
     let is_run = out.join("manifest.json").is_file();
-    if resume && !is_run && out.is_dir() && std::fs::read_dir(out)?.next().is_some() {
+    if resume && !is_run && out.is_dir() && !holds_nothing(out)? {
         return Err(crate::UserError(format!(
             "{}: --resume: not a run folder (no manifest.json), and not empty; nothing to resume",
             out.display()
@@ -100,6 +100,18 @@ fn open_run(out: &std::path::Path, resume: bool) -> anyhow::Result<(RunDir, bool
     } else {
         Ok((RunDir::create(out)?, false))
     }
+}
+
+/// Whether `dir` holds nothing but empty folders: what a sweep leaves when it fails before
+/// its first manifest (a full disk), so that `--resume` then simply starts.
+fn holds_nothing(dir: &std::path::Path) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() || !holds_nothing(&entry.path())? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Whether the run folder at `out` recorded a failure and holds no scored point.
