@@ -13,6 +13,7 @@ mod chunkers;
 mod dense;
 mod disk_full;
 mod errors;
+mod load;
 mod reference;
 mod serve;
 mod sweep;

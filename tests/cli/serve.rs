@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 
 use crate::util::*;
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Server {
-    fn start(run: &Path, config: &str, cache: &Path) -> Server {
+    pub(crate) fn start(run: &Path, config: &str, cache: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ragtune"))
             .args([
                 "serve",
@@ -48,7 +48,7 @@ impl Server {
     }
 
     /// SIGTERM, then the exit status must be success (graceful shutdown).
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -88,7 +88,7 @@ fn get(base: &str, path: &str) -> (u16, String) {
 type GoldSpan = (String, usize, usize);
 
 /// Gold spans of the quickstart questions (ASCII text: code points are bytes).
-fn quickstart_questions() -> Vec<(String, String, Vec<GoldSpan>)> {
+pub(crate) fn quickstart_questions() -> Vec<(String, String, Vec<GoldSpan>)> {
     std::fs::read_to_string(root().join("corpora/quickstart/questions.jsonl"))
         .unwrap()
         .lines()
@@ -115,7 +115,7 @@ fn quickstart_questions() -> Vec<(String, String, Vec<GoldSpan>)> {
         .collect()
 }
 
-fn quickstart_run(tmp: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn quickstart_run(tmp: &Path) -> (PathBuf, PathBuf) {
     let qs = root().join("corpora/quickstart");
     let g = grid(
         tmp,
