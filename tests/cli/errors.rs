@@ -320,3 +320,26 @@ fn a_repeated_document_id_names_both_lines() {
         r.stderr
     );
 }
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
+fn k_and_depth_beyond_the_chunks_are_clamped_and_recorded() {
+    let tmp = setup();
+    let text = GRID.replace("top_k = [1, 5]", "top_k = [1, 5, 100000]");
+    let g = grid(tmp.path(), "g.toml", &text);
+    let out = tmp.path().join("run");
+    let r = ragtune_ok(
+        tmp.path(),
+        &["sweep", g.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    );
+    assert!(r.stderr.contains("fewer than depth 100000"), "{}", r.stderr);
+    let m = read_json(&out.join("manifest.json"));
+    let warnings = m["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("1 chunks, fewer than depth 100000")),
+        "{warnings:?}"
+    );
+}

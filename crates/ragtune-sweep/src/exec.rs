@@ -531,6 +531,14 @@ impl Executor<'_> {
             if spec.overlap > 0 && effective < spec.overlap as f64 / 2.0 {
                 self.warn_overlap(&spec, effective, stats.share);
             }
+            if set.len() < self.grid.depth {
+                self.warn(format!(
+                    "chunk set {spec}: {} chunks, fewer than depth {}: rankings are clamped to all {} chunks, and a k above that returns them all",
+                    set.len(),
+                    self.grid.depth,
+                    set.len()
+                ));
+            }
             self.lock(&self.overlaps).insert(node, stats);
             out.insert(node, (set, counts));
         }
