@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite, from a fresh clone: provisions ONNX Runtime and the models (models/fetch.sh),
 # a Python virtualenv with the independent readers and oracles the end-to-end tests use
-# (polars and pyarrow to open the Parquet tables, pytrec_eval for metric agreement),
+# (polars, pyarrow, pandas and DuckDB to open the Parquet tables, pytrec_eval for metric
+# agreement, LangChain's splitters for chunker equality),
 # then runs every test in the release profile, the same profile the quickstart builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check \
-  polars==2.1.0 pyarrow==26.0.1 pytrec_eval-terrier==0.5.11 langchain-text-splitters==1.1.3
+  polars==2.1.0 pyarrow==26.0.1 pytrec_eval-terrier==0.5.11 langchain-text-splitters==1.1.3 \
+  pandas==3.1.1 duckdb==2.0.1
 export RAGTUNE_PYTHON="$PWD/.venv/bin/python"
 # The end-to-end tests are #[ignore]d for a bare `cargo test --workspace` (no models, no
 # venv, no datasets there); here everything they need is provisioned, so they all run.

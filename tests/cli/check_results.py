@@ -1,4 +1,4 @@
-"""Independent checks of a run folder's tables, read with polars and pyarrow.
+"""Independent checks of a run folder's tables, read with polars, pyarrow, pandas and DuckDB.
 
 usage: check_results.py RUN_DIR [--expect-retrievers bm25,vector,hybrid]
 Exits non-zero with a message on the first failed check.
@@ -6,7 +6,10 @@ Exits non-zero with a message on the first failed check.
 import json
 import sys
 
+import duckdb
+import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 RESULT_COLUMNS = [
@@ -34,9 +37,20 @@ def main():
     expect = None
     if "--expect-retrievers" in sys.argv:
         expect = set(sys.argv[sys.argv.index("--expect-retrievers") + 1].split(","))
-    # pyarrow must open both files too.
+    # Every reader opens both files: strings are plain UTF-8 (not string_view, which older
+    # Arrow, Spark and Trino readers cannot open), and all readers agree on the contents.
     for f in ["results.parquet", "per_question.parquet"]:
-        pq.read_table(f"{run}/{f}")
+        path = f"{run}/{f}"
+        t = pq.read_table(path)
+        for field in pq.read_schema(path):
+            if pa.types.is_string_view(field.type) or pa.types.is_binary_view(field.type) \
+                    or pa.types.is_large_string(field.type):
+                fail(f"{f}: column {field.name} is {field.type}, not plain utf8")
+        if (pd.read_parquet(path).shape[0], t.num_rows) != (t.num_rows, t.num_rows):
+            fail(f"{f}: pandas reads a different number of rows")
+        rows, ks = duckdb.connect().execute(f"select count(*), sum(top_k) from read_parquet('{path}')").fetchone()
+        if (rows, ks) != (t.num_rows, sum(t.column("top_k").to_pylist())):
+            fail(f"{f}: DuckDB reads {rows} rows, top_k sum {ks}")
     df = pl.read_parquet(f"{run}/results.parquet")
     qdf = pl.read_parquet(f"{run}/per_question.parquet")
     if df.columns != RESULT_COLUMNS:

@@ -161,15 +161,44 @@ pub fn questions_frame(rows: &[&QuestionRow]) -> PolarsResult<DataFrame> {
     DataFrame::new(rows.len(), columns)
 }
 
+/// `df` as Parquet with the oldest Arrow types and no embedded Arrow schema, so that strings
+/// are plain UTF-8 (not string_view) and older Arrow, Spark, Trino, pandas and DuckDB readers
+/// open it; zstd pages, one row group per chunk of the frame.
+fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
+    use polars::io::parquet::write::get_encodings;
+    use polars_parquet::write::{
+        CompressionOptions, FileWriter, StatisticsOptions, Version, WriteOptions, row_group_iter,
+        to_parquet_schema,
+    };
+    df.rechunk_mut();
+    let compat = CompatLevel::oldest();
+    let schema = df.schema().to_arrow(compat);
+    let options = WriteOptions {
+        statistics: StatisticsOptions::default(),
+        version: Version::V1,
+        compression: CompressionOptions::Zstd(None),
+        data_page_size: None,
+    };
+    let encodings = get_encodings(&schema);
+    let fields = to_parquet_schema(&schema)?.fields().to_vec();
+    let mut bytes = Vec::new();
+    let mut writer = FileWriter::try_new(&mut bytes, schema, options)?;
+    for batch in df.iter_chunks(compat, false) {
+        let rows = batch.len() as u64;
+        writer.write(rows, row_group_iter(batch, encodings.clone(), fields.clone(), options))?;
+    }
+    // No embedded Arrow schema: it would name polars' large_utf8, and readers then take the
+    // Parquet types (UTF8 strings, plain integers and floats) as every Parquet reader does.
+    writer.end(Some(Vec::new()))?;
+    Ok(bytes)
+}
+
 /// Write `df` to `path` as Parquet, atomically ([`ragtune_core::write_atomic`]).
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let mut bytes = Vec::new();
-    ParquetWriter::new(&mut bytes)
-        .finish(df)
-        .map_err(|e| ResultsError::Polars {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+    let bytes = parquet_bytes(df).map_err(|e| ResultsError::Polars {
+        path: path.display().to_string(),
+        source: e,
+    })?;
     ragtune_core::write_atomic(path, &bytes).map_err(|e| ResultsError::Io {
         path: path.display().to_string(),
         source: e,
