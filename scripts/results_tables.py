@@ -3,30 +3,18 @@
 
 usage: results_tables.py RUN_DIR [RUN_DIR ...]
 
-For each run: the setups at the objective's k with 95% confidence intervals (normal
-approximation over questions), and a paired comparison of every setup against the best one
-on the same questions, so that differences are only claimed where the data supports them.
+For each run: the setups at the objective's k with their 95% intervals and paired
+differences from the best setup, so that differences are only claimed where the data
+supports them. The statistics are ragtune's own (the `<metric>_ci_*`, `vs_best*` and
+`near_best` columns of results.parquet, a seeded bootstrap over questions); this script
+only formats them.
 """
 import datetime as dt
 import json
-import math
 import pathlib
 import sys
 
 import polars as pl
-
-Z = 1.96
-
-
-def ci(values):
-    v = [x for x in values if x is not None]
-    n = len(v)
-    if n < 2:
-        return (v[0] if v else float("nan")), 0.0
-    m = sum(v) / n
-    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (n - 1))
-    return m, Z * sd / math.sqrt(n)
-
 
 def minutes(m):
     a = dt.datetime.fromisoformat(m["started_at"])
@@ -49,7 +37,6 @@ def report(run):
     run = pathlib.Path(run)
     m = json.loads((run / "manifest.json").read_text())
     res = pl.read_parquet(run / "results.parquet")
-    pq = pl.read_parquet(run / "per_question.parquet")
     metric, k = m["objective"].split("@")
     k = int(k)
     out = []
@@ -63,28 +50,23 @@ def report(run):
     out.append(f"- ragtune {m['ragtune_version']} at commit `{m['git_commit']}`, run started {m['started_at'][:19]}Z")
     out.append(f"- objective: `{m['objective']}`; best: `{m['best_config_id']}`")
     out.append("")
+    res = res.filter(pl.col("split") == "all")
     at = res.filter(pl.col("top_k") == k)
-    q = pq.filter(pl.col("top_k") == k)
     best = m["best_config_id"]
-    best_vals = dict(q.filter(pl.col("config_id") == best).select("question_id", metric).iter_rows())
     rows = []
     for r in at.iter_rows(named=True):
-        mine = q.filter(pl.col("config_id") == r["config_id"])
-        mean, half = ci(mine[metric].to_list())
-        vals = dict(mine.select("question_id", metric).iter_rows())
-        diffs = [vals[i] - best_vals[i] for i in best_vals if vals.get(i) is not None and best_vals[i] is not None]
-        d, dh = ci(diffs)
-        tied = r["config_id"] == best or abs(d) <= dh
-        rows.append((mean, half, d, dh, tied, r))
+        ci = (r[f"{metric}_ci_low"], r[f"{metric}_ci_high"])
+        diff = (r["vs_best"], r["vs_best_low"], r["vs_best_high"])
+        rows.append((r[metric], ci, diff, bool(r["near_best"]), r))
     rows.sort(key=lambda x: -x[0])
-    out.append(f"Setups at k = {k}, best first. `±` is a 95% confidence interval over questions; **Δ best** is the paired difference from the best setup on the same questions (with its 95% interval), and ✓ marks setups whose difference from the best is not significant at that level.\n")
+    out.append(f"Setups at k = {k}, best first. `[lo, hi]` is a 95% interval over questions (bootstrap); **Δ best** is the paired difference from the best setup on the same questions with its 95% interval, and ✓ marks setups whose difference from the best is not significant at that level.\n")
     extra = [c for c in ["recall", "mrr", "span_recall", "span_iou"] if c != metric][:3]
     out.append(f"| # | setup | {metric}@{k} | Δ best | ≈best | " + " | ".join(f"{c}@{k}" for c in extra) + " | context tokens | chunks |")
     out.append("|---:|---|---|---|:-:|" + "---:|" * len(extra) + "---:|---:|")
-    for i, (mean, half, d, dh, tied, r) in enumerate(rows, 1):
+    for i, (mean, (lo, hi), (d, dlo, dhi), tied, r) in enumerate(rows, 1):
         f = lambda v: "–" if v is None else f"{v:.3f}"
         out.append(
-            f"| {i} | {label(r)} | {mean:.3f} ± {half:.3f} | {d:+.3f} ± {dh:.3f} | {'✓' if tied else ''} | "
+            f"| {i} | {label(r)} | {mean:.3f} [{lo:.3f}, {hi:.3f}] | {d:+.3f} [{dlo:+.3f}, {dhi:+.3f}] | {'✓' if tied else ''} | "
             + " | ".join(f(r[c]) for c in extra)
             + f" | {r['context_tokens']:.0f} | {r['n_chunks']} |"
         )
@@ -118,7 +100,7 @@ def report(run):
             top = max(v for v in vals if v is not None)
             out.append(f"| {ch} | " + " | ".join("–" if v is None else (f"**{v:.3f}**" if v == top else f"{v:.3f}") for v in vals) + " |")
     out.append("")
-    n_tied = sum(1 for x in rows if x[4])
+    n_tied = sum(1 for x in rows if x[3])
     out.append("")
     out.append(f"{n_tied} of {len(rows)} setups are statistically indistinguishable from the best on `{metric}@{k}` at the 95% level.")
     # The same best setup across k.

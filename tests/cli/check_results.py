@@ -12,11 +12,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+METRICS = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou"]
 RESULT_COLUMNS = [
     "config_id", "chunker", "chunk_size", "chunk_overlap", "retriever", "model", "index",
     "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "equivalent", "top_k",
-    "split", "n_questions", "recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall",
-    "span_precision", "span_iou", "context_tokens", "hnsw_recall_vs_exact", "n_chunks",
+    "split", "n_questions", *METRICS,
+    *[f"{m}_ci_{end}" for m in METRICS for end in ["low", "high"]],
+    "vs_best", "vs_best_low", "vs_best_high", "near_best",
+    "context_tokens", "hnsw_recall_vs_exact", "n_chunks",
     "mean_chunk_tokens", "overlap_chars_mean", "overlap_tokens_mean", "overlap_share",
     "index_seconds", "index_bytes", "query_ms_p50", "query_ms_p95",
 ]
@@ -66,6 +69,14 @@ def main():
         s = qdf[c].drop_nulls() if c in qdf.columns else None
         if s is not None and len(s) and (s.min() < 0 or s.max() > 1 + 1e-12):
             fail(f"per-question {c} outside [0, 1]")
+    # Every mean lies in its 95% interval, and only metrics with values have one.
+    for c in METRICS:
+        lo, hi = df[f"{c}_ci_low"], df[f"{c}_ci_high"]
+        if (lo.is_null() != df[c].is_null()).any():
+            fail(f"{c}: intervals and means disagree on which rows have values")
+        bad = df.filter((pl.col(f"{c}_ci_low") > pl.col(c) + 1e-12) | (pl.col(c) > pl.col(f"{c}_ci_high") + 1e-12))
+        if bad.height:
+            fail(f"{c}: mean outside its interval in {bad.height} rows")
     for c in ["span_recall", "recall"]:
         if df[c].null_count() == df.height:
             fail(f"{c} is all null")
@@ -93,6 +104,18 @@ def main():
     m = json.load(open(f"{run}/manifest.json"))
     if m["status"] != "complete" or len(m["corpus_fingerprint"]) != 64:
         fail(f"manifest status {m['status']}")
+    # The best setup's difference from itself is 0; near_best is exactly "the paired
+    # interval reaches 0"; vs_best exists at the objective's k only.
+    metric, k = m["objective"].split("@")
+    if m.get("best_config_id"):
+        b = df.filter((pl.col("config_id") == m["best_config_id"]) & (pl.col("top_k") == int(k)))
+        if b["vs_best"].to_list() != [0.0] * b.height or not all(b["near_best"].to_list()):
+            fail(f"the best setup's vs_best is {b['vs_best'].to_list()}")
+        at = df.filter(pl.col("top_k") == int(k))
+        if at["vs_best"].null_count() or (at["near_best"] != (at["vs_best_high"] >= 0)).any():
+            fail("near_best does not match the paired interval")
+        if df.filter(pl.col("top_k") != int(k))["vs_best"].null_count() != df.height - at.height:
+            fail("vs_best outside the objective's k")
     print(json.dumps({"rows": df.height, "configs": df["config_id"].unique().len(), "cache_hits": m["cache_hits"], "cache_misses": m["cache_misses"]}))
 
 

@@ -42,7 +42,7 @@
 mod schema;
 mod stats;
 
-pub use stats::{PairedDiff, RESAMPLES, SEED, bootstrap_ci, paired_diff};
+pub use stats::{PairedDiff, RESAMPLES, SEED, bootstrap_ci, bootstrap_cis, paired_diff};
 
 pub use schema::{
     BestSetup, Costs, Metric, MetricValues, Objective, PointRecord, QuestionRanking, QuestionRow,

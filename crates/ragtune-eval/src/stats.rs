@@ -38,16 +38,43 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 /// The 95% percentile-bootstrap interval of the mean of `values`; `None` when empty.
 pub fn bootstrap_ci(values: &[f64]) -> Option<(f64, f64)> {
-    if values.is_empty() {
-        return None;
+    bootstrap_cis(&[values]).pop().flatten()
+}
+
+/// [`bootstrap_ci`] of several columns over the same questions (equal lengths), drawing
+/// each resample's questions once for all of them: a row's metrics cost one set of draws.
+/// Each column's interval equals `bootstrap_ci` of that column alone.
+pub fn bootstrap_cis(columns: &[&[f64]]) -> Vec<Option<(f64, f64)>> {
+    let n = columns.first().map_or(0, |c| c.len());
+    assert!(
+        columns.iter().all(|c| c.len() == n),
+        "columns over the same questions"
+    );
+    if n == 0 {
+        return vec![None; columns.len()];
     }
-    let n = values.len();
     let mut rng = SplitMix(SEED ^ n as u64);
-    let mut means: Vec<f64> = (0..RESAMPLES)
-        .map(|_| (0..n).map(|_| values[rng.below(n)]).sum::<f64>() / n as f64)
-        .collect();
-    means.sort_by(f64::total_cmp);
-    Some((quantile(&means, 0.025), quantile(&means, 0.975)))
+    let mut means = vec![Vec::with_capacity(RESAMPLES); columns.len()];
+    let mut sums = vec![0.0; columns.len()];
+    for _ in 0..RESAMPLES {
+        sums.fill(0.0);
+        for _ in 0..n {
+            let i = rng.below(n);
+            for (s, c) in sums.iter_mut().zip(columns) {
+                *s += c[i];
+            }
+        }
+        for (m, s) in means.iter_mut().zip(&sums) {
+            m.push(s / n as f64);
+        }
+    }
+    means
+        .into_iter()
+        .map(|mut m| {
+            m.sort_by(f64::total_cmp);
+            Some((quantile(&m, 0.025), quantile(&m, 0.975)))
+        })
+        .collect()
 }
 
 /// A paired difference `a − b` over the same questions, with its 95% interval.
@@ -109,6 +136,15 @@ mod tests {
             Some((lo, hi)),
             "seeded: the same every time"
         );
+    }
+
+    #[test]
+    fn several_columns_share_draws_and_equal_one_at_a_time() {
+        let a: Vec<f64> = (0..37).map(|i| (i % 3) as f64 / 2.0).collect();
+        let b: Vec<f64> = (0..37).map(|i| ((i * 7) % 5) as f64).collect();
+        let both = bootstrap_cis(&[&a, &b]);
+        assert_eq!(both, vec![bootstrap_ci(&a), bootstrap_ci(&b)]);
+        assert_eq!(bootstrap_cis(&[&[], &[]]), vec![None, None]);
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! a half-written table.
 #![deny(missing_docs)]
 
+mod intervals;
 pub mod trec;
 
 use std::path::Path;
 
+pub use intervals::{RowStats, Stats, TableContext, row_stats};
 use polars::prelude::*;
 use ragtune_core::FlatSetup;
 use ragtune_eval::{
@@ -98,8 +100,40 @@ fn metric_columns<'a>(values: impl Iterator<Item = &'a MetricValues> + Clone) ->
         .collect()
 }
 
-/// The results table: one row per setup and k.
-pub fn results_frame(records: &[PointRecord]) -> PolarsResult<DataFrame> {
+/// The interval columns ([`intervals`]) of `rows`, from `stats`; null where a row has none.
+fn interval_columns(rows: &[(&PointRecord, &ResultRow)], stats: &Stats) -> Vec<Column> {
+    let of: Vec<Option<&RowStats>> = rows
+        .iter()
+        .map(|(p, r)| stats.get(&(p.config_id.clone(), r.top_k, r.split.clone())))
+        .collect();
+    let mut columns = Vec::new();
+    for (i, m) in Metric::ALL.iter().enumerate() {
+        let ci = |f: fn((f64, f64)) -> f64| {
+            of.iter()
+                .map(|s| s.and_then(|s| s.ci.get(i).copied().flatten()).map(f))
+                .collect::<Vec<_>>()
+        };
+        columns.push(col(&format!("{}_ci_low", m.name()), ci(|c| c.0)));
+        columns.push(col(&format!("{}_ci_high", m.name()), ci(|c| c.1)));
+    }
+    let diff = |f: fn(&ragtune_eval::PairedDiff) -> f64| {
+        of.iter()
+            .map(|s| s.and_then(|s| s.vs_best.as_ref()).map(f))
+            .collect::<Vec<_>>()
+    };
+    columns.push(col("vs_best", diff(|d| d.mean)));
+    columns.push(col("vs_best_low", diff(|d| d.low)));
+    columns.push(col("vs_best_high", diff(|d| d.high)));
+    let near: Vec<Option<bool>> = of
+        .iter()
+        .map(|s| s.and_then(|s| s.vs_best.as_ref()).map(|d| d.high >= 0.0))
+        .collect();
+    columns.push(col("near_best", near));
+    columns
+}
+
+/// The results table: one row per setup and k, with the interval columns from `stats`.
+pub fn results_frame(records: &[PointRecord], stats: &Stats) -> PolarsResult<DataFrame> {
     let rows: Vec<(&PointRecord, &ResultRow)> = records
         .iter()
         .flat_map(|p| p.rows.iter().map(move |r| (p, r)))
@@ -124,6 +158,7 @@ pub fn results_frame(records: &[PointRecord]) -> PolarsResult<DataFrame> {
     columns.push(col("equivalent", same));
     columns.extend([c!(top_k), c!(split), c!(n_questions)]);
     columns.extend(metric_columns(rows.iter().map(|(_, r)| &r.metrics)));
+    columns.extend(interval_columns(&rows, stats));
     columns.extend([
         c!(context_tokens),
         c!(hnsw_recall_vs_exact),
@@ -185,7 +220,10 @@ fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
     let mut writer = FileWriter::try_new(&mut bytes, schema, options)?;
     for batch in df.iter_chunks(compat, false) {
         let rows = batch.len() as u64;
-        writer.write(rows, row_group_iter(batch, encodings.clone(), fields.clone(), options))?;
+        writer.write(
+            rows,
+            row_group_iter(batch, encodings.clone(), fields.clone(), options),
+        )?;
     }
     // No embedded Arrow schema: it would name polars' large_utf8, and readers then take the
     // Parquet types (UTF8 strings, plain integers and floats) as every Parquet reader does.
@@ -205,8 +243,9 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
     })
 }
 
-/// Write both tables for `records` into `dir`.
-pub fn write_tables(records: &[PointRecord], dir: &Path) -> Result<()> {
+/// Write both tables for `records` into `dir`; `stats` ([`row_stats`]) fills the
+/// interval columns.
+pub fn write_tables(records: &[PointRecord], stats: &Stats, dir: &Path) -> Result<()> {
     let questions: Vec<&QuestionRow> = records.iter().flat_map(|r| r.questions.iter()).collect();
     let polars = |file: &'static str| {
         move |e| ResultsError::Polars {
@@ -214,7 +253,7 @@ pub fn write_tables(records: &[PointRecord], dir: &Path) -> Result<()> {
             source: e,
         }
     };
-    let mut df = results_frame(records).map_err(polars("results.parquet"))?;
+    let mut df = results_frame(records, stats).map_err(polars("results.parquet"))?;
     write_parquet(&mut df, &dir.join("results.parquet"))?;
     let mut df = questions_frame(&questions).map_err(polars("per_question.parquet"))?;
     write_parquet(&mut df, &dir.join("per_question.parquet"))
@@ -356,7 +395,7 @@ mod tests {
     #[test]
     fn tables_have_one_column_per_metric() {
         let records = [record(100, 0.8, 10.0)];
-        let df = results_frame(&records).unwrap();
+        let df = results_frame(&records, &Stats::new()).unwrap();
         assert_eq!(df.height(), 2);
         for m in Metric::ALL {
             assert!(df.column(m.name()).is_ok(), "{}", m.name());

@@ -34,10 +34,19 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             manifest.resumed_points
         );
     }
-    ragtune_results::write_tables(&records, run.path()).context("writing results tables")?;
     let k = grid.objective.k;
     let best =
         ragtune_results::select_best(&records, grid.objective, grid.select.max_context_tokens);
+    let stats = ragtune_results::row_stats(
+        &records,
+        &ragtune_results::TableContext {
+            objective: grid.objective,
+            holdout: grid.select.holdout,
+            best: best.as_ref().map(|b| b.config_id.as_str()),
+        },
+    );
+    ragtune_results::write_tables(&records, &stats, run.path())
+        .context("writing results tables")?;
     match &best {
         Some(b) => {
             let text = format!(
@@ -54,7 +63,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             grid.select.max_context_tokens
         ),
     }
-    print_table(&records, &grid, args.show)?;
+    print_table(&records, &stats, &grid, args.show)?;
     eprintln!(
         "ragtune: wrote {}/results.parquet ({} rows), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
         out.display(),
@@ -136,8 +145,23 @@ fn label_with_equivalents(rec: &ragtune_sweep::PointRecord) -> String {
     }
 }
 
+/// The objective's 95% interval and the paired difference from the best, as printed:
+/// `[0.801, 0.862]  -0.012 ≈` (≈: not significantly worse than the best).
+fn interval_cells(s: Option<&ragtune_results::RowStats>, metric: Metric) -> (String, String) {
+    let i = Metric::ALL.iter().position(|&m| m == metric);
+    let ci = s
+        .and_then(|s| s.ci.get(i?).copied().flatten())
+        .map_or("-".into(), |(lo, hi)| format!("[{lo:.3}, {hi:.3}]"));
+    let diff = s.and_then(|s| s.vs_best).map_or("-".into(), |d| {
+        let near = if d.high >= 0.0 { "≈" } else { " " };
+        format!("{:+.3} {near}", d.mean)
+    });
+    (ci, diff)
+}
+
 fn print_table(
     records: &[ragtune_sweep::PointRecord],
+    stats: &ragtune_results::Stats,
     grid: &Grid,
     show: usize,
 ) -> anyhow::Result<()> {
@@ -166,6 +190,7 @@ fn print_table(
             "{objective}: chosen on the tuning questions, reported on the held-out ones too"
         )?;
     }
+    heads.insert(1, format!("{:>14}  {:>8}", "95% CI", "Δ best"));
     writeln!(
         out,
         "{:>3}  {:<12}  {}  {:>7}  {:>7}  setup",
@@ -180,9 +205,12 @@ fn print_table(
             .iter()
             .map(|&m| format!("{:>11}", fmt(row.metrics.get(m))))
             .collect();
+        let key = (rec.config_id.clone(), row.top_k, row.split.clone());
+        let (ci, diff) = interval_cells(stats.get(&key), objective.metric);
+        vals.insert(1, format!("{ci:>14}  {diff:>8}"));
         if held {
             let h = ragtune_results::held_out(rec, objective);
-            vals.insert(1, format!("{:>11}", fmt(h)));
+            vals.insert(2, format!("{:>11}", fmt(h)));
         }
         writeln!(
             out,
@@ -195,6 +223,21 @@ fn print_table(
             label_with_equivalents(rec)
         )?;
     }
+    let near = ranked
+        .iter()
+        .filter(|(rec, row, _)| {
+            let key = (rec.config_id.clone(), row.top_k, row.split.clone());
+            stats
+                .get(&key)
+                .and_then(|s| s.vs_best)
+                .is_some_and(|d| d.high >= 0.0)
+        })
+        .count();
+    writeln!(
+        out,
+        "95% CI: bootstrap over questions; Δ best: paired difference from the best; ≈: not significantly worse ({near} of {} setups)",
+        ranked.len()
+    )?;
     if let (Some((best, _, hi)), Some((worst, _, lo))) = (ranked.first(), ranked.last())
         && ranked.len() > 1
     {
