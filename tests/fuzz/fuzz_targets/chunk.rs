@@ -26,11 +26,19 @@ fuzz_target!(|data: &[u8]| {
     let overlap = u16::from_le_bytes([data[3], data[4]]) as usize % size;
     let text = String::from_utf8_lossy(&data[5..]).into_owned();
     let corpus = Corpus {
-        docs: vec![Document { id: "d".into(), title: Some("t".into()), text }],
+        docs: vec![Document {
+            id: "d".into(),
+            title: Some("t".into()),
+            text,
+        }],
         questions: vec![],
     };
     let sizer = Sizer::load("cl100k_base").unwrap();
-    let spec = ChunkSpec { kind, size, overlap };
+    let spec = ChunkSpec {
+        kind,
+        size,
+        overlap,
+    };
     let set = chunk_corpus(&corpus, &spec, Some(&sizer)).unwrap();
     let text = &corpus.docs[0].text;
     let mut last_start = 0;

@@ -13,7 +13,11 @@ fn scratch() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let shm = Path::new("/dev/shm");
-        let base = if shm.is_dir() { shm } else { &std::env::temp_dir() }.to_path_buf();
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
         tempfile::tempdir_in(base).unwrap()
     })
     .path()
@@ -22,10 +26,18 @@ fn scratch() -> &'static Path {
 /// The files of each format, in the order the input's parts fill them.
 fn layout(format: CorpusFormat) -> (&'static [&'static str], &'static str, Option<&'static str>) {
     match format {
-        CorpusFormat::Dir => (&["docs/a.txt", "docs/b.md", "q.jsonl"], "docs", Some("q.jsonl")),
+        CorpusFormat::Dir => (
+            &["docs/a.txt", "docs/b.md", "q.jsonl"],
+            "docs",
+            Some("q.jsonl"),
+        ),
         CorpusFormat::Jsonl => (&["docs.jsonl", "q.jsonl"], "docs.jsonl", Some("q.jsonl")),
         CorpusFormat::Beir => (
-            &["beir/corpus.jsonl", "beir/queries.jsonl", "beir/qrels/test.tsv"],
+            &[
+                "beir/corpus.jsonl",
+                "beir/queries.jsonl",
+                "beir/qrels/test.tsv",
+            ],
             "beir",
             None,
         ),

@@ -33,17 +33,27 @@ fn app() -> &'static App {
         let run = RunDir::open(&dir.path().join("run")).unwrap();
         let opts = testing::options(dir.path());
         let engine = Engine::open_with(run.path(), Some(&id), &opts, &MODELS).unwrap();
-        let limits = Limits { timeout: std::time::Duration::from_secs(2), ..Limits::default() };
+        let limits = Limits {
+            timeout: std::time::Duration::from_secs(2),
+            ..Limits::default()
+        };
         App {
             router: router(engine, serde_json::json!({ "config_id": id }), limits),
-            rt: tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap(),
+            rt: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap(),
             _dir: dir,
         }
     })
 }
 
 fn request(data: &[u8]) -> Option<Request<Body>> {
-    let split = data.windows(2).position(|w| w == b"\n\n").unwrap_or(data.len());
+    let split = data
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .unwrap_or(data.len());
     let head = std::str::from_utf8(&data[..split]).ok()?;
     let body = data.get(split + 2..).unwrap_or_default().to_vec();
     let mut lines = head.lines();
@@ -64,7 +74,12 @@ fuzz_target!(|data: &[u8]| {
     let (status, bytes) = app.rt.block_on(async {
         let resp = app.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
-        (status, axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap())
+        (
+            status,
+            axum::body::to_bytes(resp.into_body(), 1 << 22)
+                .await
+                .unwrap(),
+        )
     });
     assert!(status.as_u16() < 500, "{status}");
     if status.is_client_error() {
