@@ -12,8 +12,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check \
   polars==2.1.0 pyarrow==26.0.1 pytrec_eval-terrier==0.5.11 langchain-text-splitters==1.1.3 \
-  pandas==3.1.1 duckdb==2.0.1
+  pandas==3.1.1 duckdb==2.0.1 pillow==13.0.0
 export RAGTUNE_PYTHON="$PWD/.venv/bin/python"
+# The report test opens report.html in real headless Chromium: Debian's package.
+if ! command -v chromium >/dev/null; then
+  sudo_if_needed=""
+  if [ "$(id -u)" != 0 ]; then sudo_if_needed="sudo"; fi
+  echo "test.sh: installing Debian's chromium for the report test" >&2
+  $sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq chromium >/dev/null
+fi
 # The end-to-end tests are #[ignore]d for a bare `cargo test --workspace` (no models, no
 # venv, no datasets there); here everything they need is provisioned, so they all run.
 cargo test --release --workspace "$@" -- --include-ignored

@@ -341,6 +341,29 @@ const CASES: &[Case] = &[
         "\"q1\" appears twice",
     ),
     file("documents: not UTF-8", &[("docs/b.txt", NOT_UTF8)], "b.txt"),
+    Case {
+        name: "BEIR: repeated query id",
+        edits: &[(
+            "format = \"dir\"\npath = \"docs\"\nquestions = \"q.jsonl\"",
+            "format = \"beir\"\npath = \"beir\"",
+        )],
+        files: &[
+            (
+                "beir/corpus.jsonl",
+                "{\"_id\":\"d1\",\"text\":\"alpha beta\"}\n",
+            ),
+            (
+                "beir/queries.jsonl",
+                "{\"_id\":\"q1\",\"text\":\"beta?\"}\n{\"_id\":\"q1\",\"text\":\"alpha?\"}\n",
+            ),
+            (
+                "beir/qrels/test.tsv",
+                "query-id\tcorpus-id\tscore\nq1\td1\t1\n",
+            ),
+        ],
+        args: None,
+        want: "\"q1\" appears twice",
+    },
     // Flags and commands.
     cli(
         "--threads 0",
@@ -448,6 +471,7 @@ fn prepare(dir: &Path, case: &Case) {
         } else {
             content.as_bytes()
         };
+        std::fs::create_dir_all(dir.join(path).parent().unwrap()).unwrap();
         std::fs::write(dir.join(path), bytes).unwrap();
     }
 }

@@ -15,6 +15,7 @@ mod disk_full;
 mod errors;
 mod load;
 mod reference;
+mod report;
 mod serve;
 mod sweep;
 mod trec;

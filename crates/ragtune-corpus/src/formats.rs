@@ -223,7 +223,22 @@ pub(crate) fn load_beir(root: &Path, split: &str) -> Result<Corpus> {
         })
         .collect();
     check_unique_doc_ids(&docs, None, &corpus_path)?;
-    let queries: Vec<(usize, BeirQuery)> = jsonl(&root.join("queries.jsonl"))?;
+    let queries_path = root.join("queries.jsonl");
+    let queries: Vec<(usize, BeirQuery)> = jsonl(&queries_path)?;
+    // A repeated query id would otherwise take the labels once and vanish the second time.
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (line, q) in &queries {
+        if let Some(first) = seen.insert(q.id.as_str(), *line) {
+            return Err(CorpusError::parse(
+                &queries_path,
+                *line,
+                format!(
+                    "query id {:?} appears twice (first on line {first}); ids must be unique",
+                    q.id
+                ),
+            ));
+        }
+    }
     let qrels_path = root.join("qrels").join(format!("{split}.tsv"));
     let qrels_text = read(&qrels_path)?;
     let labeler = Labeler::new(&docs, &qrels_path);

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod intervals;
+mod report;
 pub mod trec;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use ragtune_core::FlatSetup;
 use ragtune_eval::{
     BestSetup, Metric, MetricValues, Objective, PointRecord, QuestionRow, ResultRow,
 };
+pub use report::{ACCENTS, ReportInput, render as render_report};
 
 /// Results failures.
 #[derive(Debug, thiserror::Error)]

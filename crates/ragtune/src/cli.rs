@@ -26,6 +26,8 @@ pub enum Command {
     Check(CheckArgs),
     /// List past runs, newest first.
     Runs(RunsArgs),
+    /// Write a run's report: one self-contained HTML page of plots and facts.
+    Report(ReportArgs),
     /// Retrieve for one query with a run's chosen (or given) setup.
     Query(QueryArgs),
     /// Trace one question's retrieval step by step, or diff two setups.
@@ -158,6 +160,16 @@ pub struct CheckArgs {
     /// this (objective units).
     #[arg(long, default_value_t = 0.0)]
     pub max_drop: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run folder written by `ragtune sweep`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Where to write the page [default: RUN/report.html].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

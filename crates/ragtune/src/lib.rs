@@ -73,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Compare(a) => ok(commands::compare::run(a)),
         Command::Check(a) => commands::check::run(a),
         Command::Runs(a) => ok(commands::runs::run(a)),
+        Command::Report(a) => ok(commands::report::run(a)),
         Command::Query(a) => ok(commands::query::run(a)),
         Command::Explain(a) => ok(commands::explain::run(a)),
         Command::Serve(a) => ok(commands::serve::run(a)),

@@ -6,6 +6,7 @@ pub mod export_trec;
 mod loop_stats;
 pub mod plan;
 pub mod query;
+pub mod report;
 pub mod runs;
 pub mod serve;
 pub mod sweep;

@@ -159,25 +159,13 @@ fn interval_cells(s: Option<&ragtune_results::RowStats>, metric: Metric) -> (Str
     (ci, diff)
 }
 
-fn print_table(
-    records: &[ragtune_sweep::PointRecord],
-    stats: &ragtune_results::Stats,
-    grid: &Grid,
-    show: usize,
+fn print_header(
+    out: &mut impl Write,
+    shown: &[Metric],
+    objective: ragtune_eval::Objective,
+    held: bool,
 ) -> anyhow::Result<()> {
-    let objective = grid.objective;
     let k = objective.k;
-    let ranked = ragtune_results::ranked(records, objective, grid.select.max_context_tokens);
-    // The objective, then the table's fixed metrics (each once), at the objective's k.
-    let mut shown = vec![objective.metric];
-    for m in [Metric::Recall, Metric::Mrr, Metric::SpanRecall] {
-        if !shown.contains(&m) {
-            shown.push(m);
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    // With held-out questions, the objective on them follows the tuning columns.
-    let held = grid.select.holdout.is_some();
     let mut heads: Vec<String> = shown
         .iter()
         .map(|m| format!("{:>11}", format!("{}@{k}", m.name())))
@@ -200,6 +188,28 @@ fn print_table(
         "ctx_tok",
         "p50_ms"
     )?;
+    Ok(())
+}
+
+fn print_table(
+    records: &[ragtune_sweep::PointRecord],
+    stats: &ragtune_results::Stats,
+    grid: &Grid,
+    show: usize,
+) -> anyhow::Result<()> {
+    let objective = grid.objective;
+    let ranked = ragtune_results::ranked(records, objective, grid.select.max_context_tokens);
+    // The objective, then the table's fixed metrics (each once), at the objective's k.
+    let mut shown = vec![objective.metric];
+    for m in [Metric::Recall, Metric::Mrr, Metric::SpanRecall] {
+        if !shown.contains(&m) {
+            shown.push(m);
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    // With held-out questions, the objective on them follows the tuning columns.
+    let held = grid.select.holdout.is_some();
+    print_header(&mut out, &shown, objective, held)?;
     for (i, (rec, row, _)) in ranked.iter().take(show).enumerate() {
         let mut vals: Vec<String> = shown
             .iter()

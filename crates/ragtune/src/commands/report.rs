@@ -1,0 +1,120 @@
+//! `ragtune report --run DIR [--out FILE]`: one self-contained HTML page for a run.
+
+use anyhow::Context;
+use ragtune_results::{ReportInput, TableContext};
+use ragtune_sweep::Manifest;
+
+use super::loop_stats::Run;
+use crate::cli::ReportArgs;
+
+/// `[select]`'s holdout and context limit, read back from the grid text the run recorded.
+fn select_settings(manifest: &Manifest) -> (Option<f64>, Option<f64>) {
+    let grid: toml::Table = toml::from_str(&manifest.grid_text).unwrap_or_default();
+    let select = grid.get("select").and_then(|s| s.as_table());
+    let number = |key: &str| {
+        let v = select?.get(key)?;
+        v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
+    };
+    (number("holdout"), number("max_context_tokens"))
+}
+
+/// The run's facts, in the order the page lists them.
+fn facts(m: &Manifest) -> Vec<(String, String)> {
+    let models: Vec<String> = m
+        .models
+        .iter()
+        .map(|r| {
+            format!(
+                "{} (sha256 {}…)",
+                r.name,
+                &r.sha256[..r.sha256.len().min(12)]
+            )
+        })
+        .collect();
+    let stages: Vec<String> = m
+        .stage_seconds
+        .iter()
+        .map(|(s, t)| format!("{s} {t:.2} s"))
+        .collect();
+    let device = match &m.execution_provider {
+        Some(ep) => format!("{} ({ep}), {} threads", m.device, m.threads),
+        None => format!("{}, {} threads", m.device, m.threads),
+    };
+    [
+        (
+            "corpus",
+            format!("{:?} at {}", m.corpus.format, m.corpus.path.display()),
+        ),
+        ("corpus fingerprint", m.corpus_fingerprint.clone()),
+        (
+            "documents, questions",
+            format!("{}, {}", m.n_documents, m.n_questions),
+        ),
+        ("setups scored", m.n_points.to_string()),
+        ("objective", m.objective.clone()),
+        (
+            "best setup",
+            m.best_config_id.clone().unwrap_or_else(|| "none".into()),
+        ),
+        (
+            "models",
+            if models.is_empty() {
+                "none".into()
+            } else {
+                models.join(", ")
+            },
+        ),
+        ("device", device),
+        (
+            "embedding cache",
+            format!(
+                "{} hits, {} misses (texts embedded)",
+                m.cache_hits, m.cache_misses
+            ),
+        ),
+        ("stage times", stages.join(", ")),
+        (
+            "started, finished",
+            format!(
+                "{}, {}",
+                m.started_at,
+                m.finished_at.as_deref().unwrap_or("-")
+            ),
+        ),
+        (
+            "ragtune",
+            format!("{} at commit {}", m.ragtune_version, m.git_commit),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let run = Run::open(&args.run)?;
+    let objective = run.objective()?;
+    let records = run.points()?;
+    let (holdout, max_context_tokens) = select_settings(&run.manifest);
+    let stats = ragtune_results::row_stats(
+        &records,
+        &TableContext {
+            objective,
+            holdout,
+            best: run.manifest.best_config_id.as_deref(),
+        },
+    );
+    let html = ragtune_results::render_report(&ReportInput {
+        title: &run.manifest.grid_name,
+        objective,
+        max_context_tokens,
+        records: &records,
+        stats: &stats,
+        facts: facts(&run.manifest),
+    });
+    let out = args.out.unwrap_or_else(|| args.run.join("report.html"));
+    ragtune_core::write_atomic(&out, html.as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("ragtune: wrote {}", out.display());
+    Ok(())
+}
