@@ -2,8 +2,9 @@
 # The test suite, from a fresh clone: provisions ONNX Runtime and the models (models/fetch.sh),
 # a Python virtualenv with the independent readers and oracles the end-to-end tests use
 # (polars, pyarrow, pandas and DuckDB to open the Parquet tables, pytrec_eval for metric
-# agreement, LangChain's splitters for chunker equality),
-# then runs every test in the release profile, the same profile the quickstart builds.
+# agreement, LangChain's splitters for chunker equality, Pillow to read screenshots) and
+# Chromium for the report test, then runs every test in the release profile, the same
+# profile the quickstart builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models/fetch.sh

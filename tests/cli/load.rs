@@ -87,10 +87,10 @@ fn twice_capacity_for_60_s_gives_no_5xx_and_flat_memory() {
                 (rx.clone(), statuses.clone(), base.clone(), bodies.clone());
             std::thread::spawn(move || {
                 let agent = agent();
-                while let Ok(i) = {
-                    let r = rx.lock().unwrap().recv();
-                    r
-                } {
+                loop {
+                    // The queue's lock is released before the request is sent.
+                    let next = rx.lock().unwrap().recv();
+                    let Ok(i) = next else { break };
                     let code = search(&agent, &base, &bodies[i % bodies.len()]);
                     *statuses.lock().unwrap().entry(code).or_default() += 1;
                 }

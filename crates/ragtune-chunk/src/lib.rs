@@ -288,11 +288,11 @@ mod tests {
         while text.len() <= 3 * long::DIRECT_LIMIT / 2 {
             i += 1;
             text.push_str(words[i % 8]);
-            text.push(if i % 11 == 0 { '.' } else { ' ' });
-            if i % 11 == 0 {
+            text.push(if i.is_multiple_of(11) { '.' } else { ' ' });
+            if i.is_multiple_of(11) {
                 text.push(' ');
             }
-            if i % 97 == 0 {
+            if i.is_multiple_of(97) {
                 text.push_str("\n\n");
             }
         }

@@ -54,7 +54,7 @@ fn esc(s: &str) -> String {
 }
 
 /// The row a setup is judged by: the tuning split when questions were held out.
-fn judged<'r>(rec: &'r PointRecord, k: usize) -> Option<&'r ResultRow> {
+fn judged(rec: &PointRecord, k: usize) -> Option<&ResultRow> {
     let split = if rec.rows.iter().any(|r| r.split == "tune") {
         "tune"
     } else {

@@ -36,6 +36,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Export a setup's document-level run and qrels in TREC format.
     ExportTrec(ExportTrecArgs),
+    /// Export a run to an MLflow tracking server: a parent run, one child per setup.
+    ExportMlflow(ExportMlflowArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -160,6 +162,19 @@ pub struct CheckArgs {
     /// this (objective units).
     #[arg(long, default_value_t = 0.0)]
     pub max_drop: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportMlflowArgs {
+    /// Run folder written by `ragtune sweep`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The tracking server, e.g. http://127.0.0.1:5000.
+    #[arg(long, env = "MLFLOW_TRACKING_URI")]
+    pub tracking_uri: String,
+    /// Experiment name [default: the grid's name]; created when missing.
+    #[arg(long)]
+    pub experiment: Option<String>,
 }
 
 #[derive(Debug, Args)]

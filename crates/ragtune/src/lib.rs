@@ -78,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Explain(a) => ok(commands::explain::run(a)),
         Command::Serve(a) => ok(commands::serve::run(a)),
         Command::ExportTrec(a) => ok(commands::export_trec::run(a)),
+        Command::ExportMlflow(a) => ok(commands::export_mlflow::run(a)),
     };
     match result {
         Ok(code) => code,

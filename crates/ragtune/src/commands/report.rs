@@ -92,7 +92,15 @@ fn facts(m: &Manifest) -> Vec<(String, String)> {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let run = Run::open(&args.run)?;
+    let out = args.out.unwrap_or_else(|| args.run.join("report.html"));
+    write(&args.run, &out)?;
+    eprintln!("ragtune: wrote {}", out.display());
+    Ok(())
+}
+
+/// Write the report of the run folder `dir` to `out`.
+pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    let run = Run::open(dir)?;
     let objective = run.objective()?;
     let records = run.points()?;
     let (holdout, max_context_tokens) = select_settings(&run.manifest);
@@ -112,9 +120,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         stats: &stats,
         facts: facts(&run.manifest),
     });
-    let out = args.out.unwrap_or_else(|| args.run.join("report.html"));
-    ragtune_core::write_atomic(&out, html.as_bytes())
+    ragtune_core::write_atomic(out, html.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
-    eprintln!("ragtune: wrote {}", out.display());
     Ok(())
 }
