@@ -13,7 +13,8 @@
 use std::collections::HashMap;
 
 use ragtune_eval::{
-    Metric, Objective, PairedDiff, PointRecord, QuestionRow, bootstrap_cis, paired_diff, split_of,
+    Metric, Objective, PairedDiff, PointRecord, QuestionRow, ResultRow, bootstrap_cis, paired_diff,
+    split_of,
 };
 use rayon::prelude::*;
 
@@ -37,8 +38,27 @@ pub struct RowStats {
     pub vs_best: Option<PairedDiff>,
 }
 
+impl RowStats {
+    /// The 95% interval of metric `m`.
+    pub fn interval(&self, m: Metric) -> Option<(f64, f64)> {
+        let i = Metric::ALL.iter().position(|&x| x == m)?;
+        self.ci.get(i).copied().flatten()
+    }
+
+    /// Not significantly worse than the best: the paired interval reaches 0. `None` off
+    /// the objective's k.
+    pub fn near_best(&self) -> Option<bool> {
+        self.vs_best.map(|d| d.high >= 0.0)
+    }
+}
+
 /// Row statistics keyed by (config id, k, split).
 pub type Stats = HashMap<(String, u32, String), RowStats>;
+
+/// The statistics of `rec`'s row `row`.
+pub fn stats_of<'s>(stats: &'s Stats, rec: &PointRecord, row: &ResultRow) -> Option<&'s RowStats> {
+    stats.get(&(rec.config_id.clone(), row.top_k, row.split.clone()))
+}
 
 fn in_split(q: &QuestionRow, split: &str, holdout: Option<f64>) -> bool {
     split == "all" || split_of(&q.question_id, holdout.unwrap_or(0.0)) == split
@@ -197,12 +217,9 @@ mod tests {
         };
         let stats = row_stats(&records, &ctx);
         let get = |r: &PointRecord| &stats[&(r.config_id.clone(), 1, "all".into())];
-        let recall = Metric::ALL
-            .iter()
-            .position(|&m| m == Metric::Recall)
-            .unwrap();
+
         // All 1: every resample's mean is 1. Metrics without values have no interval.
-        assert_eq!(get(&best).ci[recall], Some((1.0, 1.0)));
+        assert_eq!(get(&best).interval(Metric::Recall), Some((1.0, 1.0)));
         assert_eq!(get(&best).ci.iter().flatten().count(), 1);
         // The best against itself: 0, not significant, so near the best.
         let d = get(&best).vs_best.unwrap();
@@ -215,6 +232,9 @@ mod tests {
         assert!(d.mean == -0.05 && d.high == 0.0, "{d:?}");
         // The row interval is exactly the bootstrap of the row's questions.
         let v: Vec<f64> = [0.0, 1.0].repeat(10);
-        assert_eq!(get(&half).ci[recall], ragtune_eval::bootstrap_ci(&v));
+        assert_eq!(
+            get(&half).interval(Metric::Recall),
+            ragtune_eval::bootstrap_ci(&v)
+        );
     }
 }

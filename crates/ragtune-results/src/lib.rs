@@ -13,7 +13,7 @@ pub mod trec;
 
 use std::path::Path;
 
-pub use intervals::{RowStats, Stats, TableContext, row_stats};
+pub use intervals::{RowStats, Stats, TableContext, row_stats, stats_of};
 use polars::prelude::*;
 use ragtune_core::FlatSetup;
 use ragtune_eval::{
@@ -104,15 +104,12 @@ fn metric_columns<'a>(values: impl Iterator<Item = &'a MetricValues> + Clone) ->
 
 /// The interval columns ([`intervals`]) of `rows`, from `stats`; null where a row has none.
 fn interval_columns(rows: &[(&PointRecord, &ResultRow)], stats: &Stats) -> Vec<Column> {
-    let of: Vec<Option<&RowStats>> = rows
-        .iter()
-        .map(|(p, r)| stats.get(&(p.config_id.clone(), r.top_k, r.split.clone())))
-        .collect();
+    let of: Vec<Option<&RowStats>> = rows.iter().map(|(p, r)| stats_of(stats, p, r)).collect();
     let mut columns = Vec::new();
-    for (i, m) in Metric::ALL.iter().enumerate() {
+    for &m in Metric::ALL {
         let ci = |f: fn((f64, f64)) -> f64| {
             of.iter()
-                .map(|s| s.and_then(|s| s.ci.get(i).copied().flatten()).map(f))
+                .map(|s| s.and_then(|s| s.interval(m)).map(f))
                 .collect::<Vec<_>>()
         };
         columns.push(col(&format!("{}_ci_low", m.name()), ci(|c| c.0)));
@@ -126,10 +123,7 @@ fn interval_columns(rows: &[(&PointRecord, &ResultRow)], stats: &Stats) -> Vec<C
     columns.push(col("vs_best", diff(|d| d.mean)));
     columns.push(col("vs_best_low", diff(|d| d.low)));
     columns.push(col("vs_best_high", diff(|d| d.high)));
-    let near: Vec<Option<bool>> = of
-        .iter()
-        .map(|s| s.and_then(|s| s.vs_best.as_ref()).map(|d| d.high >= 0.0))
-        .collect();
+    let near: Vec<Option<bool>> = of.iter().map(|s| s.and_then(RowStats::near_best)).collect();
     columns.push(col("near_best", near));
     columns
 }
@@ -271,16 +265,7 @@ pub fn ranked(
     let mut out: Vec<(&PointRecord, &ResultRow, f64)> = records
         .iter()
         .filter_map(|rec| {
-            // With held-out questions the choice is made on the tuning part alone.
-            let split = if rec.rows.iter().any(|r| r.split == "tune") {
-                "tune"
-            } else {
-                "all"
-            };
-            let row = rec
-                .rows
-                .iter()
-                .find(|r| r.top_k as usize == objective.k && r.split == split)?;
+            let row = judged_row(rec, objective.k)?;
             let v = row.metrics.get(objective.metric)?;
             let fits = max_context_tokens.is_none_or(|m| row.context_tokens <= m);
             fits.then_some((rec, row, v))
@@ -292,6 +277,19 @@ pub fn ranked(
             .then(a.0.config_id.cmp(&b.0.config_id))
     });
     out
+}
+
+/// The row a setup is judged by at `k`: with held-out questions the choice is made on the
+/// tuning part alone, else on all questions.
+pub(crate) fn judged_row(rec: &PointRecord, k: usize) -> Option<&ResultRow> {
+    let split = if rec.rows.iter().any(|r| r.split == "tune") {
+        "tune"
+    } else {
+        "all"
+    };
+    rec.rows
+        .iter()
+        .find(|r| r.top_k as usize == k && r.split == split)
 }
 
 /// `rec`'s objective on the held-out questions, when questions were held out.

@@ -17,7 +17,10 @@ use std::fmt::Write;
 
 use ragtune_eval::{Metric, Objective, PointRecord, ResultRow};
 
-use crate::Stats;
+use crate::{Stats, judged_row, stats_of};
+
+/// Rows at the objective's k, best first ([`crate::ranked`]).
+type Ranked<'r> = [(&'r PointRecord, &'r ResultRow, f64)];
 
 /// The accent colour of each plot, in page order (an RGB hex triple).
 pub const ACCENTS: [&str; 5] = ["#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"];
@@ -51,18 +54,6 @@ fn esc(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-/// The row a setup is judged by: the tuning split when questions were held out.
-fn judged(rec: &PointRecord, k: usize) -> Option<&ResultRow> {
-    let split = if rec.rows.iter().any(|r| r.split == "tune") {
-        "tune"
-    } else {
-        "all"
-    };
-    rec.rows
-        .iter()
-        .find(|r| r.top_k as usize == k && r.split == split)
 }
 
 /// An SVG frame of `w`×`h` with the plot's accent rule, around `body`.
@@ -127,19 +118,13 @@ fn tick(v: f64) -> String {
 }
 
 /// Plot 1: the objective per setup with interval bars, best first.
-fn objective_plot(input: &ReportInput) -> String {
+fn objective_plot(input: &ReportInput, ranked: &Ranked) -> String {
     let o = input.objective;
-    let ranked = crate::ranked(input.records, o, input.max_context_tokens);
     let shown = &ranked[..ranked.len().min(TOP)];
     let (w, row_h, left) = (980.0, 18.0, 560.0);
     let h = 40.0 + row_h * shown.len() as f64 + 30.0;
-    let i = Metric::ALL.iter().position(|&m| m == o.metric);
     let ci = |rec: &PointRecord, row: &ResultRow| {
-        let key = (rec.config_id.clone(), row.top_k, row.split.clone());
-        input
-            .stats
-            .get(&key)
-            .and_then(|s| s.ci.get(i?).copied().flatten())
+        stats_of(input.stats, rec, row).and_then(|s| s.interval(o.metric))
     };
     let range = unit_range(
         shown
@@ -151,11 +136,9 @@ fn objective_plot(input: &ReportInput) -> String {
     let mut body = String::new();
     for (n, (rec, row, v)) in shown.iter().enumerate() {
         let y = 30.0 + row_h * n as f64 + row_h / 2.0;
-        let s = input
-            .stats
-            .get(&(rec.config_id.clone(), row.top_k, row.split.clone()));
-        let near = s.and_then(|s| s.vs_best).is_some_and(|d| d.high >= 0.0);
-        if let Some((lo, hi)) = s.and_then(|s| s.ci.get(i?).copied().flatten()) {
+        let s = stats_of(input.stats, rec, row);
+        let near = s.and_then(|s| s.near_best()).unwrap_or(false);
+        if let Some((lo, hi)) = ci(rec, row) {
             let _ = write!(
                 body,
                 "<line x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#555\" stroke-width=\"2\"/>",
@@ -202,9 +185,8 @@ fn recall_metric(o: Objective) -> Metric {
 }
 
 /// Plot 2: recall at every k for the top setups.
-fn recall_plot(input: &ReportInput) -> String {
+fn recall_plot(input: &ReportInput, ranked: &Ranked) -> String {
     let m = recall_metric(input.objective);
-    let ranked = crate::ranked(input.records, input.objective, input.max_context_tokens);
     let top: Vec<&PointRecord> = ranked.iter().take(TOP_CURVES).map(|r| r.0).collect();
     let ks: Vec<u32> = top
         .first()
@@ -241,7 +223,7 @@ fn recall_plot(input: &ReportInput) -> String {
         let pts: Vec<String> = ks
             .iter()
             .filter_map(|&k| {
-                let v = judged(rec, k as usize)?.metrics.get(m)?;
+                let v = judged_row(rec, k as usize)?.metrics.get(m)?;
                 Some(format!("{:.1},{:.1}", px(k), py(v)))
             })
             .collect();
@@ -284,7 +266,7 @@ fn frontier_plot(input: &ReportInput) -> String {
         .records
         .iter()
         .filter_map(|r| {
-            let row = judged(r, o.k)?;
+            let row = judged_row(r, o.k)?;
             Some((r, row.context_tokens, row.metrics.get(o.metric)?))
         })
         .collect();
@@ -351,7 +333,7 @@ fn heatmap_plot(input: &ReportInput) -> String {
     let o = input.objective;
     let mut cells: BTreeMap<(&str, &str), f64> = BTreeMap::new();
     for r in input.records {
-        let Some(v) = judged(r, o.k).and_then(|row| row.metrics.get(o.metric)) else {
+        let Some(v) = judged_row(r, o.k).and_then(|row| row.metrics.get(o.metric)) else {
             continue;
         };
         let key = split_label(&r.label);
@@ -426,9 +408,8 @@ fn heatmap_plot(input: &ReportInput) -> String {
 
 /// Plot 5: for the top setups, row A against column B: questions A wins minus questions B
 /// wins on the objective.
-fn winloss_plot(input: &ReportInput) -> String {
+fn winloss_plot(input: &ReportInput, ranked: &Ranked) -> String {
     let o = input.objective;
-    let ranked = crate::ranked(input.records, o, input.max_context_tokens);
     let top: Vec<&PointRecord> = ranked.iter().take(TOP_MATRIX).map(|r| r.0).collect();
     let values: Vec<BTreeMap<&str, f64>> = top
         .iter()
@@ -493,6 +474,7 @@ fn winloss_plot(input: &ReportInput) -> String {
 
 /// The whole page.
 pub fn render(input: &ReportInput) -> String {
+    let ranked = crate::ranked(input.records, input.objective, input.max_context_tokens);
     let mut facts = String::from("<table class=\"facts\">");
     for (k, v) in &input.facts {
         let _ = write!(facts, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
@@ -506,11 +488,11 @@ pub fn render(input: &ReportInput) -> String {
          table{{border-collapse:collapse;font-size:13px}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}}\
          .note{{font-size:12px;color:#555}}ol.cols{{font-size:12px}}\
          </style></head><body><h1>ragtune report: {t}</h1>{facts}\n{}{}{}{}{}</body></html>\n",
-        objective_plot(input),
-        recall_plot(input),
+        objective_plot(input, &ranked),
+        recall_plot(input, &ranked),
         frontier_plot(input),
         heatmap_plot(input),
-        winloss_plot(input),
+        winloss_plot(input, &ranked),
         t = esc(input.title),
     )
 }

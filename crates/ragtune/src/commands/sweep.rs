@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use ragtune_eval::Metric;
+use ragtune_results::stats_of;
 use ragtune_sweep::{Grid, OnnxModels, RunDir, run_sweep};
 
 use crate::cli::SweepArgs;
@@ -148,12 +149,12 @@ fn label_with_equivalents(rec: &ragtune_sweep::PointRecord) -> String {
 /// The objective's 95% interval and the paired difference from the best, as printed:
 /// `[0.801, 0.862]  -0.012 ≈` (≈: not significantly worse than the best).
 fn interval_cells(s: Option<&ragtune_results::RowStats>, metric: Metric) -> (String, String) {
-    let i = Metric::ALL.iter().position(|&m| m == metric);
     let ci = s
-        .and_then(|s| s.ci.get(i?).copied().flatten())
+        .and_then(|s| s.interval(metric))
         .map_or("-".into(), |(lo, hi)| format!("[{lo:.3}, {hi:.3}]"));
+    let near = s.and_then(|s| s.near_best());
     let diff = s.and_then(|s| s.vs_best).map_or("-".into(), |d| {
-        let near = if d.high >= 0.0 { "≈" } else { " " };
+        let near = if near == Some(true) { "≈" } else { " " };
         format!("{:+.3} {near}", d.mean)
     });
     (ci, diff)
@@ -215,8 +216,7 @@ fn print_table(
             .iter()
             .map(|&m| format!("{:>11}", fmt(row.metrics.get(m))))
             .collect();
-        let key = (rec.config_id.clone(), row.top_k, row.split.clone());
-        let (ci, diff) = interval_cells(stats.get(&key), objective.metric);
+        let (ci, diff) = interval_cells(stats_of(stats, rec, row), objective.metric);
         vals.insert(1, format!("{ci:>14}  {diff:>8}"));
         if held {
             let h = ragtune_results::held_out(rec, objective);
@@ -235,13 +235,7 @@ fn print_table(
     }
     let near = ranked
         .iter()
-        .filter(|(rec, row, _)| {
-            let key = (rec.config_id.clone(), row.top_k, row.split.clone());
-            stats
-                .get(&key)
-                .and_then(|s| s.vs_best)
-                .is_some_and(|d| d.high >= 0.0)
-        })
+        .filter(|(rec, row, _)| stats_of(stats, rec, row).and_then(|s| s.near_best()) == Some(true))
         .count();
     writeln!(
         out,
