@@ -10,6 +10,8 @@
 //! those chunks are always redone by the next window; texts up to [`DIRECT_LIMIT`] (every
 //! document of the bundled and reference corpora) are chunked exactly as before.
 
+use crate::sizer::{ceil_char, floor_char};
+
 /// Texts up to this many bytes are chunked in one piece.
 pub const DIRECT_LIMIT: usize = 1 << 20;
 
@@ -66,20 +68,6 @@ pub fn windowed(
         pos = ceil_char(text, pos);
     }
     out
-}
-
-fn floor_char(text: &str, mut i: usize) -> usize {
-    while !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn ceil_char(text: &str, mut i: usize) -> usize {
-    while i < text.len() && !text.is_char_boundary(i) {
-        i += 1;
-    }
-    i.min(text.len())
 }
 
 #[cfg(test)]

@@ -82,7 +82,8 @@ impl Sizer {
     }
 }
 
-fn floor_char(text: &str, mut i: usize) -> usize {
+/// The last character boundary at or before byte `i` (clamped to the text).
+pub(crate) fn floor_char(text: &str, mut i: usize) -> usize {
     i = i.min(text.len());
     while !text.is_char_boundary(i) {
         i -= 1;
@@ -90,7 +91,8 @@ fn floor_char(text: &str, mut i: usize) -> usize {
     i
 }
 
-fn ceil_char(text: &str, mut i: usize) -> usize {
+/// The first character boundary at or after byte `i` (clamped to the text).
+pub(crate) fn ceil_char(text: &str, mut i: usize) -> usize {
     i = i.min(text.len());
     while !text.is_char_boundary(i) {
         i += 1;
