@@ -3,8 +3,8 @@
 # a Python virtualenv with the independent readers and oracles the end-to-end tests use
 # (polars, pyarrow, pandas and DuckDB to open the Parquet tables, pytrec_eval for metric
 # agreement, LangChain's splitters for chunker equality, Pillow to read screenshots) and
-# Chromium for the report test, then runs every test in the release profile, the same
-# profile the quickstart builds.
+# Chromium for the report test and a real MLflow tracking server for the export test, then
+# runs every test in the release profile, the same profile the quickstart builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models/fetch.sh
@@ -23,6 +23,12 @@ if ! command -v chromium >/dev/null; then
   $sudo_if_needed apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq chromium >/dev/null
 fi
+# The export-mlflow test talks to a real MLflow server: started here, in a session of its
+# own, and stopped when this script exits, however it exits.
+mlflow_dir="$(mktemp -d)"
+trap 'scripts/mlflow_server.sh stop "$mlflow_dir"; rm -rf "$mlflow_dir"' EXIT
+RAGTUNE_MLFLOW_URI="$(scripts/mlflow_server.sh start "$mlflow_dir")"
+export RAGTUNE_MLFLOW_URI
 # The end-to-end tests are #[ignore]d for a bare `cargo test --workspace` (no models, no
 # venv, no datasets there); here everything they need is provisioned, so they all run.
 cargo test --release --workspace "$@" -- --include-ignored

@@ -14,6 +14,7 @@ mod dense;
 mod disk_full;
 mod errors;
 mod load;
+mod mlflow;
 mod reference;
 mod report;
 mod serve;
