@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 METRICS = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou"]
 RESULT_COLUMNS = [
     "config_id", "chunker", "chunk_size", "chunk_overlap", "retriever", "model", "index",
-    "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "equivalent", "top_k",
+    "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "equivalent",
+    "rung", "stage", "screened", "top_k",
     "split", "n_questions", *METRICS,
     *[f"{m}_ci_{end}" for m in METRICS for end in ["low", "high"]],
     "vs_best", "vs_best_low", "vs_best_high", "near_best",

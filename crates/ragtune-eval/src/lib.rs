@@ -46,7 +46,7 @@ pub use stats::{PairedDiff, RESAMPLES, SEED, bootstrap_ci, bootstrap_cis, paired
 
 pub use schema::{
     BestSetup, Costs, Metric, MetricValues, Objective, PointRecord, QuestionRanking, QuestionRow,
-    RankingsRecord, ResultRow, metric_names, question_metrics, split_of,
+    RankingsRecord, ResultRow, SearchStep, metric_names, question_metrics, split_of,
 };
 
 use ragtune_core::{Chunk, DocId, Span};

@@ -269,6 +269,31 @@ pub struct PointRecord {
     pub rows: Vec<ResultRow>,
     /// One row per k and question.
     pub questions: Vec<QuestionRow>,
+    /// Where a search (`[search]`) scored this setup; `None` in a full grid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchStep>,
+}
+
+/// Where a search scored a setup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchStep {
+    /// Halving: the last rung that scored it (the final rung scores all the data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung: Option<u32>,
+    /// Staged: the stage that scored it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<u32>,
+    /// Scored on a screen (a sample of the questions and corpus), so its numbers are
+    /// not comparable with setups scored on all the data.
+    #[serde(default)]
+    pub screened: bool,
+}
+
+impl PointRecord {
+    /// Whether this setup was scored on all the data (every setup of a full grid is).
+    pub fn on_all_data(&self) -> bool {
+        !self.search.is_some_and(|s| s.screened)
+    }
 }
 
 /// The ranking each question got from one setup, at the stored depth: exactly what was

@@ -201,6 +201,7 @@ mod tests {
             point,
             rows: vec![row],
             questions,
+            search: None,
         }
     }
 

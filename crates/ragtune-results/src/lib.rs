@@ -152,6 +152,17 @@ pub fn results_frame(records: &[PointRecord], stats: &Stats) -> PolarsResult<Dat
         .map(|(p, _)| (!p.equivalent.is_empty()).then(|| p.equivalent.join("; ")))
         .collect();
     columns.push(col("equivalent", same));
+    // Where a search scored the setup: its last rung (halving) or its stage (staged),
+    // and whether that was on a screen rather than on all the data.
+    let step = |f: fn(&ragtune_eval::SearchStep) -> Option<u32>| {
+        rows.iter()
+            .map(|(p, _)| p.search.as_ref().and_then(f))
+            .collect::<Vec<Option<u32>>>()
+    };
+    columns.push(col("rung", step(|s| s.rung)));
+    columns.push(col("stage", step(|s| s.stage)));
+    let screened: Vec<bool> = rows.iter().map(|(p, _)| !p.on_all_data()).collect();
+    columns.push(col("screened", screened));
     columns.extend([c!(top_k), c!(split), c!(n_questions)]);
     columns.extend(metric_columns(rows.iter().map(|(_, r)| &r.metrics)));
     columns.extend(interval_columns(&rows, stats));
@@ -366,6 +377,7 @@ mod tests {
             point,
             rows,
             questions: vec![],
+            search: None,
         }
     }
 

@@ -528,6 +528,7 @@ mod tests {
             },
             rows: vec![],
             questions: vec![],
+            search: None,
         };
         // (context tokens, objective): (50, 0.6) is beaten by the cheaper (40, 0.7);
         // (40, 0.5) by (40, 0.7) at the same cost.

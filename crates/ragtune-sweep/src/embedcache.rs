@@ -15,6 +15,9 @@ pub struct CacheStats {
     pub hits: u64,
     /// Distinct texts that had to be embedded.
     pub misses: u64,
+    /// Tokens in the texts embedded now, as the caller's measure counts them.
+    #[serde(default)]
+    pub embedded_tokens: u64,
 }
 
 /// The entry key of `text` under `namespace`.
@@ -33,12 +36,14 @@ pub fn cached_vector(embedder: &dyn Embedder, store: &StageStore, text: &str) ->
 }
 
 /// Embed `texts` through the store: cached texts are read back, and each distinct missing
-/// text is embedded once and stored. Returns row-major vectors in input order.
+/// text is embedded once and stored. Returns row-major vectors in input order, and the
+/// accounting, with the texts embedded now measured by `tokens`.
 pub fn embed_cached(
     embedder: &dyn Embedder,
     store: Option<&StageStore>,
     texts: &[&str],
     progress: &(dyn Fn(usize) + Sync),
+    tokens: &(dyn Fn(&str) -> u64 + Sync),
 ) -> Result<(Vec<f32>, CacheStats)> {
     let dim = embedder.dim();
     let ns = embedder.namespace();
@@ -99,6 +104,10 @@ pub fn embed_cached(
     }
     embedded.map_err(|f| SweepError::embedding(ns, f))?;
     stats.misses = missing.len() as u64;
+    stats.embedded_tokens = {
+        use rayon::prelude::*;
+        batch.par_iter().map(|t| tokens(t)).sum()
+    };
     for (_, positions) in &missing {
         // Duplicates within the call were served without embedding.
         stats.hits += positions.len() as u64 - 1;
@@ -180,7 +189,7 @@ mod tests {
         let store = StageStore::open(d.path()).unwrap();
         let texts = ["a", "b", "c", "d", "e", "f"];
         let e = Probe::new(Some(2));
-        assert!(embed_cached(&e, Some(&store), &texts, &|_| {}).is_err());
+        assert!(embed_cached(&e, Some(&store), &texts, &|_| {}, &|t| t.len() as u64).is_err());
         // The two batches that finished (four texts) are stored; the rest are not.
         let kept: Vec<bool> = texts
             .iter()
@@ -194,12 +203,20 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let store = StageStore::open(d.path()).unwrap();
         let e = Probe::new(None);
-        let (v, s) = embed_cached(&e, Some(&store), &["a", "bb", "a", "ccc"], &|_| {}).unwrap();
+        let (v, s) = embed_cached(&e, Some(&store), &["a", "bb", "a", "ccc"], &|_| {}, &|t| {
+            t.len() as u64
+        })
+        .unwrap();
         assert_eq!(&v[..8], &v[16..24], "a repeated text gets the same vector");
         assert_eq!((s.hits, s.misses), (1, 3));
-        let (v2, s2) = embed_cached(&e, Some(&store), &["ccc", "a"], &|_| {}).unwrap();
+        // The measure counts each distinct text embedded once: "a", "bb", "ccc".
+        assert_eq!(s.embedded_tokens, 6);
+        let (v2, s2) = embed_cached(&e, Some(&store), &["ccc", "a"], &|_| {}, &|t| {
+            t.len() as u64
+        })
+        .unwrap();
         assert_eq!(&v2[..8], &v[24..32]);
-        assert_eq!((s2.hits, s2.misses), (2, 0));
+        assert_eq!((s2.hits, s2.misses, s2.embedded_tokens), (2, 0, 0));
         assert_eq!(
             e.embedded.load(Ordering::SeqCst),
             3,

@@ -30,6 +30,7 @@ use crate::models::{ModelInfo, Models};
 use crate::plan::{NodeKind, Plan, PlanInputs, SetupNodes};
 use crate::record::{EmbedRecord, RunDir, StageRecord};
 use crate::score::{ScoreCtx, Scored};
+use crate::search::{Budget, Screen};
 use crate::store::{Stage, StageStore};
 use crate::sweep::Prepared;
 use ragtune_chunk::{OverlapStats, Sizer, overlap_stats};
@@ -102,6 +103,12 @@ pub struct Executor<'a> {
     /// Node accounting.
     pub tally: Mutex<Tally>,
     question_vectors: Mutex<HashMap<String, Arc<Vectors>>>,
+    /// A halving rung's screen: only the chunks it keeps are indexed and scored.
+    pub screen: Option<&'a Screen>,
+    /// When to stop (checked between chunk sets).
+    pub budget: Option<Budget>,
+    /// Whether the budget stopped this execution before every setup was scored.
+    pub stopped: std::sync::atomic::AtomicBool,
 }
 
 /// One chunk set with what its setups need from it.
@@ -137,7 +144,28 @@ impl<'a> Executor<'a> {
             embeds: Mutex::new(Vec::new()),
             tally: Mutex::new(Tally::default()),
             question_vectors: Mutex::new(HashMap::new()),
+            screen: None,
+            budget: None,
+            stopped: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// This executor, scoring only the chunks `screen` keeps (the plan must have been
+    /// built with the screen's key).
+    pub fn with_screen(mut self, screen: &'a Screen) -> Self {
+        self.screen = Some(screen);
+        self
+    }
+
+    /// This executor, stopping between chunk sets once `budget` is spent.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Whether the budget stopped this execution early.
+    pub fn was_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many nodes this executor has computed (not read back) so far.
@@ -164,8 +192,18 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Node `i`'s chunk set and token counts: read back, or chunked and stored.
+    /// Node `i`'s chunk set and token counts (only the chunks the screen keeps, with a
+    /// screen): read back, or chunked and stored.
     pub fn chunk_set(&self, i: usize) -> Result<(ChunkSet, Vec<u32>)> {
+        let (set, counts) = self.whole_chunk_set(i)?;
+        Ok(match self.screen {
+            Some(screen) => screen.apply(set, counts),
+            None => (set, counts),
+        })
+    }
+
+    /// Node `i`'s chunk set over the whole corpus.
+    fn whole_chunk_set(&self, i: usize) -> Result<(ChunkSet, Vec<u32>)> {
         let node = &self.plan.nodes[i];
         let doc_lens: Vec<usize> = self.corpus.docs.iter().map(|d| d.text.len()).collect();
         if let Some(got) = self
@@ -247,9 +285,16 @@ impl<'a> Executor<'a> {
         let e = self.embedder(model)?;
         self.rep.add("embed", texts.len() as u64);
         let t = Instant::now();
-        let (data, stats) = embed_cached(e.as_ref(), self.store, texts, &|n| {
-            self.rep.inc("embed", n as u64)
-        })?;
+        let (data, stats) = embed_cached(
+            e.as_ref(),
+            self.store,
+            texts,
+            &|n| self.rep.inc("embed", n as u64),
+            &|t| u64::from(ragtune_chunk::count_tokens(self.tokenizer, t)),
+        )?;
+        if let Some(b) = &self.budget {
+            b.add_tokens(stats.embedded_tokens);
+        }
         let truncated = e
             .count_truncated(texts)
             .map_err(|f| SweepError::embedding(model, f))? as u64;
@@ -279,6 +324,7 @@ impl<'a> Executor<'a> {
                 texts: n as u64,
                 cache_hits: s.hits,
                 cache_misses: s.misses,
+                embedded_tokens: s.embedded_tokens,
                 truncated,
                 seconds: t.elapsed().as_secs_f64(),
             });
@@ -483,6 +529,12 @@ impl Executor<'_> {
         *self.lock(&self.equivalents) = self.collapse(&mut sets, run)?;
         let mut records = Vec::with_capacity(self.plan.setups.len());
         for chunk_node in self.chunk_nodes() {
+            // A spent budget stops new work; what is already scored is still returned.
+            let spent = self.budget.as_ref().is_some_and(Budget::reached);
+            if spent {
+                self.stopped
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             let Some((set, counts)) = sets.remove(&chunk_node) else {
                 continue;
             };
@@ -500,7 +552,7 @@ impl Executor<'_> {
                 r.equivalent = self.equivalent(&r.config_id);
                 r
             }));
-            if !todo.is_empty() {
+            if !todo.is_empty() && !spent {
                 let group = Group {
                     node: chunk_node,
                     set,
@@ -571,7 +623,11 @@ impl Executor<'_> {
     }
 
     fn warn(&self, message: String) {
-        self.rep.warn(&message);
+        // A screen's chunk sets are samples: what holds for them is said again, if it
+        // still holds, when the full sets are scored.
+        if self.screen.is_none() {
+            self.rep.warn(&message);
+        }
         self.lock(&self.warnings).push(message);
     }
 
@@ -883,6 +939,7 @@ pub fn plan_inputs(
         corpus: corpus.fingerprint(),
         tokenizer: ragtune_core::sha256_hex(tokenizer_bytes),
         chunk_sizer: None,
+        screen: None,
         models: infos
             .iter()
             .map(|(name, i)| (name.clone(), i.namespace.clone()))

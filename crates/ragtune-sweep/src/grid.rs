@@ -45,6 +45,8 @@ use ragtune_core::{
 use ragtune_corpus::CorpusSpec;
 use ragtune_eval::Objective;
 use serde::{Deserialize, Serialize};
+
+use crate::search::SearchSpec;
 use toml::Spanned;
 
 use crate::error::{Result, SweepError};
@@ -213,6 +215,8 @@ struct RawGrid {
     #[serde(default)]
     retrieval: RetrievalSettings,
     select: Spanned<SelectSpec>,
+    #[serde(default)]
+    search: Option<Spanned<SearchSpec>>,
 }
 
 /// A parsed, validated grid file.
@@ -242,6 +246,8 @@ pub struct Grid {
     pub top_k: Vec<usize>,
     /// Ranking depth per retriever.
     pub depth: usize,
+    /// `[search]`: how much of the grid to run (`None`: all of it).
+    pub search: Option<SearchSpec>,
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -366,6 +372,11 @@ impl Grid {
         let (top_k, depth) = c.cut_offs(&raw)?;
         let (hnsw_m, hnsw_efc) = c.hnsw_build(&raw.retrieval)?;
         let objective = c.objective(&raw.select, &top_k)?;
+        if let Some(s) = &raw.search
+            && let Err((field, message)) = s.get_ref().check()
+        {
+            return c.err(c.key_in_table(s.span(), field), field, message);
+        }
         let dims = c.dimensions(&raw.grid, chunks, (hnsw_m, hnsw_efc), depth)?;
         let (points, combinations) = dims.expand();
         let base = base_dir(path);
@@ -400,6 +411,7 @@ impl Grid {
             combinations,
             top_k,
             depth,
+            search: raw.search.map(Spanned::into_inner),
             text,
         })
     }

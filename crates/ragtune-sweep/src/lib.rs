@@ -18,6 +18,7 @@ mod models;
 mod plan;
 mod record;
 mod score;
+pub mod search;
 mod store;
 mod sweep;
 #[doc(hidden)]

@@ -116,6 +116,20 @@ pub struct PlanInputs {
     pub chunk_sizer: Option<String>,
     /// Each model's cache namespace, by the name the grid uses.
     pub models: BTreeMap<String, String>,
+    /// A halving rung's screen key: chunk sets are the whole corpus's, and everything
+    /// built from the chunks a screen keeps (BM25, vectors, and so rankings) is keyed
+    /// apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen: Option<String>,
+}
+
+impl PlanInputs {
+    /// The screen's key bytes, empty without a screen (so keys without one are unchanged).
+    fn screened<'a>(&'a self, parts: &mut Vec<&'a [u8]>) {
+        if let Some(s) = &self.screen {
+            parts.push(s.as_bytes());
+        }
+    }
 }
 
 /// One node of the plan.
@@ -224,7 +238,9 @@ impl Builder {
         let spec = setup.chunk.to_string();
         let bm25 = setup.retriever.uses_bm25().then(|| {
             let ck = b.key_of(chunks).to_vec();
-            let index = b.node(NodeKind::Bm25, &[&ck], format!("bm25 {spec}"));
+            let mut parts: Vec<&[u8]> = vec![&ck];
+            inputs.screened(&mut parts);
+            let index = b.node(NodeKind::Bm25, &parts, format!("bm25 {spec}"));
             let ik = b.key_of(index).to_vec();
             let r = b.rankings(&ik, format!("bm25 {spec}"), inputs, depth);
             (index, r)
@@ -288,11 +304,9 @@ impl Builder {
         let b = self;
         let ns = inputs.models.get(&v.model).cloned().unwrap_or_default();
         let ck = b.key_of(chunks).to_vec();
-        let vectors = b.node(
-            NodeKind::Vectors,
-            &[&ck, ns.as_bytes()],
-            format!("{spec} {}", v.model),
-        );
+        let mut parts: Vec<&[u8]> = vec![&ck, ns.as_bytes()];
+        inputs.screened(&mut parts);
+        let vectors = b.node(NodeKind::Vectors, &parts, format!("{spec} {}", v.model));
         let vk = b.key_of(vectors).to_vec();
         let exact = b.rankings(&vk, format!("exact {spec} {}", v.model), inputs, depth);
         match v.index {

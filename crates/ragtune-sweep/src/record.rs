@@ -24,6 +24,10 @@ pub struct EmbedRecord {
     pub cache_hits: u64,
     /// Embedded now.
     pub cache_misses: u64,
+    /// Tokens in the texts embedded now (the counting tokenizer's count, before any
+    /// truncation to the model's maximum).
+    #[serde(default)]
+    pub embedded_tokens: u64,
     /// How many of the texts are longer than the model's maximum and so were truncated
     /// for embedding (cached or not).
     pub truncated: u64,
@@ -116,6 +120,9 @@ pub struct Manifest {
     /// rebuilds chunks with exactly this one.
     #[serde(default)]
     pub tokenizer: Option<PathBuf>,
+    /// What `[search]` did: its rungs or stages, and whether a budget stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::SearchRecord>,
 }
 
 impl Manifest {

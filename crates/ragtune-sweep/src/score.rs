@@ -192,6 +192,7 @@ impl ScoreCtx<'_> {
             point: setup.clone(),
             rows,
             questions,
+            search: None,
         }
     }
 }

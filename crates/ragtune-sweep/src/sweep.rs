@@ -16,6 +16,7 @@ use crate::grid::Grid;
 use crate::models::{ModelInfo, Models};
 use crate::plan::Plan;
 use crate::record::{Manifest, RunDir};
+use crate::search::{Budget, Runner, SearchRecord, Strategy, halving, staged};
 use crate::store::StageStore;
 
 /// How to run a sweep.
@@ -171,6 +172,7 @@ fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
         error: None,
         resumed_points: 0,
         tokenizer: None,
+        search: None,
     }
 }
 
@@ -202,7 +204,9 @@ pub fn run_sweep(
     });
     match sweep_inner(grid, run, opts, models, rep, &mut manifest, previous) {
         Ok(records) => {
-            manifest.status = "complete".into();
+            // A spent budget ends the run cleanly, with everything scored so far.
+            let spent = manifest.search.as_ref().is_some_and(|s| s.budget_reached);
+            manifest.status = if spent { "budget reached" } else { "complete" }.into();
             manifest.finished_at = Some(chrono::Utc::now().to_rfc3339());
             run.write_manifest(&manifest)?;
             Ok((records, manifest))
@@ -276,9 +280,41 @@ fn sweep_inner(
         .push(("load".into(), t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
-    let ex = Executor::new(grid, &prep, store.as_ref(), models, rep);
-    let result = ex.execute(&done, run);
-    record_execution(manifest, &ex, store.as_ref(), models);
+    let spec = grid.search.as_ref();
+    let budget = Budget::new(
+        spec.and_then(|s| s.max_seconds),
+        spec.and_then(|s| s.max_embedded_tokens),
+    );
+    let result = match spec.filter(|s| s.strategy != Strategy::Full) {
+        None => {
+            let ex =
+                Executor::new(grid, &prep, store.as_ref(), models, rep).with_budget(budget.clone());
+            let result = ex.execute(&done, run);
+            record_execution(manifest, &ex, store.as_ref(), models);
+            if ex.was_stopped() {
+                manifest.search = Some(SearchRecord {
+                    strategy: "full".into(),
+                    budget_reached: true,
+                    embedded_tokens: budget.tokens(),
+                    ..SearchRecord::default()
+                });
+            }
+            result
+        }
+        Some(spec) => {
+            let runner = Runner::new(grid, &prep, store.as_ref(), models, rep, budget);
+            let result = match spec.strategy {
+                Strategy::Staged => staged(&runner, spec, run, &done),
+                _ => halving(&runner, spec, run, &done),
+            };
+            record_search(manifest, &runner, models);
+            result.map(|(records, search)| {
+                manifest.search = Some(search);
+                rep.finish();
+                records
+            })
+        }
+    };
     if let Some(s) = &store {
         s.save_counts()?;
     }
@@ -308,6 +344,24 @@ fn record_execution(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    embedding_totals(m, ex.infos, store, models);
+}
+
+/// The manifest's accounting for a search: every execution's, summed.
+fn record_search(m: &mut Manifest, runner: &Runner, models: &dyn Models) {
+    let a = runner.acct.lock().unwrap_or_else(|p| p.into_inner());
+    m.stages = a.stages.values().cloned().collect();
+    m.embeddings = a.embeds.clone();
+    m.warnings = a.warnings.clone();
+    embedding_totals(m, &runner.prep.infos, runner.store, models);
+}
+
+fn embedding_totals(
+    m: &mut Manifest,
+    infos: &BTreeMap<String, ModelInfo>,
+    store: Option<&StageStore>,
+    models: &dyn Models,
+) {
     m.cache_hits = m.embeddings.iter().map(|e| e.cache_hits).sum();
     m.cache_misses = m.embeddings.iter().map(|e| e.cache_misses).sum();
     m.truncated = m.embeddings.iter().map(|e| e.truncated).sum();
@@ -317,7 +371,7 @@ fn record_execution(
         .embeddings
         .first()
         .and_then(|e| {
-            let name = ex.infos.iter().find(|(_, i)| i.record.name == e.model)?.0;
+            let name = infos.iter().find(|(_, i)| i.record.name == e.model)?.0;
             models.load(name).ok()
         })
         .map(|e| e.provider().to_string());

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod query;
 pub mod report;
 pub mod runs;
+mod search;
 pub mod serve;
 pub mod sweep;
 

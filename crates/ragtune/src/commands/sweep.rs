@@ -28,6 +28,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let bars = Bars::new();
     let models = OnnxModels::new(opts.embed_options());
     let (records, mut manifest) = run_sweep(&grid, &run, &opts, &models, &bars, resume)?;
+    if manifest.status == "budget reached" {
+        eprintln!("ragtune: the [search] budget was reached; everything scored so far is written");
+    }
     super::plan::print_stage_counts(&manifest.stages);
     if manifest.resumed_points > 0 {
         eprintln!(
@@ -36,24 +39,27 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         );
     }
     let k = grid.objective.k;
-    let best =
-        ragtune_results::select_best(&records, grid.objective, grid.select.max_context_tokens);
-    let stats = ragtune_results::row_stats(
-        &records,
-        &ragtune_results::TableContext {
-            objective: grid.objective,
-            holdout: grid.select.holdout,
-            best: best.as_ref().map(|b| b.config_id.as_str()),
-        },
-    );
+    // Only setups scored on all the data compete; a search's screened setups are
+    // written too, marked, with intervals but no comparison with the best.
+    let (full, screened): (Vec<_>, Vec<_>) = records.iter().cloned().partition(|r| r.on_all_data());
+    let best = ragtune_results::select_best(&full, grid.objective, grid.select.max_context_tokens);
+    let ctx = |best| ragtune_results::TableContext {
+        objective: grid.objective,
+        holdout: grid.select.holdout,
+        best,
+    };
+    let mut stats =
+        ragtune_results::row_stats(&full, &ctx(best.as_ref().map(|b| b.config_id.as_str())));
+    stats.extend(ragtune_results::row_stats(&screened, &ctx(None)));
     ragtune_results::write_tables(&records, &stats, run.path())
         .context("writing results tables")?;
     match &best {
         Some(b) => {
             let text = format!(
-                "# The best setup of this run under [select]; `ragtune serve --run {}` loads it.\n{}",
+                "# The best setup of this run under [select]; `ragtune serve --run {}` loads it.\n{}{}",
                 out.display(),
-                toml::to_string_pretty(b).context("serialising best.toml")?
+                toml::to_string_pretty(b).context("serialising best.toml")?,
+                super::search::best_toml_section(&manifest, run.path(), b, &grid)?
             );
             run.write_atomic("best.toml", text.as_bytes())?;
             manifest.best_config_id = Some(b.config_id.clone());
@@ -64,7 +70,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             grid.select.max_context_tokens
         ),
     }
-    print_table(&records, &stats, &grid, args.show)?;
+    print_table(&full, &stats, &grid, args.show)?;
+    super::search::print_summary(&manifest, &records)?;
     eprintln!(
         "ragtune: wrote {}/results.parquet ({} rows), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
         out.display(),

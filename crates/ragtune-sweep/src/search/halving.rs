@@ -1,0 +1,187 @@
+//! Successive halving: every setup on a screen, the best 1/eta (by the objective's lower
+//! 95% bound) on a screen eta times larger, and so on; the survivors on all the data.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use ragtune_core::Setup;
+use ragtune_eval::{PointRecord, SearchStep};
+
+use crate::error::Result;
+use crate::record::RunDir;
+use crate::search::run::Runner;
+use crate::search::{
+    ScreenParams, SearchRecord, SearchSpec, StepRecord, rank_by_lower_bound, regions, screen,
+};
+
+/// One rung of the schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rung {
+    /// 0-based; the last rung scores all the data.
+    pub index: usize,
+    /// Share of the questions and corpus (before `min_questions` and
+    /// `min_docs_fraction` raise it); 1 on the last rung.
+    pub fraction: f64,
+    /// Setups scored.
+    pub setups: usize,
+    /// Setups kept for the next rung (the last rung keeps all it scores).
+    pub keep: usize,
+}
+
+/// The rungs for `n` setups: each keeps ceil(n/eta), until at most eta remain for the
+/// last rung, on all the data; rung r of R sees eta^(r-R) of the data.
+pub fn schedule(n: usize, eta: usize) -> Vec<Rung> {
+    let mut sizes = vec![n];
+    while *sizes.last().unwrap_or(&0) > eta {
+        let last = sizes[sizes.len() - 1];
+        sizes.push(last.div_ceil(eta));
+    }
+    let last = sizes.len() - 1;
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &setups)| Rung {
+            index: i,
+            fraction: (eta as f64).powi(i as i32 - last as i32),
+            setups,
+            keep: sizes.get(i + 1).copied().unwrap_or(setups),
+        })
+        .collect()
+}
+
+/// Run a halving search into `run`: screened rungs under `run/rungs/<r>`, the last rung
+/// into `run` itself. Returns every setup's last scoring (tagged with its rung; screened
+/// ones marked) and what the search did.
+pub fn halving(
+    r: &Runner,
+    spec: &SearchSpec,
+    run: &RunDir,
+    done: &HashMap<String, PointRecord>,
+) -> Result<(Vec<PointRecord>, SearchRecord)> {
+    let corpus = &r.prep.corpus;
+    let regs = regions(corpus, spec.region_chars());
+    let rungs = schedule(r.grid.points.len(), spec.eta());
+    let mut alive: Vec<Setup> = r.grid.points.clone();
+    // Each setup's last scoring: a later rung replaces an earlier one.
+    let mut latest: HashMap<String, PointRecord> = HashMap::new();
+    let mut record = SearchRecord {
+        strategy: "halving".into(),
+        ..SearchRecord::default()
+    };
+    let last = rungs.len() - 1;
+    let mut kept_last = usize::MAX;
+    for rung in &rungs {
+        if r.budget.reached() {
+            record.budget_reached = true;
+            break;
+        }
+        let t = Instant::now();
+        let tokens = r.budget.tokens();
+        let params = ScreenParams {
+            fraction: rung.fraction,
+            min_questions: spec.min_questions(),
+            min_docs_fraction: spec.min_docs_fraction(),
+            region_chars: spec.region_chars(),
+            seed: spec.seed(),
+        };
+        // Once at most eta setups remain (identical chunk sets collapse, so fewer than
+        // the schedule planned may be scored), the next rung is the last.
+        let is_last = rung.index == last || kept_last <= spec.eta();
+        let screened = (!is_last).then(|| screen(corpus, &regs, &params));
+        let (dir, kept_before) = match &screened {
+            Some(_) => (
+                RunDir::create(&run.path().join("rungs").join(rung.index.to_string()))?,
+                HashMap::new(),
+            ),
+            None => (run.clone(), done.clone()),
+        };
+        let mut recs = r.run(&alive, screened.as_ref(), &dir, &kept_before)?;
+        for rec in &mut recs {
+            rec.search = Some(SearchStep {
+                rung: Some(rung.index as u32),
+                stage: None,
+                screened: screened.is_some(),
+            });
+        }
+        let order: Vec<String> = rank_by_lower_bound(
+            &recs,
+            r.grid.objective,
+            r.grid.select.holdout,
+            r.grid.select.max_context_tokens,
+        )
+        .iter()
+        .map(|p| p.config_id.clone())
+        .collect();
+        let n_keep = if is_last {
+            order.len()
+        } else {
+            order.len().div_ceil(spec.eta())
+        };
+        let keep: Vec<String> = order.iter().take(n_keep).cloned().collect();
+        kept_last = keep.len();
+        record.steps.push(StepRecord {
+            index: rung.index,
+            what: "rung".into(),
+            screened: screened.is_some(),
+            fraction: screened
+                .as_ref()
+                .map_or(1.0, |s| s.bytes as f64 / s.total_bytes.max(1) as f64),
+            questions: screened
+                .as_ref()
+                .map_or(corpus.questions.len(), |s| s.questions.len()),
+            text_bytes: screened.as_ref().map_or(corpus.total_bytes(), |s| s.bytes),
+            setups: recs.len(),
+            kept: keep.clone(),
+            seconds: t.elapsed().as_secs_f64(),
+            embedded_tokens: r.budget.tokens() - tokens,
+        });
+        let stopped = r.acct.lock().map(|a| a.stopped).unwrap_or(true);
+        // A kept setup carries on the setups whose chunk sets were identical to its own
+        // on this screen (they may differ on more data).
+        let carried: Vec<&String> = recs
+            .iter()
+            .filter(|p| keep.contains(&p.config_id))
+            .flat_map(|p| &p.equivalent)
+            .collect();
+        alive.retain(|s| keep.contains(&s.config_id()) || carried.contains(&&s.label()));
+        latest.extend(recs.into_iter().map(|p| (p.config_id.clone(), p)));
+        if stopped {
+            record.budget_reached = true;
+            break;
+        }
+        if is_last {
+            break;
+        }
+    }
+    record.embedded_tokens = r.budget.tokens();
+    // In grid order.
+    let out = r
+        .grid
+        .points
+        .iter()
+        .filter_map(|p| latest.remove(&p.config_id()))
+        .collect();
+    Ok((out, record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_keeps_a_third_until_at_most_eta_remain() {
+        let s = schedule(56, 3);
+        let sizes: Vec<(usize, usize)> = s.iter().map(|r| (r.setups, r.keep)).collect();
+        assert_eq!(sizes, [(56, 19), (19, 7), (7, 3), (3, 3)]);
+        let f: Vec<f64> = s.iter().map(|r| r.fraction).collect();
+        assert_eq!(f, [1.0 / 27.0, 1.0 / 9.0, 1.0 / 3.0, 1.0]);
+        let s = schedule(15, 3);
+        assert_eq!(
+            s.iter().map(|r| (r.setups, r.keep)).collect::<Vec<_>>(),
+            [(15, 5), (5, 2), (2, 2)]
+        );
+        // Few setups: the grid runs whole.
+        assert_eq!(schedule(3, 3).len(), 1);
+        assert_eq!(schedule(1, 3)[0].fraction, 1.0);
+    }
+}

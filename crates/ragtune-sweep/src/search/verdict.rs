@@ -1,0 +1,114 @@
+//! How a halving winner compares with the setups eliminated in the last two screened
+//! rungs: on each rung's own screen, where both were scored on the same questions.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use ragtune_eval::{Objective, PairedDiff, PointRecord, paired_diff, split_of};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SweepError};
+use crate::search::SearchRecord;
+
+/// The winner against one eliminated setup, on the rung that eliminated it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Eliminated {
+    /// The eliminated setup.
+    pub config_id: String,
+    /// Its label.
+    pub label: String,
+    /// The rung that eliminated it.
+    pub rung: usize,
+    /// Winner minus it on that rung's questions, with the 95% interval.
+    pub winner_minus_it: f64,
+    /// Lower bound.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+    /// Questions paired.
+    pub questions: usize,
+    /// Whether the winner was significantly better there.
+    pub significant: bool,
+}
+
+fn read(path: &Path) -> Result<Option<PointRecord>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+    Ok(serde_json::from_slice(&bytes).ok())
+}
+
+/// Per question id, the objective (tuning questions only with a holdout).
+fn values(p: &PointRecord, o: Objective, holdout: Option<f64>) -> HashMap<&str, f64> {
+    p.questions
+        .iter()
+        .filter(|q| q.top_k as usize == o.k)
+        .filter(|q| holdout.is_none_or(|h| split_of(&q.question_id, h) == "tune"))
+        .filter_map(|q| Some((q.question_id.as_str(), q.metrics.get(o.metric)?)))
+        .collect()
+}
+
+fn diff(a: &PointRecord, b: &PointRecord, o: Objective, h: Option<f64>) -> Option<PairedDiff> {
+    let (va, vb) = (values(a, o, h), values(b, o, h));
+    let mut ids: Vec<&&str> = va.keys().filter(|k| vb.contains_key(**k)).collect();
+    ids.sort();
+    let x: Vec<f64> = ids.iter().map(|k| va[**k]).collect();
+    let y: Vec<f64> = ids.iter().map(|k| vb[**k]).collect();
+    paired_diff(&x, &y)
+}
+
+/// The winner `best` of the halving run in `run` against every setup eliminated in the
+/// last two screened rungs, read from `run/rungs/<r>/points`.
+pub fn against_eliminated(
+    run: &Path,
+    search: &SearchRecord,
+    best: &str,
+    objective: Objective,
+    holdout: Option<f64>,
+) -> Result<Vec<Eliminated>> {
+    let screened: Vec<usize> = search
+        .steps
+        .iter()
+        .filter(|s| s.screened)
+        .map(|s| s.index)
+        .collect();
+    let mut out = Vec::new();
+    for &rung in screened.iter().rev().take(2).rev() {
+        let dir = run.join("rungs").join(rung.to_string()).join("points");
+        let Some(winner) = read(&dir.join(format!("{best}.json")))? else {
+            continue;
+        };
+        let kept = &search.steps[rung].kept;
+        let mut ids: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|e| SweepError::io(&dir, e))?
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".json")
+                    .map(String::from)
+            })
+            .filter(|id| !kept.contains(id))
+            .collect();
+        ids.sort();
+        for id in ids {
+            let Some(other) = read(&dir.join(format!("{id}.json")))? else {
+                continue;
+            };
+            if let Some(d) = diff(&winner, &other, objective, holdout) {
+                out.push(Eliminated {
+                    config_id: id,
+                    label: other.label,
+                    rung,
+                    winner_minus_it: d.mean,
+                    low: d.low,
+                    high: d.high,
+                    questions: d.n,
+                    significant: d.significant(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
