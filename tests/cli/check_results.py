@@ -91,9 +91,10 @@ def main():
     ks = df["top_k"].unique().len()
     if df.group_by("config_id").len()["len"].to_list() != [ks] * df["config_id"].unique().len():
         fail("configs do not all have one row per k")
-    nq = df["n_questions"][0]
-    if qdf.height != df.height * nq:
-        fail(f"per_question has {qdf.height} rows, expected {df.height} * {nq}")
+    # (A halving search's screened rows each have their own screen's questions.)
+    nq = df.filter(pl.col("split") == "all")["n_questions"].sum()
+    if qdf.height != nq:
+        fail(f"per_question has {qdf.height} rows, expected {nq}")
     # The means in results equal the means of per_question.
     joined = qdf.group_by(["config_id", "top_k"]).agg(pl.col("span_recall").mean().alias("m"), pl.col("recall").mean().alias("r")).join(df, on=["config_id", "top_k"])
     for a, b in [("m", "span_recall"), ("r", "recall")]:
@@ -105,6 +106,17 @@ def main():
     m = json.load(open(f"{run}/manifest.json"))
     if m["status"] != "complete" or len(m["corpus_fingerprint"]) != 64:
         fail(f"manifest status {m['status']}")
+    # Under [search], only setups scored on all the data compete: screened rows have no
+    # comparison with the best, and a halving search's other rows are its last rung.
+    screened = df.filter(pl.col("screened"))
+    if screened["vs_best"].null_count() != screened.height:
+        fail("a screened row is compared with the best")
+    if screened.height and m.get("best_config_id") in screened["config_id"].to_list():
+        fail("the best setup was scored only on a screen")
+    full_rungs = df.filter(~pl.col("screened"))["rung"].unique().to_list()
+    if screened.height and (len(full_rungs) != 1 or full_rungs[0] <= screened["rung"].max()):
+        fail(f"rows on all the data are not the last rung: {full_rungs}")
+    df = df.filter(~pl.col("screened"))
     # The best setup's difference from itself is 0; near_best is exactly "the paired
     # interval reaches 0"; vs_best exists at the objective's k only.
     metric, k = m["objective"].split("@")

@@ -17,6 +17,7 @@ mod load;
 mod mlflow;
 mod reference;
 mod report;
+mod search;
 mod serve;
 mod sweep;
 mod trec;

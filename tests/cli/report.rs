@@ -14,7 +14,15 @@ fn chromium() -> String {
 fn the_quickstart_report_is_self_contained_and_every_plot_renders() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let grid = root().join("grids/quickstart.toml");
+    // The quickstart searched by halving, so that the search plot is drawn as well.
+    let text = std::fs::read_to_string(root().join("grids/quickstart.toml"))
+        .unwrap()
+        .replace("../corpora", &root().join("corpora").display().to_string());
+    let grid = grid(
+        tmp.path(),
+        "qs.toml",
+        &format!("{text}\n[search]\nstrategy = \"halving\"\nmin_questions = 20\n"),
+    );
     sweep_ok(tmp.path(), &grid, &run, &tmp.path().join("cache"));
     ragtune_ok(tmp.path(), &["report", "--run", run.to_str().unwrap()]);
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
@@ -22,7 +30,11 @@ fn the_quickstart_report_is_self_contained_and_every_plot_renders() {
     for banned in ["<script", "src=", "href=", "@import", "url("] {
         assert!(!html.contains(banned), "report.html holds {banned:?}");
     }
-    assert_eq!(html.matches("<svg").count(), 5, "five plots");
+    assert_eq!(
+        html.matches("<svg").count(),
+        6,
+        "five plots and the search's"
+    );
     let shot = tmp.path().join("report.png");
     let out = std::process::Command::new(chromium())
         .args([
@@ -30,7 +42,7 @@ fn the_quickstart_report_is_self_contained_and_every_plot_renders() {
             "--no-sandbox",
             "--disable-gpu",
             "--hide-scrollbars",
-            "--window-size=1100,2900",
+            "--window-size=1100,3300",
             &format!("--screenshot={}", shot.display()),
             &format!("file://{}", run.join("report.html").display()),
         ])
@@ -43,8 +55,9 @@ fn the_quickstart_report_is_self_contained_and_every_plot_renders() {
         "no screenshot: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Each plot's accent rule is a colour of its own: all five must be on the screenshot.
+    // Each plot's accent rule is a colour of its own: all six must be on the screenshot.
     let accents = ragtune_results_accents();
+    assert_eq!(accents.len(), 6, "{accents:?}");
     python_ok(
         "screenshot_colors.py",
         &[shot.to_str().unwrap(), &accents.join(",")],
@@ -54,11 +67,9 @@ fn the_quickstart_report_is_self_contained_and_every_plot_renders() {
 /// The plots' accent colours, as the report module declares them.
 fn ragtune_results_accents() -> Vec<String> {
     let src = std::fs::read_to_string(root().join("crates/ragtune-results/src/report.rs")).unwrap();
-    let line = src
-        .lines()
-        .find(|l| l.starts_with("pub const ACCENTS"))
-        .unwrap();
-    line.split('"')
+    let start = src.find("pub const ACCENTS").unwrap();
+    let decl = &src[start..start + src[start..].find("];").unwrap()];
+    decl.split('"')
         .skip(1)
         .step_by(2)
         .map(str::to_string)

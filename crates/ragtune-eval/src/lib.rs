@@ -45,8 +45,9 @@ mod stats;
 pub use stats::{PairedDiff, RESAMPLES, SEED, bootstrap_ci, bootstrap_cis, paired_diff};
 
 pub use schema::{
-    BestSetup, Costs, Metric, MetricValues, Objective, PointRecord, QuestionRanking, QuestionRow,
-    RankingsRecord, ResultRow, SearchStep, metric_names, question_metrics, split_of,
+    BestSetup, Costs, Eliminated, Metric, MetricValues, Objective, PointRecord, QuestionRanking,
+    QuestionRow, RankingsRecord, ResultRow, SearchStep, SearchVerdict, metric_names,
+    question_metrics, split_of,
 };
 
 use ragtune_core::{Chunk, DocId, Span};

@@ -345,6 +345,50 @@ pub struct BestSetup {
     pub max_context_tokens: Option<f64>,
     /// The setup itself.
     pub point: Setup,
+    /// How a `[search]` reached it (absent for a full grid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchVerdict>,
+}
+
+/// best.toml's `[search]`: how a search reached the best setup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchVerdict {
+    /// `halving`, `staged` or `full`.
+    pub strategy: String,
+    /// Whether a budget stopped the search.
+    pub budget_reached: bool,
+    /// Tokens embedded over the search.
+    pub embedded_tokens: u64,
+    /// What the search could not see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Halving: the winner against each setup eliminated in the last two screened rungs,
+    /// on that rung's screen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eliminated: Vec<Eliminated>,
+}
+
+/// The winner against one eliminated setup, on the rung that eliminated it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eliminated {
+    /// The eliminated setup.
+    pub config_id: String,
+    /// Its label.
+    pub label: String,
+    /// The rung that eliminated it.
+    pub rung: usize,
+    /// Winner minus it on that rung's questions, with the 95% interval.
+    pub winner_minus_it: f64,
+    /// Lower bound.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+    /// Questions paired.
+    pub questions: usize,
+    /// Whether the winner was significantly better there.
+    pub significant: bool,
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use ragtune_core::FlatSetup;
 use ragtune_eval::{
     BestSetup, Metric, MetricValues, Objective, PointRecord, QuestionRow, ResultRow,
 };
-pub use report::{ACCENTS, ReportInput, render as render_report};
+pub use report::{ACCENTS, ReportInput, StepBar, render as render_report};
 
 /// Results failures.
 #[derive(Debug, thiserror::Error)]
@@ -320,6 +320,7 @@ pub fn select_best(
 ) -> Option<BestSetup> {
     let (rec, row, value) = *ranked(records, objective, max_context_tokens).first()?;
     Some(BestSetup {
+        search: None,
         config_id: rec.config_id.clone(),
         label: rec.label.clone(),
         objective: objective.to_string(),

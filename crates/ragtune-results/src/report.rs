@@ -23,7 +23,9 @@ use crate::{Stats, judged_row, stats_of};
 type Ranked<'r> = [(&'r PointRecord, &'r ResultRow, f64)];
 
 /// The accent colour of each plot, in page order (an RGB hex triple).
-pub const ACCENTS: [&str; 5] = ["#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"];
+pub const ACCENTS: [&str; 6] = [
+    "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#7b4173",
+];
 
 const SERIES: [&str; 6] = [
     "#1f77b4", "#e377c2", "#8c564b", "#bcbd22", "#7f7f7f", "#393b79",
@@ -46,6 +48,72 @@ pub struct ReportInput<'a> {
     pub stats: &'a Stats,
     /// The run's facts, as label and value.
     pub facts: Vec<(String, String)>,
+    /// A `[search]`'s rungs or stages, in order (empty for a full grid).
+    pub steps: Vec<StepBar>,
+}
+
+/// One rung or stage of a search, as the report draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepBar {
+    /// `rung 0`, `stage 1 (retriever+model+index)`.
+    pub label: String,
+    /// Setups scored.
+    pub setups: usize,
+    /// Setups passed on.
+    pub kept: usize,
+    /// What it scored on, in words.
+    pub data: String,
+}
+
+/// The search's rungs or stages: setups scored (light) and passed on (dark) per step.
+fn search_plot(input: &ReportInput) -> String {
+    if input.steps.is_empty() {
+        return String::new();
+    }
+    let max = input
+        .steps
+        .iter()
+        .map(|s| s.setups)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let (w, row) = (900.0, 30.0);
+    let h = 30.0 + row * input.steps.len() as f64;
+    let (x0, x1) = (210.0, 560.0);
+    let mut body = String::new();
+    for (i, s) in input.steps.iter().enumerate() {
+        let y = 22.0 + row * i as f64;
+        let scale = |n: usize| (x1 - x0) * n as f64 / max;
+        let _ = write!(
+            body,
+            "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text>\
+             <rect x=\"{x0}\" y=\"{y}\" width=\"{:.1}\" height=\"18\" fill=\"{}\" opacity=\"0.3\"/>\
+             <rect x=\"{x0}\" y=\"{y}\" width=\"{:.1}\" height=\"18\" fill=\"{}\"/>\
+             <text x=\"{}\" y=\"{}\" font-size=\"11\">{} scored, {} kept; {}</text>",
+            x0 - 8.0,
+            y + 13.0,
+            esc(&s.label),
+            scale(s.setups).max(1.0),
+            ACCENTS[5],
+            scale(s.kept).max(1.0),
+            ACCENTS[5],
+            x1 + 8.0,
+            y + 13.0,
+            s.setups,
+            s.kept,
+            esc(&s.data)
+        );
+    }
+    let note = "<p class=\"note\">Light: setups scored at each step; dark: setups passed on. A halving rung ranks by the lower bound of the objective's 95% interval on its screen; only the last rung's setups, scored on all the data, compete for best.</p>";
+    frame(
+        5,
+        "search",
+        "The search: setups per step",
+        w,
+        h,
+        &body,
+        note,
+    )
 }
 
 /// XML-escaped text.
@@ -487,12 +555,13 @@ pub fn render(input: &ReportInput) -> String {
          figure{{margin:0 0 28px 0}}figcaption{{font-weight:bold;margin:6px 0}}\
          table{{border-collapse:collapse;font-size:13px}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}}\
          .note{{font-size:12px;color:#555}}ol.cols{{font-size:12px}}\
-         </style></head><body><h1>ragtune report: {t}</h1>{facts}\n{}{}{}{}{}</body></html>\n",
+         </style></head><body><h1>ragtune report: {t}</h1>{facts}\n{}{}{}{}{}{}</body></html>\n",
         objective_plot(input, &ranked),
         recall_plot(input, &ranked),
         frontier_plot(input),
         heatmap_plot(input),
         winloss_plot(input, &ranked),
+        search_plot(input),
         t = esc(input.title),
     )
 }

@@ -280,17 +280,47 @@ fn sweep_inner(
         .push(("load".into(), t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
+    let result = execute(
+        grid,
+        &prep,
+        store.as_ref(),
+        models,
+        rep,
+        manifest,
+        &done,
+        run,
+    );
+    if let Some(s) = &store {
+        s.save_counts()?;
+    }
+    manifest
+        .stage_seconds
+        .push(("execute".into(), t.elapsed().as_secs_f64()));
+    result
+}
+
+/// Score the grid, whole or through its `[search]` strategy, under its budget.
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    grid: &Grid,
+    prep: &Prepared,
+    store: Option<&StageStore>,
+    models: &dyn Models,
+    rep: &dyn Reporter,
+    manifest: &mut Manifest,
+    done: &HashMap<String, PointRecord>,
+    run: &RunDir,
+) -> Result<Vec<PointRecord>> {
     let spec = grid.search.as_ref();
     let budget = Budget::new(
         spec.and_then(|s| s.max_seconds),
         spec.and_then(|s| s.max_embedded_tokens),
     );
-    let result = match spec.filter(|s| s.strategy != Strategy::Full) {
+    match spec.filter(|s| s.strategy != Strategy::Full) {
         None => {
-            let ex =
-                Executor::new(grid, &prep, store.as_ref(), models, rep).with_budget(budget.clone());
-            let result = ex.execute(&done, run);
-            record_execution(manifest, &ex, store.as_ref(), models);
+            let ex = Executor::new(grid, prep, store, models, rep).with_budget(budget.clone());
+            let result = ex.execute(done, run);
+            record_execution(manifest, &ex, store, models);
             if ex.was_stopped() {
                 manifest.search = Some(SearchRecord {
                     strategy: "full".into(),
@@ -302,10 +332,10 @@ fn sweep_inner(
             result
         }
         Some(spec) => {
-            let runner = Runner::new(grid, &prep, store.as_ref(), models, rep, budget);
+            let runner = Runner::new(grid, prep, store, models, rep, budget);
             let result = match spec.strategy {
-                Strategy::Staged => staged(&runner, spec, run, &done),
-                _ => halving(&runner, spec, run, &done),
+                Strategy::Staged => staged(&runner, spec, run, done),
+                _ => halving(&runner, spec, run, done),
             };
             record_search(manifest, &runner, models);
             result.map(|(records, search)| {
@@ -314,14 +344,7 @@ fn sweep_inner(
                 records
             })
         }
-    };
-    if let Some(s) = &store {
-        s.save_counts()?;
     }
-    manifest
-        .stage_seconds
-        .push(("execute".into(), t.elapsed().as_secs_f64()));
-    result
 }
 
 /// What a resumed sweep keeps from the one before.

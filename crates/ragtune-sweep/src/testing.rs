@@ -95,6 +95,20 @@ objective = "span_recall@1"
     )
 }
 
+/// Each row's metrics by (config id, k), as exact JSON text: equal strings are equal bits.
+pub fn metrics_by_row(
+    records: &[PointRecord],
+) -> std::collections::BTreeMap<(String, u32), String> {
+    records
+        .iter()
+        .flat_map(|r| r.rows.iter())
+        .map(|row| {
+            let v = serde_json::to_string(&row.metrics).expect("metrics serialise");
+            ((row.config_id.clone(), row.top_k), v)
+        })
+        .collect()
+}
+
 /// Sweep options with the store at `dir/store` and no models folder.
 pub fn options(dir: &Path) -> SweepOptions {
     SweepOptions {

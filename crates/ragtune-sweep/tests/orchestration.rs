@@ -42,17 +42,7 @@ fn stage(m: &Manifest, kind: &str) -> (usize, usize, usize) {
     (s.nodes, s.computed, s.reused)
 }
 
-/// Metrics by (config id, k), exact bits.
-fn metrics(records: &[PointRecord]) -> BTreeMap<(String, u32), String> {
-    records
-        .iter()
-        .flat_map(|r| r.rows.iter())
-        .map(|row| {
-            let v = serde_json::to_string(&row.metrics).unwrap();
-            ((row.config_id.clone(), row.top_k), v)
-        })
-        .collect()
-}
+use ragtune_sweep::testing::metrics_by_row as metrics;
 
 #[test]
 fn an_identical_rerun_computes_nothing_and_gives_identical_results() {

@@ -2,21 +2,8 @@
 //! score their final setups exactly as the full grid does, embed no text twice, and
 //! budgets stop cleanly.
 
-use std::collections::BTreeMap;
-
-use ragtune_sweep::testing::{self, grid_text};
+use ragtune_sweep::testing::{self, grid_text, metrics_by_row as metrics};
 use ragtune_sweep::{Manifest, PointRecord};
-
-fn metrics(records: &[PointRecord]) -> BTreeMap<(String, u32), String> {
-    records
-        .iter()
-        .flat_map(|r| r.rows.iter())
-        .map(|row| {
-            let v = serde_json::to_string(&row.metrics).unwrap();
-            ((row.config_id.clone(), row.top_k), v)
-        })
-        .collect()
-}
 
 fn misses(m: &Manifest) -> u64 {
     m.embeddings.iter().map(|e| e.cache_misses).sum()

@@ -4,18 +4,20 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use ragtune_core::Setup;
+use ragtune_core::{Corpus, Setup};
 use ragtune_eval::{PointRecord, SearchStep};
 
 use crate::error::Result;
 use crate::record::RunDir;
 use crate::search::run::Runner;
+use crate::search::verdict::diff;
 use crate::search::{
-    ScreenParams, SearchRecord, SearchSpec, StepRecord, rank_by_lower_bound, regions, screen,
+    Screen, ScreenParams, SearchRecord, SearchSpec, StepRecord, rank_by_lower_bound, regions,
+    screen,
 };
 
 /// One rung of the schedule.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Rung {
     /// 0-based; the last rung scores all the data.
     pub index: usize,
@@ -58,8 +60,7 @@ pub fn halving(
     run: &RunDir,
     done: &HashMap<String, PointRecord>,
 ) -> Result<(Vec<PointRecord>, SearchRecord)> {
-    let corpus = &r.prep.corpus;
-    let regs = regions(corpus, spec.region_chars());
+    let regs = regions(&r.prep.corpus, spec.region_chars());
     let rungs = schedule(r.grid.points.len(), spec.eta());
     let mut alive: Vec<Setup> = r.grid.points.clone();
     // Each setup's last scoring: a later rung replaces an earlier one.
@@ -68,76 +69,21 @@ pub fn halving(
         strategy: "halving".into(),
         ..SearchRecord::default()
     };
-    let last = rungs.len() - 1;
     let mut kept_last = usize::MAX;
     for rung in &rungs {
         if r.budget.reached() {
             record.budget_reached = true;
             break;
         }
-        let t = Instant::now();
-        let tokens = r.budget.tokens();
-        let params = ScreenParams {
-            fraction: rung.fraction,
-            min_questions: spec.min_questions(),
-            min_docs_fraction: spec.min_docs_fraction(),
-            region_chars: spec.region_chars(),
-            seed: spec.seed(),
-        };
         // Once at most eta setups remain (identical chunk sets collapse, so fewer than
         // the schedule planned may be scored), the next rung is the last.
-        let is_last = rung.index == last || kept_last <= spec.eta();
-        let screened = (!is_last).then(|| screen(corpus, &regs, &params));
-        let (dir, kept_before) = match &screened {
-            Some(_) => (
-                RunDir::create(&run.path().join("rungs").join(rung.index.to_string()))?,
-                HashMap::new(),
-            ),
-            None => (run.clone(), done.clone()),
-        };
-        let mut recs = r.run(&alive, screened.as_ref(), &dir, &kept_before)?;
-        for rec in &mut recs {
-            rec.search = Some(SearchStep {
-                rung: Some(rung.index as u32),
-                stage: None,
-                screened: screened.is_some(),
-            });
-        }
-        let order: Vec<String> = rank_by_lower_bound(
-            &recs,
-            r.grid.objective,
-            r.grid.select.holdout,
-            r.grid.select.max_context_tokens,
-        )
-        .iter()
-        .map(|p| p.config_id.clone())
-        .collect();
-        let n_keep = if is_last {
-            order.len()
-        } else {
-            order.len().div_ceil(spec.eta())
-        };
-        let keep: Vec<String> = order.iter().take(n_keep).cloned().collect();
-        kept_last = keep.len();
-        record.steps.push(StepRecord {
-            index: rung.index,
-            what: "rung".into(),
-            screened: screened.is_some(),
-            fraction: screened
-                .as_ref()
-                .map_or(1.0, |s| s.bytes as f64 / s.total_bytes.max(1) as f64),
-            questions: screened
-                .as_ref()
-                .map_or(corpus.questions.len(), |s| s.questions.len()),
-            text_bytes: screened.as_ref().map_or(corpus.total_bytes(), |s| s.bytes),
-            setups: recs.len(),
-            kept: keep.clone(),
-            seconds: t.elapsed().as_secs_f64(),
-            embedded_tokens: r.budget.tokens() - tokens,
-        });
-        let stopped = r.acct.lock().map(|a| a.stopped).unwrap_or(true);
+        let is_last = rung.index == rungs.len() - 1 || kept_last <= spec.eta();
+        let screened = (!is_last).then(|| screen(&r.prep.corpus, &regs, &params(spec, rung)));
+        let (recs, step) = score_rung(r, spec, run, done, &alive, rung.index, screened.as_ref())?;
+        kept_last = step.kept.len();
         // A kept setup carries on the setups whose chunk sets were identical to its own
         // on this screen (they may differ on more data).
+        let keep = &step.kept;
         let carried: Vec<&String> = recs
             .iter()
             .filter(|p| keep.contains(&p.config_id))
@@ -145,7 +91,8 @@ pub fn halving(
             .collect();
         alive.retain(|s| keep.contains(&s.config_id()) || carried.contains(&&s.label()));
         latest.extend(recs.into_iter().map(|p| (p.config_id.clone(), p)));
-        if stopped {
+        record.steps.push(step);
+        if r.acct.lock().map(|a| a.stopped).unwrap_or(true) {
             record.budget_reached = true;
             break;
         }
@@ -162,6 +109,126 @@ pub fn halving(
         .filter_map(|p| latest.remove(&p.config_id()))
         .collect();
     Ok((out, record))
+}
+
+/// A rung as `ragtune plan` shows it before the search runs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PlannedRung {
+    /// The rung.
+    pub rung: Rung,
+    /// Questions it scores.
+    pub questions: usize,
+    /// Bytes of corpus text on its screen (all of it on the last rung).
+    pub text_bytes: usize,
+    /// Bytes of text in the corpus.
+    pub total_bytes: usize,
+}
+
+/// The schedule of a halving search over `corpus`, with each rung's screen measured.
+/// (Identical chunk sets collapse while it runs, so it may end a rung or two earlier.)
+pub fn planned_rungs(corpus: &Corpus, spec: &SearchSpec, setups: usize) -> Vec<PlannedRung> {
+    let regs = regions(corpus, spec.region_chars());
+    let rungs = schedule(setups, spec.eta());
+    let total = corpus.total_bytes();
+    rungs
+        .iter()
+        .map(|rung| match rung.index + 1 < rungs.len() {
+            true => {
+                let s = screen(corpus, &regs, &params(spec, rung));
+                PlannedRung {
+                    rung: *rung,
+                    questions: s.questions.len(),
+                    text_bytes: s.bytes,
+                    total_bytes: s.total_bytes,
+                }
+            }
+            false => PlannedRung {
+                rung: *rung,
+                questions: corpus.questions.len(),
+                text_bytes: total,
+                total_bytes: total,
+            },
+        })
+        .collect()
+}
+
+fn params(spec: &SearchSpec, rung: &Rung) -> ScreenParams {
+    ScreenParams {
+        fraction: rung.fraction,
+        min_questions: spec.min_questions(),
+        min_docs_fraction: spec.min_docs_fraction(),
+        region_chars: spec.region_chars(),
+        seed: spec.seed(),
+    }
+}
+
+/// Score `alive` on `screen` (into `run/rungs/<index>`) or, without one, on all the data
+/// (into `run`), tagged with the rung; and the rung's record with the setups it keeps.
+fn score_rung(
+    r: &Runner,
+    spec: &SearchSpec,
+    run: &RunDir,
+    done: &HashMap<String, PointRecord>,
+    alive: &[Setup],
+    index: usize,
+    screen: Option<&Screen>,
+) -> Result<(Vec<PointRecord>, StepRecord)> {
+    let t = Instant::now();
+    let tokens = r.budget.tokens();
+    let mut recs = match screen {
+        Some(_) => {
+            let dir = RunDir::create(&run.path().join("rungs").join(index.to_string()))?;
+            r.run(alive, screen, &dir, &HashMap::new())?
+        }
+        None => r.run(alive, None, run, done)?,
+    };
+    for rec in &mut recs {
+        rec.search = Some(SearchStep {
+            rung: Some(index as u32),
+            stage: None,
+            screened: screen.is_some(),
+        });
+    }
+    let g = r.grid;
+    let order = rank_by_lower_bound(
+        &recs,
+        g.objective,
+        g.select.holdout,
+        g.select.max_context_tokens,
+    );
+    let n_keep = match screen {
+        Some(_) => order.len().div_ceil(spec.eta()),
+        None => order.len(),
+    };
+    // Of the best 1/eta, a setup significantly worse than the rung's leader on this
+    // screen (paired 95% interval below 0) goes no further either.
+    let leader = order.first().copied();
+    let worse = |p: &PointRecord| {
+        screen.is_some()
+            && leader.is_some_and(|l| {
+                diff(p, l, g.objective, g.select.holdout).is_some_and(|d| d.high < 0.0)
+            })
+    };
+    let kept: Vec<String> = order
+        .iter()
+        .take(n_keep)
+        .filter(|p| !worse(p))
+        .map(|p| p.config_id.clone())
+        .collect();
+    let corpus = &r.prep.corpus;
+    let step = StepRecord {
+        index,
+        what: "rung".into(),
+        screened: screen.is_some(),
+        fraction: screen.map_or(1.0, |s| s.bytes as f64 / s.total_bytes.max(1) as f64),
+        questions: screen.map_or(corpus.questions.len(), |s| s.questions.len()),
+        text_bytes: screen.map_or(corpus.total_bytes(), |s| s.bytes),
+        setups: recs.len(),
+        kept,
+        seconds: t.elapsed().as_secs_f64(),
+        embedded_tokens: r.budget.tokens() - tokens,
+    };
+    Ok((recs, step))
 }
 
 #[cfg(test)]

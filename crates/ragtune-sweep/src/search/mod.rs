@@ -16,12 +16,12 @@ use std::time::Instant;
 use ragtune_eval::{Objective, PointRecord, split_of};
 use serde::{Deserialize, Serialize};
 
-pub use halving::{Rung, halving, schedule};
+pub use halving::{PlannedRung, Rung, halving, planned_rungs, schedule};
 pub(crate) use run::Runner;
 pub use screen::{Region, Screen, ScreenParams, regions, screen};
 pub use spec::{DIMENSIONS, SearchSpec, Strategy};
-pub use staged::{dimension_key, staged};
-pub use verdict::{Eliminated, against_eliminated};
+pub use staged::{dimension_key, planned_stages, staged};
+pub use verdict::against_eliminated;
 
 /// When a search stops: a wall-clock limit and a limit on tokens embedded, shared by
 /// every execution of one sweep.
@@ -112,6 +112,31 @@ pub struct StepRecord {
     pub seconds: f64,
     /// Tokens embedded during the step.
     pub embedded_tokens: u64,
+}
+
+impl StepRecord {
+    /// `rung 0`, or `stage 1 (retriever+model+index)`.
+    pub fn label(&self) -> String {
+        if self.what == "rung" {
+            format!("rung {}", self.index)
+        } else {
+            format!("stage {} ({})", self.index, self.what)
+        }
+    }
+
+    /// What it scored on, in words: `50 questions, 12.4% of the text`, or
+    /// `all 472 questions`.
+    pub fn data(&self) -> String {
+        if self.screened {
+            format!(
+                "{} questions, {:.1}% of the text",
+                self.questions,
+                100.0 * self.fraction
+            )
+        } else {
+            format!("all {} questions", self.questions)
+        }
+    }
 }
 
 /// A setup's objective over its questions: (lower 95% bound, mean), the questions held

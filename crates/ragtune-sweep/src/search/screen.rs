@@ -47,6 +47,8 @@ pub struct ScreenParams {
 pub struct Screen {
     /// Per document, its selected regions as sorted, disjoint byte ranges.
     pub regions: Vec<Vec<(usize, usize)>>,
+    /// Per document, the gold spans of the screen's questions, sorted.
+    pub gold: Vec<Vec<(usize, usize)>>,
     /// The questions kept, as indexes in corpus order.
     pub questions: Vec<usize>,
     /// Bytes of text selected.
@@ -186,6 +188,21 @@ pub fn screen(corpus: &Corpus, regions: &[Region], p: &ScreenParams) -> Screen {
     finish(corpus, regions, chosen, questions, bytes, total)
 }
 
+/// Per document, the sorted gold spans of `questions`.
+fn gold_spans(corpus: &Corpus, questions: &[usize]) -> Vec<Vec<(usize, usize)>> {
+    let mut gold: Vec<Vec<(usize, usize)>> = vec![Vec::new(); corpus.docs.len()];
+    for &q in questions {
+        for s in &corpus.questions[q].spans {
+            gold[s.doc as usize].push((s.start, s.end));
+        }
+    }
+    for g in &mut gold {
+        g.sort_unstable();
+        g.dedup();
+    }
+    gold
+}
+
 fn finish(
     corpus: &Corpus,
     regions: &[Region],
@@ -207,8 +224,17 @@ fn finish(
     for d in &mut per_doc {
         d.sort_unstable();
     }
+    let gold = gold_spans(corpus, &questions);
+    for (d, spans) in gold.iter().enumerate() {
+        for (start, end) in spans {
+            h.field((d as u64).to_le_bytes())
+                .field(start.to_le_bytes())
+                .field(end.to_le_bytes());
+        }
+    }
     Screen {
         regions: per_doc,
+        gold,
         questions,
         bytes,
         total_bytes: total,
@@ -217,14 +243,20 @@ fn finish(
 }
 
 impl Screen {
-    /// Whether `chunk` overlaps a selected region (so a chunk holding gold is kept
-    /// wherever it starts).
+    /// Whether the screen keeps `chunk`: it starts in a selected region (so each chunk
+    /// is kept once, by the region it starts in, and a region's edges do not pull in its
+    /// neighbours' chunks), or it overlaps a gold span of the screen's questions (so the
+    /// chunk holding an answer is kept wherever it starts).
     pub fn keeps(&self, chunk: &Chunk) -> bool {
-        let rs = &self.regions[chunk.doc as usize];
+        let d = chunk.doc as usize;
+        let rs = &self.regions[d];
         // The first region that ends after the chunk starts.
         let i = rs.partition_point(|&(_, end)| end <= chunk.start);
-        rs.get(i)
-            .is_some_and(|&(start, _)| start < chunk.end.max(chunk.start + 1))
+        let starts_in = rs.get(i).is_some_and(|&(start, _)| start <= chunk.start);
+        starts_in
+            || self.gold[d]
+                .iter()
+                .any(|&(s, e)| s < chunk.end && chunk.start < e.max(s + 1))
     }
 
     /// The chunks of `set` this screen keeps, with their token counts.
@@ -353,39 +385,29 @@ mod tests {
     }
 
     #[test]
-    fn a_screen_keeps_exactly_the_chunks_that_overlap_its_regions() {
+    fn a_screen_keeps_the_chunks_starting_in_its_regions_and_those_holding_gold() {
         let s = Screen {
             regions: vec![vec![(10, 20), (40, 50)]],
+            gold: vec![vec![(25, 27)]],
             questions: vec![],
             bytes: 20,
             total_bytes: 60,
             key: String::new(),
         };
         let keeps = |start, end| s.keeps(&Chunk { doc: 0, start, end });
-        assert!(keeps(0, 11) && keeps(19, 30) && keeps(15, 45) && keeps(45, 60));
-        assert!(!keeps(0, 10) && !keeps(20, 40) && !keeps(50, 60));
+        // Starts in a region.
+        assert!(keeps(10, 11) && keeps(19, 60) && keeps(40, 41) && keeps(45, 60));
+        // Overlaps the gold span (25, 27), wherever it starts.
+        assert!(keeps(0, 26) && keeps(26, 30) && keeps(20, 40));
+        // Neither: it only ends in a region, lies between regions, or after them.
+        assert!(!keeps(0, 15) && !keeps(28, 45) && !keeps(50, 60) && !keeps(0, 10));
+        let chunk = |start, end| Chunk { doc: 0, start, end };
         let set = ChunkSet {
-            chunks: vec![
-                Chunk {
-                    doc: 0,
-                    start: 0,
-                    end: 10,
-                },
-                Chunk {
-                    doc: 0,
-                    start: 10,
-                    end: 30,
-                },
-                Chunk {
-                    doc: 0,
-                    start: 30,
-                    end: 60,
-                },
-            ],
+            chunks: vec![chunk(0, 10), chunk(10, 30), chunk(30, 38), chunk(38, 60)],
             title_prefix: false,
         };
-        let (kept, counts) = s.apply(set, vec![1, 2, 3]);
-        assert_eq!(kept.chunks.len(), 2);
-        assert_eq!(counts, [2, 3]);
+        let (kept, counts) = s.apply(set, vec![1, 2, 3, 4]);
+        assert_eq!(kept.chunks, [chunk(10, 30)]);
+        assert_eq!(counts, [2]);
     }
 }

@@ -85,6 +85,20 @@ fn candidates(
     out
 }
 
+/// Per stage group, how many distinct values the grid's setups take on it: the most
+/// setups that stage can score.
+pub fn planned_stages(points: &[Setup], spec: &SearchSpec) -> Vec<(String, usize)> {
+    spec.stages()
+        .iter()
+        .map(|g| {
+            let mut keys: Vec<Vec<String>> = points.iter().map(|p| group_key(p, g)).collect();
+            keys.sort();
+            keys.dedup();
+            (g.join("+"), keys.len())
+        })
+        .collect()
+}
+
 /// Run a staged search into `run`. Returns every setup scored (tagged with its stage)
 /// and what the search did.
 pub fn staged(

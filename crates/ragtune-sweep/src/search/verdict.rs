@@ -4,32 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ragtune_eval::{Objective, PairedDiff, PointRecord, paired_diff, split_of};
-use serde::{Deserialize, Serialize};
+use ragtune_eval::{Eliminated, Objective, PairedDiff, PointRecord, paired_diff, split_of};
 
 use crate::error::{Result, SweepError};
 use crate::search::SearchRecord;
-
-/// The winner against one eliminated setup, on the rung that eliminated it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Eliminated {
-    /// The eliminated setup.
-    pub config_id: String,
-    /// Its label.
-    pub label: String,
-    /// The rung that eliminated it.
-    pub rung: usize,
-    /// Winner minus it on that rung's questions, with the 95% interval.
-    pub winner_minus_it: f64,
-    /// Lower bound.
-    pub low: f64,
-    /// Upper bound.
-    pub high: f64,
-    /// Questions paired.
-    pub questions: usize,
-    /// Whether the winner was significantly better there.
-    pub significant: bool,
-}
 
 fn read(path: &Path) -> Result<Option<PointRecord>> {
     if !path.is_file() {
@@ -49,7 +27,13 @@ fn values(p: &PointRecord, o: Objective, holdout: Option<f64>) -> HashMap<&str, 
         .collect()
 }
 
-fn diff(a: &PointRecord, b: &PointRecord, o: Objective, h: Option<f64>) -> Option<PairedDiff> {
+/// `a − b` on the objective over the questions both were scored on, paired.
+pub(crate) fn diff(
+    a: &PointRecord,
+    b: &PointRecord,
+    o: Objective,
+    h: Option<f64>,
+) -> Option<PairedDiff> {
     let (va, vb) = (values(a, o, h), values(b, o, h));
     let mut ids: Vec<&&str> = va.keys().filter(|k| vb.contains_key(**k)).collect();
     ids.sort();

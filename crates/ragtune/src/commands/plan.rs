@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use ragtune_sweep::search::{Strategy, planned_rungs, planned_stages};
 use ragtune_sweep::{Grid, KindCount, OnnxModels, StageRecord, prepare};
 use serde_json::json;
 
@@ -34,6 +35,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             "stages": counts,
             "collapsed": collapsed.iter().map(|(l, n)| json!({"setup": l, "combinations": n})).collect::<Vec<_>>(),
             "identical_chunk_sets": identical,
+            "search": search_json(&grid, &prep.corpus),
             "inputs": prep.plan.inputs,
             "setups": prep.plan.setups.iter().map(|s| json!({"config_id": s.config_id, "label": s.setup.label()})).collect::<Vec<_>>(),
         });
@@ -41,6 +43,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     print_plan(&mut out, &grid, &counts, &collapsed)?;
+    print_search(&mut out, &grid, &prep.corpus)?;
     for group in &identical {
         writeln!(
             out,
@@ -104,6 +107,84 @@ fn print_plan(
         }
     }
     Ok(())
+}
+
+fn search_json(grid: &Grid, corpus: &ragtune_core::Corpus) -> serde_json::Value {
+    let Some(spec) = &grid.search else {
+        return serde_json::Value::Null;
+    };
+    match spec.strategy {
+        Strategy::Full => json!({"strategy": "full"}),
+        Strategy::Halving => json!({
+            "strategy": "halving",
+            "rungs": planned_rungs(corpus, spec, grid.points.len()),
+        }),
+        Strategy::Staged => json!({
+            "strategy": "staged",
+            "stages": planned_stages(&grid.points, spec)
+                .into_iter()
+                .map(|(g, n)| json!({"group": g, "at_most": n}))
+                .collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// The `[search]` schedule: halving's rungs with their screens measured, or the staged
+/// search's groups.
+fn print_search(
+    out: &mut impl Write,
+    grid: &Grid,
+    corpus: &ragtune_core::Corpus,
+) -> std::io::Result<()> {
+    let Some(spec) = &grid.search else {
+        return Ok(());
+    };
+    let budget = match (spec.max_seconds, spec.max_embedded_tokens) {
+        (None, None) => String::new(),
+        (s, t) => format!(
+            "; budget: {}{}",
+            s.map_or(String::new(), |s| format!("{s} s ")),
+            t.map_or(String::new(), |t| format!("{t} tokens embedded"))
+        ),
+    };
+    match spec.strategy {
+        Strategy::Full => writeln!(out, "search: full grid{budget}"),
+        Strategy::Halving => {
+            writeln!(
+                out,
+                "search: successive halving, eta {}{budget}",
+                spec.eta()
+            )?;
+            writeln!(
+                out,
+                "{:>5} {:>7} {:>6} {:>10} {:>7}",
+                "rung", "setups", "keep", "questions", "text"
+            )?;
+            for p in planned_rungs(corpus, spec, grid.points.len()) {
+                writeln!(
+                    out,
+                    "{:>5} {:>7} {:>6} {:>10} {:>6.1}%",
+                    p.rung.index,
+                    p.rung.setups,
+                    p.rung.keep,
+                    p.questions,
+                    100.0 * p.text_bytes as f64 / p.total_bytes.max(1) as f64
+                )?;
+            }
+            Ok(())
+        }
+        Strategy::Staged => {
+            writeln!(out, "search: staged, one group at a time{budget}")?;
+            for (i, (group, n)) in planned_stages(&grid.points, spec).iter().enumerate() {
+                writeln!(out, "  stage {i}: {group}: at most {n} setups")?;
+            }
+            writeln!(
+                out,
+                "  then the winner with the first stage's {} runner-ups",
+                spec.recheck()
+            )
+        }
+    }
 }
 
 /// The sweep's per-stage reuse, one line on stderr.

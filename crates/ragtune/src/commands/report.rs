@@ -91,6 +91,22 @@ fn facts(m: &Manifest) -> Vec<(String, String)> {
     .collect()
 }
 
+/// A search's rungs or stages, for the report.
+fn steps(m: &ragtune_sweep::Manifest) -> Vec<ragtune_results::StepBar> {
+    let Some(s) = &m.search else {
+        return vec![];
+    };
+    s.steps
+        .iter()
+        .map(|st| ragtune_results::StepBar {
+            label: st.label(),
+            setups: st.setups,
+            kept: st.kept.len(),
+            data: st.data(),
+        })
+        .collect()
+}
+
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| args.run.join("report.html"));
     write(&args.run, &out)?;
@@ -119,6 +135,7 @@ pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()>
         records: &records,
         stats: &stats,
         facts: facts(&run.manifest),
+        steps: steps(&run.manifest),
     });
     ragtune_core::write_atomic(out, html.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;

@@ -4,79 +4,40 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
-use ragtune_eval::{BestSetup, PointRecord};
-use ragtune_sweep::search::{Eliminated, StepRecord, against_eliminated};
+use ragtune_eval::{BestSetup, PointRecord, SearchVerdict};
+use ragtune_sweep::search::{StepRecord, against_eliminated};
 use ragtune_sweep::{Grid, Manifest};
-use serde::Serialize;
 
-#[derive(Serialize)]
-struct BestSearch<'a> {
-    strategy: &'a str,
-    budget_reached: bool,
-    embedded_tokens: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    notes: &'a Vec<String>,
-    /// Halving: the winner against each setup eliminated in the last two screened rungs,
-    /// on that rung's screen.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    eliminated: Vec<Eliminated>,
-}
-
-#[derive(Serialize)]
-struct Section<'a> {
-    search: BestSearch<'a>,
-}
-
-/// The `[search]` section of best.toml (empty for a full grid).
-pub fn best_toml_section(
+/// How the run's `[search]` reached `best` (for best.toml; `None` for a full grid).
+pub fn verdict(
     manifest: &Manifest,
     run: &Path,
     best: &BestSetup,
     grid: &Grid,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Option<SearchVerdict>> {
     let Some(s) = &manifest.search else {
-        return Ok(String::new());
+        return Ok(None);
     };
     let eliminated = if s.strategy == "halving" {
         against_eliminated(run, s, &best.config_id, grid.objective, grid.select.holdout)?
     } else {
         vec![]
     };
-    let section = Section {
-        search: BestSearch {
-            strategy: &s.strategy,
-            budget_reached: s.budget_reached,
-            embedded_tokens: s.embedded_tokens,
-            notes: &s.notes,
-            eliminated,
-        },
-    };
-    let text = toml::to_string_pretty(&section).context("serialising best.toml")?;
-    Ok(format!(
-        "\n# How the search reached this setup: for halving, the winner minus each setup\n# eliminated in the last two screened rungs, on that rung's questions (95% interval).\n{text}"
-    ))
+    Ok(Some(SearchVerdict {
+        strategy: s.strategy.clone(),
+        budget_reached: s.budget_reached,
+        embedded_tokens: s.embedded_tokens,
+        notes: s.notes.clone(),
+        eliminated,
+    }))
 }
 
-fn step_line(s: &StepRecord, questions_total: usize) -> String {
-    let data = if s.screened {
-        format!(
-            "{} of {questions_total} questions, {:.1}% of the text",
-            s.questions,
-            100.0 * s.fraction
-        )
-    } else {
-        format!("all {} questions", s.questions)
-    };
+fn step_line(s: &StepRecord) -> String {
     format!(
-        "  {} {}: {} setups on {data}; kept {} ({:.1} s, {} tokens embedded)",
-        if s.what == "rung" { "rung" } else { "stage" },
-        if s.what == "rung" {
-            s.index.to_string()
-        } else {
-            format!("{} ({})", s.index, s.what)
-        },
+        "  {}: {} setups on {}; kept {} ({:.1} s, {} tokens embedded)",
+        s.label(),
         s.setups,
+        s.data(),
         s.kept.len(),
         s.seconds,
         s.embedded_tokens
@@ -104,7 +65,7 @@ pub fn print_summary(manifest: &Manifest, records: &[PointRecord]) -> anyhow::Re
         s.embedded_tokens
     )?;
     for step in &s.steps {
-        writeln!(out, "{}", step_line(step, manifest.n_questions))?;
+        writeln!(out, "{}", step_line(step))?;
     }
     for note in &s.notes {
         writeln!(out, "  note: {note}")?;

@@ -55,11 +55,17 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         .context("writing results tables")?;
     match &best {
         Some(b) => {
+            let mut b = b.clone();
+            b.search = super::search::verdict(&manifest, run.path(), &b, &grid)?;
             let text = format!(
                 "# The best setup of this run under [select]; `ragtune serve --run {}` loads it.\n{}{}",
                 out.display(),
-                toml::to_string_pretty(b).context("serialising best.toml")?,
-                super::search::best_toml_section(&manifest, run.path(), b, &grid)?
+                if b.search.is_some() {
+                    "# [search]: how the search reached it; for halving, the winner minus each setup\n# eliminated in the last two screened rungs, on that rung's questions (95% interval).\n"
+                } else {
+                    ""
+                },
+                toml::to_string_pretty(&b).context("serialising best.toml")?
             );
             run.write_atomic("best.toml", text.as_bytes())?;
             manifest.best_config_id = Some(b.config_id.clone());
