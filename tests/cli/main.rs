@@ -15,6 +15,7 @@ mod disk_full;
 mod errors;
 mod load;
 mod mlflow;
+mod q8;
 mod reference;
 mod report;
 mod search;
