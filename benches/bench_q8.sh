@@ -16,22 +16,13 @@ out="${BENCH_OUT:-runs/bench-q8}"
 rm -rf "$out"
 mkdir -p "$out"
 for name in squad chroma; do
-  .venv/bin/python - "grids/reference-$name.toml" "$out/$name.toml" <<'PY'
-import os, re, sys
-src, dst = sys.argv[1:]
-text = open(src).read()
-base = os.path.dirname(os.path.abspath(src))
-text = re.sub(r'^path = "([^"]*)"',
-              lambda m: f'path = "{os.path.normpath(os.path.join(base, m.group(1)))}"',
-              text, count=1, flags=re.M)
-text = re.sub(r'^retriever = .*$', 'retriever = ["vector"]', text, flags=re.M)
-text = re.sub(r'^model = .*$', 'model = ["all-minilm-l6-v2", "all-minilm-l6-v2-q8"]', text, flags=re.M)
-text = re.sub(r'^objective = .*$', 'objective = "ndcg@10"', text, flags=re.M)
-if "chroma" in src:  # two chunk sets keep the run short
-    text = re.sub(r'^chunk_size = .*$', 'chunk_size = [200, 400]', text, flags=re.M)
-    text = re.sub(r'^chunk_overlap = .*$', 'chunk_overlap = [0]', text, flags=re.M)
-open(dst, "w").write(text)
-PY
+  set_sizes=()
+  if [ "$name" = chroma ]; then  # two chunk sets keep the run short
+    set_sizes=(--set "chunk_size=[200, 400]" --set "chunk_overlap=[0]")
+  fi
+  .venv/bin/python scripts/grid_variant.py "grids/reference-$name.toml" "$out/$name.toml" \
+    --set 'retriever=["vector"]' --set 'model=["all-minilm-l6-v2", "all-minilm-l6-v2-q8"]' \
+    --set 'objective="ndcg@10"' "${set_sizes[@]}"
   /usr/bin/time -f "%M" -o "$out/$name.maxrss_kb" \
     "$bin" sweep "$out/$name.toml" --out "$out/$name" --cache-dir "$out/cache-$name" --show 0 >/dev/null
   .venv/bin/python benches/q8_compare.py "$out/$name" "$(cat "$out/$name.maxrss_kb")" | tee "$out/$name.md"

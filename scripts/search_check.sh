@@ -33,18 +33,7 @@ for name in ${@:-chroma squad wide}; do
     run="$out/$name-$strategy"
     grid="$out/$name-$strategy.toml"
     # The grid with its corpus path made absolute, and a [search] table.
-    .venv/bin/python - "$src" "$grid" "$strategy" <<'PY'
-import os, re, sys
-src, dst, strategy = sys.argv[1:]
-text = open(src).read()
-base = os.path.dirname(os.path.abspath(src))
-text = re.sub(r'^path = "([^"]*)"',
-              lambda m: f'path = "{os.path.normpath(os.path.join(base, m.group(1)))}"',
-              text, count=1, flags=re.M)
-if strategy != "full":
-    text += f'\n[search]\nstrategy = "{strategy}"\n'
-open(dst, "w").write(text)
-PY
+    .venv/bin/python scripts/grid_variant.py "$src" "$grid" --search "$strategy"
     rm -rf "$run" "$out/cache-$name-$strategy"
     start=$EPOCHREALTIME
     "$bin" sweep "$grid" --out "$run" --cache-dir "$out/cache-$name-$strategy" --show 5 >"$run.txt"
