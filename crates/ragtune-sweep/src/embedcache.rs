@@ -35,6 +35,61 @@ pub fn cached_vector(embedder: &dyn Embedder, store: &StageStore, text: &str) ->
         .and_then(|b| decode_vectors(&b, 1, embedder.dim()))
 }
 
+/// Embed `batch` (the distinct missing texts, `missing[m]` holding text m's key and the
+/// positions it fills in `out`) and store each vector. A writer thread stores the vectors
+/// while inference goes on, so the store's writes never hold the model up; it stores each
+/// inference batch as it comes, so an interrupted sweep loses at most the batches in
+/// flight. A refused write stops the embedding.
+fn embed_and_store(
+    embedder: &dyn Embedder,
+    store: Option<&StageStore>,
+    batch: &[&str],
+    missing: &[(String, Vec<usize>)],
+    out: &mut [f32],
+    progress: &(dyn Fn(usize) + Sync),
+) -> (
+    std::result::Result<usize, ragtune_core::EmbedFailure>,
+    Result<()>,
+) {
+    let dim = embedder.dim();
+    std::thread::scope(|sc| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<usize>, Vec<f32>)>(16);
+        let writer = store.map(|s| {
+            sc.spawn(move || -> Result<()> {
+                for (idx, vectors) in rx {
+                    for (j, &m) in idx.iter().enumerate() {
+                        let v = &vectors[j * dim..(j + 1) * dim];
+                        s.put(Stage::Embed, &missing[m].0, &f32s_to_le_bytes(v))?;
+                    }
+                }
+                Ok(())
+            })
+        });
+        let tx = writer.is_some().then_some(tx);
+        let mut sink = |idx: &[usize], vectors: &[f32]| {
+            for (j, &m) in idx.iter().enumerate() {
+                let v = &vectors[j * dim..(j + 1) * dim];
+                for &p in &missing[m].1 {
+                    out[p * dim..(p + 1) * dim].copy_from_slice(v);
+                }
+            }
+            match &tx {
+                Some(tx) if tx.send((idx.to_vec(), vectors.to_vec())).is_err() => Err(
+                    ragtune_core::EmbedFailure("the store refused a write".into()),
+                ),
+                _ => Ok(()),
+            }
+        };
+        let embedded = embedder.embed_batches(batch, progress, &mut sink);
+        // The sink borrowed `tx` only; closing it lets the writer finish.
+        drop(tx);
+        let stored = writer.map_or(Ok(()), |w| {
+            w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        });
+        (embedded, stored)
+    })
+}
+
 /// Embed `texts` through the store: cached texts are read back, and each distinct missing
 /// text is embedded once and stored. Returns row-major vectors in input order, and the
 /// accounting, with the texts embedded now measured by `tokens`.
@@ -77,31 +132,9 @@ pub fn embed_cached(
         return Ok((out, stats));
     }
     let batch: Vec<&str> = missing.iter().map(|(_, pos)| texts[pos[0]]).collect();
-    // Each inference batch is stored as soon as it is done: an interrupted sweep loses at
-    // most the batch in flight.
-    let mut stored: Option<SweepError> = None;
-    let mut sink = |idx: &[usize], vectors: &[f32]| {
-        for (j, &m) in idx.iter().enumerate() {
-            let (key, positions) = &missing[m];
-            let v = &vectors[j * dim..(j + 1) * dim];
-            if let Some(s) = store
-                && let Err(e) = s.put(Stage::Embed, key, &f32s_to_le_bytes(v))
-            {
-                stored = Some(e);
-                return Err(ragtune_core::EmbedFailure(
-                    "the store refused a write".into(),
-                ));
-            }
-            for &p in positions {
-                out[p * dim..(p + 1) * dim].copy_from_slice(v);
-            }
-        }
-        Ok(())
-    };
-    let embedded = embedder.embed_batches(&batch, progress, &mut sink);
-    if let Some(e) = stored {
-        return Err(e);
-    }
+    let (embedded, stored) = embed_and_store(embedder, store, &batch, &missing, &mut out, progress);
+    // A store error first: the embedding failure it caused is only its consequence.
+    stored?;
     embedded.map_err(|f| SweepError::embedding(ns, f))?;
     stats.misses = missing.len() as u64;
     stats.embedded_tokens = {
