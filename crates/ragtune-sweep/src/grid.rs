@@ -911,6 +911,47 @@ objective = "recall@3"
     }
 
     #[test]
+    fn search_values_are_checked_with_their_line() {
+        // [search] follows OK on line 20; its first key is on line 21.
+        let search = |body: &str| err(&format!("{OK}[search]\n{body}"));
+        let e = search("strategy = \"halving\"\neta = 1\n");
+        assert!(e.contains(":22:7: `eta`: 1 must lie in [2, 100]"), "{e}");
+        let e = search("strategy = \"halving\"\nmin_docs_fraction = 0\n");
+        assert!(
+            e.contains(":22:") && e.contains("`min_docs_fraction`: 0 is not a share"),
+            "{e}"
+        );
+        let e = search("strategy = \"staged\"\nstages = [[\"chunking\"], [\"colour\"]]\n");
+        assert!(
+            e.contains(":22:") && e.contains("unknown dimension \"colour\""),
+            "{e}"
+        );
+        let e = search("strategy = \"staged\"\nstages = [[\"chunking\", \"chunking\"]]\n");
+        assert!(e.contains("named twice"), "{e}");
+        let e = search("strategy = \"halving\"\nmax_seconds = -1\n");
+        assert!(
+            e.contains("`max_seconds`: -1 is not a positive number"),
+            "{e}"
+        );
+        // Unknown keys and strategies are TOML errors at their position.
+        let e = search("strategy = \"halving\"\netaa = 3\n");
+        assert!(
+            e.contains(":22:1:") && e.contains("unknown field `etaa`"),
+            "{e}"
+        );
+        let e = search("strategy = \"random\"\n");
+        assert!(
+            e.contains(":21:") && e.contains("unknown variant `random`"),
+            "{e}"
+        );
+        // A valid table parses, with its defaults.
+        let g = parse(&format!("{OK}[search]\nstrategy = \"halving\"\n")).unwrap();
+        let spec = g.search.unwrap();
+        assert_eq!((spec.eta(), spec.min_questions(), spec.seed()), (3, 50, 0));
+        assert_eq!(spec.stages()[1], ["retriever", "model", "index"]);
+    }
+
+    #[test]
     fn impossible_values_are_rejected_with_their_line() {
         let e = err(&OK.replace("chunk_overlap = [0, \"50%\"]", "chunk_overlap = [0, 100]"));
         assert!(e.starts_with("/g/grid.toml:10:17: `chunk_overlap`: overlap 100 is not smaller than chunk size 100"), "{e}");
