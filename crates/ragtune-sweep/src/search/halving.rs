@@ -12,8 +12,7 @@ use crate::record::RunDir;
 use crate::search::run::Runner;
 use crate::search::verdict::diff;
 use crate::search::{
-    Screen, ScreenParams, SearchRecord, SearchSpec, StepRecord, rank_by_lower_bound, regions,
-    screen,
+    RankBy, Screen, ScreenParams, SearchRecord, SearchSpec, StepRecord, rank, regions, screen,
 };
 
 /// One rung of the schedule.
@@ -190,12 +189,7 @@ fn score_rung(
         });
     }
     let g = r.grid;
-    let order = rank_by_lower_bound(
-        &recs,
-        g.objective,
-        g.select.holdout,
-        g.select.max_context_tokens,
-    );
+    let order = rank(&recs, g, RankBy::LowerBound);
     let n_keep = match screen {
         Some(_) => order.len().div_ceil(spec.eta()),
         None => order.len(),

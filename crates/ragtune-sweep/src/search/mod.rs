@@ -139,15 +139,25 @@ impl StepRecord {
     }
 }
 
+/// A setup's objective per question at the objective's k, the questions held out by
+/// `[select] holdout` excluded: what every search decision is made on.
+pub(crate) fn objective_values(
+    rec: &PointRecord,
+    objective: Objective,
+    holdout: Option<f64>,
+) -> impl Iterator<Item = (&str, f64)> {
+    rec.questions
+        .iter()
+        .filter(move |q| q.top_k as usize == objective.k)
+        .filter(move |q| holdout.is_none_or(|h| split_of(&q.question_id, h) == "tune"))
+        .filter_map(move |q| Some((q.question_id.as_str(), q.metrics.get(objective.metric)?)))
+}
+
 /// A setup's objective over its questions: (lower 95% bound, mean), the questions held
 /// out by `[select] holdout` excluded. A setup without the objective's k ranks last.
 pub fn lower_bound(rec: &PointRecord, objective: Objective, holdout: Option<f64>) -> (f64, f64) {
-    let values: Vec<f64> = rec
-        .questions
-        .iter()
-        .filter(|q| q.top_k as usize == objective.k)
-        .filter(|q| holdout.is_none_or(|h| split_of(&q.question_id, h) == "tune"))
-        .filter_map(|q| q.metrics.get(objective.metric))
+    let values: Vec<f64> = objective_values(rec, objective, holdout)
+        .map(|(_, v)| v)
         .collect();
     if values.is_empty() {
         return (f64::NEG_INFINITY, f64::NEG_INFINITY);
@@ -157,34 +167,47 @@ pub fn lower_bound(rec: &PointRecord, objective: Objective, holdout: Option<f64>
     (low, mean)
 }
 
-/// `records` best first by the objective's lower bound (then mean, then id); setups over
+/// What a search ranks setups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankBy {
+    /// The lower bound of the objective's 95% interval, then its mean (halving's rungs).
+    LowerBound,
+    /// The objective's mean, then its lower bound (staged search, as `[select]` chooses).
+    Mean,
+}
+
+/// `records` best first by `by` (ties broken by the other key, then the id); setups over
 /// `max_context_tokens` at the objective's k go last.
-pub fn rank_by_lower_bound(
-    records: &[PointRecord],
-    objective: Objective,
-    holdout: Option<f64>,
-    max_context_tokens: Option<f64>,
-) -> Vec<&PointRecord> {
+pub fn rank<'r>(
+    records: impl IntoIterator<Item = &'r PointRecord>,
+    grid: &crate::grid::Grid,
+    by: RankBy,
+) -> Vec<&'r PointRecord> {
+    let (objective, holdout) = (grid.objective, grid.select.holdout);
     let fits = |r: &PointRecord| {
-        max_context_tokens.is_none_or(|m| {
+        grid.select.max_context_tokens.is_none_or(|m| {
             r.rows
                 .iter()
                 .find(|row| row.top_k as usize == objective.k && row.split == "all")
                 .is_none_or(|row| row.context_tokens <= m)
         })
     };
-    let mut keyed: Vec<(bool, f64, f64, &PointRecord)> = records
-        .iter()
+    let mut keyed: Vec<(bool, (f64, f64), &PointRecord)> = records
+        .into_iter()
         .map(|r| {
             let (lo, mean) = lower_bound(r, objective, holdout);
-            (fits(r), lo, mean, r)
+            let key = match by {
+                RankBy::LowerBound => (lo, mean),
+                RankBy::Mean => (mean, lo),
+            };
+            (fits(r), key, r)
         })
         .collect();
     keyed.sort_by(|a, b| {
         b.0.cmp(&a.0)
-            .then(b.1.total_cmp(&a.1))
-            .then(b.2.total_cmp(&a.2))
-            .then(a.3.config_id.cmp(&b.3.config_id))
+            .then(b.1.0.total_cmp(&a.1.0))
+            .then(b.1.1.total_cmp(&a.1.1))
+            .then(a.2.config_id.cmp(&b.2.config_id))
     });
-    keyed.into_iter().map(|k| k.3).collect()
+    keyed.into_iter().map(|k| k.2).collect()
 }

@@ -15,7 +15,7 @@ use ragtune_eval::{PointRecord, SearchStep};
 use crate::error::Result;
 use crate::record::RunDir;
 use crate::search::run::Runner;
-use crate::search::{SearchRecord, SearchSpec, StepRecord, lower_bound};
+use crate::search::{RankBy, SearchRecord, SearchSpec, StepRecord, rank};
 
 /// The value a setup takes on one dimension (`-` where the dimension does not apply).
 pub fn dimension_key(setup: &Setup, dimension: &str) -> String {
@@ -36,31 +36,6 @@ pub fn dimension_key(setup: &Setup, dimension: &str) -> String {
 
 fn group_key(setup: &Setup, group: &[String]) -> Vec<String> {
     group.iter().map(|d| dimension_key(setup, d)).collect()
-}
-
-/// `records` best first by the objective's mean (then lower bound, then id); setups over
-/// `max_context_tokens` at the objective's k go last.
-fn by_mean<'r>(r: &Runner, records: &'r [PointRecord]) -> Vec<&'r PointRecord> {
-    let g = r.grid;
-    let fits = |p: &PointRecord| {
-        g.select.max_context_tokens.is_none_or(|m| {
-            p.rows
-                .iter()
-                .find(|row| row.top_k as usize == g.objective.k && row.split == "all")
-                .is_none_or(|row| row.context_tokens <= m)
-        })
-    };
-    let mut keyed: Vec<(bool, (f64, f64), &PointRecord)> = records
-        .iter()
-        .map(|p| (fits(p), lower_bound(p, g.objective, g.select.holdout), p))
-        .collect();
-    keyed.sort_by(|a, b| {
-        b.0.cmp(&a.0)
-            .then(b.1.1.total_cmp(&a.1.1))
-            .then(b.1.0.total_cmp(&a.1.0))
-            .then(a.2.config_id.cmp(&b.2.config_id))
-    });
-    keyed.into_iter().map(|k| k.2).collect()
 }
 
 /// One stage's candidates: per distinct value of `group` among the setups matching
@@ -121,7 +96,7 @@ pub fn staged(
         let Some(recs) = step(r, run, &mut scored, &mut order, &cands, i, &mut record)? else {
             break;
         };
-        let ranked = by_mean(r, &recs);
+        let ranked = rank(&recs, r.grid, RankBy::Mean);
         let Some(winner) = ranked.first() else { break };
         if i == 0 {
             first_ranking = ranked.iter().map(|p| p.point.clone()).collect();
@@ -182,7 +157,7 @@ fn step(
         }
         scored.insert(p.config_id.clone(), p.clone());
     }
-    let ranked: Vec<String> = by_mean(r, &recs)
+    let ranked: Vec<String> = rank(&recs, r.grid, RankBy::Mean)
         .iter()
         .map(|p| p.config_id.clone())
         .collect();
@@ -216,8 +191,10 @@ fn recheck(
     record: &mut SearchRecord,
 ) -> Result<()> {
     let groups = spec.stages();
-    let scored_now: Vec<PointRecord> = scored.values().cloned().collect();
-    let Some(best) = by_mean(r, &scored_now).first().map(|p| p.point.clone()) else {
+    let Some(best) = rank(scored.values(), r.grid, RankBy::Mean)
+        .first()
+        .map(|p| p.point.clone())
+    else {
         return Ok(());
     };
     let first = &groups[0];

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ragtune_eval::{Eliminated, Objective, PairedDiff, PointRecord, paired_diff, split_of};
+use ragtune_eval::{Eliminated, Objective, PairedDiff, PointRecord, paired_diff};
 
 use crate::error::{Result, SweepError};
-use crate::search::SearchRecord;
+use crate::search::{SearchRecord, objective_values};
 
 fn read(path: &Path) -> Result<Option<PointRecord>> {
     if !path.is_file() {
@@ -17,16 +17,6 @@ fn read(path: &Path) -> Result<Option<PointRecord>> {
     Ok(serde_json::from_slice(&bytes).ok())
 }
 
-/// Per question id, the objective (tuning questions only with a holdout).
-fn values(p: &PointRecord, o: Objective, holdout: Option<f64>) -> HashMap<&str, f64> {
-    p.questions
-        .iter()
-        .filter(|q| q.top_k as usize == o.k)
-        .filter(|q| holdout.is_none_or(|h| split_of(&q.question_id, h) == "tune"))
-        .filter_map(|q| Some((q.question_id.as_str(), q.metrics.get(o.metric)?)))
-        .collect()
-}
-
 /// `a − b` on the objective over the questions both were scored on, paired.
 pub(crate) fn diff(
     a: &PointRecord,
@@ -34,7 +24,8 @@ pub(crate) fn diff(
     o: Objective,
     h: Option<f64>,
 ) -> Option<PairedDiff> {
-    let (va, vb) = (values(a, o, h), values(b, o, h));
+    let values = |p| objective_values(p, o, h).collect::<HashMap<&str, f64>>();
+    let (va, vb) = (values(a), values(b));
     let mut ids: Vec<&&str> = va.keys().filter(|k| vb.contains_key(**k)).collect();
     ids.sort();
     let x: Vec<f64> = ids.iter().map(|k| va[**k]).collect();
