@@ -39,18 +39,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         );
     }
     let k = grid.objective.k;
-    // Only setups scored on all the data compete; a search's screened setups are
-    // written too, marked, with intervals but no comparison with the best.
-    let (full, screened): (Vec<_>, Vec<_>) = records.iter().cloned().partition(|r| r.on_all_data());
-    let best = ragtune_results::select_best(&full, grid.objective, grid.select.max_context_tokens);
-    let ctx = |best| ragtune_results::TableContext {
-        objective: grid.objective,
-        holdout: grid.select.holdout,
-        best,
-    };
-    let mut stats =
-        ragtune_results::row_stats(&full, &ctx(best.as_ref().map(|b| b.config_id.as_str())));
-    stats.extend(ragtune_results::row_stats(&screened, &ctx(None)));
+    let (records, n_full, best, stats) = judge(records, &grid);
+    let full = &records[..n_full];
     ragtune_results::write_tables(&records, &stats, run.path())
         .context("writing results tables")?;
     match &best {
@@ -76,7 +66,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             grid.select.max_context_tokens
         ),
     }
-    print_table(&full, &stats, &grid, args.show)?;
+    print_table(full, &stats, &grid, args.show)?;
     super::search::print_summary(&manifest, &records)?;
     eprintln!(
         "ragtune: wrote {}/results.parquet ({} rows), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
@@ -87,6 +77,37 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         manifest.cache_misses,
     );
     Ok(())
+}
+
+/// The records with those on all the data first (`n_full` of them), the best of those
+/// under `[select]`, and every row's statistics. Only setups scored on all the data
+/// compete; a search's screened setups are written too, marked, with intervals but no
+/// comparison with the best. The records are moved, not copied: per-question rows make
+/// them large.
+fn judge(
+    records: Vec<ragtune_sweep::PointRecord>,
+    grid: &Grid,
+) -> (
+    Vec<ragtune_sweep::PointRecord>,
+    usize,
+    Option<ragtune_eval::BestSetup>,
+    ragtune_results::Stats,
+) {
+    let (mut records, screened): (Vec<_>, Vec<_>) =
+        records.into_iter().partition(|r| r.on_all_data());
+    let n_full = records.len();
+    records.extend(screened);
+    let (full, screened) = records.split_at(n_full);
+    let best = ragtune_results::select_best(full, grid.objective, grid.select.max_context_tokens);
+    let ctx = |best| ragtune_results::TableContext {
+        objective: grid.objective,
+        holdout: grid.select.holdout,
+        best,
+    };
+    let mut stats =
+        ragtune_results::row_stats(full, &ctx(best.as_ref().map(|b| b.config_id.as_str())));
+    stats.extend(ragtune_results::row_stats(screened, &ctx(None)));
+    (records, n_full, best, stats)
 }
 
 /// `runs/<timestamp>-<grid name>`, the name made safe for a folder.
