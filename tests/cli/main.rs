@@ -20,6 +20,7 @@ mod reference;
 mod report;
 mod search;
 mod serve;
+mod shards;
 mod sweep;
 mod trec;
 mod tuning_loop;

@@ -109,6 +109,8 @@ pub struct Executor<'a> {
     pub budget: Option<Budget>,
     /// Whether the budget stopped this execution before every setup was scored.
     pub stopped: std::sync::atomic::AtomicBool,
+    /// A shard's setups (config ids): only these are scored; `None` scores every setup.
+    pub only: Option<std::collections::HashSet<String>>,
 }
 
 /// One chunk set with what its setups need from it.
@@ -147,7 +149,16 @@ impl<'a> Executor<'a> {
             screen: None,
             budget: None,
             stopped: std::sync::atomic::AtomicBool::new(false),
+            only: None,
         }
+    }
+
+    /// This executor, scoring only the setups with these config ids (a shard's share).
+    /// Every chunk set is still read or chunked, so that identical chunk sets collapse
+    /// the same way in every shard.
+    pub fn with_only(mut self, ids: std::collections::HashSet<String>) -> Self {
+        self.only = Some(ids);
+        self
     }
 
     /// This executor, scoring only the chunks `screen` keeps (the plan must have been
@@ -281,7 +292,7 @@ impl<'a> Executor<'a> {
         self.models.load(model)
     }
 
-    fn embed(&self, what: &str, model: &str, texts: &[&str]) -> Result<Vec<f32>> {
+    pub(crate) fn embed(&self, what: &str, model: &str, texts: &[&str]) -> Result<Vec<f32>> {
         let e = self.embedder(model)?;
         self.rep.add("embed", texts.len() as u64);
         let t = Instant::now();
@@ -473,7 +484,7 @@ impl<'a> Executor<'a> {
     }
 }
 
-fn set_label(ex: &Executor, vectors_node: usize) -> String {
+pub(crate) fn set_label(ex: &Executor, vectors_node: usize) -> String {
     ex.plan
         .setups
         .iter()
@@ -543,6 +554,7 @@ impl Executor<'_> {
                 .setups
                 .iter()
                 .filter(|s| s.chunks == chunk_node)
+                .filter(|s| self.only.as_ref().is_none_or(|o| o.contains(&s.config_id)))
                 .collect();
             let (kept, todo): (Vec<&SetupNodes>, Vec<&SetupNodes>) = mine
                 .into_iter()

@@ -19,6 +19,7 @@ mod plan;
 mod record;
 mod score;
 pub mod search;
+pub mod shard;
 mod store;
 mod sweep;
 #[doc(hidden)]

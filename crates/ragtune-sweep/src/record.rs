@@ -123,6 +123,10 @@ pub struct Manifest {
     /// What `[search]` did: its rungs or stages, and whether a budget stopped it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<crate::search::SearchRecord>,
+    /// A sharded sweep's shards, as `ragtune merge` found them: where each ran, what it
+    /// was given and how long it took.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<crate::shard::ShardSummary>,
 }
 
 impl Manifest {
@@ -162,6 +166,17 @@ impl RunDir {
             });
         }
         for sub in ["points", "rankings"] {
+            std::fs::create_dir_all(root.join(sub)).map_err(|e| SweepError::io(root, e))?;
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// A run folder that several shards share: created if missing (by whichever shard
+    /// comes first), and never refused for holding a run, which its shards build together.
+    pub fn shared(root: &Path) -> Result<Self> {
+        for sub in ["points", "rankings", crate::shard::SHARDS_DIR] {
             std::fs::create_dir_all(root.join(sub)).map_err(|e| SweepError::io(root, e))?;
         }
         Ok(Self {

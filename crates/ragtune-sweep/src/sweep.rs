@@ -139,7 +139,7 @@ fn sizer_identity(name: &str) -> Result<String> {
     Ok(ragtune_core::sha256_hex(&bytes))
 }
 
-fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
+pub(crate) fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
     Manifest {
         status: "running".into(),
         ragtune_version: opts.version.clone(),
@@ -173,6 +173,7 @@ fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
         resumed_points: 0,
         tokenizer: None,
         search: None,
+        shards: vec![],
     }
 }
 
@@ -253,7 +254,7 @@ fn sweep_inner(
 ) -> Result<Vec<PointRecord>> {
     let t = Instant::now();
     let prep = prepare(grid, models, &opts.models_dir, None)?;
-    manifest.corpus_fingerprint = prep.corpus.fingerprint();
+    describe_inputs(manifest, &prep);
     if let Some(p) = &previous
         && !p.fingerprint.is_empty()
         && p.fingerprint != manifest.corpus_fingerprint
@@ -263,10 +264,6 @@ fn sweep_inner(
             message: "cannot resume: the corpus changed since this run started".into(),
         });
     }
-    manifest.n_documents = prep.corpus.docs.len();
-    manifest.n_questions = prep.corpus.questions.len();
-    manifest.tokenizer = Some(prep.tokenizer_path.clone());
-    manifest.models = prep.infos.values().map(|i| i.record.clone()).collect();
     // Points are kept only from a sweep at the same depth (ranks beyond it differ).
     let same_depth = previous
         .as_ref()
@@ -297,6 +294,15 @@ fn sweep_inner(
         .stage_seconds
         .push(("execute".into(), t.elapsed().as_secs_f64()));
     result
+}
+
+/// Record what the sweep ran on: the corpus, its size, the tokenizer and the models.
+pub(crate) fn describe_inputs(m: &mut Manifest, prep: &Prepared) {
+    m.corpus_fingerprint = prep.corpus.fingerprint();
+    m.n_documents = prep.corpus.docs.len();
+    m.n_questions = prep.corpus.questions.len();
+    m.tokenizer = Some(prep.tokenizer_path.clone());
+    m.models = prep.infos.values().map(|i| i.record.clone()).collect();
 }
 
 /// Score the grid, whole or through its `[search]` strategy, under its budget.
@@ -353,7 +359,7 @@ struct Previous {
     depth: Option<usize>,
 }
 
-fn record_execution(
+pub(crate) fn record_execution(
     m: &mut Manifest,
     ex: &Executor,
     store: Option<&StageStore>,

@@ -18,6 +18,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Show what a sweep of a grid would run: points, stage nodes, what is stored.
     Plan(PlanArgs),
+    /// Merge the shards of a sharded sweep into its tables, best.toml and manifest.
+    Merge(MergeArgs),
     /// Inspect or trim the stage store.
     Cache(CacheArgs),
     /// Compare two runs setup by setup: paired differences with 95% intervals.
@@ -92,8 +94,30 @@ pub struct SweepArgs {
     /// How many setups to list on stdout.
     #[arg(long, default_value_t = 10)]
     pub show: usize,
+    /// Run one shard of the sweep: I/N (I from 0), or `auto` for a Slurm array task or a
+    /// Kubernetes Indexed Job's pod. Shards share --out and --cache-dir (a shared
+    /// filesystem); the last to finish merges, or run `ragtune merge`.
+    #[arg(
+        long,
+        value_name = "I/N|auto",
+        requires = "out",
+        conflicts_with = "resume"
+    )]
+    pub shard: Option<String>,
+    /// With `--shard auto` in a Kubernetes Indexed Job: the job's completions.
+    #[arg(long, value_name = "N", requires = "shard", value_parser = at_least_one)]
+    pub shards: Option<usize>,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The run folder the shards wrote into.
+    pub run: PathBuf,
+    /// How many setups to list on stdout.
+    #[arg(long, default_value_t = 10)]
+    pub show: usize,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +127,9 @@ pub struct PlanArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Show how N shards would split the work, with each one's estimated tokens.
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub shards: Option<usize>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -69,6 +69,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sweep(a) => ok(commands::sweep::run(a)),
         Command::Plan(a) => ok(commands::plan::run(a)),
+        Command::Merge(a) => ok(commands::shard::merge(&a.run, a.show)),
         Command::Cache(a) => ok(commands::cache::run(a)),
         Command::Compare(a) => ok(commands::compare::run(a)),
         Command::Check(a) => commands::check::run(a),

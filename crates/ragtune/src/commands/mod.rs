@@ -11,6 +11,7 @@ pub mod report;
 pub mod runs;
 mod search;
 pub mod serve;
+pub mod shard;
 pub mod sweep;
 
 use ragtune_embed::Device;

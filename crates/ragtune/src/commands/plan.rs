@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use ragtune_sweep::search::{Strategy, planned_rungs, planned_stages};
+use ragtune_sweep::shard::ShardPlan;
 use ragtune_sweep::{Grid, KindCount, OnnxModels, StageRecord, prepare};
 use serde_json::json;
 
@@ -36,6 +37,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             "collapsed": collapsed.iter().map(|(l, n)| json!({"setup": l, "combinations": n})).collect::<Vec<_>>(),
             "identical_chunk_sets": identical,
             "search": search_json(&grid, &prep.corpus),
+            "shards": args.shards.map(|n| ShardPlan::new(&prep.plan, &prep.corpus, n)),
             "inputs": prep.plan.inputs,
             "setups": prep.plan.setups.iter().map(|s| json!({"config_id": s.config_id, "label": s.setup.label()})).collect::<Vec<_>>(),
         });
@@ -44,6 +46,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     }
     print_plan(&mut out, &grid, &counts, &collapsed)?;
     print_search(&mut out, &grid, &prep.corpus)?;
+    if let Some(n) = args.shards {
+        print_shards(&mut out, &ShardPlan::new(&prep.plan, &prep.corpus, n))?;
+    }
     for group in &identical {
         writeln!(
             out,
@@ -195,4 +200,34 @@ pub fn print_stage_counts(stages: &[StageRecord]) {
         .map(|s| format!("{} {}/{}", s.kind, s.computed, s.reused))
         .collect();
     eprintln!("ragtune: stages computed/reused: {}", parts.join(", "));
+}
+
+/// Each shard's share: embedding pieces and their estimated tokens, setups, and the
+/// largest shard against the mean.
+fn print_shards(out: &mut impl Write, sp: &ShardPlan) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} shards (balanced by estimated tokens: document bytes / 4, times size/(size - overlap)):",
+        sp.count
+    )?;
+    writeln!(
+        out,
+        "{:<7} {:>7} {:>14} {:>7}",
+        "shard", "pieces", "embed tokens", "setups"
+    )?;
+    for i in 0..sp.count {
+        writeln!(
+            out,
+            "{:<7} {:>7} {:>14} {:>7}",
+            format!("{i}/{}", sp.count),
+            sp.embed[i].len(),
+            sp.embed_tokens[i],
+            sp.setups[i].len()
+        )?;
+    }
+    writeln!(
+        out,
+        "largest shard: {:.3}x the mean of estimated embedding tokens",
+        sp.imbalance()
+    )
 }

@@ -17,6 +17,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if opts.device == ragtune_embed::Device::Cuda && !cfg!(feature = "cuda") {
         return Err(ragtune_embed::EmbedError::CudaNotBuilt.into());
     }
+    if let Some(spec) = &args.shard {
+        return super::shard::run(&args, &grid, &opts, spec);
+    }
     let out = args.out.clone().unwrap_or_else(|| default_out(&grid.name));
     let (run, resume) = open_run(&out, args.resume)?;
     eprintln!(
@@ -27,10 +30,23 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     );
     let bars = Bars::new();
     let models = OnnxModels::new(opts.embed_options());
-    let (records, mut manifest) = run_sweep(&grid, &run, &opts, &models, &bars, resume)?;
+    let (records, manifest) = run_sweep(&grid, &run, &opts, &models, &bars, resume)?;
     if manifest.status == "budget reached" {
         eprintln!("ragtune: the [search] budget was reached; everything scored so far is written");
     }
+    write_outputs(&run, records, manifest, &grid, args.show)
+}
+
+/// Write a finished sweep's tables and best.toml, complete its manifest, and print its
+/// table: what a sweep in one process and a merge of shards both end with.
+pub fn write_outputs(
+    run: &RunDir,
+    records: Vec<ragtune_sweep::PointRecord>,
+    mut manifest: ragtune_sweep::Manifest,
+    grid: &Grid,
+    show: usize,
+) -> anyhow::Result<()> {
+    let out = run.path();
     super::plan::print_stage_counts(&manifest.stages);
     if manifest.resumed_points > 0 {
         eprintln!(
@@ -39,14 +55,14 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         );
     }
     let k = grid.objective.k;
-    let (records, n_full, best, stats) = judge(records, &grid);
+    let (records, n_full, best, stats) = judge(records, grid);
     let full = &records[..n_full];
     ragtune_results::write_tables(&records, &stats, run.path())
         .context("writing results tables")?;
     match &best {
         Some(b) => {
             let mut b = b.clone();
-            b.search = super::search::verdict(&manifest, run.path(), &b, &grid)?;
+            b.search = super::search::verdict(&manifest, run.path(), &b, grid)?;
             let text = format!(
                 "# The best setup of this run under [select]; `ragtune serve --run {}` loads it.\n{}{}",
                 out.display(),
@@ -66,7 +82,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             grid.select.max_context_tokens
         ),
     }
-    print_table(full, &stats, &grid, args.show)?;
+    print_table(full, &stats, grid, show)?;
     super::search::print_summary(&manifest, &records)?;
     eprintln!(
         "ragtune: wrote {}/results.parquet ({} rows), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
