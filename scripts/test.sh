@@ -32,3 +32,16 @@ export RAGTUNE_MLFLOW_URI
 # The end-to-end tests are #[ignore]d for a bare `cargo test --workspace` (no models, no
 # venv, no datasets there); here everything they need is provisioned, so they all run.
 cargo test --release --workspace "$@" -- --include-ignored
+# Sharded sweeps on a real one-node Slurm cluster, started by the script itself; where the
+# daemons cannot start here it says so loudly (exit 77) and the rest of the suite stands.
+if [ $# -eq 0 ]; then
+  slurm=0
+  scripts/test-slurm.sh || slurm=$?
+  if [ "$slurm" = 77 ]; then
+    echo "test.sh: WARNING: the Slurm cluster test did NOT run (see above)" >&2
+  elif [ "$slurm" != 0 ]; then
+    exit "$slurm"
+  fi
+else
+  echo "test.sh: a test filter was given: the Slurm cluster test (scripts/test-slurm.sh) is not run" >&2
+fi
