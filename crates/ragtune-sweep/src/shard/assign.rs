@@ -2,10 +2,11 @@
 //! grouped by the index they share, each assigned by longest-processing-time-first to the
 //! least-loaded shard. Deterministic: every shard computes the same assignment.
 
-use ragtune_core::{ChunkSpec, Corpus};
+use ragtune_core::ChunkSpec;
 use serde::Serialize;
 
 use crate::plan::Plan;
+use crate::sweep::Prepared;
 
 /// Pieces per shard the embedding is cut into: enough for the greedy assignment to even
 /// the shards out, few enough that each piece is a worthwhile batch.
@@ -27,19 +28,32 @@ fn expansion(spec: &ChunkSpec) -> f64 {
     }
 }
 
-/// One piece of embedding work: a vectors node's chunks that lie in a range of documents.
+/// What a piece of embedding work embeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Piece {
+    /// A vectors node's chunks that lie in a range of documents.
+    Chunks {
+        /// The vectors node.
+        vectors: usize,
+        /// Its chunk set node.
+        chunks: usize,
+        /// First document.
+        first_doc: usize,
+        /// One past the last document.
+        end_doc: usize,
+    },
+    /// Every question (each model embeds them once, whatever the chunking).
+    Questions,
+}
+
+/// One piece of embedding work under one model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EmbedUnit {
-    /// The vectors node.
-    pub vectors: usize,
-    /// Its chunk set node.
-    pub chunks: usize,
     /// The model, by the grid's name.
     pub model: String,
-    /// First document.
-    pub first_doc: usize,
-    /// One past the last document.
-    pub end_doc: usize,
+    /// What it embeds.
+    pub piece: Piece,
     /// Estimated tokens to embed.
     pub tokens: u64,
 }
@@ -69,14 +83,26 @@ pub struct ShardPlan {
 
 impl ShardPlan {
     /// Assign `plan` over `corpus` to `count` shards.
-    pub fn new(plan: &Plan, corpus: &Corpus, count: usize) -> Self {
+    pub fn new(prep: &Prepared, count: usize) -> Self {
+        let (plan, corpus) = (&prep.plan, &prep.corpus);
         let count = count.max(1);
         let docs: Vec<u64> = corpus
             .docs
             .iter()
             .map(|d| estimated_doc_tokens(&d.text))
             .collect();
-        let (embed, embed_tokens) = lpt(embed_units(plan, &docs, count), count, |u| u.tokens);
+        let questions: u64 = corpus
+            .questions
+            .iter()
+            .map(|q| estimated_doc_tokens(&q.text))
+            .sum();
+        let max = |m: &str| {
+            prep.infos
+                .get(m)
+                .map_or(usize::MAX, |i| i.record.max_tokens)
+        };
+        let units = embed_units(plan, &docs, questions, &max, count);
+        let (embed, embed_tokens) = lpt(units, count, |u| u.tokens);
         let (groups, score_tokens) = lpt(setup_groups(plan, &docs), count, |g| g.tokens);
         let setups = groups
             .into_iter()
@@ -91,51 +117,147 @@ impl ShardPlan {
         }
     }
 
+    /// Each shard's exact embedding tokens — the counting tokenizer's count of every text
+    /// in its pieces, cut at the model's maximum as the model runs it — when every chunk
+    /// set the pieces need is in `store`; else `None`.
+    pub fn exact_tokens(
+        &self,
+        prep: &Prepared,
+        store: &crate::store::StageStore,
+    ) -> Option<Vec<u64>> {
+        let (plan, corpus, tokenizer) = (&prep.plan, &prep.corpus, &prep.tokenizer);
+        let max = |m: &str| {
+            prep.infos
+                .get(m)
+                .map_or(u64::MAX, |i| i.record.max_tokens as u64)
+        };
+        let lens: Vec<usize> = corpus.docs.iter().map(|d| d.text.len()).collect();
+        let mut per_doc: std::collections::HashMap<(usize, u64), Vec<u64>> = Default::default();
+        let mut questions = None;
+        let mut out = Vec::with_capacity(self.count);
+        for pieces in &self.embed {
+            let mut total = 0;
+            for u in pieces {
+                let cap = max(&u.model);
+                let Piece::Chunks {
+                    chunks,
+                    first_doc,
+                    end_doc,
+                    ..
+                } = u.piece
+                else {
+                    total += *questions.get_or_insert_with(|| {
+                        corpus
+                            .questions
+                            .iter()
+                            .map(|q| {
+                                u64::from(ragtune_chunk::count_tokens(tokenizer, &q.text)).min(cap)
+                            })
+                            .sum::<u64>()
+                    });
+                    continue;
+                };
+                if !per_doc.contains_key(&(chunks, cap)) {
+                    let bytes = store.get(crate::store::Stage::Chunks, &plan.nodes[chunks].key)?;
+                    let (set, counts) = crate::codec::decode_chunks(&bytes, &lens)?;
+                    let mut docs = vec![0u64; lens.len()];
+                    for (c, n) in set.chunks.iter().zip(&counts) {
+                        docs[c.doc as usize] += u64::from(*n).min(cap);
+                    }
+                    per_doc.insert((chunks, cap), docs);
+                }
+                total += per_doc[&(chunks, cap)][first_doc..end_doc]
+                    .iter()
+                    .sum::<u64>();
+            }
+            out.push(total);
+        }
+        Some(out)
+    }
+
     /// The largest shard's estimated embedding tokens over the mean (1 is perfect; 1 too
     /// when there is nothing to embed).
     pub fn imbalance(&self) -> f64 {
-        let total: u64 = self.embed_tokens.iter().sum();
-        let max = self.embed_tokens.iter().copied().max().unwrap_or(0);
-        if total == 0 {
-            1.0
-        } else {
-            max as f64 * self.count as f64 / total as f64
-        }
+        imbalance(&self.embed_tokens)
     }
 }
 
-/// Every vectors node, cut into runs of whole documents of about an even share of
-/// `count × PIECES_PER_SHARD` pieces of the total.
-fn embed_units(plan: &Plan, docs: &[u64], count: usize) -> Vec<EmbedUnit> {
-    let mut nodes: Vec<(usize, usize, String, f64)> = Vec::new();
+/// The largest of `loads` over their mean (1 when all are 0).
+pub fn imbalance(loads: &[u64]) -> f64 {
+    let total: u64 = loads.iter().sum();
+    let max = loads.iter().copied().max().unwrap_or(0);
+    if total == 0 {
+        1.0
+    } else {
+        max as f64 * loads.len() as f64 / total as f64
+    }
+}
+
+/// A document's estimated tokens as one model runs them under one chunking: its tokens,
+/// repeated by the overlap, and cut at the model's maximum per text (a whole article
+/// truncated to 256 tokens costs 256, whatever its length).
+fn doc_cost(doc: u64, spec: &ChunkSpec, max_tokens: usize) -> f64 {
+    let max = max_tokens.max(1) as f64;
+    if !spec.kind.is_sized() {
+        return (doc as f64).min(max);
+    }
+    let chunk = if spec.kind.needs_tokenizer() {
+        spec.size as f64
+    } else {
+        spec.size as f64 / 4.0
+    };
+    let cut = if chunk > max { max / chunk } else { 1.0 };
+    doc as f64 * expansion(spec) * cut
+}
+
+/// Each model's questions as one piece, and every vectors node cut into runs of whole
+/// documents of about an even share of `count × PIECES_PER_SHARD` pieces of the total.
+fn embed_units(
+    plan: &Plan,
+    docs: &[u64],
+    questions: u64,
+    max_tokens: &dyn Fn(&str) -> usize,
+    count: usize,
+) -> Vec<EmbedUnit> {
+    let mut nodes: Vec<(usize, usize, String, Vec<f64>)> = Vec::new();
     for s in &plan.setups {
         if let (Some(v), Some(spec)) = (s.vector, s.setup.retriever.vector())
             && !nodes.iter().any(|n| n.0 == v.vectors)
         {
-            nodes.push((
-                v.vectors,
-                s.chunks,
-                spec.model.clone(),
-                expansion(&s.setup.chunk),
-            ));
+            let max = max_tokens(&spec.model);
+            let costs = docs
+                .iter()
+                .map(|&d| doc_cost(d, &s.setup.chunk, max))
+                .collect();
+            nodes.push((v.vectors, s.chunks, spec.model.clone(), costs));
         }
     }
-    let corpus: u64 = docs.iter().sum();
-    let total: f64 = nodes.iter().map(|n| corpus as f64 * n.3).sum();
+    let total: f64 = nodes.iter().map(|n| n.3.iter().sum::<f64>()).sum();
     let target = (total / (count as u64 * PIECES_PER_SHARD) as f64).max(1.0);
-    let mut units = Vec::new();
-    for (vectors, chunks, model, factor) in nodes {
+    let mut units: Vec<EmbedUnit> = Vec::new();
+    for (_, _, model, _) in &nodes {
+        if !units.iter().any(|u| &u.model == model) {
+            units.push(EmbedUnit {
+                model: model.clone(),
+                piece: Piece::Questions,
+                tokens: questions,
+            });
+        }
+    }
+    for (vectors, chunks, model, costs) in nodes {
         let mut start = 0;
         let mut acc = 0.0;
-        for (d, &t) in docs.iter().enumerate() {
-            acc += t as f64 * factor;
-            if acc >= target || d + 1 == docs.len() {
+        for (d, &t) in costs.iter().enumerate() {
+            acc += t;
+            if acc >= target || d + 1 == costs.len() {
                 units.push(EmbedUnit {
-                    vectors,
-                    chunks,
                     model: model.clone(),
-                    first_doc: start,
-                    end_doc: d + 1,
+                    piece: Piece::Chunks {
+                        vectors,
+                        chunks,
+                        first_doc: start,
+                        end_doc: d + 1,
+                    },
                     tokens: acc.round() as u64,
                 });
                 start = d + 1;
@@ -191,44 +313,58 @@ mod tests {
     use super::*;
     use crate::testing;
 
-    fn plan_of(sizes: &str) -> (Plan, Corpus) {
+    fn prepared(sizes: &str) -> Prepared {
         let dir = tempfile::tempdir().unwrap();
         testing::write_corpus(dir.path());
         let text = testing::grid_text(sizes, "[0.5]", "[1, 3]");
         let grid = testing::grid(dir.path(), "g.toml", &text).unwrap();
-        let prep = crate::prepare(&grid, &testing::MODELS, dir.path(), None).unwrap();
-        (prep.plan, prep.corpus)
+        crate::prepare(&grid, &testing::MODELS, dir.path(), None).unwrap()
     }
 
     #[test]
     fn every_piece_and_setup_goes_to_exactly_one_shard() {
-        let (plan, corpus) = plan_of("[40, 80, 120]");
+        let prep = prepared("[40, 80, 120]");
+        let (plan, corpus) = (&prep.plan, &prep.corpus);
         for count in [1, 2, 3, 7] {
-            let sp = ShardPlan::new(&plan, &corpus, count);
+            let sp = ShardPlan::new(&prep, count);
             let mut ids: Vec<String> = sp.setups.concat();
             ids.sort();
             let mut want: Vec<String> = plan.setups.iter().map(|s| s.config_id.clone()).collect();
             want.sort();
             assert_eq!(ids, want, "{count} shards");
             // Each vectors node's pieces tile its documents exactly once.
-            let mut pieces: Vec<EmbedUnit> = sp.embed.concat();
-            pieces.sort_by_key(|u| (u.vectors, u.first_doc));
-            for v in pieces
+            let all: Vec<EmbedUnit> = sp.embed.concat();
+            let questions = all.iter().filter(|u| u.piece == Piece::Questions).count();
+            assert_eq!(questions, 1, "one model: its questions are one piece");
+            let mut ranges: Vec<(usize, usize, usize)> = all
                 .iter()
-                .map(|u| u.vectors)
+                .filter_map(|u| match u.piece {
+                    Piece::Chunks {
+                        vectors,
+                        first_doc,
+                        end_doc,
+                        ..
+                    } => Some((vectors, first_doc, end_doc)),
+                    Piece::Questions => None,
+                })
+                .collect();
+            ranges.sort();
+            for v in ranges
+                .iter()
+                .map(|r| r.0)
                 .collect::<std::collections::BTreeSet<_>>()
             {
-                let mine: Vec<&EmbedUnit> = pieces.iter().filter(|u| u.vectors == v).collect();
-                assert_eq!(mine[0].first_doc, 0);
-                assert_eq!(mine.last().unwrap().end_doc, corpus.docs.len());
-                assert!(mine.windows(2).all(|w| w[0].end_doc == w[1].first_doc));
+                let mine: Vec<_> = ranges.iter().filter(|r| r.0 == v).collect();
+                assert_eq!(mine[0].1, 0);
+                assert_eq!(mine.last().unwrap().2, corpus.docs.len());
+                assert!(mine.windows(2).all(|w| w[0].2 == w[1].1));
             }
             assert_eq!(
                 sp.embed_tokens.iter().sum::<u64>(),
-                pieces.iter().map(|u| u.tokens).sum::<u64>()
+                all.iter().map(|u| u.tokens).sum::<u64>()
             );
             // The same inputs always give the same assignment.
-            assert_eq!(ShardPlan::new(&plan, &corpus, count).setups, sp.setups);
+            assert_eq!(ShardPlan::new(&prep, count).setups, sp.setups);
             if count == 3 {
                 assert!(sp.imbalance() <= 1.15, "imbalance {}", sp.imbalance());
             }
@@ -251,6 +387,15 @@ mod tests {
         };
         assert_eq!(expansion(&spec(200, 0)), 1.0);
         assert_eq!(expansion(&spec(200, 100)), 2.0);
+        // Characters count a quarter token each; past the model's maximum a text is cut.
+        assert_eq!(doc_cost(1000, &spec(200, 100), 256), 2000.0);
+        assert_eq!(doc_cost(1000, &spec(2048, 0), 256), 500.0);
+        let whole = ChunkSpec {
+            kind: ragtune_core::ChunkerKind::None,
+            size: 0,
+            overlap: 0,
+        };
+        assert_eq!(doc_cost(1000, &whole, 256), 256.0);
         assert_eq!(estimated_doc_tokens("abcdefghi"), 3);
     }
 }

@@ -19,7 +19,7 @@
 mod assign;
 mod run;
 
-pub use assign::{EmbedUnit, ShardPlan, estimated_doc_tokens};
+pub use assign::{EmbedUnit, Piece, ShardPlan, estimated_doc_tokens, imbalance};
 pub use run::{
     MergeLock, ShardRecord, ShardSummary, all_complete, merge_shards, read_records, run_shard,
 };

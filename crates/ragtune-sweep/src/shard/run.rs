@@ -8,7 +8,7 @@ use ragtune_core::ChunkSet;
 use ragtune_eval::PointRecord;
 use serde::{Deserialize, Serialize};
 
-use super::{SHARDS_DIR, ShardId, ShardPlan};
+use super::{Piece, SHARDS_DIR, ShardId, ShardPlan};
 use crate::error::{Result, SweepError};
 use crate::exec::{Executor, Reporter, set_label};
 use crate::grid::Grid;
@@ -210,7 +210,7 @@ fn shard_inner(
     let prep = prepare(grid, models, &opts.models_dir, None)?;
     describe_inputs(&mut rec.manifest, &prep);
     let store = opts.store()?.expect("checked: shards have a store");
-    let sp = ShardPlan::new(&prep.plan, &prep.corpus, rec.shard.count);
+    let sp = ShardPlan::new(&prep, rec.shard.count);
     let i = rec.shard.index;
     rec.estimated_tokens = sp.embed_tokens[i];
     rec.embed_units = sp.embed[i].len();
@@ -243,23 +243,31 @@ fn shard_inner(
 fn embed_pieces(ex: &Executor, store: &StageStore, pieces: &[super::EmbedUnit]) -> Result<()> {
     let mut sets: HashMap<usize, ChunkSet> = HashMap::new();
     for u in pieces {
-        if store.contains(Stage::Vectors, &ex.plan.nodes[u.vectors].key) {
+        let Piece::Chunks {
+            vectors,
+            chunks,
+            first_doc,
+            end_doc,
+        } = u.piece
+        else {
+            ex.question_vectors(&u.model)?;
+            continue;
+        };
+        if store.contains(Stage::Vectors, &ex.plan.nodes[vectors].key) {
             continue;
         }
-        let set = match sets.entry(u.chunks) {
+        let set = match sets.entry(chunks) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(ex.chunk_set(u.chunks)?.0),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(ex.chunk_set(chunks)?.0),
         };
         let texts: Vec<std::borrow::Cow<str>> = (0..set.len())
-            .filter(|&c| (u.first_doc..u.end_doc).contains(&(set.chunks[c].doc as usize)))
+            .filter(|&c| (first_doc..end_doc).contains(&(set.chunks[c].doc as usize)))
             .map(|c| set.index_text(ex.corpus, c))
             .collect();
         let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
         let what = format!(
-            "{} (documents {}..{})",
-            set_label(ex, u.vectors),
-            u.first_doc,
-            u.end_doc
+            "{} (documents {first_doc}..{end_doc})",
+            set_label(ex, vectors)
         );
         ex.embed(&what, &u.model, &refs)?;
     }

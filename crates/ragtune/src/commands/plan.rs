@@ -15,10 +15,16 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let models = OnnxModels::new(opts.embed_options());
     let mut prep = prepare(&grid, &models, &opts.models_dir, None)?;
     let mut identical = Vec::new();
-    if let Some(store) = opts.store()? {
-        prep.plan.check_store(&store);
-        identical = prep.plan.identical_chunk_sets(&store, &prep.corpus);
+    let store = opts.store()?;
+    if let Some(store) = &store {
+        prep.plan.check_store(store);
+        identical = prep.plan.identical_chunk_sets(store, &prep.corpus);
     }
+    let shards = args.shards.map(|n| {
+        let sp = ShardPlan::new(&prep, n);
+        let exact = store.as_ref().and_then(|s| sp.exact_tokens(&prep, s));
+        (sp, exact)
+    });
     let counts = prep.plan.counts();
     let collapsed: Vec<(String, usize)> = grid
         .points
@@ -37,7 +43,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             "collapsed": collapsed.iter().map(|(l, n)| json!({"setup": l, "combinations": n})).collect::<Vec<_>>(),
             "identical_chunk_sets": identical,
             "search": search_json(&grid, &prep.corpus),
-            "shards": args.shards.map(|n| ShardPlan::new(&prep.plan, &prep.corpus, n)),
+            "shards": shards.as_ref().map(|(sp, exact)| json!({"plan": sp, "imbalance": sp.imbalance(), "exact_tokens": exact})),
             "inputs": prep.plan.inputs,
             "setups": prep.plan.setups.iter().map(|s| json!({"config_id": s.config_id, "label": s.setup.label()})).collect::<Vec<_>>(),
         });
@@ -46,8 +52,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     }
     print_plan(&mut out, &grid, &counts, &collapsed)?;
     print_search(&mut out, &grid, &prep.corpus)?;
-    if let Some(n) = args.shards {
-        print_shards(&mut out, &ShardPlan::new(&prep.plan, &prep.corpus, n))?;
+    if let Some((sp, exact)) = &shards {
+        print_shards(&mut out, sp, exact.as_deref())?;
     }
     for group in &identical {
         writeln!(
@@ -202,26 +208,32 @@ pub fn print_stage_counts(stages: &[StageRecord]) {
     eprintln!("ragtune: stages computed/reused: {}", parts.join(", "));
 }
 
-/// Each shard's share: embedding pieces and their estimated tokens, setups, and the
-/// largest shard against the mean.
-fn print_shards(out: &mut impl Write, sp: &ShardPlan) -> std::io::Result<()> {
+/// Each shard's share: embedding pieces and their estimated tokens (exact ones too where
+/// the chunk sets are stored), setups, and the largest shard against the mean.
+fn print_shards(
+    out: &mut impl Write,
+    sp: &ShardPlan,
+    exact: Option<&[u64]>,
+) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} shards (balanced by estimated tokens: document bytes / 4, times size/(size - overlap)):",
+        "{} shards, balanced by estimated tokens (document bytes / 4, times size/(size - overlap)):",
         sp.count
     )?;
     writeln!(
         out,
-        "{:<7} {:>7} {:>14} {:>7}",
-        "shard", "pieces", "embed tokens", "setups"
+        "{:<7} {:>7} {:>16} {:>14} {:>7}",
+        "shard", "pieces", "est. tokens", "exact tokens", "setups"
     )?;
     for i in 0..sp.count {
+        let e = exact.map_or("-".into(), |e| e[i].to_string());
         writeln!(
             out,
-            "{:<7} {:>7} {:>14} {:>7}",
+            "{:<7} {:>7} {:>16} {:>14} {:>7}",
             format!("{i}/{}", sp.count),
             sp.embed[i].len(),
             sp.embed_tokens[i],
+            e,
             sp.setups[i].len()
         )?;
     }
@@ -229,5 +241,16 @@ fn print_shards(out: &mut impl Write, sp: &ShardPlan) -> std::io::Result<()> {
         out,
         "largest shard: {:.3}x the mean of estimated embedding tokens",
         sp.imbalance()
-    )
+    )?;
+    match exact {
+        Some(e) => writeln!(
+            out,
+            "largest shard: {:.3}x the mean of exact embedding tokens (from the stored chunk sets)",
+            ragtune_sweep::shard::imbalance(e)
+        ),
+        None => writeln!(
+            out,
+            "exact tokens: known once every chunk set is in the stage store (after any sweep of this grid, or a shard's first seconds)"
+        ),
+    }
 }
