@@ -50,6 +50,8 @@ mungekey --create --keyfile="$d/munge.key" && chmod 600 "$d/munge.key"
 munged --force --key-file="$d/munge.key" --socket="$d/munge.sock" --log-file="$d/munged.log" \
   --pid-file="$d/munged.pid" --seed-file="$d/munged.seed" || { logs; skip "munged would not start"; }
 host="$(hostname -s)"
+# Private ports, so that two test runs on one machine do not meet.
+port=$((20000 + RANDOM % 20000))
 user="$(id -un)"
 mkdir -p "$d/state" "$d/spool"
 cat > "$d/slurm.conf" <<CONF
@@ -64,8 +66,8 @@ StateSaveLocation=$d/state
 SlurmdSpoolDir=$d/spool
 SlurmctldPidFile=$d/slurmctld.pid
 SlurmdPidFile=$d/slurmd.pid
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
 SlurmctldLogFile=$d/slurmctld.log
 SlurmdLogFile=$d/slurmd.log
 ProctrackType=proctrack/linuxproc
