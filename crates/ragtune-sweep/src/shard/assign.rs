@@ -157,18 +157,15 @@ impl ShardPlan {
                     });
                     continue;
                 };
-                if !per_doc.contains_key(&(chunks, cap)) {
-                    let bytes = store.get(crate::store::Stage::Chunks, &plan.nodes[chunks].key)?;
-                    let (set, counts) = crate::codec::decode_chunks(&bytes, &lens)?;
-                    let mut docs = vec![0u64; lens.len()];
-                    for (c, n) in set.chunks.iter().zip(&counts) {
-                        docs[c.doc as usize] += u64::from(*n).min(cap);
+                let docs = match per_doc.entry((chunks, cap)) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let key = &plan.nodes[chunks].key;
+                        let bytes = store.get(crate::store::Stage::Chunks, key)?;
+                        e.insert(stored_doc_tokens(&bytes, &lens, cap)?)
                     }
-                    per_doc.insert((chunks, cap), docs);
-                }
-                total += per_doc[&(chunks, cap)][first_doc..end_doc]
-                    .iter()
-                    .sum::<u64>();
+                };
+                total += docs[first_doc..end_doc].iter().sum::<u64>();
             }
             out.push(total);
         }
@@ -180,6 +177,16 @@ impl ShardPlan {
     pub fn imbalance(&self) -> f64 {
         imbalance(&self.embed_tokens)
     }
+}
+
+/// Per document, the stored chunk set's token counts, each cut at `cap`.
+fn stored_doc_tokens(bytes: &[u8], lens: &[usize], cap: u64) -> Option<Vec<u64>> {
+    let (set, counts) = crate::codec::decode_chunks(bytes, lens)?;
+    let mut docs = vec![0u64; lens.len()];
+    for (c, n) in set.chunks.iter().zip(&counts) {
+        docs[c.doc as usize] += u64::from(*n).min(cap);
+    }
+    Some(docs)
 }
 
 /// The largest of `loads` over their mean (1 when all are 0).
