@@ -23,6 +23,44 @@ pub struct EmbedOutput {
 /// the texts, and their vectors, row-major.
 pub type BatchSink<'a> = dyn FnMut(&[usize], &[f32]) -> Result<(), EmbedFailure> + 'a;
 
+/// A text's token-level output, for late chunking: each token's byte range in the text
+/// and its output vector (row-major, `dim` per token, before any pooling).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenVectors {
+    /// Byte range of each token in the text.
+    pub offsets: Vec<(usize, usize)>,
+    /// One row of `dim` values per token.
+    pub vectors: Vec<f32>,
+}
+
+/// The late-chunked vector of bytes `start..end`: the mean of the vectors of the tokens
+/// that overlap it, L2-normalised. A span no token overlaps (whitespace between tokens)
+/// takes the token nearest its start.
+pub fn pool_span(tv: &TokenVectors, dim: usize, start: usize, end: usize) -> Vec<f32> {
+    let mut v = vec![0f32; dim];
+    let inside: Vec<usize> = (0..tv.offsets.len())
+        .filter(|&t| tv.offsets[t].0 < end && tv.offsets[t].1 > start)
+        .collect();
+    let picked = if inside.is_empty() {
+        (0..tv.offsets.len())
+            .min_by_key(|&t| tv.offsets[t].0.abs_diff(start))
+            .into_iter()
+            .collect()
+    } else {
+        inside
+    };
+    for &t in &picked {
+        for (x, y) in v.iter_mut().zip(&tv.vectors[t * dim..(t + 1) * dim]) {
+            *x += y;
+        }
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
 /// Something that turns texts into unit vectors.
 pub trait Embedder: Send + Sync {
     /// Vector dimension.
@@ -55,6 +93,21 @@ pub trait Embedder: Send + Sync {
         let all: Vec<usize> = (0..texts.len()).collect();
         sink(&all, &out.vectors)?;
         Ok(out.truncated)
+    }
+
+    /// `text`'s token vectors for late chunking, run in windows of `window` tokens
+    /// (special tokens included) that overlap by `overlap`; a token in two windows takes
+    /// its vector from the one where it sits farther from the edge.
+    fn token_vectors(
+        &self,
+        text: &str,
+        window: usize,
+        overlap: usize,
+    ) -> Result<TokenVectors, EmbedFailure> {
+        let _ = (text, window, overlap);
+        Err(EmbedFailure(
+            "this embedder has no token-level output, which late chunking needs".into(),
+        ))
     }
 }
 
@@ -137,11 +190,109 @@ impl Embedder for FakeEmbedder {
             .filter(|t| Self::words(t).nth(self.max_words).is_some())
             .count())
     }
+
+    /// Each word is a token; its vector is its own bucket plus half of the word before it
+    /// in the same window, so that context (and so the windowing) shows in the result.
+    fn token_vectors(
+        &self,
+        text: &str,
+        window: usize,
+        overlap: usize,
+    ) -> Result<TokenVectors, EmbedFailure> {
+        let mut offsets = Vec::new();
+        let mut start = None;
+        for (i, c) in text
+            .char_indices()
+            .chain(std::iter::once((text.len(), ' ')))
+        {
+            match (c.is_alphanumeric(), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    offsets.push((s, i));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        let owner = window_owners(offsets.len(), window.saturating_sub(2).max(1), overlap);
+        let mut vectors = vec![0f32; offsets.len() * self.dim];
+        for (t, &(s, e)) in offsets.iter().enumerate() {
+            let row = &mut vectors[t * self.dim..(t + 1) * self.dim];
+            row.copy_from_slice(&self.one(&text[s..e]));
+            if t > 0 && owner[t].1 < t {
+                let prev = self.one(&text[offsets[t - 1].0..offsets[t - 1].1]);
+                row.iter_mut().zip(prev).for_each(|(x, p)| *x += 0.5 * p);
+            }
+        }
+        Ok(TokenVectors { offsets, vectors })
+    }
+}
+
+/// How many windows of `content` tokens, each starting `content - overlap` after the one
+/// before, cover `n` tokens (at least one).
+pub fn window_count(n: usize, content: usize, overlap: usize) -> usize {
+    let step = content.saturating_sub(overlap).max(1);
+    if n <= content {
+        1
+    } else {
+        1 + (n - content).div_ceil(step)
+    }
+}
+
+/// For each of `n` tokens run in windows of `content` tokens that overlap by `overlap`:
+/// the window it takes its vector from and that window's first token. In an overlap the
+/// first half stays with the earlier window and the second goes to the later one, so each
+/// token is read where it has the most context on both sides.
+pub fn window_owners(n: usize, content: usize, overlap: usize) -> Vec<(usize, usize)> {
+    let step = content.saturating_sub(overlap).max(1);
+    let last = window_count(n, content, overlap) - 1;
+    (0..n)
+        .map(|t| {
+            let mut w = (t / step).min(last);
+            if w > 0 && t < w * step + overlap / 2 {
+                w -= 1;
+            }
+            (w, w * step)
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_cover_every_token_once_and_split_overlaps_in_half() {
+        // 10 tokens, windows of 4 overlapping by 2: starts 0, 2, 4, 6.
+        assert_eq!(window_count(10, 4, 2), 4);
+        assert_eq!(window_count(4, 4, 2), 1);
+        let owners: Vec<usize> = window_owners(10, 4, 2).iter().map(|o| o.0).collect();
+        assert_eq!(owners, vec![0, 0, 0, 1, 1, 2, 2, 3, 3, 3]);
+        for (t, (w, start)) in window_owners(10, 4, 2).into_iter().enumerate() {
+            assert!(
+                start <= t && t < start + 4,
+                "token {t} is inside window {w}"
+            );
+        }
+        // No overlap: plain blocks; a short text is one window.
+        let blocks: Vec<usize> = window_owners(7, 3, 0).iter().map(|o| o.0).collect();
+        assert_eq!(blocks, vec![0, 0, 0, 1, 1, 1, 2]);
+        assert!(window_owners(3, 8, 2).iter().all(|o| *o == (0, 0)));
+    }
+
+    #[test]
+    fn a_span_pools_the_tokens_it_overlaps() {
+        let tv = TokenVectors {
+            offsets: vec![(0, 3), (4, 7), (8, 11)],
+            vectors: vec![1.0, 0.0, 0.0, 1.0, 3.0, 4.0],
+        };
+        // Tokens 0 and 1: mean (0.5, 0.5), normalised.
+        let v = pool_span(&tv, 2, 0, 7);
+        assert!((v[0] - 0.70710677).abs() < 1e-6 && (v[1] - 0.70710677).abs() < 1e-6);
+        // A partial overlap counts; whitespace alone takes the nearest token.
+        assert_eq!(pool_span(&tv, 2, 9, 10), vec![0.6, 0.8]);
+        assert_eq!(pool_span(&tv, 2, 7, 8), vec![0.6, 0.8]);
+    }
 
     #[test]
     fn fake_vectors_are_unit_deterministic_and_similar_for_shared_words() {

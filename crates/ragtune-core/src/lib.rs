@@ -25,12 +25,15 @@ mod setup;
 
 pub use atomic::{temp_path, write_atomic};
 pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span};
-pub use embedder::{BatchSink, EmbedFailure, EmbedOutput, Embedder, FakeEmbedder};
+pub use embedder::{
+    BatchSink, EmbedFailure, EmbedOutput, Embedder, FakeEmbedder, TokenVectors, pool_span,
+    window_count, window_owners,
+};
 pub use hash::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes, sha256, sha256_hex};
 pub use offsets::CharToByte;
 pub use ranking::{Hit, Ranking};
 pub use setup::{
     ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
-    DEFAULT_HNSW_M, DEFAULT_RRF_K, FlatSetup, Fusion, IndexSpec, Normalization, Retriever, Setup,
-    VectorSpec,
+    DEFAULT_HNSW_M, DEFAULT_RRF_K, Embedding, FlatSetup, Fusion, IndexSpec, Normalization,
+    Retriever, Setup, VectorSpec,
 };

@@ -171,6 +171,35 @@ impl IndexSpec {
     }
 }
 
+/// How a chunk's vector is made.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub enum Embedding {
+    /// Each chunk's text run through the model on its own.
+    #[default]
+    Standalone,
+    /// Late chunking: each document run through the model once, in windows of `window`
+    /// tokens overlapping by `overlap`; a chunk's vector is the mean of its tokens'
+    /// output vectors, L2-normalised.
+    Late {
+        /// Tokens per window, special tokens included.
+        window: usize,
+        /// Tokens shared by neighbouring windows.
+        overlap: usize,
+    },
+}
+
+impl Embedding {
+    /// Grid name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Standalone => "standalone",
+            Self::Late { .. } => "late",
+        }
+    }
+}
+
 /// Dense retrieval: a model and an index over its vectors.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct VectorSpec {
@@ -178,6 +207,9 @@ pub struct VectorSpec {
     pub model: String,
     /// Index.
     pub index: IndexSpec,
+    /// How chunk vectors are made.
+    #[serde(default)]
+    pub embedding: Embedding,
 }
 
 /// A retriever.
@@ -273,6 +305,9 @@ impl Setup {
             if let IndexSpec::Hnsw { ef_search, .. } = v.index {
                 s.push_str(&format!("(ef={ef_search})"));
             }
+            if let Embedding::Late { .. } = v.embedding {
+                s.push_str(" late");
+            }
         }
         s
     }
@@ -306,6 +341,16 @@ pub struct FlatSetup {
     pub normalization: Option<Normalization>,
     /// Fusion depth.
     pub fusion_depth: Option<usize>,
+    /// `late` for late chunking; absent for standalone embedding (so that the ids of
+    /// standalone setups are what they were before late chunking existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<String>,
+    /// Late chunking's window, in tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_window: Option<usize>,
+    /// Late chunking's window overlap, in tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_overlap: Option<usize>,
 }
 
 impl From<Setup> for FlatSetup {
@@ -320,6 +365,10 @@ impl From<Setup> for FlatSetup {
             _ => None,
         };
         let fusion = s.retriever.fusion();
+        let late = match v.map(|v| v.embedding) {
+            Some(Embedding::Late { window, overlap }) => Some((window, overlap)),
+            _ => None,
+        };
         let (alpha, normalization, rrf_k) = match fusion {
             Some(Fusion::Weighted {
                 alpha,
@@ -344,6 +393,9 @@ impl From<Setup> for FlatSetup {
                 Retriever::Hybrid { depth, .. } => Some(depth),
                 _ => None,
             },
+            embedding: late.map(|_| "late".to_string()),
+            late_window: late.map(|l| l.0),
+            late_overlap: late.map(|l| l.1),
         }
     }
 }
@@ -364,7 +416,19 @@ impl TryFrom<FlatSetup> for Setup {
                 },
                 Some(other) => return Err(format!("unknown index {other:?}")),
             };
-            Ok(VectorSpec { model, index })
+            let embedding = match f.embedding.as_deref() {
+                None | Some("standalone") => Embedding::Standalone,
+                Some("late") => Embedding::Late {
+                    window: f.late_window.ok_or("a late setup needs `late_window`")?,
+                    overlap: f.late_overlap.ok_or("a late setup needs `late_overlap`")?,
+                },
+                Some(other) => return Err(format!("unknown embedding {other:?}")),
+            };
+            Ok(VectorSpec {
+                model,
+                index,
+                embedding,
+            })
         };
         let retriever = match f.retriever.as_str() {
             "bm25" => Retriever::Bm25,
@@ -417,6 +481,7 @@ mod tests {
                         ef_construction: 200,
                         ef_search: 32,
                     },
+                    embedding: Embedding::Standalone,
                 },
                 fusion: Fusion::Weighted {
                     alpha: 0.3,
@@ -441,6 +506,26 @@ mod tests {
             s.label(),
             "tokens/200/0 hybrid weighted(a=0.3,z) m hnsw(ef=32)"
         );
+    }
+
+    #[test]
+    fn late_setups_have_their_own_ids_and_round_trip() {
+        let standalone = hybrid();
+        let mut late = hybrid();
+        if let Retriever::Hybrid { vector, .. } = &mut late.retriever {
+            vector.embedding = Embedding::Late {
+                window: 512,
+                overlap: 64,
+            };
+        }
+        assert_ne!(late.config_id(), standalone.config_id());
+        let json = serde_json::to_string(&late).unwrap();
+        assert!(
+            json.ends_with(r#""embedding":"late","late_window":512,"late_overlap":64}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Setup>(&json).unwrap(), late);
+        assert!(late.label().ends_with(" late"));
     }
 
     #[test]
