@@ -13,6 +13,7 @@ mod chunkers;
 mod dense;
 mod disk_full;
 mod errors;
+mod late;
 mod load;
 mod mlflow;
 mod q8;

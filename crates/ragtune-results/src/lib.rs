@@ -78,6 +78,10 @@ fn setup_columns(records: &[(&PointRecord, &ResultRow)]) -> Vec<Column> {
             .then_some(f.chunk.overlap as u32)),
         c!("retriever", |f| f.retriever.clone()),
         c!("model", |f| f.model.clone()),
+        c!("embedding", |f| f.model.as_ref().map(|_| f
+            .embedding
+            .clone()
+            .unwrap_or_else(|| "standalone".into()))),
         c!("index", |f| f.index.clone()),
         c!("hnsw_ef_search", |f| f.hnsw_ef_search.map(|e| e as u32)),
         c!("fusion", |f| f.fusion.clone()),

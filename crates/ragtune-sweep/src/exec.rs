@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ragtune_chunk::load_plain_tokenizer;
-use ragtune_core::{ChunkSet, ChunkSpec, Corpus, Embedder, Ranking, Setup};
+use ragtune_core::{ChunkSet, ChunkSpec, Corpus, Embedder, Embedding, Ranking, Setup};
 use ragtune_eval::{Costs, PointRecord};
 use ragtune_lexical::Bm25Index;
 use ragtune_retrieve::{Component, Query, as_ranking, combine};
@@ -341,6 +341,45 @@ impl<'a> Executor<'a> {
             });
     }
 
+    /// How vectors node `i` embeds its chunks.
+    fn embedding_of(&self, i: usize) -> Embedding {
+        self.plan
+            .setups
+            .iter()
+            .find(|s| s.vector.is_some_and(|v| v.vectors == i))
+            .and_then(|s| s.setup.retriever.vector())
+            .map_or(Embedding::Standalone, |v| v.embedding)
+    }
+
+    /// `set`'s late-chunked vectors under `model` (each document run once, through the
+    /// store's `tokens` table), accounted like any embedding: in documents, and in the
+    /// tokens run.
+    fn embed_late(
+        &self,
+        what: &str,
+        model: &str,
+        set: &ChunkSet,
+        window: (usize, usize),
+    ) -> Result<Vec<f32>> {
+        let e = self.embedder(model)?;
+        self.rep.add("embed", set.len() as u64);
+        let t = Instant::now();
+        let (data, s) =
+            crate::late::chunk_vectors(e.as_ref(), self.store, self.corpus, set, window, &|n| {
+                self.rep.inc("embed", n as u64)
+            })?;
+        if let Some(b) = &self.budget {
+            b.add_tokens(s.tokens);
+        }
+        let stats = CacheStats {
+            hits: s.hits,
+            misses: s.misses,
+            embedded_tokens: s.tokens,
+        };
+        self.record_embed(&format!("{what} late"), model, set.len(), stats, 0, t);
+        Ok(data)
+    }
+
     /// The questions' vectors under `model` (embedded once per run, through the cache).
     pub fn question_vectors(&self, model: &str) -> Result<Arc<Vectors>> {
         if let Some(v) = self.lock_qv().get(model) {
@@ -382,9 +421,16 @@ impl<'a> Executor<'a> {
             self.count(NodeKind::Vectors, true);
             return Ok(Vectors::new(dim, data)?);
         }
-        let texts = self.texts(set);
-        let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
-        let data = self.embed(&set_label(self, i), model, &refs)?;
+        let data = match self.embedding_of(i) {
+            Embedding::Late { window, overlap } => {
+                self.embed_late(&set_label(self, i), model, set, (window, overlap))?
+            }
+            Embedding::Standalone => {
+                let texts = self.texts(set);
+                let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+                self.embed(&set_label(self, i), model, &refs)?
+            }
+        };
         let v = Vectors::new(self.embedder(model)?.dim(), data)?;
         self.put(Stage::Vectors, key, &codec::encode_vectors(&v.data))?;
         self.count(NodeKind::Vectors, false);

@@ -40,7 +40,8 @@ use std::path::{Path, PathBuf};
 
 use ragtune_core::{
     ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
-    DEFAULT_HNSW_M, DEFAULT_RRF_K, Fusion, IndexSpec, Normalization, Retriever, Setup, VectorSpec,
+    DEFAULT_HNSW_M, DEFAULT_RRF_K, Embedding, Fusion, IndexSpec, Normalization, Retriever, Setup,
+    VectorSpec,
 };
 use ragtune_corpus::CorpusSpec;
 use ragtune_eval::Objective;
@@ -101,6 +102,21 @@ impl IndexKind {
         }
     }
 }
+
+/// How chunk vectors are made (`embedding` in `[grid]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingKind {
+    /// Each chunk embedded on its own.
+    Standalone,
+    /// Late chunking: each document embedded once, chunks pooled from its tokens.
+    Late,
+}
+
+/// Late chunking's default window: MiniLM's 512 position slots.
+pub const DEFAULT_LATE_WINDOW: usize = 512;
+/// Late chunking's default window overlap.
+pub const DEFAULT_LATE_OVERLAP: usize = 64;
 
 /// A fusion method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -164,6 +180,8 @@ pub struct GridTable {
     rrf_k: Option<Spanned<Vec<f64>>>,
     #[serde(default)]
     normalization: Option<Spanned<Vec<Normalization>>>,
+    #[serde(default)]
+    embedding: Option<Spanned<Vec<EmbeddingKind>>>,
     top_k: Spanned<Vec<usize>>,
 }
 
@@ -180,6 +198,12 @@ pub struct RetrievalSettings {
     /// HNSW `ef_construction` (default 200).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hnsw_ef_construction: Option<usize>,
+    /// Late chunking's window, in tokens (special tokens included) [512].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_window: Option<usize>,
+    /// Tokens shared by neighbouring late-chunking windows [64].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_overlap: Option<usize>,
     /// tokenizer.json for counting context tokens, and for sizing token chunkers unless
     /// `chunk_tokenizer` is set (default: the first model's tokenizer, else
     /// all-minilm-l6-v2's).
@@ -377,7 +401,9 @@ impl Grid {
         {
             return c.err(c.key_in_table(s.span(), field), field, message);
         }
-        let dims = c.dimensions(&raw.grid, chunks, (hnsw_m, hnsw_efc), depth)?;
+        let mut dims = c.dimensions(&raw.grid, chunks, (hnsw_m, hnsw_efc), depth)?;
+        let late = c.late_window(&raw.retrieval)?;
+        dims.embeddings = c.embeddings(&raw.grid, late)?;
         let (points, combinations) = dims.expand();
         let base = base_dir(path);
         let resolve = |p: &Path| {
@@ -391,6 +417,8 @@ impl Grid {
             depth: Some(depth),
             hnsw_m: Some(hnsw_m),
             hnsw_ef_construction: Some(hnsw_efc),
+            late_window: Some(late.0),
+            late_overlap: Some(late.1),
             tokenizer: raw.retrieval.tokenizer.as_deref().map(resolve),
             chunk_tokenizer: raw.retrieval.chunk_tokenizer.as_deref().map(|t| {
                 if ragtune_chunk::ENCODINGS.contains(&t) {
@@ -610,6 +638,44 @@ impl Checker<'_> {
         Ok((hnsw_m, hnsw_efc))
     }
 
+    /// Late chunking's window and overlap, checked.
+    fn late_window(&self, r: &RetrievalSettings) -> Result<(usize, usize)> {
+        let (c, text) = (self, self.text);
+        let window = r.late_window.unwrap_or(DEFAULT_LATE_WINDOW);
+        let overlap = r.late_overlap.unwrap_or(DEFAULT_LATE_OVERLAP);
+        if !(8..=8192).contains(&window) {
+            return c.err(
+                find_key(text, "late_window"),
+                "late_window",
+                "must lie in [8, 8192] tokens (the model's position slots: 512 for the MiniLM models)",
+            );
+        }
+        if overlap + 3 > window {
+            return c.err(
+                find_key(text, "late_overlap"),
+                "late_overlap",
+                format!("must be at most late_window - 3 = {} tokens (each window holds two special tokens and must advance)", window - 3),
+            );
+        }
+        Ok((window, overlap))
+    }
+
+    /// `embedding = [...]` of `[grid]` as embeddings, late ones with `(window, overlap)`.
+    fn embeddings(
+        &self,
+        g: &GridTable,
+        (window, overlap): (usize, usize),
+    ) -> Result<Vec<Embedding>> {
+        let kinds = self.opt_list(&g.embedding, "embedding", vec![EmbeddingKind::Standalone])?;
+        Ok(kinds
+            .into_iter()
+            .map(|k| match k {
+                EmbeddingKind::Standalone => Embedding::Standalone,
+                EmbeddingKind::Late => Embedding::Late { window, overlap },
+            })
+            .collect())
+    }
+
     /// The objective, which must name a metric and one of the `top_k`.
     fn objective(&self, select: &Spanned<SelectSpec>, top_k: &[usize]) -> Result<Objective> {
         let c = self;
@@ -695,6 +761,7 @@ impl Checker<'_> {
             vec![Normalization::Minmax],
         )?;
         Ok(Dimensions {
+            embeddings: vec![Embedding::Standalone],
             chunks,
             retrievers,
             models,
@@ -713,6 +780,7 @@ impl Checker<'_> {
 
 /// The grid's lists after validation, ready to expand.
 struct Dimensions {
+    embeddings: Vec<Embedding>,
     chunks: Vec<ChunkSpec>,
     retrievers: Vec<RetrieverKind>,
     models: Vec<String>,
@@ -735,13 +803,14 @@ impl Dimensions {
         &self,
         chunk: ChunkSpec,
         retriever: RetrieverKind,
-        model: &str,
+        (model, embedding): (&str, Embedding),
         index: IndexKind,
         ef: usize,
         fusion: FusionKind,
         (rrf_k, alpha, normalization): (f64, f64, Normalization),
     ) -> Setup {
         let vector = VectorSpec {
+            embedding,
             model: model.to_string(),
             index: match index {
                 IndexKind::Exact => IndexSpec::Exact,
@@ -777,11 +846,15 @@ impl Dimensions {
         let mut counts: Vec<usize> = Vec::new();
         let mut seen: std::collections::HashMap<String, usize> = Default::default();
         let no_model = [String::new()];
-        let models: &[String] = if self.models.is_empty() {
+        let names: &[String] = if self.models.is_empty() {
             &no_model
         } else {
             &self.models
         };
+        let models: Vec<(&str, Embedding)> = names
+            .iter()
+            .flat_map(|m| self.embeddings.iter().map(move |&e| (m.as_str(), e)))
+            .collect();
         let params: Vec<(f64, f64, Normalization)> = self
             .rrf_ks
             .iter()
@@ -793,7 +866,7 @@ impl Dimensions {
             .collect();
         for &chunk in &self.chunks {
             for &r in &self.retrievers {
-                for m in models {
+                for &m in &models {
                     for &i in &self.indexes {
                         for &ef in &self.efs {
                             for &f in &self.fusions {
@@ -892,6 +965,57 @@ objective = "recall@3"
     }
 
     #[test]
+    fn late_embedding_doubles_the_vector_setups_and_keeps_standalone_ids() {
+        let plain = parse(OK).unwrap();
+        let both = parse(&OK.replace(
+            "model = [\"m\"]\n",
+            "model = [\"m\"]\nembedding = [\"standalone\", \"late\"]\n",
+        ))
+        .unwrap();
+        // bm25 setups are not doubled: 5 × (1 + 2 × 9).
+        assert_eq!(both.points.len(), 5 * (1 + 2 * 9));
+        let ids =
+            |g: &Grid| -> BTreeSet<String> { g.points.iter().map(|p| p.config_id()).collect() };
+        assert!(
+            ids(&plain).is_subset(&ids(&both)),
+            "standalone ids are unchanged"
+        );
+        let late = both.points.iter().find_map(|p| {
+            p.retriever
+                .vector()
+                .map(|v| v.embedding)
+                .filter(|e| *e != Embedding::Standalone)
+        });
+        assert_eq!(
+            late,
+            Some(Embedding::Late {
+                window: 512,
+                overlap: 64
+            })
+        );
+        let e = err(&OK.replace(
+            "model = [\"m\"]\n",
+            "model = [\"m\"]\nembedding = [\"early\"]\n",
+        ));
+        assert!(
+            e.contains(":13:") && e.contains("unknown variant `early`"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{OK}[retrieval]\nlate_window = 100\nlate_overlap = 98\n"
+        ));
+        assert!(
+            e.contains(":22:1: `late_overlap`: must be at most late_window - 3 = 97"),
+            "{e}"
+        );
+        let e = err(&format!("{OK}[retrieval]\nlate_window = 4\n"));
+        assert!(
+            e.contains(":21:1: `late_window`: must lie in [8, 8192]"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_syntax_name_line_and_column() {
         let e = err(&OK.replace("top_k = [5, 1, 3]", "top_k = [5, 1, 3]\ntopk = [1]"));
         assert!(
@@ -948,7 +1072,10 @@ objective = "recall@3"
         let g = parse(&format!("{OK}[search]\nstrategy = \"halving\"\n")).unwrap();
         let spec = g.search.unwrap();
         assert_eq!((spec.eta(), spec.min_questions(), spec.seed()), (3, 50, 0));
-        assert_eq!(spec.stages()[1], ["retriever", "model", "index"]);
+        assert_eq!(
+            spec.stages()[1],
+            ["retriever", "model", "embedding", "index"]
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod engine;
 mod error;
 mod exec;
 mod grid;
+mod late;
 mod models;
 mod plan;
 mod record;

@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use ragtune_core::{ChunkSpec, ContentHasher, IndexSpec, Retriever, Setup, VectorSpec};
+use ragtune_core::{ChunkSpec, ContentHasher, Embedding, IndexSpec, Retriever, Setup, VectorSpec};
 use serde::Serialize;
 
 use crate::grid::Grid;
@@ -305,8 +305,21 @@ impl Builder {
         let ns = inputs.models.get(&v.model).cloned().unwrap_or_default();
         let ck = b.key_of(chunks).to_vec();
         let mut parts: Vec<&[u8]> = vec![&ck, ns.as_bytes()];
+        // Late vectors are other vectors; standalone keys are what they always were.
+        let late = match v.embedding {
+            Embedding::Late { window, overlap } => format!("late/{window}/{overlap}"),
+            Embedding::Standalone => String::new(),
+        };
+        if !late.is_empty() {
+            parts.push(late.as_bytes());
+        }
         inputs.screened(&mut parts);
-        let vectors = b.node(NodeKind::Vectors, &parts, format!("{spec} {}", v.model));
+        let label = format!(
+            "{spec} {}{}",
+            v.model,
+            if late.is_empty() { "" } else { " late" }
+        );
+        let vectors = b.node(NodeKind::Vectors, &parts, label);
         let vk = b.key_of(vectors).to_vec();
         let exact = b.rankings(&vk, format!("exact {spec} {}", v.model), inputs, depth);
         match v.index {

@@ -41,14 +41,17 @@ pub enum Stage {
     Hnsw,
     /// One component's rankings of a question set, with per-question latency.
     Rankings,
+    /// One document's token vectors under one model and late-chunking window.
+    Tokens,
 }
 
 impl Stage {
     /// Every stored stage.
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 7] = [
         Stage::Chunks,
         Stage::Bm25,
         Stage::Embed,
+        Stage::Tokens,
         Stage::Vectors,
         Stage::Hnsw,
         Stage::Rankings,
@@ -62,6 +65,7 @@ impl Stage {
             Stage::Vectors => "vectors",
             Stage::Hnsw => "hnsw",
             Stage::Rankings => "rankings",
+            Stage::Tokens => "tokens",
         }
     }
 }

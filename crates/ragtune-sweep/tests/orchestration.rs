@@ -308,3 +308,63 @@ fn stored_vectors_are_reused_when_the_model_declares_no_dimension() {
     // Only the questions' vectors are read back (from the embedding table).
     assert_eq!(m.cache_misses, 0, "nothing embedded");
 }
+
+#[test]
+fn late_chunking_runs_each_document_once_for_every_chunking_and_serves_what_it_scored() {
+    let f = Fixture::new();
+    let text = testing::grid_text("[60, 120, 240]", "[0.5]", "[1, 3]").replace(
+        "model = [\"fake-a\"]",
+        "model = [\"fake-a\"]\nembedding = [\"standalone\", \"late\"]",
+    );
+    let grid = f.grid("late.toml", &text);
+    let (records, m) = f.sweep(&grid, "run");
+    let late: Vec<_> = m
+        .embeddings
+        .iter()
+        .filter(|e| e.what.ends_with(" late"))
+        .collect();
+    assert_eq!(late.len(), 3, "one late embedding per chunk set");
+    // The first chunk set runs the 6 documents; the others pool from the stored tokens.
+    assert_eq!(late.iter().map(|e| e.cache_misses).sum::<u64>(), 6);
+    assert_eq!(late.iter().map(|e| e.cache_hits).sum::<u64>(), 12);
+    let tokens: u64 = late.iter().map(|e| e.embedded_tokens).sum();
+    assert_eq!(
+        tokens, late[0].embedded_tokens,
+        "later chunkings embed nothing"
+    );
+    // Late and standalone setups are scored apart, and their metrics differ somewhere.
+    let by = metrics(&records);
+    let is_late = |id: &str| {
+        records
+            .iter()
+            .any(|r| r.config_id == id && r.label.ends_with(" late"))
+    };
+    assert!(by.keys().any(|(id, _)| is_late(id)) && by.keys().any(|(id, _)| !is_late(id)));
+    // An identical rerun reads every late vector back.
+    let (again, m2) = f.sweep(&grid, "run2");
+    assert_eq!(metrics(&again), by);
+    assert_eq!(stage(&m2, "vectors").1, 0, "no vectors computed again");
+    // Serving a late setup answers with the vectors that were scored.
+    let point = records
+        .iter()
+        .find(|r| r.label.ends_with("exact late"))
+        .unwrap();
+    let engine = Engine::open_with(
+        &f.path().join("run"),
+        Some(&point.config_id),
+        &f.opts(),
+        &MODELS,
+    )
+    .unwrap();
+    let q = engine.question("q0").unwrap().text.clone();
+    let hits = engine.search(&q, 3).unwrap().results;
+    let want = RunDir::open(&f.path().join("run"))
+        .unwrap()
+        .read_rankings(&point.config_id)
+        .unwrap();
+    let first = &want.questions.iter().find(|r| r.id == "q0").unwrap().chunks;
+    assert_eq!(
+        hits[0].chunk, first[0],
+        "served rank 1 is the scored rank 1"
+    );
+}

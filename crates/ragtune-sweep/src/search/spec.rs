@@ -17,7 +17,14 @@ pub enum Strategy {
 
 /// The dimension groups a staged search can vary: each names part of a setup.
 /// Dimensions no group names join the last group.
-pub const DIMENSIONS: [&str; 5] = ["chunking", "retriever", "model", "index", "fusion"];
+pub const DIMENSIONS: [&str; 6] = [
+    "chunking",
+    "retriever",
+    "model",
+    "embedding",
+    "index",
+    "fusion",
+];
 
 /// `[search]`, as written (defaults filled by the accessors).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,13 +87,18 @@ impl SearchSpec {
     pub fn recheck(&self) -> usize {
         self.recheck.unwrap_or(2)
     }
-    /// The staged search's groups (default: chunking; retriever, model and index;
-    /// fusion). Dimensions no group names join the last group.
+    /// The staged search's groups (default: chunking; retriever, model, embedding and
+    /// index; fusion). Dimensions no group names join the last group.
     pub fn stages(&self) -> Vec<Vec<String>> {
         let mut groups = self.stages.clone().unwrap_or_else(|| {
             vec![
                 vec!["chunking".into()],
-                vec!["retriever".into(), "model".into(), "index".into()],
+                vec![
+                    "retriever".into(),
+                    "model".into(),
+                    "embedding".into(),
+                    "index".into(),
+                ],
                 vec!["fusion".into()],
             ]
         });

@@ -24,6 +24,9 @@ pub fn dimension_key(setup: &Setup, dimension: &str) -> String {
         "chunking" => setup.chunk.to_string(),
         "retriever" => r.name().to_string(),
         "model" => setup.model().unwrap_or("-").to_string(),
+        "embedding" => r
+            .vector()
+            .map_or("-".into(), |v| v.embedding.name().to_string()),
         "index" => r.vector().map_or("-".into(), |v| {
             serde_json::to_string(&v.index).unwrap_or_default()
         }),

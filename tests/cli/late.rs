@@ -1,0 +1,114 @@
+//! Late chunking with the real model, index and binary on the bundled quickstart corpus:
+//! small windows (64 tokens) so that every document runs in several; each document runs
+//! once for all three chunkings; the tables carry the `embedding` column; the stored
+//! vectors serve a query; a rerun reads everything back.
+
+use crate::util::{grid, python_inline_ok, ragtune_ok, read_json, root, sweep_ok};
+
+const GRID: &str = r#"name = "late"
+[corpus]
+format = "dir"
+path = "CORPUS/docs"
+questions = "CORPUS/questions.jsonl"
+[grid]
+chunker = ["chars"]
+chunk_size = [150, 300, 600]
+retriever = ["vector", "hybrid"]
+model = ["all-minilm-l6-v2"]
+embedding = ["standalone", "late"]
+top_k = [1, 3, 5]
+[retrieval]
+late_window = 64
+late_overlap = 16
+[select]
+objective = "span_recall@3"
+"#;
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh and the test venv; run scripts/test.sh"]
+fn late_chunking_runs_each_document_once_and_serves_its_vectors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = root().join("corpora/quickstart");
+    let g = grid(
+        tmp.path(),
+        "late.toml",
+        &GRID.replace("CORPUS", corpus.to_str().unwrap()),
+    );
+    let (run, cache) = (tmp.path().join("run"), tmp.path().join("cache"));
+    sweep_ok(tmp.path(), &g, &run, &cache);
+    let m = read_json(&run.join("manifest.json"));
+    let late: Vec<&serde_json::Value> = m["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["what"].as_str().unwrap().ends_with(" late"))
+        .collect();
+    assert_eq!(late.len(), 3, "{late:?}");
+    let docs = m["n_documents"].as_u64().unwrap();
+    let misses: u64 = late
+        .iter()
+        .map(|e| e["cache_misses"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        misses, docs,
+        "each document runs once for the three chunkings"
+    );
+    let tokens: Vec<u64> = late
+        .iter()
+        .map(|e| e["embedded_tokens"].as_u64().unwrap())
+        .collect();
+    assert!(
+        tokens[0] > 0 && tokens[1..].iter().all(|&t| t == 0),
+        "{tokens:?}"
+    );
+    // Both embeddings are in the tables, and they rank differently.
+    python_inline_ok(
+        r#"
+import sys, polars as pl
+r = pl.read_parquet(sys.argv[1] + "/results.parquet")
+assert sorted(r["embedding"].unique().to_list()) == ["late", "standalone"], r["embedding"].unique()
+k = r.filter((pl.col("retriever") == "vector") & (pl.col("top_k") == 3))
+wide = k.pivot(on="embedding", index="chunk_size", values="mrr")
+assert wide.height == 3 and (wide["late"] != wide["standalone"]).any(), wide
+"#,
+        &[run.to_str().unwrap()],
+    );
+    // The chosen late setup answers a query from its stored vectors.
+    let id = std::fs::read_dir(run.join("points"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find_map(|p| {
+            let v = read_json(&p);
+            let label = v["label"].as_str().unwrap();
+            (label.starts_with("chars/300/0 vector") && label.ends_with(" late"))
+                .then(|| v["config_id"].as_str().unwrap().to_string())
+        })
+        .expect("a late vector setup");
+    let r = ragtune_ok(
+        tmp.path(),
+        &[
+            "query",
+            "--run",
+            run.to_str().unwrap(),
+            "--config",
+            &id,
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--json",
+            "which flood zones are excluded",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(!v["results"].as_array().unwrap().is_empty(), "{}", r.stdout);
+    // A rerun into a new folder reads every vector back: nothing is embedded.
+    let again = tmp.path().join("again");
+    sweep_ok(tmp.path(), &g, &again, &cache);
+    let m2 = read_json(&again.join("manifest.json"));
+    let embedded: u64 = m2["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["embedded_tokens"].as_u64().unwrap())
+        .sum();
+    assert_eq!(embedded, 0);
+}
