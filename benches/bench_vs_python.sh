@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# ragtune against a plain Python pipeline of the kind users write (issue: embed less and
+# embed faster, part 4): benches/python/pipeline.py in its naive form (every setup chunks,
+# embeds and indexes on its own) and its careful form (each chunk set once), and ragtune,
+# on one grid of 24 setups over three of Chroma's corpora (chatlogs, state_of_the_union,
+# wikitexts), each from cold. benches/python/compare.py prints span recall@5 of every
+# setup side by side (they must agree within chunker and index differences), the wall
+# times as ratios against ragtune, and each process's max RSS. Figures in
+# docs/performance.md. About 6 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+models/fetch.sh
+venv=benches/python/.venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check onnxruntime==1.32.0 \
+  tokenizers==0.23.3 rank_bm25==0.2.2 hnswlib==0.8.0 numpy==2.4.6 \
+  langchain-text-splitters==1.1.3 polars==2.1.0
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release --quiet -p ragtune
+bin="$CARGO_TARGET_DIR/release/ragtune"
+out="${BENCH_OUT:-runs/bench-python}"
+chroma="$(cd ../shared/datasets/chroma-chunking && pwd)"
+rm -rf "$out"
+mkdir -p "$out"
+cat > "$out/grid.toml" <<GRID
+name = "vs-python"
+[corpus]
+format = "chroma"
+path = "$chroma"
+include = ["chatlogs", "state_of_the_union", "wikitexts"]
+[grid]
+chunker = ["recursive"]
+chunk_size = [300, 600, 1200]
+chunk_overlap = [0, "25%"]
+retriever = ["bm25", "vector", "hybrid"]
+model = ["all-minilm-l6-v2"]
+fusion = ["rrf", "weighted"]
+rrf_k = [60]
+alpha = [0.5]
+top_k = [5]
+[retrieval]
+depth = 50
+[select]
+objective = "span_recall@5"
+GRID
+timed() {  # timed NAME COMMAND...: wall milliseconds and max RSS of one cold process
+  local name="$1"
+  shift
+  local start
+  start=$(date +%s%N)
+  /usr/bin/time -f "%M" -o "$out/$name.maxrss_kb" "$@"
+  echo "$((($(date +%s%N) - start) / 1000000))" > "$out/$name.ms"
+}
+timed ragtune "$bin" sweep "$out/grid.toml" --out "$out/ragtune" --cache-dir "$out/cache" --show 0 >/dev/null 2>&1
+for mode in careful naive; do
+  timed "$mode" "$venv/bin/python" benches/python/pipeline.py "$mode" "$chroma" \
+    models/all-minilm-l6-v2 "$out/$mode.json" chatlogs state_of_the_union wikitexts 2>"$out/$mode.err"
+done
+"$venv/bin/python" benches/python/compare.py "$out" | tee "$out/compare.md"
