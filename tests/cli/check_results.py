@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 METRICS = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou"]
 RESULT_COLUMNS = [
-    "config_id", "chunker", "chunk_size", "chunk_overlap", "retriever", "model", "index",
+    "config_id", "chunker", "chunk_size", "chunk_overlap", "retriever", "model", "embedding", "index",
     "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "equivalent",
     "rung", "stage", "screened", "top_k",
     "split", "n_questions", *METRICS,
@@ -81,6 +81,11 @@ def main():
     for c in ["span_recall", "recall"]:
         if df[c].null_count() == df.height:
             fail(f"{c} is all null")
+    # Exactly the setups with a model say how they embed.
+    if (df["model"].is_null() != df["embedding"].is_null()).any():
+        fail("embedding is set where there is no model, or missing where there is one")
+    if not set(df["embedding"].drop_nulls().unique().to_list()) <= {"standalone", "late"}:
+        fail(f"unknown embedding values {df['embedding'].unique().to_list()}")
     # Recall, span recall and hit rate never fall as k grows.
     for cid, g in df.sort("top_k").group_by("config_id"):
         for c in ["recall", "span_recall", "hit_rate", "context_tokens"]:

@@ -3,7 +3,7 @@
 //! once for all three chunkings; the tables carry the `embedding` column; the stored
 //! vectors serve a query; a rerun reads everything back.
 
-use crate::util::{grid, python_inline_ok, ragtune_ok, read_json, root, sweep_ok};
+use crate::util::{grid, python_inline_ok, python_ok, ragtune_ok, read_json, root, sweep_ok};
 
 const GRID: &str = r#"name = "late"
 [corpus]
@@ -60,6 +60,14 @@ fn late_chunking_runs_each_document_once_and_serves_its_vectors() {
     assert!(
         tokens[0] > 0 && tokens[1..].iter().all(|&t| t == 0),
         "{tokens:?}"
+    );
+    python_ok(
+        "check_results.py",
+        &[
+            run.to_str().unwrap(),
+            "--expect-retrievers",
+            "hybrid,vector",
+        ],
     );
     // Both embeddings are in the tables, and they rank differently.
     python_inline_ok(
