@@ -100,7 +100,18 @@ fn a_killed_shard_rerun_gives_the_same_merged_tables() {
     let mut child = spawn(tmp.path(), &shard_args(&grid, 1, 3, &out, &cache));
     let points = out.join("points");
     let started = std::time::Instant::now();
-    while std::fs::read_dir(&points).map_or(0, |d| d.count()) == 0 {
+    // A point is in place once renamed: its temporary file (".ID.json.tmp-…") is not one.
+    let written = |dir: &Path| {
+        std::fs::read_dir(dir).map_or(0, |d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.ends_with(".json") && !name.starts_with('.')
+                })
+                .count()
+        })
+    };
+    while written(&points) == 0 {
         assert!(
             child.try_wait().unwrap().is_none(),
             "shard 1 ended before it could be killed"
