@@ -10,15 +10,9 @@ import json
 import os
 import sys
 
-import numpy as np
 import polars as pl
 
-
-def paired(a, b, seed=0, resamples=2000):
-    d = np.asarray(a) - np.asarray(b)
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, len(d), (resamples, len(d)))].mean(axis=1)
-    return d.mean(), np.quantile(means, 0.025), np.quantile(means, 0.975)
+from q8_compare import paired  # the same paired bootstrap (benches/ is on the path)
 
 
 def quality(run, metrics):
