@@ -120,3 +120,60 @@ assert wide.height == 3 and (wide["late"] != wide["standalone"]).any(), wide
         .sum();
     assert_eq!(embedded, 0);
 }
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh and ../shared/datasets; run scripts/test.sh"]
+fn a_window_past_the_models_positions_says_which_setting_to_lower() {
+    // A State of the Union address runs to about 11k tokens: windows of 1024 are full.
+    let tmp = tempfile::tempdir().unwrap();
+    let chroma = crate::util::datasets().join("chroma-chunking");
+    let text = format!(
+        r#"name = "late-too-wide"
+[corpus]
+format = "chroma"
+path = "{}"
+include = ["state_of_the_union"]
+[grid]
+chunker = ["tokens"]
+chunk_size = [200]
+retriever = ["vector"]
+model = ["all-minilm-l6-v2"]
+embedding = ["late"]
+top_k = [5]
+[retrieval]
+late_window = 1024
+[select]
+objective = "recall@5"
+"#,
+        chroma.display()
+    );
+    let g = grid(tmp.path(), "late.toml", &text);
+    let r = crate::util::ragtune(
+        tmp.path(),
+        &[
+            "sweep",
+            g.to_str().unwrap(),
+            "--out",
+            "run",
+            "--cache-dir",
+            "cache",
+        ],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    let last = r
+        .stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        last.contains("lower [retrieval] late_window"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("embedding with all-minilm-l6-v2"),
+        "{}",
+        r.stderr
+    );
+}

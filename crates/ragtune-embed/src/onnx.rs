@@ -370,7 +370,12 @@ impl OnnxEmbedder {
         let mut vectors = vec![0f32; n * dim];
         let mut t = 0;
         for (w, row) in rows.iter().enumerate() {
-            let (hidden, _) = self.infer(&[row.as_slice()], &[])?;
+            let (hidden, _) = self.infer(&[row.as_slice()], &[]).map_err(|e| {
+                rt(format!(
+                    "a late-chunking window of {} tokens failed ({e}); if that exceeds the model's position slots (512 for BERT-style models such as MiniLM), lower [retrieval] late_window",
+                    row.len()
+                ))
+            })?;
             let hidden = hidden.into_dimensionality::<ndarray::Ix3>().map_err(rt)?;
             // Owners rise with t: this window's tokens follow the previous window's.
             while t < n && owners[t].0 == w {

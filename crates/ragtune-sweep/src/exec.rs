@@ -367,6 +367,11 @@ impl<'a> Executor<'a> {
         let (data, s) =
             crate::late::chunk_vectors(e.as_ref(), self.store, self.corpus, set, window, &|n| {
                 self.rep.inc("embed", n as u64)
+            })
+            .map_err(|err| match err {
+                // Name the model as the grid does, not by its cache namespace.
+                SweepError::Embedding { failure, .. } => SweepError::embedding(model, failure),
+                other => other,
             })?;
         if let Some(b) = &self.budget {
             b.add_tokens(s.tokens);
