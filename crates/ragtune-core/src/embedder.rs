@@ -33,31 +33,43 @@ pub struct TokenVectors {
     pub vectors: Vec<f32>,
 }
 
-/// The late-chunked vector of bytes `start..end`: the mean of the vectors of the tokens
-/// that overlap it, L2-normalised. A span no token overlaps (whitespace between tokens)
-/// takes the token nearest its start.
-pub fn pool_span(tv: &TokenVectors, dim: usize, start: usize, end: usize) -> Vec<f32> {
-    let mut v = vec![0f32; dim];
-    let inside: Vec<usize> = (0..tv.offsets.len())
-        .filter(|&t| tv.offsets[t].0 < end && tv.offsets[t].1 > start)
-        .collect();
-    let picked = if inside.is_empty() {
-        (0..tv.offsets.len())
-            .min_by_key(|&t| tv.offsets[t].0.abs_diff(start))
-            .into_iter()
-            .collect()
-    } else {
-        inside
-    };
-    for &t in &picked {
-        for (x, y) in v.iter_mut().zip(&tv.vectors[t * dim..(t + 1) * dim]) {
-            *x += y;
-        }
-    }
+/// Scale `v` to unit length (left as it is when it is all zeros).
+pub fn l2_normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
         v.iter_mut().for_each(|x| *x /= norm);
     }
+}
+
+/// The late-chunked vector of bytes `start..end`: the mean of the vectors of the tokens
+/// that overlap it, L2-normalised. A span no token overlaps (whitespace between tokens)
+/// takes the token nearest its start (the earlier on a tie). The offsets are in text
+/// order, as a tokenizer gives them, so the tokens a span overlaps are found by binary
+/// search, not by reading every token of the document for every chunk.
+pub fn pool_span(tv: &TokenVectors, dim: usize, start: usize, end: usize) -> Vec<f32> {
+    let o = &tv.offsets;
+    let first = o.partition_point(|t| t.1 <= start);
+    let last = first + o[first..].partition_point(|t| t.0 < end);
+    let picked = if first < last {
+        first..last
+    } else {
+        // No overlap: the nearest start is just before or at the span's start.
+        let at = o.partition_point(|t| t.0 < start);
+        let before = at.checked_sub(1);
+        let nearest = match (before, (at < o.len()).then_some(at)) {
+            (Some(b), Some(a)) if o[a].0.abs_diff(start) < o[b].0.abs_diff(start) => Some(a),
+            (Some(b), _) => Some(b),
+            (None, a) => a,
+        };
+        nearest.map_or(0..0, |t| t..t + 1)
+    };
+    let mut v = vec![0f32; dim];
+    for t in picked {
+        for (x, y) in v.iter_mut().zip(&tv.vectors[t * dim..(t + 1) * dim]) {
+            *x += y;
+        }
+    }
+    l2_normalize(&mut v);
     v
 }
 
@@ -152,12 +164,10 @@ impl FakeEmbedder {
                 u64::from_le_bytes(d[..8].try_into().expect("8 bytes")) as usize % self.dim;
             v[bucket] += if d[8] & 1 == 0 { 1.0 } else { -1.0 };
         }
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            v.iter_mut().for_each(|x| *x /= norm);
-        } else {
+        if v.iter().all(|&x| x == 0.0) {
             v[0] = 1.0;
         }
+        l2_normalize(&mut v);
         v
     }
 }
@@ -228,15 +238,28 @@ impl Embedder for FakeEmbedder {
     }
 }
 
+/// How far each window starts after the one before.
+fn window_step(content: usize, overlap: usize) -> usize {
+    content.saturating_sub(overlap).max(1)
+}
+
 /// How many windows of `content` tokens, each starting `content - overlap` after the one
 /// before, cover `n` tokens (at least one).
-pub fn window_count(n: usize, content: usize, overlap: usize) -> usize {
-    let step = content.saturating_sub(overlap).max(1);
+fn window_count(n: usize, content: usize, overlap: usize) -> usize {
     if n <= content {
         1
     } else {
-        1 + (n - content).div_ceil(step)
+        1 + (n - content).div_ceil(window_step(content, overlap))
     }
+}
+
+/// The token range `[start, end)` of each window of `content` tokens that overlap by
+/// `overlap`, covering `n` tokens (one empty window for no tokens).
+pub fn window_ranges(n: usize, content: usize, overlap: usize) -> Vec<(usize, usize)> {
+    let step = window_step(content, overlap);
+    (0..window_count(n, content, overlap))
+        .map(|w| (w * step, (w * step + content).min(n)))
+        .collect()
 }
 
 /// For each of `n` tokens run in windows of `content` tokens that overlap by `overlap`:
@@ -244,7 +267,7 @@ pub fn window_count(n: usize, content: usize, overlap: usize) -> usize {
 /// first half stays with the earlier window and the second goes to the later one, so each
 /// token is read where it has the most context on both sides.
 pub fn window_owners(n: usize, content: usize, overlap: usize) -> Vec<(usize, usize)> {
-    let step = content.saturating_sub(overlap).max(1);
+    let step = window_step(content, overlap);
     let last = window_count(n, content, overlap) - 1;
     (0..n)
         .map(|t| {
@@ -266,6 +289,11 @@ mod tests {
         // 10 tokens, windows of 4 overlapping by 2: starts 0, 2, 4, 6.
         assert_eq!(window_count(10, 4, 2), 4);
         assert_eq!(window_count(4, 4, 2), 1);
+        assert_eq!(
+            window_ranges(10, 4, 2),
+            vec![(0, 4), (2, 6), (4, 8), (6, 10)]
+        );
+        assert_eq!(window_ranges(0, 4, 2), vec![(0, 0)]);
         let owners: Vec<usize> = window_owners(10, 4, 2).iter().map(|o| o.0).collect();
         assert_eq!(owners, vec![0, 0, 0, 1, 1, 2, 2, 3, 3, 3]);
         for (t, (w, start)) in window_owners(10, 4, 2).into_iter().enumerate() {
@@ -280,6 +308,55 @@ mod tests {
         assert!(window_owners(3, 8, 2).iter().all(|o| *o == (0, 0)));
     }
 
+    /// Every token checked against the span: what the binary search must equal.
+    fn pool_span_by_scan(tv: &TokenVectors, dim: usize, start: usize, end: usize) -> Vec<f32> {
+        let n = tv.offsets.len();
+        let inside: Vec<usize> = (0..n)
+            .filter(|&t| tv.offsets[t].0 < end && tv.offsets[t].1 > start)
+            .collect();
+        let picked: Vec<usize> = if inside.is_empty() {
+            (0..n)
+                .min_by_key(|&t| tv.offsets[t].0.abs_diff(start))
+                .into_iter()
+                .collect()
+        } else {
+            inside
+        };
+        let mut v = vec![0f32; dim];
+        for t in picked {
+            for (x, y) in v.iter_mut().zip(&tv.vectors[t * dim..(t + 1) * dim]) {
+                *x += y;
+            }
+        }
+        l2_normalize(&mut v);
+        v
+    }
+
+    #[test]
+    fn pooling_by_binary_search_equals_a_scan_of_every_token() {
+        // Tokens of 1 to 4 bytes with gaps of 0 to 2, and spans all over the text.
+        let mut offsets = Vec::new();
+        let mut at = 0;
+        for i in 0..200usize {
+            let (len, gap) = (1 + (i * 7) % 4, (i * 5) % 3);
+            offsets.push((at, at + len));
+            at += len + gap;
+        }
+        let vectors: Vec<f32> = (0..offsets.len() * 3)
+            .map(|i| ((i * 37) % 11) as f32 - 5.0)
+            .collect();
+        let tv = TokenVectors { offsets, vectors };
+        for start in 0..at {
+            for end in [start + 1, start + 3, start + 17] {
+                assert_eq!(
+                    pool_span(&tv, 3, start, end),
+                    pool_span_by_scan(&tv, 3, start, end),
+                    "{start}..{end}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_span_pools_the_tokens_it_overlaps() {
         let tv = TokenVectors {
@@ -292,6 +369,13 @@ mod tests {
         // A partial overlap counts; whitespace alone takes the nearest token.
         assert_eq!(pool_span(&tv, 2, 9, 10), vec![0.6, 0.8]);
         assert_eq!(pool_span(&tv, 2, 7, 8), vec![0.6, 0.8]);
+        // Equally near both neighbours: the earlier one.
+        let two = TokenVectors {
+            offsets: vec![(0, 1), (4, 5)],
+            vectors: vec![1.0, 0.0, 0.0, 1.0],
+        };
+        assert_eq!(pool_span(&two, 2, 2, 3), vec![1.0, 0.0]);
+        assert_eq!(pool_span(&TokenVectors::default(), 2, 0, 1), vec![0.0, 0.0]);
     }
 
     #[test]

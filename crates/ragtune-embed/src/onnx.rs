@@ -7,7 +7,8 @@ use ndarray::Array2;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 use ragtune_core::{
-    BatchSink, EmbedFailure, EmbedOutput, Embedder, TokenVectors, window_count, window_owners,
+    BatchSink, EmbedFailure, EmbedOutput, Embedder, TokenVectors, l2_normalize, window_owners,
+    window_ranges,
 };
 use tokenizers::{Tokenizer, TruncationParams};
 
@@ -130,6 +131,11 @@ pub struct OnnxEmbedder {
     spec: ModelSpec,
     session: Mutex<Session>,
     tokenizer: Tokenizer,
+    /// The tokenizer without truncation, for late chunking's whole documents.
+    whole: Tokenizer,
+    /// The special tokens that open and close a text (`[CLS]`, `[SEP]`), or, when there
+    /// are not exactly two, what the tokenizer adds (late chunking then refuses).
+    wrap: std::result::Result<(u32, u32), Vec<u32>>,
     input_names: Vec<String>,
     output: String,
     dim: usize,
@@ -189,10 +195,19 @@ impl OnnxEmbedder {
             }))
             .map_err(|e| tok_err(&e))?;
         tokenizer.with_padding(None);
+        let mut whole = tokenizer.clone();
+        whole.with_truncation(None).map_err(|e| tok_err(&e))?;
+        let specials = whole.encode("", true).map_err(|e| tok_err(&e))?;
+        let wrap = match specials.get_ids() {
+            &[open, close] => Ok((open, close)),
+            other => Err(other.to_vec()),
+        };
         Ok(Self {
             spec: spec.clone(),
             session: Mutex::new(session),
             tokenizer,
+            whole,
+            wrap,
             input_names,
             output,
             dim,
@@ -260,20 +275,19 @@ impl OnnxEmbedder {
             }
         }
         if self.spec.normalize {
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                v.iter_mut().for_each(|x| *x /= norm);
-            }
+            l2_normalize(v);
         }
     }
 
-    /// Run rows of token ids (`types` may be empty: all zeros), padded to the longest;
-    /// returns the token-level output, `[rows, len, dim]`, and the attention mask.
-    fn infer(
+    /// Run rows of token ids (`types` may be empty: all zeros), padded to the longest, and
+    /// hand the token-level output, `[rows, len, dim]`, and the attention mask to `read`
+    /// (the output is read in place, not copied).
+    fn infer<R>(
         &self,
         rows: &[&[u32]],
         types: &[&[u32]],
-    ) -> Result<(ndarray::ArrayD<f32>, Array2<i64>)> {
+        read: impl FnOnce(&ndarray::ArrayViewD<f32>, &Array2<i64>) -> R,
+    ) -> Result<R> {
         let b = rows.len();
         let len = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
         let mut ids = Array2::<i64>::zeros((b, len));
@@ -309,8 +323,7 @@ impl OnnxEmbedder {
         let outputs = session.run(inputs).map_err(rt)?;
         let hidden = outputs[self.output.as_str()]
             .try_extract_array::<f32>()
-            .map_err(rt)?
-            .to_owned();
+            .map_err(rt)?;
         let shape = hidden.shape().to_vec();
         if shape.len() != 3 || shape[0] != b || shape[2] != self.dim {
             return Err(rt(format!(
@@ -318,38 +331,38 @@ impl OnnxEmbedder {
                 self.output, self.dim
             )));
         }
-        Ok((hidden, mask))
+        Ok(read(&hidden, &mask))
     }
 
     fn run_batch(&self, encodings: &[&tokenizers::Encoding], out: &mut [f32]) -> Result<()> {
         let rows: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
         let types: Vec<&[u32]> = encodings.iter().map(|e| e.get_type_ids()).collect();
-        let (hidden, mask) = self.infer(&rows, &types)?;
-        let seq = hidden.shape()[1].min(mask.shape()[1]);
-        for r in 0..rows.len() {
-            let v = &mut out[r * self.dim..(r + 1) * self.dim];
-            self.pool(&hidden.view(), &mask, r, seq, v);
-        }
-        Ok(())
+        self.infer(&rows, &types, |hidden, mask| {
+            let seq = hidden.shape()[1].min(mask.shape()[1]);
+            for r in 0..rows.len() {
+                let v = &mut out[r * self.dim..(r + 1) * self.dim];
+                self.pool(hidden, mask, r, seq, v);
+            }
+        })
     }
 
     /// The tokens of the whole of `text` (no truncation, no special tokens) with their
     /// byte offsets, and the ids that open and close every window (`[CLS]`, `[SEP]`).
     fn whole(&self, text: &str) -> Result<(tokenizers::Encoding, u32, u32)> {
-        let mut tok = self.tokenizer.clone();
-        let err = |e: &dyn std::fmt::Display| EmbedError::Tokenizer {
+        let err = |message: String| EmbedError::Tokenizer {
             path: self.spec.tokenizer_path(),
-            message: e.to_string(),
+            message,
         };
-        tok.with_truncation(None).map_err(|e| err(&e))?;
-        let enc = tok.encode(text, false).map_err(|e| err(&e))?;
-        let specials = tok.encode("", true).map_err(|e| err(&e))?;
-        match specials.get_ids() {
-            &[open, close] => Ok((enc, open, close)),
-            other => Err(err(&format!(
-                "late chunking needs a tokenizer that wraps a text in one opening and one closing special token; this one adds {other:?}"
-            ))),
-        }
+        let (open, close) = self.wrap.clone().map_err(|added| {
+            err(format!(
+                "late chunking needs a tokenizer that wraps a text in one opening and one closing special token; this one adds {added:?}"
+            ))
+        })?;
+        let enc = self
+            .whole
+            .encode(text, false)
+            .map_err(|e| err(e.to_string()))?;
+        Ok((enc, open, close))
     }
 
     /// Token vectors of `text` run in overlapping windows ([`Embedder::token_vectors`]).
@@ -358,33 +371,28 @@ impl OnnxEmbedder {
         let (ids, n, dim) = (enc.get_ids(), enc.len(), self.dim);
         let content = window.saturating_sub(2).max(1);
         let owners = window_owners(n, content, overlap);
-        let step = content.saturating_sub(overlap).max(1);
-        let rows: Vec<Vec<u32>> = (0..window_count(n, content, overlap))
-            .map(|w| {
-                let (s, e) = (w * step, (w * step + content).min(n));
-                [&[open][..], &ids[s..e], &[close][..]].concat()
-            })
-            .collect();
         // One window per inference call: at 512 tokens, batching windows ran 20–25%
         // slower per token on 2 cores (docs/performance.md), and windows need no padding.
         let mut vectors = vec![0f32; n * dim];
         let mut t = 0;
-        for (w, row) in rows.iter().enumerate() {
-            let (hidden, _) = self.infer(&[row.as_slice()], &[]).map_err(|e| {
+        for (w, (s, e)) in window_ranges(n, content, overlap).into_iter().enumerate() {
+            let row = [&[open][..], &ids[s..e], &[close][..]].concat();
+            // Owners rise with t: this window's tokens follow the previous window's.
+            let read = |hidden: &ndarray::ArrayViewD<f32>, _: &Array2<i64>| {
+                while t < n && owners[t].0 == w {
+                    let c = 1 + t - owners[t].1;
+                    for (d, x) in vectors[t * dim..(t + 1) * dim].iter_mut().enumerate() {
+                        *x = hidden[[0, c, d]];
+                    }
+                    t += 1;
+                }
+            };
+            self.infer(&[row.as_slice()], &[], read).map_err(|e| {
                 rt(format!(
                     "a late-chunking window of {} tokens failed ({e}); if that exceeds the model's position slots (512 for BERT-style models such as MiniLM), lower [retrieval] late_window",
                     row.len()
                 ))
             })?;
-            let hidden = hidden.into_dimensionality::<ndarray::Ix3>().map_err(rt)?;
-            // Owners rise with t: this window's tokens follow the previous window's.
-            while t < n && owners[t].0 == w {
-                let c = 1 + t - owners[t].1;
-                for (d, x) in vectors[t * dim..(t + 1) * dim].iter_mut().enumerate() {
-                    *x = hidden[[0, c, d]];
-                }
-                t += 1;
-            }
         }
         let offsets = enc.get_offsets().to_vec();
         Ok(TokenVectors { offsets, vectors })
