@@ -307,17 +307,17 @@ impl Builder {
         let mut parts: Vec<&[u8]> = vec![&ck, ns.as_bytes()];
         // Late vectors are other vectors; standalone keys are what they always were.
         let late = match v.embedding {
-            Embedding::Late { window, overlap } => format!("late/{window}/{overlap}"),
-            Embedding::Standalone => String::new(),
+            Embedding::Late { window, overlap } => Some(format!("late/{window}/{overlap}")),
+            Embedding::Standalone => None,
         };
-        if !late.is_empty() {
-            parts.push(late.as_bytes());
+        if let Some(l) = &late {
+            parts.push(l.as_bytes());
         }
         inputs.screened(&mut parts);
         let label = format!(
             "{spec} {}{}",
             v.model,
-            if late.is_empty() { "" } else { " late" }
+            if late.is_some() { " late" } else { "" }
         );
         let vectors = b.node(NodeKind::Vectors, &parts, label);
         let vk = b.key_of(vectors).to_vec();

@@ -232,15 +232,19 @@ fn kept_points(grid: &Grid, run: &RunDir, reusable: bool) -> Result<HashMap<Stri
     for id in run.config_ids()? {
         if !wanted.contains(&id) {
             run.remove_point(&id)?;
-        } else if reusable {
-            let p = crate::engine::read_point(run, &id)?;
-            let ks: Vec<usize> = p.rows.iter().map(|r| r.top_k as usize).collect();
-            if ks == grid.top_k {
-                kept.insert(id, p);
-            }
+        } else if reusable && let Some(p) = reusable_point(run, &id, grid)? {
+            kept.insert(id, p);
         }
     }
     Ok(kept)
+}
+
+/// Point `id` of the run folder, when it was scored at the grid's cut-offs (a run at other
+/// cut-offs is rescored, not kept).
+pub(crate) fn reusable_point(run: &RunDir, id: &str, grid: &Grid) -> Result<Option<PointRecord>> {
+    let p = crate::engine::read_point(run, id)?;
+    let ks: Vec<usize> = p.rows.iter().map(|r| r.top_k as usize).collect();
+    Ok((ks == grid.top_k).then_some(p))
 }
 
 fn sweep_inner(

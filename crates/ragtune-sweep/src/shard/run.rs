@@ -16,7 +16,9 @@ use crate::models::Models;
 use crate::record::{Manifest, RunDir, StageRecord};
 use crate::search::Strategy;
 use crate::store::{Stage, StageStore};
-use crate::sweep::{SweepOptions, describe_inputs, new_manifest, prepare, record_execution};
+use crate::sweep::{
+    SweepOptions, describe_inputs, new_manifest, prepare, record_execution, reusable_point,
+};
 
 /// What one shard did: `shards/shard-I-of-N.json`, written when it starts and when it
 /// ends (a record still `running` is a shard that is running or was killed).
@@ -280,9 +282,7 @@ fn kept_points(run: &RunDir, ids: &[String], grid: &Grid) -> Result<HashMap<Stri
     let present: HashSet<String> = run.config_ids()?.into_iter().collect();
     let mut kept = HashMap::new();
     for id in ids.iter().filter(|id| present.contains(*id)) {
-        let p = crate::engine::read_point(run, id)?;
-        let ks: Vec<usize> = p.rows.iter().map(|r| r.top_k as usize).collect();
-        if ks == grid.top_k {
+        if let Some(p) = reusable_point(run, id, grid)? {
             kept.insert(id.clone(), p);
         }
     }
