@@ -6,12 +6,7 @@
 # the same sweep. Figures in docs/performance.md. About 6 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models/fetch.sh
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check polars==2.1.0 numpy
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release --quiet -p ragtune
-bin="$CARGO_TARGET_DIR/release/ragtune"
+. benches/prologue.sh  # fetch.sh, the .venv with polars and numpy, the build, $bin
 out="${BENCH_OUT:-runs/bench-q8}"
 rm -rf "$out"
 mkdir -p "$out"

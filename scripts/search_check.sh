@@ -12,12 +12,7 @@
 #   scripts/search_check.sh chroma squad    # some
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models/fetch.sh
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check polars==2.1.0 numpy
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release --quiet -p ragtune
-bin="$CARGO_TARGET_DIR/release/ragtune"
+. benches/prologue.sh  # fetch.sh, the .venv with polars and numpy, the build, $bin
 out="${SEARCH_CHECK_OUT:-runs/search-check}"
 mkdir -p "$out"
 grid_file() { # NAME -> the grid file
