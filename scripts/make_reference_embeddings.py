@@ -2,6 +2,8 @@
 """Makes tests/data/reference_embeddings.json once: sentence embeddings computed with
 Python onnxruntime and Hugging Face tokenizers, independently of ragtune's Rust code, for
 the bundled models. ragtune's embedding test must agree with them to cosine >= 0.9999.
+It also holds one sentence's token-level output (each token's byte offsets and output row,
+special tokens left out), which late chunking's token vectors must match row for row.
 
     pip install onnxruntime==1.32.0 tokenizers numpy
     python3 scripts/make_reference_embeddings.py
@@ -50,10 +52,33 @@ def embed(model_dir: pathlib.Path):
     return out
 
 
+def token_rows(model_dir: pathlib.Path, sentence: str):
+    """The sentence's tokens, run alone: byte offsets and output rows, [CLS] and [SEP] left out."""
+    meta = tomllib.loads((model_dir / "model.toml").read_text())
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    sess = ort.InferenceSession(str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    e = tok.encode(sentence)
+    n = len(e.ids)
+    feed = {
+        "input_ids": np.array([e.ids], dtype=np.int64),
+        "attention_mask": np.ones((1, n), dtype=np.int64),
+        "token_type_ids": np.zeros((1, n), dtype=np.int64),
+    }
+    (hidden,) = sess.run([meta["output"]], feed)
+    # Character offsets to byte offsets (the Rust tokenizer reports bytes).
+    byte = [len(sentence[:i].encode()) for i in range(len(sentence) + 1)]
+    offsets = [[byte[a], byte[b]] for a, b in e.offsets[1:-1]]
+    rows = [[round(float(x), 6) for x in r] for r in hidden[0][1:-1]]
+    return {"sentence": sentence, "offsets": offsets, "rows": rows}
+
+
 def main():
     ref = {"sentences": SENTENCES, "onnxruntime": ort.__version__, "models": {}}
     for name in ["all-minilm-l6-v2", "paraphrase-minilm-l3-v2"]:
         ref["models"][name] = embed(ROOT / "models" / name)
+    ref["token_vectors"] = token_rows(ROOT / "models" / "all-minilm-l6-v2", SENTENCES[4])
     path = ROOT / "tests" / "data" / "reference_embeddings.json"
     path.write_text(json.dumps(ref) + "\n")
     m = np.array(ref["models"]["all-minilm-l6-v2"])

@@ -211,7 +211,7 @@ fn existing_run_folder_is_not_overwritten() {
 fn zero_threads_or_batch_are_refused_not_coerced() {
     let tmp = setup();
     let g = grid(tmp.path(), "g.toml", GRID);
-    for flag in ["--threads", "--batch-size"] {
+    for flag in ["--threads", "--batch-size", "--sessions"] {
         let r = ragtune(tmp.path(), &["sweep", g.to_str().unwrap(), flag, "0"]);
         assert_eq!(r.code, 2, "{flag}: {}", r.stderr);
         assert!(
@@ -221,6 +221,23 @@ fn zero_threads_or_batch_are_refused_not_coerced() {
         );
         assert!(!tmp.path().join("runs").exists(), "nothing is written");
     }
+    // More sessions than threads to split between them is refused, not clamped.
+    let args = [
+        "sweep",
+        g.to_str().unwrap(),
+        "--threads",
+        "2",
+        "--sessions",
+        "3",
+    ];
+    let r = ragtune(tmp.path(), &args);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("--sessions 3 is more than the 2 threads"),
+        "{}",
+        r.stderr
+    );
+    assert!(!tmp.path().join("runs").exists(), "nothing is written");
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub enum EmbedError {
         /// Why.
         message: String,
     },
+    /// Whoever received the vectors refused them (a store that could not write).
+    #[error("{0}")]
+    Refused(String),
     /// CUDA was asked of a build without it.
     #[error(
         "--device cuda: this ragtune was built without CUDA support; rebuild with `cargo build --release --features cuda` (no silent fallback to CPU)"

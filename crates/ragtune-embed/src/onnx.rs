@@ -1,7 +1,8 @@
 //! The ONNX Runtime embedder.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use ndarray::Array2;
 use ort::session::Session;
@@ -77,6 +78,13 @@ fn build_session(
     builder.commit_from_file(onnx)
 }
 
+/// Intra-op threads of session `i` when `threads` are split between `sessions`: as evenly
+/// as they go, the first sessions taking one more, and never fewer than one.
+fn split_threads(threads: usize, sessions: usize, i: usize) -> usize {
+    let sessions = sessions.clamp(1, threads.max(1));
+    (threads / sessions + usize::from(i < threads % sessions)).max(1)
+}
+
 /// The token-level output (float32, rank 3) and its dimension, checked against model.toml.
 fn token_output(session: &Session, spec: &ModelSpec, onnx: &Path) -> Result<(String, usize)> {
     let onnx = onnx.to_path_buf();
@@ -129,7 +137,10 @@ fn token_output(session: &Session, spec: &ModelSpec, onnx: &Path) -> Result<(Str
 /// A sentence embedder running an ONNX encoder.
 pub struct OnnxEmbedder {
     spec: ModelSpec,
-    session: Mutex<Session>,
+    /// Sessions that run batches side by side, the threads split between them: on 2 cores
+    /// two sessions of one thread embed 5–20% more tokens per second than one session of
+    /// two (docs/performance.md), since small batches leave intra-op threads waiting.
+    sessions: Vec<Mutex<Session>>,
     tokenizer: Tokenizer,
     /// The tokenizer without truncation, for late chunking's whole documents.
     whole: Tokenizer,
@@ -150,8 +161,10 @@ pub struct OnnxEmbedder {
 pub struct EmbedOptions {
     /// Folder holding `onnxruntime/` (and the registry's models).
     pub models_dir: PathBuf,
-    /// Intra-op threads.
+    /// Intra-op threads in all, split between the sessions.
     pub threads: usize,
+    /// ONNX Runtime sessions running batches side by side (at least 1, at most `threads`).
+    pub sessions: usize,
     /// CPU or CUDA.
     pub device: Device,
     /// Texts per inference call (batches are sorted by length).
@@ -167,7 +180,16 @@ impl OnnxEmbedder {
         let onnx = spec.onnx_path();
         let identity = spec.identity()?;
         let env = environment(&runtime_library(&opts.models_dir))?;
-        let session = build_session(env, &onnx, opts.threads, opts.device).map_err(rt)?;
+        let sessions = (0..opts.sessions.clamp(1, opts.threads.max(1)))
+            .map(|i| {
+                let threads = split_threads(opts.threads, opts.sessions, i);
+                build_session(env, &onnx, threads, opts.device).map(Mutex::new)
+            })
+            .collect::<ort::Result<Vec<_>>>()
+            .map_err(rt)?;
+        let session = sessions[0]
+            .lock()
+            .map_err(|_| rt("session lock poisoned"))?;
         let input_names: Vec<String> = session
             .inputs()
             .iter()
@@ -182,6 +204,7 @@ impl OnnxEmbedder {
             }
         }
         let (output, dim) = token_output(&session, spec, &onnx)?;
+        drop(session);
         let tok_path = spec.tokenizer_path();
         let tok_err = |e: &dyn std::fmt::Display| EmbedError::Tokenizer {
             path: tok_path.clone(),
@@ -204,7 +227,7 @@ impl OnnxEmbedder {
         };
         Ok(Self {
             spec: spec.clone(),
-            session: Mutex::new(session),
+            sessions,
             tokenizer,
             whole,
             wrap,
@@ -284,6 +307,7 @@ impl OnnxEmbedder {
     /// (the output is read in place, not copied).
     fn infer<R>(
         &self,
+        prefer: usize,
         rows: &[&[u32]],
         types: &[&[u32]],
         read: impl FnOnce(&ndarray::ArrayViewD<f32>, &Array2<i64>) -> R,
@@ -316,10 +340,7 @@ impl OnnxEmbedder {
                 TensorRef::from_array_view(&tt).map_err(rt)?,
             ));
         }
-        let mut session = self
-            .session
-            .lock()
-            .map_err(|_| rt("session lock poisoned"))?;
+        let mut session = self.session(prefer)?;
         let outputs = session.run(inputs).map_err(rt)?;
         let hidden = outputs[self.output.as_str()]
             .try_extract_array::<f32>()
@@ -334,10 +355,73 @@ impl OnnxEmbedder {
         Ok(read(&hidden, &mask))
     }
 
-    fn run_batch(&self, encodings: &[&tokenizers::Encoding], out: &mut [f32]) -> Result<()> {
+    /// Session `prefer` if it is free, else any free one, else wait for `prefer`: workers
+    /// of [`Self::fan_out`] each own one, and lone calls (a served query) take a free one.
+    fn session(&self, prefer: usize) -> Result<MutexGuard<'_, Session>> {
+        let prefer = prefer % self.sessions.len();
+        let order = (0..self.sessions.len()).map(|i| (prefer + i) % self.sessions.len());
+        for i in order {
+            if let Ok(guard) = self.sessions[i].try_lock() {
+                return Ok(guard);
+            }
+        }
+        self.sessions[prefer]
+            .lock()
+            .map_err(|_| rt("session lock poisoned"))
+    }
+
+    /// Run `work(session, job)` for every job, the sessions side by side, and hand each
+    /// result to `done` on this thread as it comes (in any order). The first error stops
+    /// the workers after the jobs in flight and is returned. One session runs inline.
+    fn fan_out<J: Send, R: Send>(
+        &self,
+        jobs: Vec<J>,
+        work: &(dyn Fn(usize, J) -> Result<R> + Sync),
+        done: &mut dyn FnMut(R) -> Result<()>,
+    ) -> Result<()> {
+        let workers = self.sessions.len().min(jobs.len());
+        if workers <= 1 {
+            return jobs.into_iter().try_for_each(|j| done(work(0, j)?));
+        }
+        let queue = Mutex::new(jobs.into_iter());
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<R>>(workers);
+        std::thread::scope(|scope| {
+            for s in 0..workers {
+                let (tx, queue, stop) = (tx.clone(), &queue, &stop);
+                scope.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let Some(job) = queue.lock().ok().and_then(|mut q| q.next()) else {
+                            break;
+                        };
+                        if tx.send(work(s, job)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut first = Ok(());
+            // Drain to the end, so that no worker waits on a full channel.
+            for r in rx {
+                if first.is_ok() {
+                    first = r.and_then(&mut *done);
+                    stop.store(first.is_err(), Ordering::Relaxed);
+                }
+            }
+            first
+        })
+    }
+
+    fn run_batch(
+        &self,
+        session: usize,
+        encodings: &[&tokenizers::Encoding],
+        out: &mut [f32],
+    ) -> Result<()> {
         let rows: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
         let types: Vec<&[u32]> = encodings.iter().map(|e| e.get_type_ids()).collect();
-        self.infer(&rows, &types, |hidden, mask| {
+        self.infer(session, &rows, &types, |hidden, mask| {
             let seq = hidden.shape()[1].min(mask.shape()[1]);
             for r in 0..rows.len() {
                 let v = &mut out[r * self.dim..(r + 1) * self.dim];
@@ -365,35 +449,48 @@ impl OnnxEmbedder {
         Ok((enc, open, close))
     }
 
-    /// Token vectors of `text` run in overlapping windows ([`Embedder::token_vectors`]).
+    /// Token vectors of `text` run in overlapping windows ([`Embedder::token_vectors`]),
+    /// the windows spread over the sessions.
     fn windows(&self, text: &str, window: usize, overlap: usize) -> Result<TokenVectors> {
         let (enc, open, close) = self.whole(text)?;
         let (ids, n, dim) = (enc.get_ids(), enc.len(), self.dim);
         let content = window.saturating_sub(2).max(1);
         let owners = window_owners(n, content, overlap);
+        let mut vectors = vec![0f32; n * dim];
+        // Each window's job: its token range and the rows of `vectors` it owns (the
+        // owners rise with the token, so each window owns one run of tokens).
+        let mut jobs = Vec::new();
+        let mut rest = vectors.as_mut_slice();
+        let mut t = 0;
+        for (w, range) in window_ranges(n, content, overlap).into_iter().enumerate() {
+            let first = t;
+            while t < n && owners[t].0 == w {
+                t += 1;
+            }
+            let (mine, tail) = std::mem::take(&mut rest).split_at_mut((t - first) * dim);
+            rest = tail;
+            jobs.push((range, first, mine));
+        }
         // One window per inference call: at 512 tokens, batching windows ran 20–25%
         // slower per token on 2 cores (docs/performance.md), and windows need no padding.
-        let mut vectors = vec![0f32; n * dim];
-        let mut t = 0;
-        for (w, (s, e)) in window_ranges(n, content, overlap).into_iter().enumerate() {
+        let work = |session: usize, ((s, e), first, mine): ((usize, usize), usize, &mut [f32])| {
             let row = [&[open][..], &ids[s..e], &[close][..]].concat();
-            // Owners rise with t: this window's tokens follow the previous window's.
             let read = |hidden: &ndarray::ArrayViewD<f32>, _: &Array2<i64>| {
-                while t < n && owners[t].0 == w {
-                    let c = 1 + t - owners[t].1;
-                    for (d, x) in vectors[t * dim..(t + 1) * dim].iter_mut().enumerate() {
+                for (k, v) in mine.chunks_mut(dim).enumerate() {
+                    let c = 1 + first + k - s;
+                    for (d, x) in v.iter_mut().enumerate() {
                         *x = hidden[[0, c, d]];
                     }
-                    t += 1;
                 }
             };
-            self.infer(&[row.as_slice()], &[], read).map_err(|e| {
+            self.infer(session, &[row.as_slice()], &[], read).map_err(|e| {
                 rt(format!(
                     "a late-chunking window of {} tokens failed ({e}); if that exceeds the model's position slots (512 for BERT-style models such as MiniLM), lower [retrieval] late_window",
                     row.len()
                 ))
-            })?;
-        }
+            })
+        };
+        self.fan_out(jobs, &work, &mut |()| Ok(()))?;
         let offsets = enc.get_offsets().to_vec();
         Ok(TokenVectors { offsets, vectors })
     }
@@ -464,14 +561,22 @@ impl Embedder for OnnxEmbedder {
         // Sorting by length makes each batch pad only as far as its longest member.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].len());
-        let mut out = vec![0f32; self.batch_size * self.dim];
-        for batch in order.chunks(self.batch_size) {
-            let encs: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
-            let v = &mut out[..batch.len() * self.dim];
-            self.run_batch(&encs, v).map_err(failure)?;
-            sink(batch, v)?;
-            progress(batch.len());
-        }
+        let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
+        let dim = self.dim;
+        let work = |session: usize, b: usize| {
+            let encs: Vec<&tokenizers::Encoding> =
+                batches[b].iter().map(|&i| &encodings[i]).collect();
+            let mut v = vec![0f32; batches[b].len() * dim];
+            self.run_batch(session, &encs, &mut v)?;
+            Ok((b, v))
+        };
+        let mut done = |(b, v): (usize, Vec<f32>)| {
+            sink(batches[b], &v).map_err(|f| EmbedError::Refused(f.0))?;
+            progress(batches[b].len());
+            Ok(())
+        };
+        self.fan_out((0..batches.len()).collect(), &work, &mut done)
+            .map_err(failure)?;
         Ok(truncated)
     }
 }

@@ -19,6 +19,7 @@ fn model() -> OnnxEmbedder {
         &EmbedOptions {
             models_dir,
             threads: 2,
+            sessions: 2,
             device: Device::Cpu,
             batch_size: 4,
         },
@@ -102,4 +103,42 @@ fn one_window_pools_to_the_standalone_vector() {
     let c = cos(&pooled, &standalone);
     // Standalone pooling also averages [CLS] and [SEP]; nothing else differs.
     assert!(c > 0.97, "cosine {c}");
+}
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh; run scripts/test.sh"]
+fn token_rows_match_python_onnxruntime() {
+    // Each token's byte offsets and output row, made independently by
+    // scripts/make_reference_embeddings.py: a row read one place off (the [CLS] row, or a
+    // neighbour's) would fail here, whichever session ran the window.
+    let text =
+        std::fs::read_to_string(root().join("tests/data/reference_embeddings.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let r = &reference["token_vectors"];
+    let sentence = r["sentence"].as_str().unwrap();
+    let want_offsets: Vec<(usize, usize)> = r["offsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o[0].as_u64().unwrap() as usize,
+                o[1].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    let e = model();
+    let dim = e.dim();
+    let tv = e.token_vectors(sentence, 512, 64).unwrap();
+    assert_eq!(tv.offsets, want_offsets);
+    for (t, row) in r["rows"].as_array().unwrap().iter().enumerate() {
+        let want: Vec<f32> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        let c = cos(&tv.vectors[t * dim..(t + 1) * dim], &want);
+        assert!(c > 0.9999, "token {t}: cosine {c} to the reference row");
+    }
 }

@@ -33,6 +33,7 @@ fn matches_python_onnxruntime() {
             &EmbedOptions {
                 models_dir: models_dir.clone(),
                 threads: 2,
+                sessions: 2,
                 device: Device::Cpu,
                 batch_size: 4,
             },
@@ -75,6 +76,7 @@ fn cuda_is_refused_without_the_feature() {
         &EmbedOptions {
             models_dir,
             threads: 1,
+            sessions: 1,
             device: Device::Cuda,
             batch_size: 1,
         },

@@ -80,6 +80,9 @@ pub struct Manifest {
     pub finished_at: Option<String>,
     /// Threads used (rayon and ONNX Runtime intra-op).
     pub threads: usize,
+    /// ONNX Runtime sessions that ran batches side by side (1 before sessions existed).
+    #[serde(default = "one")]
+    pub sessions: usize,
     /// Requested device.
     pub device: String,
     /// Execution provider that actually ran the model (None when no model ran).
@@ -127,6 +130,10 @@ pub struct Manifest {
     /// was given and how long it took.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<crate::shard::ShardSummary>,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Manifest {

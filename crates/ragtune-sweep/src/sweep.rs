@@ -28,6 +28,8 @@ pub struct SweepOptions {
     pub cache_dir: Option<PathBuf>,
     /// Threads for rayon and ONNX Runtime.
     pub threads: usize,
+    /// ONNX Runtime sessions running batches side by side, `threads` split between them.
+    pub sessions: usize,
     /// CPU or CUDA.
     pub device: Device,
     /// Texts per inference call.
@@ -44,6 +46,7 @@ impl SweepOptions {
         EmbedOptions {
             models_dir: self.models_dir.clone(),
             threads: self.threads,
+            sessions: self.sessions,
             device: self.device,
             batch_size: self.batch_size,
         }
@@ -155,6 +158,7 @@ pub(crate) fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
         started_at: chrono::Utc::now().to_rfc3339(),
         finished_at: None,
         threads: opts.threads,
+        sessions: opts.sessions,
         device: format!("{:?}", opts.device).to_lowercase(),
         execution_provider: None,
         models: vec![],

@@ -115,6 +115,7 @@ pub fn options(dir: &Path) -> SweepOptions {
         models_dir: dir.join("no-models"),
         cache_dir: Some(dir.join("store")),
         threads: 2,
+        sessions: 2,
         device: ragtune_embed::Device::Cpu,
         batch_size: 8,
         version: "test".into(),

@@ -70,6 +70,10 @@ pub struct EngineArgs {
     /// Texts per inference call (batches are sorted by length).
     #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     pub batch_size: usize,
+    /// ONNX Runtime sessions that run batches side by side, --threads split between them
+    /// [default: one per thread on CPU, 1 on CUDA].
+    #[arg(long, value_parser = at_least_one)]
+    pub sessions: Option<usize>,
 }
 
 /// A whole number of at least 1 (0 threads or a batch of 0 texts is refused, not coerced).

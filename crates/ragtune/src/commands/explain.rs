@@ -19,7 +19,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         .question
         .as_deref()
         .expect("clap requires --question without --diff");
-    let opts = super::sweep_options(&args.engine);
+    let opts = super::sweep_options(&args.engine)?;
     let engine = Engine::open(&args.run, args.config.as_deref(), &opts)?;
     let q = engine
         .question(qid)

@@ -20,19 +20,33 @@ use ragtune_sweep::SweepOptions;
 use crate::cli::{DeviceArg, EngineArgs};
 
 /// Sweep options from the shared engine flags.
-pub fn sweep_options(e: &EngineArgs) -> SweepOptions {
-    SweepOptions {
+pub fn sweep_options(e: &EngineArgs) -> anyhow::Result<SweepOptions> {
+    let threads = crate::threads(e.threads);
+    let device = match e.device {
+        DeviceArg::Cpu => Device::Cpu,
+        DeviceArg::Cuda => Device::Cuda,
+    };
+    // On CPU, sessions of one thread each keep every core busy on small batches; a GPU
+    // takes one session.
+    let sessions = e.sessions.unwrap_or(match device {
+        Device::Cpu => threads,
+        Device::Cuda => 1,
+    });
+    if sessions > threads {
+        anyhow::bail!(
+            "--sessions {sessions} is more than the {threads} threads to split between them; raise --threads or lower --sessions"
+        );
+    }
+    Ok(SweepOptions {
         models_dir: crate::models_dir(e.models_dir.clone()),
         cache_dir: (!e.no_cache).then(|| e.cache_dir.clone()),
-        threads: crate::threads(e.threads),
-        device: match e.device {
-            DeviceArg::Cpu => Device::Cpu,
-            DeviceArg::Cuda => Device::Cuda,
-        },
+        threads,
+        sessions,
+        device,
         batch_size: e.batch_size,
         version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: env!("RAGTUNE_GIT_COMMIT").to_string(),
-    }
+    })
 }
 
 /// `value` as pretty JSON and a newline: what every `--json` flag prints on stdout.

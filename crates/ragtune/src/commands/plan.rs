@@ -11,7 +11,7 @@ use crate::cli::PlanArgs;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let grid = Grid::load(&args.grid)?;
-    let opts = super::sweep_options(&args.engine);
+    let opts = super::sweep_options(&args.engine)?;
     let models = OnnxModels::new(opts.embed_options());
     let mut prep = prepare(&grid, &models, &opts.models_dir, None)?;
     let mut identical = Vec::new();

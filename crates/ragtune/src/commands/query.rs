@@ -23,7 +23,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         );
         return Err(crate::UserError(msg).into());
     }
-    let opts = super::sweep_options(&args.engine);
+    let opts = super::sweep_options(&args.engine)?;
     let engine = Engine::open(&args.run, args.config.as_deref(), &opts)?;
     eprintln!(
         "ragtune: setup {}: {} ({:.2}s)",

@@ -36,9 +36,13 @@ fn facts(m: &Manifest) -> Vec<(String, String)> {
         .iter()
         .map(|(s, t)| format!("{s} {t:.2} s"))
         .collect();
+    let threads = format!(
+        "{} threads in {} ONNX Runtime sessions",
+        m.threads, m.sessions
+    );
     let device = match &m.execution_provider {
-        Some(ep) => format!("{} ({ep}), {} threads", m.device, m.threads),
-        None => format!("{}, {} threads", m.device, m.threads),
+        Some(ep) => format!("{} ({ep}), {threads}", m.device),
+        None => format!("{}, {threads}", m.device),
     };
     [
         (

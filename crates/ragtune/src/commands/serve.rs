@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::cli::ServeArgs;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let opts = super::sweep_options(&args.engine);
+    let opts = super::sweep_options(&args.engine)?;
     let engine = Engine::open(&args.run, args.config.as_deref(), &opts)?;
     let record = read_point(&RunDir::open(&args.run)?, &engine.config_id)?;
     let config = json!({
