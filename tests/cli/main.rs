@@ -9,6 +9,7 @@
 mod util;
 
 mod bad_inputs;
+mod batching;
 mod chunkers;
 mod dense;
 mod disk_full;

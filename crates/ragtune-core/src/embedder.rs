@@ -81,6 +81,11 @@ pub trait Embedder: Send + Sync {
     fn namespace(&self) -> &str;
     /// The execution provider that runs the model.
     fn provider(&self) -> &str;
+    /// Texts per inference call, where the embedder batches and the size is known (an
+    /// automatic size is known once found).
+    fn batch_size(&self) -> Option<usize> {
+        None
+    }
     /// Embed `texts`; `progress` is called with the number of texts finished.
     fn embed(
         &self,

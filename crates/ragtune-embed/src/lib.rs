@@ -2,18 +2,22 @@
 //! ragtune-core, apart from any runtime) that the sweep and serving use with real models.
 //!
 //! - Runtime: ort with `load-dynamic`; the library is `ORT_DYLIB_PATH` or
-//!   `<models>/onnxruntime/libonnxruntime.so`.
+//!   `<models>/onnxruntime/libonnxruntime.so` (`<models>/onnxruntime-cuda/` for CUDA).
 //! - Tokenization: tokenizers, offline, truncated at the model's `max_tokens` (special
 //!   tokens included); batches are sorted by length and padded only as far as they need.
 //! - Pooling: mean over the attention mask (or [CLS]), then L2 normalisation.
 //! - Device: CPU by default; CUDA with the `cuda` feature. A build without it refuses
 //!   CUDA instead of falling back.
+//! - Batches: a fixed size (8 on CPU), or `auto`, the size past which throughput stops
+//!   rising (the default on CUDA); on CPU, several sessions run batches side by side.
 #![deny(missing_docs)]
 
+mod batch;
 mod error;
 mod model;
 mod onnx;
 
+pub use batch::{AUTO_CANDIDATES, AUTO_GAIN, BatchSize, pick_batch};
 pub use error::{EmbedError, Result};
 pub use model::{ModelIdentity, ModelSpec, Pooling, resolve_model};
 pub use onnx::{EmbedOptions, OnnxEmbedder, runtime_library};

@@ -95,7 +95,9 @@ impl ModelSpec {
             message: e.to_string(),
         })?;
         let mut ns = ContentHasher::new();
-        ns.field(b"ragtune-embedding-v2")
+        // v3: CPU sessions run without the SkipLayerNormalization fusion, which moves
+        // vectors in their last bits.
+        ns.field(b"ragtune-embedding-v3")
             .field(&sha256)
             .field(format!("{:?}", self.pooling))
             .field(self.max_tokens.to_le_bytes())

@@ -13,20 +13,25 @@ use ragtune_core::{
 };
 use tokenizers::{Tokenizer, TruncationParams};
 
-use crate::Device;
 use crate::error::{EmbedError, Result, rt};
 use crate::model::{ModelSpec, Pooling};
+use crate::{AUTO_CANDIDATES, BatchSize, Device, pick_batch};
 
 /// The process's one ONNX Runtime environment (ort allows one per process).
 static ENV: OnceLock<std::result::Result<(ort::environment::Environment, PathBuf), String>> =
     OnceLock::new();
 
-/// Where libonnxruntime is found: `ORT_DYLIB_PATH`, else `<models_dir>/onnxruntime/libonnxruntime.so`.
-pub fn runtime_library(models_dir: &Path) -> PathBuf {
+/// Where libonnxruntime is found: `ORT_DYLIB_PATH`, else under `models_dir`:
+/// `onnxruntime-cuda/` (onnxruntime-gpu, from `models/fetch.sh --cuda`) for CUDA, and
+/// `onnxruntime/` for CPU.
+pub fn runtime_library(models_dir: &Path, device: Device) -> PathBuf {
     match std::env::var_os("ORT_DYLIB_PATH") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => models_dir
-            .join("onnxruntime")
+            .join(match device {
+                Device::Cpu => "onnxruntime",
+                Device::Cuda => "onnxruntime-cuda",
+            })
             .join(if cfg!(target_os = "macos") {
                 "libonnxruntime.dylib"
             } else {
@@ -39,8 +44,9 @@ fn environment(lib: &Path) -> Result<&'static ort::environment::Environment> {
     let entry = ENV.get_or_init(|| {
         if !lib.is_file() {
             return Err(format!(
-                "{} not found; run models/fetch.sh, or set ORT_DYLIB_PATH to a libonnxruntime of version 1.31 or later",
-                lib.display()
+                "{} not found; run models/fetch.sh{}, or set ORT_DYLIB_PATH to a libonnxruntime of version 1.31 or later",
+                lib.display(),
+                if lib.parent().is_some_and(|p| p.ends_with("onnxruntime-cuda")) { " --cuda" } else { "" }
             ));
         }
         let env = ort::init_from(lib)
@@ -68,6 +74,12 @@ fn build_session(
     device: Device,
 ) -> ort::Result<Session> {
     let mut builder = Session::builder(env)?.with_intra_threads(threads.max(1))?;
+    if device == Device::Cpu {
+        // ONNX Runtime 1.32's CPU SkipLayerNormalization is slower than the Add and
+        // LayerNormalization it replaces: without the fusion all-minilm-l6-v2 runs 5–12%
+        // and its q8 variant 13–42% more tokens/s (docs/performance.md).
+        builder = builder.with_disabled_optimizers("SkipLayerNormFusion")?;
+    }
     if device == Device::Cuda {
         #[cfg(feature = "cuda")]
         {
@@ -153,7 +165,9 @@ pub struct OnnxEmbedder {
     namespace: String,
     model_sha256: String,
     provider: &'static str,
-    batch_size: usize,
+    batch: BatchSize,
+    /// The size `auto` found, once a request large enough to try sizes on came.
+    auto_batch: OnceLock<usize>,
 }
 
 /// Options for [`OnnxEmbedder::load`].
@@ -167,8 +181,9 @@ pub struct EmbedOptions {
     pub sessions: usize,
     /// CPU or CUDA.
     pub device: Device,
-    /// Texts per inference call (batches are sorted by length).
-    pub batch_size: usize,
+    /// Texts per inference call (batches are sorted by length), or `auto`: the size
+    /// that fills the device, found on the first large request.
+    pub batch_size: BatchSize,
 }
 
 impl OnnxEmbedder {
@@ -179,14 +194,19 @@ impl OnnxEmbedder {
         }
         let onnx = spec.onnx_path();
         let identity = spec.identity()?;
-        let env = environment(&runtime_library(&opts.models_dir))?;
+        let env = environment(&runtime_library(&opts.models_dir, opts.device))?;
         let sessions = (0..opts.sessions.clamp(1, opts.threads.max(1)))
             .map(|i| {
                 let threads = split_threads(opts.threads, opts.sessions, i);
                 build_session(env, &onnx, threads, opts.device).map(Mutex::new)
             })
             .collect::<ort::Result<Vec<_>>>()
-            .map_err(rt)?;
+            .map_err(|e| match opts.device {
+                Device::Cpu => rt(e),
+                Device::Cuda => rt(format!(
+                    "{e} (the CUDA provider needs CUDA 13 and cuDNN 9 on LD_LIBRARY_PATH; models/README.md lists the libraries)"
+                )),
+            })?;
         let session = sessions[0]
             .lock()
             .map_err(|_| rt("session lock poisoned"))?;
@@ -240,7 +260,11 @@ impl OnnxEmbedder {
                 Device::Cpu => "CPUExecutionProvider",
                 Device::Cuda => "CUDAExecutionProvider",
             },
-            batch_size: opts.batch_size.max(1),
+            batch: match opts.batch_size {
+                BatchSize::Fixed(n) => BatchSize::Fixed(n.max(1)),
+                auto => auto,
+            },
+            auto_batch: OnceLock::new(),
         })
     }
 
@@ -413,6 +437,76 @@ impl OnnxEmbedder {
         })
     }
 
+    /// Texts per call for a request of `encodings` (sorted by `order`): the fixed size;
+    /// or, for `auto`, one call for a request no larger than the smallest size tried (a
+    /// served query), else the size found once on copies of the request's median text.
+    fn batch_for(&self, encodings: &[tokenizers::Encoding], order: &[usize]) -> usize {
+        match self.batch {
+            BatchSize::Fixed(n) => n,
+            BatchSize::Auto if order.len() <= 2 * AUTO_CANDIDATES[0] => order.len().max(1),
+            BatchSize::Auto => *self
+                .auto_batch
+                .get_or_init(|| self.calibrate(&encodings[order[order.len() / 2]])),
+        }
+    }
+
+    /// [`pick_batch`] over copies of `text`: each size runs once to warm up (a GPU picks
+    /// its kernels per shape) and once timed. Sizes stop being tried after 3 s of trials.
+    fn calibrate(&self, text: &tokenizers::Encoding) -> usize {
+        let started = std::time::Instant::now();
+        pick_batch(&AUTO_CANDIDATES, |size| {
+            if started.elapsed().as_secs_f64() > 3.0 {
+                return None;
+            }
+            let rows = vec![text.get_ids(); size];
+            let types = vec![text.get_type_ids(); size];
+            self.infer(0, &rows, &types, |_, _| ()).ok()?;
+            let t = std::time::Instant::now();
+            self.infer(0, &rows, &types, |_, _| ()).ok()?;
+            Some(size as f64 / t.elapsed().as_secs_f64().max(1e-9))
+        })
+    }
+
+    /// Texts tokenised ahead of inference at a time: enough for 8 batches (sorting by
+    /// length happens within a segment), and at least 2,048.
+    fn segment_len(&self) -> usize {
+        let batch = match self.batch {
+            BatchSize::Fixed(n) => n,
+            BatchSize::Auto => AUTO_CANDIDATES[AUTO_CANDIDATES.len() - 1],
+        };
+        (8 * batch).max(2048)
+    }
+
+    /// Embed one segment's `encodings` (texts `offset..` of the request), batches sorted
+    /// by length over the sessions, and hand each batch to `sink` as it finishes.
+    fn run_encoded(
+        &self,
+        encodings: &[tokenizers::Encoding],
+        offset: usize,
+        progress: &(dyn Fn(usize) + Sync),
+        sink: &mut BatchSink<'_>,
+    ) -> Result<()> {
+        // Sorting by length makes each batch pad only as far as its longest member.
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let batches: Vec<&[usize]> = order.chunks(self.batch_for(encodings, &order)).collect();
+        let dim = self.dim;
+        let work = |session: usize, b: usize| {
+            let encs: Vec<&tokenizers::Encoding> =
+                batches[b].iter().map(|&i| &encodings[i]).collect();
+            let mut v = vec![0f32; batches[b].len() * dim];
+            self.run_batch(session, &encs, &mut v)?;
+            Ok((b, v))
+        };
+        let mut done = |(b, v): (usize, Vec<f32>)| {
+            let idx: Vec<usize> = batches[b].iter().map(|i| offset + i).collect();
+            sink(&idx, &v).map_err(|f| EmbedError::Refused(f.0))?;
+            progress(idx.len());
+            Ok(())
+        };
+        self.fan_out((0..batches.len()).collect(), &work, &mut done)
+    }
+
     fn run_batch(
         &self,
         session: usize,
@@ -513,6 +607,13 @@ impl Embedder for OnnxEmbedder {
         self.provider
     }
 
+    fn batch_size(&self) -> Option<usize> {
+        match self.batch {
+            BatchSize::Fixed(n) => Some(n),
+            BatchSize::Auto => self.auto_batch.get().copied(),
+        }
+    }
+
     fn count_truncated(&self, texts: &[&str]) -> std::result::Result<usize, EmbedFailure> {
         Ok(self
             .encode(texts)
@@ -553,30 +654,29 @@ impl Embedder for OnnxEmbedder {
         progress: &(dyn Fn(usize) + Sync),
         sink: &mut BatchSink<'_>,
     ) -> std::result::Result<usize, EmbedFailure> {
-        let encodings = self.encode(texts).map_err(failure)?;
-        let truncated = encodings
-            .iter()
-            .filter(|e| !e.get_overflowing().is_empty())
-            .count();
-        // Sorting by length makes each batch pad only as far as its longest member.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| encodings[i].len());
-        let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
-        let dim = self.dim;
-        let work = |session: usize, b: usize| {
-            let encs: Vec<&tokenizers::Encoding> =
-                batches[b].iter().map(|&i| &encodings[i]).collect();
-            let mut v = vec![0f32; batches[b].len() * dim];
-            self.run_batch(session, &encs, &mut v)?;
-            Ok((b, v))
-        };
-        let mut done = |(b, v): (usize, Vec<f32>)| {
-            sink(batches[b], &v).map_err(|f| EmbedError::Refused(f.0))?;
-            progress(batches[b].len());
-            Ok(())
-        };
-        self.fan_out((0..batches.len()).collect(), &work, &mut done)
-            .map_err(failure)?;
-        Ok(truncated)
+        // Tokenisation runs a segment ahead of inference, on rayon's threads, so that the
+        // model (a GPU above all) does not wait for the tokenizer between segments.
+        let segment = self.segment_len();
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for (k, part) in texts.chunks(segment).enumerate() {
+                    if tx.send((k * segment, self.encode(part))).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut truncated = 0;
+            for (offset, encodings) in rx {
+                let encodings = encodings.map_err(failure)?;
+                truncated += encodings
+                    .iter()
+                    .filter(|e| !e.get_overflowing().is_empty())
+                    .count();
+                self.run_encoded(&encodings, offset, progress, sink)
+                    .map_err(failure)?;
+            }
+            Ok(truncated)
+        })
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use ragtune_embed::{Device, EmbedOptions, Embedder, OnnxEmbedder, resolve_model};
+use ragtune_embed::{BatchSize, Device, EmbedOptions, Embedder, OnnxEmbedder, resolve_model};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -21,7 +21,7 @@ fn model() -> OnnxEmbedder {
             threads: 2,
             sessions: 2,
             device: Device::Cpu,
-            batch_size: 4,
+            batch_size: BatchSize::Fixed(4),
         },
     )
     .unwrap()

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use ragtune_embed::{Device, EmbedOptions, Embedder, OnnxEmbedder, resolve_model};
+use ragtune_embed::{BatchSize, Device, EmbedOptions, Embedder, OnnxEmbedder, resolve_model};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -35,7 +35,7 @@ fn matches_python_onnxruntime() {
                 threads: 2,
                 sessions: 2,
                 device: Device::Cpu,
-                batch_size: 4,
+                batch_size: BatchSize::Fixed(4),
             },
         )
         .unwrap();
@@ -78,7 +78,7 @@ fn cuda_is_refused_without_the_feature() {
             threads: 1,
             sessions: 1,
             device: Device::Cuda,
-            batch_size: 1,
+            batch_size: BatchSize::Fixed(1),
         },
     )
     .err()

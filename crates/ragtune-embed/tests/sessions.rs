@@ -3,13 +3,17 @@
 
 use std::path::PathBuf;
 
-use ragtune_embed::{Device, EmbedOptions, Embedder, OnnxEmbedder, resolve_model};
+use ragtune_embed::{BatchSize, Device, EmbedOptions, Embedder, OnnxEmbedder, resolve_model};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn model(sessions: usize) -> OnnxEmbedder {
+    model_with(sessions, BatchSize::Fixed(3))
+}
+
+fn model_with(sessions: usize, batch_size: BatchSize) -> OnnxEmbedder {
     let models_dir = root().join("models");
     let spec = resolve_model("all-minilm-l6-v2", &models_dir).expect("run models/fetch.sh first");
     let opts = EmbedOptions {
@@ -17,7 +21,7 @@ fn model(sessions: usize) -> OnnxEmbedder {
         threads: 2,
         sessions,
         device: Device::Cpu,
-        batch_size: 3,
+        batch_size,
     };
     OnnxEmbedder::load(&spec, &opts).unwrap()
 }
@@ -73,4 +77,73 @@ fn two_sessions_give_the_vectors_of_one() {
     assert_eq!(ta.offsets, tb.offsets);
     let d = max_diff(&ta.vectors, &tb.vectors);
     assert!(d < 1e-4, "token vectors differ by {d}");
+}
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh; run scripts/test.sh"]
+fn a_request_longer_than_a_segment_keeps_every_text_in_its_row() {
+    // Tokenisation runs one segment (2,048 texts at this batch size) ahead of inference:
+    // 2,500 texts make two segments, and rows past the first must land in their places.
+    let e = model(2);
+    let text = quickstart_text();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert!(words.len() > 300, "{} words", words.len());
+    let texts: Vec<String> = (0..2500)
+        .map(|i| {
+            let s = i % (words.len() - 3);
+            format!("{i} {}", words[s..s + 1 + i % 3].join(" "))
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let dim = e.dim();
+    let progressed = std::sync::atomic::AtomicUsize::new(0);
+    let progress = |n: usize| {
+        progressed.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    };
+    let (mut vectors, mut times) = (vec![0f32; refs.len() * dim], vec![0usize; refs.len()]);
+    let mut sink = |idx: &[usize], v: &[f32]| {
+        for (j, &i) in idx.iter().enumerate() {
+            times[i] += 1;
+            vectors[i * dim..(i + 1) * dim].copy_from_slice(&v[j * dim..(j + 1) * dim]);
+        }
+        Ok(())
+    };
+    e.embed_batches(&refs, &progress, &mut sink).unwrap();
+    assert!(
+        times.iter().all(|&t| t == 1),
+        "every text is handed over once"
+    );
+    assert_eq!(
+        progressed.into_inner(),
+        refs.len(),
+        "progress counts every text once"
+    );
+    for i in [0, 2047, 2048, 2049, 2499] {
+        let alone = e.embed(&[refs[i]], &|_| {}).unwrap().vectors;
+        let d = max_diff(&vectors[i * dim..(i + 1) * dim], &alone);
+        assert!(
+            d < 1e-4,
+            "text {i} differs from itself embedded alone by {d}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh; run scripts/test.sh"]
+fn auto_batch_size_is_found_on_the_first_large_request() {
+    let (auto, fixed) = (model_with(2, BatchSize::Auto), model(2));
+    let text = quickstart_text();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // A request no larger than two of the smallest size runs as one call, untried.
+    auto.embed(&lines[..5], &|_| {}).unwrap();
+    assert_eq!(auto.batch_size(), None);
+    let a = auto.embed(&lines, &|_| {}).unwrap();
+    let size = auto
+        .batch_size()
+        .expect("sizes were tried on the large request");
+    assert!(ragtune_embed::AUTO_CANDIDATES.contains(&size), "{size}");
+    let b = fixed.embed(&lines, &|_| {}).unwrap();
+    let d = max_diff(&a.vectors, &b.vectors);
+    assert!(d < 1e-4, "auto-sized batches change the vectors by {d}");
+    assert_eq!(fixed.batch_size(), Some(3));
 }

@@ -309,14 +309,16 @@ impl<'a> Executor<'a> {
         let truncated = e
             .count_truncated(texts)
             .map_err(|f| SweepError::embedding(model, f))? as u64;
-        self.record_embed(what, model, texts.len(), stats, truncated, t);
+        self.record_embed(what, (e.as_ref(), model), texts.len(), stats, truncated, t);
         Ok(data)
     }
 
+    /// Record one embedding request of `n` texts by `e` (model `model` as the grid names
+    /// it), started at `t`.
     fn record_embed(
         &self,
         what: &str,
-        model: &str,
+        (e, model): (&dyn Embedder, &str),
         n: usize,
         s: CacheStats,
         truncated: u64,
@@ -338,6 +340,7 @@ impl<'a> Executor<'a> {
                 embedded_tokens: s.embedded_tokens,
                 truncated,
                 seconds: t.elapsed().as_secs_f64(),
+                batch_size: e.batch_size(),
             });
     }
 
@@ -381,7 +384,14 @@ impl<'a> Executor<'a> {
             misses: s.misses,
             embedded_tokens: s.tokens,
         };
-        self.record_embed(&format!("{what} late"), model, set.len(), stats, 0, t);
+        self.record_embed(
+            &format!("{what} late"),
+            (e.as_ref(), model),
+            set.len(),
+            stats,
+            0,
+            t,
+        );
         Ok(data)
     }
 

@@ -33,6 +33,9 @@ pub struct EmbedRecord {
     pub truncated: u64,
     /// Wall seconds.
     pub seconds: f64,
+    /// Texts per inference call (where the embedder batches; an automatic size once found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
 }
 
 /// Per stage kind: distinct nodes in the plan, how many were computed, and how many were

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use ragtune_chunk::Sizer;
 use ragtune_core::Corpus;
-use ragtune_embed::{Device, EmbedOptions};
+use ragtune_embed::{BatchSize, Device, EmbedOptions};
 use ragtune_eval::PointRecord;
 use tokenizers::Tokenizer;
 
@@ -32,8 +32,8 @@ pub struct SweepOptions {
     pub sessions: usize,
     /// CPU or CUDA.
     pub device: Device,
-    /// Texts per inference call.
-    pub batch_size: usize,
+    /// Texts per inference call, or `auto`.
+    pub batch_size: BatchSize,
     /// ragtune version, for the manifest.
     pub version: String,
     /// git commit of the build, for the manifest.

@@ -117,7 +117,7 @@ pub fn options(dir: &Path) -> SweepOptions {
         threads: 2,
         sessions: 2,
         device: ragtune_embed::Device::Cpu,
-        batch_size: 8,
+        batch_size: ragtune_embed::BatchSize::Fixed(8),
         version: "test".into(),
         git_commit: "test".into(),
     }

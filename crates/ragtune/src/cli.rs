@@ -67,9 +67,11 @@ pub struct EngineArgs {
     /// Where the embedding model runs.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
-    /// Texts per inference call (batches are sorted by length).
-    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
-    pub batch_size: usize,
+    /// Texts per inference call (batches are sorted by length), or `auto`: the size past
+    /// which throughput stops rising, found on the first large request [default: 8 on
+    /// CPU, auto on CUDA].
+    #[arg(long)]
+    pub batch_size: Option<ragtune_embed::BatchSize>,
     /// ONNX Runtime sessions that run batches side by side, --threads split between them
     /// [default: one per thread on CPU, 1 on CUDA].
     #[arg(long, value_parser = at_least_one)]

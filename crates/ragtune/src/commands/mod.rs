@@ -14,7 +14,7 @@ pub mod serve;
 pub mod shard;
 pub mod sweep;
 
-use ragtune_embed::Device;
+use ragtune_embed::{BatchSize, Device};
 use ragtune_sweep::SweepOptions;
 
 use crate::cli::{DeviceArg, EngineArgs};
@@ -43,7 +43,10 @@ pub fn sweep_options(e: &EngineArgs) -> anyhow::Result<SweepOptions> {
         threads,
         sessions,
         device,
-        batch_size: e.batch_size,
+        batch_size: e.batch_size.unwrap_or(match device {
+            Device::Cpu => BatchSize::Fixed(8),
+            Device::Cuda => BatchSize::Auto,
+        }),
         version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: env!("RAGTUNE_GIT_COMMIT").to_string(),
     })
