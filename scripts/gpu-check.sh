@@ -7,7 +7,7 @@
 # prints both runs' nDCG@10 per setup, which must agree within 0.002, each run's
 # embedding tokens/s and batch size, and the GPU's utilisation sampled during the CUDA
 # run. Exit status: 0 when the metrics agree, 1 when they do not, 77 (with a NOT RUN
-# banner) when there is no GPU.
+# banner) when there is no GPU. On a GPU machine without network, see scripts/gpu-bundle.sh.
 #
 # CUDA libraries: libonnxruntime_providers_cuda.so (onnxruntime-gpu 1.31.1) links CUDA 13's
 # libcudart, libcublas, libcublasLt and libcurand, and the driver's libcuda.so.1, and loads
@@ -23,18 +23,20 @@ not_run() {
   exit 77
 }
 command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 || not_run "no NVIDIA GPU (nvidia-smi finds none)"
-squad="$(cd ../shared/datasets/squad-v1.1-dev 2>/dev/null && pwd)/dev-v1.1.json"
-[ -f "$squad" ] || not_run "../shared/datasets/squad-v1.1-dev/dev-v1.1.json is missing"
-# A GPU machine may have no network: the runtime and a `cuda` build can be brought along
-# (models/onnxruntime-cuda/, RAGTUNE_BIN); otherwise they are fetched and built here.
-[ -f models/onnxruntime-cuda/libonnxruntime_providers_cuda.so ] || models/fetch.sh --cuda
-models/fetch.sh
+squad="${GPU_CHECK_SQUAD:-$(cd ../shared/datasets/squad-v1.1-dev 2>/dev/null && pwd)/dev-v1.1.json}"
+[ -f "$squad" ] || not_run "$squad is missing (set GPU_CHECK_SQUAD)"
+# A GPU machine may have no network: with RAGTUNE_BIN (a `cuda` build), ORT_DYLIB_PATH and
+# RAGTUNE_MODELS_DIR brought along (scripts/gpu-bundle.sh), nothing is fetched or built.
 if [ -n "${RAGTUNE_BIN:-}" ]; then
   bin="$RAGTUNE_BIN"
 else
+  models/fetch.sh --cuda
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
   cargo build --release --quiet -p ragtune --features cuda
   bin="$CARGO_TARGET_DIR/release/ragtune"
+  # Both runs use onnxruntime-gpu's runtime (its CPU provider for the CPU run), so that
+  # the comparison is of devices, not of runtime versions.
+  export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$PWD/models/onnxruntime-cuda/libonnxruntime.so}"
 fi
 cuda_libs() { # folders holding the CUDA 13 and cuDNN 9 libraries, joined by ':'
   for lib in libcudart.so.13 libcublasLt.so.13 libcublas.so.13 libcurand.so.10 libcudnn.so.9; do
