@@ -4,17 +4,7 @@
 use crate::util::*;
 
 fn quickstart_vector_grid(dir: &std::path::Path) -> std::path::PathBuf {
-    let qs = root().join("corpora/quickstart");
-    grid(
-        dir,
-        "g.toml",
-        &format!(
-            r#"
-name = "batching"
-[corpus]
-format = "dir"
-path = "{}"
-questions = "{}"
+    let tables = r#"
 [grid]
 chunker = ["markdown"]
 chunk_size = [300]
@@ -23,11 +13,8 @@ model = ["all-minilm-l6-v2"]
 top_k = [5]
 [select]
 objective = "recall@5"
-"#,
-            qs.join("docs").display(),
-            qs.join("questions.jsonl").display()
-        ),
-    )
+"#;
+    quickstart_grid(dir, "g.toml", "batching", tables)
 }
 
 /// recall@5 of the run's one point, and its manifest.

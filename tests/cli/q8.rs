@@ -7,17 +7,7 @@ use crate::util::*;
 #[ignore = "end-to-end: needs models/fetch.sh and the test venv; run scripts/test.sh"]
 fn the_derived_int8_model_runs_and_retrieves_like_the_fp32_one() {
     let tmp = tempfile::tempdir().unwrap();
-    let qs = root().join("corpora/quickstart");
-    let g = grid(
-        tmp.path(),
-        "q8.toml",
-        &format!(
-            r#"
-name = "q8"
-[corpus]
-format = "dir"
-path = "{}"
-questions = "{}"
+    let tables = r#"
 [grid]
 chunker = ["markdown"]
 chunk_size = [300, 600]
@@ -26,11 +16,8 @@ model = ["all-minilm-l6-v2", "all-minilm-l6-v2-q8"]
 top_k = [5]
 [select]
 objective = "recall@5"
-"#,
-            qs.join("docs").display(),
-            qs.join("questions.jsonl").display()
-        ),
-    );
+"#;
+    let g = quickstart_grid(tmp.path(), "q8.toml", "q8", tables);
     let out = tmp.path().join("run");
     sweep_ok(tmp.path(), &g, &out, &tmp.path().join("cache"));
     let m = read_json(&out.join("manifest.json"));

@@ -116,17 +116,7 @@ pub(crate) fn quickstart_questions() -> Vec<(String, String, Vec<GoldSpan>)> {
 }
 
 pub(crate) fn quickstart_run(tmp: &Path) -> (PathBuf, PathBuf) {
-    let qs = root().join("corpora/quickstart");
-    let g = grid(
-        tmp,
-        "qs.toml",
-        &format!(
-            r#"
-name = "qs-serve"
-[corpus]
-format = "dir"
-path = "{}"
-questions = "{}"
+    let tables = r#"
 [grid]
 chunker = ["markdown"]
 chunk_size = [200]
@@ -146,11 +136,8 @@ hnsw_m = 2
 hnsw_ef_construction = 4
 [select]
 objective = "span_recall@3"
-"#,
-            qs.join("docs").display(),
-            qs.join("questions.jsonl").display()
-        ),
-    );
+"#;
+    let g = quickstart_grid(tmp, "qs.toml", "qs-serve", tables);
     let run = tmp.join("run");
     let cache = tmp.join("cache");
     sweep_ok(tmp, &g, &run, &cache);

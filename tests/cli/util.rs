@@ -81,6 +81,18 @@ pub fn grid(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// Write `dir/file`: a grid called `name` over the bundled quickstart corpus (its docs and
+/// labelled questions), with `tables` (`[grid]` and what follows) after the corpus.
+pub fn quickstart_grid(dir: &Path, file: &str, name: &str, tables: &str) -> PathBuf {
+    let qs = root().join("corpora/quickstart");
+    let corpus = format!(
+        "name = \"{name}\"\n[corpus]\nformat = \"dir\"\npath = \"{}\"\nquestions = \"{}\"\n",
+        qs.join("docs").display(),
+        qs.join("questions.jsonl").display()
+    );
+    grid(dir, file, &(corpus + tables))
+}
+
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
