@@ -74,6 +74,7 @@ const MAGIC: &[u8; 4] = b"RTS1";
 const HEADER: usize = 4 + 8 + 32;
 const CHECKSUMS: &str = "CHECKSUMS";
 const STATS: &str = "stats.json";
+const STATS_LOCK: &str = "stats.lock";
 
 /// The running totals of reads, misses, damage and writes per stage (`stats.json`).
 pub fn history(root: &Path) -> BTreeMap<String, StoreCounts> {
@@ -170,9 +171,17 @@ impl StageStore {
     }
 
     /// Add this process's counts to the store's running totals (`stats.json`), which
-    /// `ragtune cache stats` reports. Two sweeps finishing at the same instant may lose
-    /// one's addition; the totals are a report, never an input.
+    /// `ragtune cache stats` reports. The read, add and write happen under an exclusive
+    /// lock on `stats.lock`, so that shards finishing at the same instant each add theirs.
     pub fn save_counts(&self) -> Result<()> {
+        let lock_path = self.root.join(STATS_LOCK);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        lock.lock().map_err(io(&lock_path))?;
         let mut totals = history(&self.root);
         for (stage, c) in self.counts() {
             let t = totals.entry(stage.name().to_string()).or_default();
@@ -450,6 +459,30 @@ pub fn gc(root: &Path, max_bytes: u64) -> Result<GcReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_saved_at_once_by_many_stores_all_add_up() {
+        // Shards share a store and may finish together: each one's read, add and write
+        // of stats.json must see the others'.
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().to_path_buf();
+        std::thread::scope(|sc| {
+            for t in 0..8u64 {
+                let root = &root;
+                sc.spawn(move || {
+                    for round in 0..5 {
+                        let s = StageStore::open(root).unwrap();
+                        for i in 0..=t {
+                            assert!(s.get(Stage::Chunks, &format!("{t}-{round}-{i}")).is_none());
+                        }
+                        s.save_counts().unwrap();
+                    }
+                });
+            }
+        });
+        // Thread t missed t + 1 keys in each of 5 rounds: 5 × (1 + … + 8) = 180.
+        assert_eq!(history(&root)["chunks"].misses, 180);
+    }
 
     #[test]
     fn file_entries_round_trip_and_damage_is_never_used() {
