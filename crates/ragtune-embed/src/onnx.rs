@@ -615,12 +615,7 @@ impl Embedder for OnnxEmbedder {
     }
 
     fn count_truncated(&self, texts: &[&str]) -> std::result::Result<usize, EmbedFailure> {
-        Ok(self
-            .encode(texts)
-            .map_err(failure)?
-            .iter()
-            .filter(|e| !e.get_overflowing().is_empty())
-            .count())
+        Ok(truncated(&self.encode(texts).map_err(failure)?))
     }
 
     fn embed(
@@ -655,8 +650,15 @@ impl Embedder for OnnxEmbedder {
         sink: &mut BatchSink<'_>,
     ) -> std::result::Result<usize, EmbedFailure> {
         // Tokenisation runs a segment ahead of inference, on rayon's threads, so that the
-        // model (a GPU above all) does not wait for the tokenizer between segments.
+        // model (a GPU above all) does not wait for the tokenizer between segments. A
+        // request of one segment (a served query) is tokenised in place.
         let segment = self.segment_len();
+        if texts.len() <= segment {
+            let encodings = self.encode(texts).map_err(failure)?;
+            self.run_encoded(&encodings, 0, progress, sink)
+                .map_err(failure)?;
+            return Ok(truncated(&encodings));
+        }
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             scope.spawn(move || {
@@ -666,17 +668,22 @@ impl Embedder for OnnxEmbedder {
                     }
                 }
             });
-            let mut truncated = 0;
+            let mut count = 0;
             for (offset, encodings) in rx {
                 let encodings = encodings.map_err(failure)?;
-                truncated += encodings
-                    .iter()
-                    .filter(|e| !e.get_overflowing().is_empty())
-                    .count();
+                count += truncated(&encodings);
                 self.run_encoded(&encodings, offset, progress, sink)
                     .map_err(failure)?;
             }
-            Ok(truncated)
+            Ok(count)
         })
     }
+}
+
+/// How many of `encodings` were cut at the model's maximum.
+fn truncated(encodings: &[tokenizers::Encoding]) -> usize {
+    encodings
+        .iter()
+        .filter(|e| !e.get_overflowing().is_empty())
+        .count()
 }
