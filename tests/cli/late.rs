@@ -44,6 +44,10 @@ fn late_chunking_runs_each_document_once_and_serves_its_vectors() {
         .filter(|e| e["what"].as_str().unwrap().ends_with(" late"))
         .collect();
     assert_eq!(late.len(), 3, "{late:?}");
+    assert!(
+        late.iter().all(|e| e["batch_size"] == 1),
+        "late chunking runs one window per call: {late:?}"
+    );
     let docs = m["n_documents"].as_u64().unwrap();
     let misses: u64 = late
         .iter()

@@ -309,16 +309,23 @@ impl<'a> Executor<'a> {
         let truncated = e
             .count_truncated(texts)
             .map_err(|f| SweepError::embedding(model, f))? as u64;
-        self.record_embed(what, (e.as_ref(), model), texts.len(), stats, truncated, t);
+        self.record_embed(
+            what,
+            (model, e.batch_size()),
+            texts.len(),
+            stats,
+            truncated,
+            t,
+        );
         Ok(data)
     }
 
-    /// Record one embedding request of `n` texts by `e` (model `model` as the grid names
-    /// it), started at `t`.
+    /// Record one embedding request of `n` texts by model `model` (as the grid names it),
+    /// run `batch_size` texts per inference call, started at `t`.
     fn record_embed(
         &self,
         what: &str,
-        (e, model): (&dyn Embedder, &str),
+        (model, batch_size): (&str, Option<usize>),
         n: usize,
         s: CacheStats,
         truncated: u64,
@@ -340,7 +347,7 @@ impl<'a> Executor<'a> {
                 embedded_tokens: s.embedded_tokens,
                 truncated,
                 seconds: t.elapsed().as_secs_f64(),
-                batch_size: e.batch_size(),
+                batch_size,
             });
     }
 
@@ -384,9 +391,10 @@ impl<'a> Executor<'a> {
             misses: s.misses,
             embedded_tokens: s.tokens,
         };
+        // Late chunking runs one window per inference call.
         self.record_embed(
             &format!("{what} late"),
-            (e.as_ref(), model),
+            (model, Some(1)),
             set.len(),
             stats,
             0,
