@@ -56,12 +56,7 @@ fn recursive_equals_langchain_on_the_chroma_corpora() {
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn window_and_recursive_token_chunkers_carry_real_overlap() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = format!(
-        r#"name = "overlap"
-[corpus]
-format = "chroma"
-path = "{}"
-include = ["chatlogs", "state_of_the_union"]
+    let tables = r#"
 [grid]
 chunker = ["window-tokens", "recursive-tokens", "tokens"]
 chunk_size = [250]
@@ -72,10 +67,9 @@ top_k = [5]
 chunk_tokenizer = "cl100k_base"
 [select]
 objective = "span_recall@5"
-"#,
-        datasets().join("chroma-chunking").display()
-    );
-    let g = grid(tmp.path(), "g.toml", &text);
+"#;
+    let include = &["chatlogs", "state_of_the_union"];
+    let g = chroma_grid(tmp.path(), "g.toml", "overlap", include, tables);
     let out = tmp.path().join("run");
     let r = sweep_ok(tmp.path(), &g, &out, &tmp.path().join("cache"));
     let rows = std::process::Command::new(python())

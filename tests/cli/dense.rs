@@ -2,17 +2,8 @@
 
 use crate::util::*;
 
-fn chroma_grid(dir: &std::path::Path) -> std::path::PathBuf {
-    grid(
-        dir,
-        "dense.toml",
-        &format!(
-            r#"
-name = "chroma-dense"
-[corpus]
-format = "chroma"
-path = "{}"
-include = ["chatlogs"]
+fn dense_grid(dir: &std::path::Path) -> std::path::PathBuf {
+    let tables = r#"
 [grid]
 chunker = ["tokens"]
 chunk_size = [200]
@@ -29,17 +20,15 @@ top_k = [1, 5, 10]
 depth = 30
 [select]
 objective = "span_recall@5"
-"#,
-            datasets().join("chroma-chunking").display()
-        ),
-    )
+"#;
+    chroma_grid(dir, "dense.toml", "chroma-dense", &["chatlogs"], tables)
 }
 
 #[test]
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn chroma_dense_and_hybrid_sweep_then_all_cache_hits() {
     let tmp = tempfile::tempdir().unwrap();
-    let g = chroma_grid(tmp.path());
+    let g = dense_grid(tmp.path());
     let cache = tmp.path().join("cache");
     let run1 = tmp.path().join("run1");
     let args = |out: &std::path::Path| {

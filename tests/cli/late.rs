@@ -3,7 +3,9 @@
 //! once for all three chunkings; the tables carry the `embedding` column; the stored
 //! vectors serve a query; a rerun reads everything back.
 
-use crate::util::{grid, python_inline_ok, python_ok, ragtune_ok, read_json, root, sweep_ok};
+use crate::util::{
+    chroma_grid, grid, python_inline_ok, python_ok, ragtune_ok, read_json, root, sweep_ok,
+};
 
 const GRID: &str = r#"name = "late"
 [corpus]
@@ -130,13 +132,7 @@ assert wide.height == 3 and (wide["late"] != wide["standalone"]).any(), wide
 fn a_window_past_the_models_positions_says_which_setting_to_lower() {
     // A State of the Union address runs to about 11k tokens: windows of 1024 are full.
     let tmp = tempfile::tempdir().unwrap();
-    let chroma = crate::util::datasets().join("chroma-chunking");
-    let text = format!(
-        r#"name = "late-too-wide"
-[corpus]
-format = "chroma"
-path = "{}"
-include = ["state_of_the_union"]
+    let tables = r#"
 [grid]
 chunker = ["tokens"]
 chunk_size = [200]
@@ -148,10 +144,9 @@ top_k = [5]
 late_window = 1024
 [select]
 objective = "recall@5"
-"#,
-        chroma.display()
-    );
-    let g = grid(tmp.path(), "late.toml", &text);
+"#;
+    let include = &["state_of_the_union"];
+    let g = chroma_grid(tmp.path(), "late.toml", "late-too-wide", include, tables);
     let r = crate::util::ragtune(
         tmp.path(),
         &[

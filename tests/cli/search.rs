@@ -3,17 +3,8 @@
 
 use crate::util::*;
 
-fn chroma_grid(dir: &std::path::Path, search: &str) -> std::path::PathBuf {
-    grid(
-        dir,
-        "g.toml",
-        &format!(
-            r#"
-name = "chroma-search"
-[corpus]
-format = "chroma"
-path = "{}"
-include = ["chatlogs", "state_of_the_union"]
+fn search_grid(dir: &std::path::Path, search: &str) -> std::path::PathBuf {
+    let tables = r#"
 [grid]
 chunker = ["tokens"]
 chunk_size = [100, 200, 400]
@@ -25,9 +16,14 @@ top_k = [1, 5]
 depth = 20
 [select]
 objective = "span_recall@5"
-{search}"#,
-            datasets().join("chroma-chunking").display()
-        ),
+"#;
+    let include = &["chatlogs", "state_of_the_union"];
+    chroma_grid(
+        dir,
+        "g.toml",
+        "chroma-search",
+        include,
+        &format!("{tables}{search}"),
     )
 }
 
@@ -35,7 +31,7 @@ objective = "span_recall@5"
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn halving_screens_then_scores_the_survivors_on_all_the_data() {
     let tmp = tempfile::tempdir().unwrap();
-    let g = chroma_grid(
+    let g = search_grid(
         tmp.path(),
         "[search]\nstrategy = \"halving\"\nmin_questions = 30\nregion_chars = 3000\n",
     );
@@ -115,7 +111,7 @@ fn halving_screens_then_scores_the_survivors_on_all_the_data() {
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn a_spent_budget_ends_the_sweep_cleanly_with_its_tables() {
     let tmp = tempfile::tempdir().unwrap();
-    let g = chroma_grid(
+    let g = search_grid(
         tmp.path(),
         "[search]\nstrategy = \"full\"\nmax_embedded_tokens = 1000\n",
     );

@@ -419,16 +419,7 @@ fn explain_and_diff_on_a_quickstart_run() {
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn query_and_explain_on_a_chroma_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let g = grid(
-        tmp.path(),
-        "c.toml",
-        &format!(
-            r#"
-name = "chroma-serve"
-[corpus]
-format = "chroma"
-path = "{}"
-include = ["state_of_the_union"]
+    let tables = r#"
 [grid]
 chunker = ["tokens"]
 chunk_size = [250]
@@ -437,10 +428,9 @@ model = ["all-minilm-l6-v2"]
 top_k = [1, 5]
 [select]
 objective = "span_recall@5"
-"#,
-            datasets().join("chroma-chunking").display()
-        ),
-    );
+"#;
+    let include = &["state_of_the_union"];
+    let g = chroma_grid(tmp.path(), "c.toml", "chroma-serve", include, tables);
     let run = tmp.path().join("run");
     let cache = tmp.path().join("cache");
     sweep_ok(tmp.path(), &g, &run, &cache);

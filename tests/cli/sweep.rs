@@ -94,16 +94,7 @@ objective = "span_recall@5"
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn chroma_bm25_sweep_on_two_corpora() {
     let tmp = tempfile::tempdir().unwrap();
-    let g = grid(
-        tmp.path(),
-        "chroma.toml",
-        &format!(
-            r#"
-name = "chroma-subset"
-[corpus]
-format = "chroma"
-path = "{}"
-include = ["chatlogs", "state_of_the_union"]
+    let tables = r#"
 [grid]
 chunker = ["chars", "tokens"]
 chunk_size = [200, 800]
@@ -112,10 +103,9 @@ retriever = ["bm25"]
 top_k = [1, 3, 5, 10]
 [select]
 objective = "recall@5"
-"#,
-            datasets().join("chroma-chunking").display()
-        ),
-    );
+"#;
+    let include = &["chatlogs", "state_of_the_union"];
+    let g = chroma_grid(tmp.path(), "chroma.toml", "chroma-subset", include, tables);
     let out = tmp.path().join("run");
     ragtune_ok(
         tmp.path(),

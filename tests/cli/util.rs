@@ -86,11 +86,30 @@ pub fn grid(dir: &Path, name: &str, text: &str) -> PathBuf {
 pub fn quickstart_grid(dir: &Path, file: &str, name: &str, tables: &str) -> PathBuf {
     let qs = root().join("corpora/quickstart");
     let corpus = format!(
-        "name = \"{name}\"\n[corpus]\nformat = \"dir\"\npath = \"{}\"\nquestions = \"{}\"\n",
+        "format = \"dir\"\npath = \"{}\"\nquestions = \"{}\"",
         qs.join("docs").display(),
         qs.join("questions.jsonl").display()
     );
-    grid(dir, file, &(corpus + tables))
+    corpus_grid(dir, file, name, &corpus, tables)
+}
+
+/// Write `dir/file`: a grid called `name` over the Chroma chunking corpora named in
+/// `include` (from ../shared/datasets), with `tables` (`[grid]` and what follows).
+pub fn chroma_grid(dir: &Path, file: &str, name: &str, include: &[&str], tables: &str) -> PathBuf {
+    let corpus = format!(
+        "format = \"chroma\"\npath = \"{}\"\ninclude = {include:?}",
+        datasets().join("chroma-chunking").display()
+    );
+    corpus_grid(dir, file, name, &corpus, tables)
+}
+
+/// Write `dir/file`: `name`, the `[corpus]` table's `corpus` lines, then `tables`.
+fn corpus_grid(dir: &Path, file: &str, name: &str, corpus: &str, tables: &str) -> PathBuf {
+    let text = format!(
+        "name = \"{name}\"\n[corpus]\n{corpus}\n{}",
+        tables.trim_start_matches('\n')
+    );
+    grid(dir, file, &text)
 }
 
 pub fn read_json(path: &Path) -> serde_json::Value {
