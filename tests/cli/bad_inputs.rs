@@ -376,6 +376,16 @@ const CASES: &[Case] = &[
         "must be at least 1",
     ),
     cli(
+        "--batch-size tokens:0",
+        &["sweep", "g.toml", "--batch-size", "tokens:0"],
+        "token budget must be at least 1",
+    ),
+    cli(
+        "--batch-size not a size",
+        &["sweep", "g.toml", "--batch-size", "big"],
+        "neither a whole number, `tokens:N` nor `auto`",
+    ),
+    cli(
         "--threads not a number",
         &["sweep", "g.toml", "--threads", "many"],
         "--threads",

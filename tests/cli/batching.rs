@@ -1,5 +1,6 @@
-//! How the model is driven: `--batch-size auto` finds a size and the manifest records it,
-//! `--sessions` is recorded, and neither changes what is retrieved.
+//! How the model is driven: the CPU default batches by a budget of padded tokens,
+//! `--batch-size auto` finds a size, the manifest records both, `--sessions` is recorded,
+//! and none of them changes what is retrieved.
 
 use crate::util::*;
 
@@ -39,10 +40,11 @@ fn run(
 
 #[test]
 #[ignore = "end-to-end: needs models/fetch.sh and the test venv; run scripts/test.sh"]
-fn auto_batch_size_and_sessions_are_recorded_and_change_no_result() {
+fn batch_sizes_and_sessions_are_recorded_and_change_no_result() {
     let tmp = tempfile::tempdir().unwrap();
     let g = quickstart_vector_grid(tmp.path());
     let (fixed, m8) = run(tmp.path(), &g, "fixed", &["--batch-size", "8"]);
+    let (budget, mt) = run(tmp.path(), &g, "default", &[]);
     let (auto, ma) = run(
         tmp.path(),
         &g,
@@ -63,6 +65,12 @@ fn auto_batch_size_and_sessions_are_recorded_and_change_no_result() {
             .collect()
     };
     assert!(sizes(&m8).iter().all(|s| *s == Some(8)), "{:?}", sizes(&m8));
+    // The CPU default: 512 padded tokens per call, so no one number of texts.
+    for e in mt["embeddings"].as_array().unwrap() {
+        assert_eq!(e["batch_tokens"], 512, "{e}");
+        assert!(e.get("batch_size").is_none(), "{e}");
+    }
+    assert!(m8["embeddings"][0].get("batch_tokens").is_none());
     // The 75 questions are enough to try sizes on; the size found is one of those tried.
     let questions = ma["embeddings"]
         .as_array()
@@ -79,8 +87,10 @@ fn auto_batch_size_and_sessions_are_recorded_and_change_no_result() {
     );
     // Batching moves vectors in their last bits at most: the same recall (within one
     // question of the 75 should a near tie flip).
-    assert!(
-        (fixed - auto).abs() <= 1.0 / 75.0 + 1e-9,
-        "recall@5 {fixed} vs {auto}"
-    );
+    for other in [auto, budget] {
+        assert!(
+            (fixed - other).abs() <= 1.0 / 75.0 + 1e-9,
+            "recall@5 {fixed} vs {other}"
+        );
+    }
 }

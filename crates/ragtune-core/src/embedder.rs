@@ -86,6 +86,10 @@ pub trait Embedder: Send + Sync {
     fn batch_size(&self) -> Option<usize> {
         None
     }
+    /// Padded tokens per inference call, where the embedder batches by a token budget.
+    fn batch_tokens(&self) -> Option<usize> {
+        None
+    }
     /// Embed `texts`; `progress` is called with the number of texts finished.
     fn embed(
         &self,

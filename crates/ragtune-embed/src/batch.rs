@@ -1,5 +1,6 @@
-//! How many texts go into one inference call: a fixed number, or, on a GPU, the size that
-//! fills it, found by trying sizes on the texts at hand.
+//! How many texts go into one inference call: a fixed number; as many as fit a budget of
+//! padded tokens (the CPU default); or, on a GPU, the size that fills it, found by trying
+//! sizes on the texts at hand.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,6 +10,9 @@ use std::str::FromStr;
 pub enum BatchSize {
     /// Always this many (the last batch of a request may hold fewer).
     Fixed(usize),
+    /// As many texts as fit this many padded tokens (texts × the longest of them, which
+    /// [`token_batches`] works out over texts sorted by length); a longer text goes alone.
+    Tokens(usize),
     /// Found once per model by [`pick_batch`] over [`AUTO_CANDIDATES`]: the smallest size
     /// past which throughput stops rising, capped where a size fails (out of memory).
     Auto,
@@ -16,6 +20,13 @@ pub enum BatchSize {
 
 /// The sizes `auto` tries, in order.
 pub const AUTO_CANDIDATES: [usize; 8] = [8, 16, 32, 64, 128, 256, 512, 1024];
+
+/// The CPU default, in padded tokens per call. On 2 cores of this machine (one thread per
+/// session, docs/performance.md) throughput peaks near 256–512 padded tokens per call at
+/// every text length: batches of 32 texts of 16 tokens, 8 of 64, 4 of 128 and 1–2 of 256
+/// are each the fastest or within 3% of it, while a fixed 8 texts of 256 tokens runs 20%
+/// slower (its activations leave the cache).
+pub const CPU_BATCH_TOKENS: usize = 512;
 
 /// A size must beat the best so far by this factor to be taken: smaller batches waste
 /// less padding and hold less memory, so a larger one must earn its place.
@@ -25,6 +36,7 @@ impl fmt::Display for BatchSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Fixed(n) => write!(f, "{n}"),
+            Self::Tokens(n) => write!(f, "tokens:{n}"),
             Self::Auto => f.write_str("auto"),
         }
     }
@@ -33,17 +45,46 @@ impl fmt::Display for BatchSize {
 impl FromStr for BatchSize {
     type Err = String;
 
-    /// A whole number of at least 1, or `auto`.
+    /// A whole number of at least 1 (texts), `tokens:N` (padded tokens, N ≥ 1), or `auto`.
     fn from_str(s: &str) -> Result<Self, String> {
+        let whole = |t: &str, what: &str| match t.trim().parse::<usize>() {
+            Ok(0) => Err(format!("{what} must be at least 1")),
+            Ok(n) => Ok(n),
+            Err(_) => Err(format!(
+                "{s:?} is neither a whole number, `tokens:N` nor `auto`"
+            )),
+        };
         match s.trim() {
             "auto" => Ok(Self::Auto),
-            t => match t.parse::<usize>() {
-                Ok(0) => Err("must be at least 1, or `auto`".into()),
-                Ok(n) => Ok(Self::Fixed(n)),
-                Err(_) => Err(format!("{s:?} is neither a whole number nor `auto`")),
+            t => match t.strip_prefix("tokens:") {
+                Some(n) => whole(n, "the token budget").map(Self::Tokens),
+                None => whole(t, "the batch size").map(Self::Fixed),
             },
         }
     }
+}
+
+/// Cut `order` (text indices sorted by rising `len`) into batches of at most `budget`
+/// padded tokens: each batch takes the next text while its count times that text's length
+/// (the batch's longest, since lengths rise) stays within the budget. A text longer than
+/// the budget forms a batch of its own, so that every text is embedded.
+pub fn token_batches(
+    order: &[usize],
+    len: impl Fn(usize) -> usize,
+    budget: usize,
+) -> Vec<&[usize]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    for (k, &i) in order.iter().enumerate() {
+        if k > start && (k + 1 - start) * len(i) > budget {
+            batches.push(&order[start..k]);
+            start = k;
+        }
+    }
+    if start < order.len() {
+        batches.push(&order[start..]);
+    }
+    batches
 }
 
 /// The batch size to use: `rate(size)` is the measured throughput at a size (texts per
@@ -99,12 +140,51 @@ mod tests {
     }
 
     #[test]
-    fn parses_numbers_and_auto_and_refuses_the_rest() {
+    fn parses_numbers_budgets_and_auto_and_refuses_the_rest() {
         assert_eq!("auto".parse::<BatchSize>(), Ok(BatchSize::Auto));
         assert_eq!("64".parse::<BatchSize>(), Ok(BatchSize::Fixed(64)));
+        assert_eq!(
+            "tokens:512".parse::<BatchSize>(),
+            Ok(BatchSize::Tokens(512))
+        );
         assert!("0".parse::<BatchSize>().unwrap_err().contains("at least 1"));
+        let zero = "tokens:0".parse::<BatchSize>().unwrap_err();
+        assert!(zero.contains("token budget must be at least 1"), "{zero}");
         assert!("big".parse::<BatchSize>().unwrap_err().contains("neither"));
-        assert_eq!(BatchSize::Fixed(8).to_string(), "8");
-        assert_eq!(BatchSize::Auto.to_string(), "auto");
+        assert!(
+            "tokens:lots"
+                .parse::<BatchSize>()
+                .unwrap_err()
+                .contains("tokens:N")
+        );
+        for b in [BatchSize::Fixed(8), BatchSize::Tokens(512), BatchSize::Auto] {
+            assert_eq!(b.to_string().parse::<BatchSize>(), Ok(b), "{b} round-trips");
+        }
+        assert_eq!(BatchSize::Tokens(512).to_string(), "tokens:512");
+    }
+
+    #[test]
+    fn token_batches_fill_the_budget_with_padded_tokens() {
+        // Lengths (sorted): 10 10 10 30 30 60 200 700; budget 100 padded tokens.
+        let lens = [10, 10, 10, 30, 30, 60, 200, 700];
+        let order: Vec<usize> = (0..lens.len()).collect();
+        let got = token_batches(&order, |i| lens[i], 100);
+        // [10,10,10] could take a 4th text of 30 only at 4 × 30 = 120 > 100; [30,30]
+        // and a 60 would pad to 180; 200 and 700 exceed the budget and go alone.
+        let want: Vec<&[usize]> = vec![&[0, 1, 2], &[3, 4], &[5], &[6], &[7]];
+        assert_eq!(got, want);
+        // Every text appears once, in order, whatever the budget.
+        for budget in [1, 7, 100, 10_000] {
+            let flat: Vec<usize> = token_batches(&order, |i| lens[i], budget).concat();
+            assert_eq!(flat, order, "budget {budget}");
+        }
+        // Equal lengths: budget / length texts per batch.
+        let same: Vec<usize> = (0..10).collect();
+        let sizes: Vec<usize> = token_batches(&same, |_| 128, 512)
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(sizes, vec![4, 4, 2]);
+        assert!(token_batches(&[], |_: usize| 1, 512).is_empty());
     }
 }

@@ -8,8 +8,9 @@
 //! - Pooling: mean over the attention mask (or [CLS]), then L2 normalisation.
 //! - Device: CPU by default; CUDA with the `cuda` feature. A build without it refuses
 //!   CUDA instead of falling back.
-//! - Batches: a fixed size (8 on CPU), or `auto`, the size past which throughput stops
-//!   rising (the default on CUDA); on CPU, several sessions run batches side by side.
+//! - Batches: a budget of padded tokens (512 by default on CPU), a fixed number of texts,
+//!   or `auto`, the size past which throughput stops rising (the default on CUDA); on
+//!   CPU, several sessions run batches side by side.
 #![deny(missing_docs)]
 
 mod batch;
@@ -17,7 +18,9 @@ mod error;
 mod model;
 mod onnx;
 
-pub use batch::{AUTO_CANDIDATES, AUTO_GAIN, BatchSize, pick_batch};
+pub use batch::{
+    AUTO_CANDIDATES, AUTO_GAIN, BatchSize, CPU_BATCH_TOKENS, pick_batch, token_batches,
+};
 pub use error::{EmbedError, Result};
 pub use model::{ModelIdentity, ModelSpec, Pooling, resolve_model};
 pub use onnx::{EmbedOptions, OnnxEmbedder, runtime_library};

@@ -15,7 +15,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::error::{EmbedError, Result, rt};
 use crate::model::{ModelSpec, Pooling};
-use crate::{AUTO_CANDIDATES, BatchSize, Device, pick_batch};
+use crate::{AUTO_CANDIDATES, BatchSize, Device, pick_batch, token_batches};
 
 /// The process's one ONNX Runtime environment (ort allows one per process).
 static ENV: OnceLock<std::result::Result<(ort::environment::Environment, PathBuf), String>> =
@@ -181,8 +181,9 @@ pub struct EmbedOptions {
     pub sessions: usize,
     /// CPU or CUDA.
     pub device: Device,
-    /// Texts per inference call (batches are sorted by length), or `auto`: the size
-    /// that fills the device, found on the first large request.
+    /// Texts per inference call (batches are sorted by length), a budget of padded
+    /// tokens per call, or `auto`: the size that fills the device, found on the first
+    /// large request.
     pub batch_size: BatchSize,
 }
 
@@ -262,6 +263,7 @@ impl OnnxEmbedder {
             },
             batch: match opts.batch_size {
                 BatchSize::Fixed(n) => BatchSize::Fixed(n.max(1)),
+                BatchSize::Tokens(n) => BatchSize::Tokens(n.max(1)),
                 auto => auto,
             },
             auto_batch: OnceLock::new(),
@@ -437,17 +439,26 @@ impl OnnxEmbedder {
         })
     }
 
-    /// Texts per call for a request of `encodings` (sorted by `order`): the fixed size;
-    /// or, for `auto`, one call for a request no larger than the smallest size tried (a
-    /// served query), else the size found once on copies of the request's median text.
-    fn batch_for(&self, encodings: &[tokenizers::Encoding], order: &[usize]) -> usize {
-        match self.batch {
+    /// `order` (indices of `encodings`, sorted by length) cut into inference calls: by
+    /// the fixed size; by the token budget; or, for `auto`, one call for a request no
+    /// larger than the smallest size tried (a served query), else by the size found once
+    /// on copies of the request's median text.
+    fn batches<'a>(
+        &self,
+        encodings: &[tokenizers::Encoding],
+        order: &'a [usize],
+    ) -> Vec<&'a [usize]> {
+        let size = match self.batch {
+            BatchSize::Tokens(budget) => {
+                return token_batches(order, |i| encodings[i].len(), budget);
+            }
             BatchSize::Fixed(n) => n,
             BatchSize::Auto if order.len() <= 2 * AUTO_CANDIDATES[0] => order.len().max(1),
             BatchSize::Auto => *self
                 .auto_batch
                 .get_or_init(|| self.calibrate(&encodings[order[order.len() / 2]])),
-        }
+        };
+        order.chunks(size).collect()
     }
 
     /// [`pick_batch`] over copies of `text`: each size runs once to warm up (a GPU picks
@@ -468,10 +479,11 @@ impl OnnxEmbedder {
     }
 
     /// Texts tokenised ahead of inference at a time: enough for 8 batches (sorting by
-    /// length happens within a segment), and at least 2,048.
+    /// length happens within a segment; a token budget counts as that many one-token
+    /// texts), and at least 2,048.
     fn segment_len(&self) -> usize {
         let batch = match self.batch {
-            BatchSize::Fixed(n) => n,
+            BatchSize::Fixed(n) | BatchSize::Tokens(n) => n,
             BatchSize::Auto => AUTO_CANDIDATES[AUTO_CANDIDATES.len() - 1],
         };
         (8 * batch).max(2048)
@@ -489,7 +501,7 @@ impl OnnxEmbedder {
         // Sorting by length makes each batch pad only as far as its longest member.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].len());
-        let batches: Vec<&[usize]> = order.chunks(self.batch_for(encodings, &order)).collect();
+        let batches = self.batches(encodings, &order);
         let dim = self.dim;
         let work = |session: usize, b: usize| {
             let encs: Vec<&tokenizers::Encoding> =
@@ -610,7 +622,15 @@ impl Embedder for OnnxEmbedder {
     fn batch_size(&self) -> Option<usize> {
         match self.batch {
             BatchSize::Fixed(n) => Some(n),
+            BatchSize::Tokens(_) => None,
             BatchSize::Auto => self.auto_batch.get().copied(),
+        }
+    }
+
+    fn batch_tokens(&self) -> Option<usize> {
+        match self.batch {
+            BatchSize::Tokens(n) => Some(n),
+            _ => None,
         }
     }
 

@@ -147,3 +147,27 @@ fn auto_batch_size_is_found_on_the_first_large_request() {
     assert!(d < 1e-4, "auto-sized batches change the vectors by {d}");
     assert_eq!(fixed.batch_size(), Some(3));
 }
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh; run scripts/test.sh"]
+fn token_budget_batches_give_the_vectors_of_fixed_ones() {
+    // A budget of 32 padded tokens: short lines go many to a call, long ones alone (some
+    // lines exceed the budget), and each row stays its own text's vector.
+    let (budget, fixed) = (model_with(2, BatchSize::Tokens(32)), model(2));
+    let text = quickstart_text();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        lines.iter().any(|l| l.split_whitespace().count() > 32),
+        "some line is longer than the budget"
+    );
+    let a = budget.embed(&lines, &|_| {}).unwrap();
+    let b = fixed.embed(&lines, &|_| {}).unwrap();
+    let d = max_diff(&a.vectors, &b.vectors);
+    assert!(d < 1e-4, "token-budget batches change the vectors by {d}");
+    assert_eq!(a.truncated, b.truncated);
+    assert_eq!(
+        (budget.batch_size(), budget.batch_tokens()),
+        (None, Some(32))
+    );
+    assert_eq!((fixed.batch_size(), fixed.batch_tokens()), (Some(3), None));
+}

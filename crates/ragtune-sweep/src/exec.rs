@@ -311,7 +311,7 @@ impl<'a> Executor<'a> {
             .map_err(|f| SweepError::embedding(model, f))? as u64;
         self.record_embed(
             what,
-            (model, e.batch_size()),
+            (model, e.batch_size(), e.batch_tokens()),
             texts.len(),
             stats,
             truncated,
@@ -321,11 +321,12 @@ impl<'a> Executor<'a> {
     }
 
     /// Record one embedding request of `n` texts by model `model` (as the grid names it),
-    /// run `batch_size` texts per inference call, started at `t`.
+    /// run `batch_size` texts (or `batch_tokens` padded tokens) per inference call,
+    /// started at `t`.
     fn record_embed(
         &self,
         what: &str,
-        (model, batch_size): (&str, Option<usize>),
+        (model, batch_size, batch_tokens): (&str, Option<usize>, Option<usize>),
         n: usize,
         s: CacheStats,
         truncated: u64,
@@ -348,6 +349,7 @@ impl<'a> Executor<'a> {
                 truncated,
                 seconds: t.elapsed().as_secs_f64(),
                 batch_size,
+                batch_tokens,
             });
     }
 
@@ -394,7 +396,7 @@ impl<'a> Executor<'a> {
         // Late chunking runs one window per inference call.
         self.record_embed(
             &format!("{what} late"),
-            (model, Some(1)),
+            (model, Some(1), None),
             set.len(),
             stats,
             0,

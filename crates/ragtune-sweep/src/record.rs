@@ -36,6 +36,10 @@ pub struct EmbedRecord {
     /// Texts per inference call (where the embedder batches; an automatic size once found).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
+    /// Padded tokens per inference call, where the embedder batches by a token budget
+    /// (then `batch_size` is absent: the number of texts varies with their length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_tokens: Option<usize>,
 }
 
 /// Per stage kind: distinct nodes in the plan, how many were computed, and how many were

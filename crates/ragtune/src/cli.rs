@@ -67,9 +67,9 @@ pub struct EngineArgs {
     /// Where the embedding model runs.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
-    /// Texts per inference call (batches are sorted by length), or `auto`: the size past
-    /// which throughput stops rising, found on the first large request [default: 8 on
-    /// CPU, auto on CUDA].
+    /// Texts per inference call (batches are sorted by length); `tokens:N`, as many texts
+    /// as fit N padded tokens; or `auto`, the size past which throughput stops rising,
+    /// found on the first large request [default: tokens:512 on CPU, auto on CUDA].
     #[arg(long)]
     pub batch_size: Option<ragtune_embed::BatchSize>,
     /// ONNX Runtime sessions that run batches side by side, --threads split between them

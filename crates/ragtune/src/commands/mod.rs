@@ -44,7 +44,7 @@ pub fn sweep_options(e: &EngineArgs) -> anyhow::Result<SweepOptions> {
         sessions,
         device,
         batch_size: e.batch_size.unwrap_or(match device {
-            Device::Cpu => BatchSize::Fixed(8),
+            Device::Cpu => BatchSize::Tokens(ragtune_embed::CPU_BATCH_TOKENS),
             Device::Cuda => BatchSize::Auto,
         }),
         version: env!("CARGO_PKG_VERSION").to_string(),
