@@ -38,6 +38,44 @@ fn late_chunking_runs_each_document_once_and_serves_its_vectors() {
     );
     let (run, cache) = (tmp.path().join("run"), tmp.path().join("cache"));
     sweep_ok(tmp.path(), &g, &run, &cache);
+    assert_each_document_ran_once(&run);
+    python_ok(
+        "check_results.py",
+        &[
+            run.to_str().unwrap(),
+            "--expect-retrievers",
+            "hybrid,vector",
+        ],
+    );
+    // Both embeddings are in the tables, and they rank differently.
+    python_inline_ok(
+        r#"
+import sys, polars as pl
+r = pl.read_parquet(sys.argv[1] + "/results.parquet")
+assert sorted(r["embedding"].unique().to_list()) == ["late", "standalone"], r["embedding"].unique()
+k = r.filter((pl.col("retriever") == "vector") & (pl.col("top_k") == 3))
+wide = k.pivot(on="embedding", index="chunk_size", values="mrr")
+assert wide.height == 3 and (wide["late"] != wide["standalone"]).any(), wide
+"#,
+        &[run.to_str().unwrap()],
+    );
+    a_late_setup_answers_a_query(tmp.path(), &run, &cache);
+    // A rerun into a new folder reads every vector back: nothing is embedded.
+    let again = tmp.path().join("again");
+    sweep_ok(tmp.path(), &g, &again, &cache);
+    let m2 = read_json(&again.join("manifest.json"));
+    let embedded: u64 = m2["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["embedded_tokens"].as_u64().unwrap())
+        .sum();
+    assert_eq!(embedded, 0);
+}
+
+/// The manifest's late requests: one window per call, and each document run once for
+/// the three chunkings (the first embeds, the others read its token vectors back).
+fn assert_each_document_ran_once(run: &std::path::Path) {
     let m = read_json(&run.join("manifest.json"));
     let late: Vec<&serde_json::Value> = m["embeddings"]
         .as_array()
@@ -67,27 +105,14 @@ fn late_chunking_runs_each_document_once_and_serves_its_vectors() {
         tokens[0] > 0 && tokens[1..].iter().all(|&t| t == 0),
         "{tokens:?}"
     );
-    python_ok(
-        "check_results.py",
-        &[
-            run.to_str().unwrap(),
-            "--expect-retrievers",
-            "hybrid,vector",
-        ],
-    );
-    // Both embeddings are in the tables, and they rank differently.
-    python_inline_ok(
-        r#"
-import sys, polars as pl
-r = pl.read_parquet(sys.argv[1] + "/results.parquet")
-assert sorted(r["embedding"].unique().to_list()) == ["late", "standalone"], r["embedding"].unique()
-k = r.filter((pl.col("retriever") == "vector") & (pl.col("top_k") == 3))
-wide = k.pivot(on="embedding", index="chunk_size", values="mrr")
-assert wide.height == 3 and (wide["late"] != wide["standalone"]).any(), wide
-"#,
-        &[run.to_str().unwrap()],
-    );
-    // The chosen late setup answers a query from its stored vectors.
+}
+
+/// A late vector setup of the run answers a query from its stored vectors.
+fn a_late_setup_answers_a_query(
+    dir: &std::path::Path,
+    run: &std::path::Path,
+    cache: &std::path::Path,
+) {
     let id = std::fs::read_dir(run.join("points"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -99,7 +124,7 @@ assert wide.height == 3 and (wide["late"] != wide["standalone"]).any(), wide
         })
         .expect("a late vector setup");
     let r = ragtune_ok(
-        tmp.path(),
+        dir,
         &[
             "query",
             "--run",
@@ -114,17 +139,6 @@ assert wide.height == 3 and (wide["late"] != wide["standalone"]).any(), wide
     );
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(!v["results"].as_array().unwrap().is_empty(), "{}", r.stdout);
-    // A rerun into a new folder reads every vector back: nothing is embedded.
-    let again = tmp.path().join("again");
-    sweep_ok(tmp.path(), &g, &again, &cache);
-    let m2 = read_json(&again.join("manifest.json"));
-    let embedded: u64 = m2["embeddings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["embedded_tokens"].as_u64().unwrap())
-        .sum();
-    assert_eq!(embedded, 0);
 }
 
 #[test]

@@ -41,6 +41,68 @@ fn rss_kb(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// How many searches ended with each status code (0: the connection failed).
+type Statuses = std::collections::BTreeMap<u16, u64>;
+
+/// `MAX_IN_FLIGHT` clients that each take the next request index from `rx`, send that
+/// search, and count its status, until the queue closes.
+fn spawn_clients(
+    rx: mpsc::Receiver<usize>,
+    statuses: &Arc<Mutex<Statuses>>,
+    base: &str,
+    bodies: &[String],
+) -> Vec<std::thread::JoinHandle<()>> {
+    let rx = Arc::new(Mutex::new(rx));
+    (0..MAX_IN_FLIGHT)
+        .map(|_| {
+            let (rx, statuses) = (rx.clone(), statuses.clone());
+            let (base, bodies) = (base.to_string(), bodies.to_vec());
+            std::thread::spawn(move || {
+                let agent = agent();
+                loop {
+                    // The queue's lock is released before the request is sent.
+                    let next = rx.lock().unwrap().recv();
+                    let Ok(i) = next else { break };
+                    let code = search(&agent, &base, &bodies[i % bodies.len()]);
+                    *statuses.lock().unwrap().entry(code).or_default() += 1;
+                }
+            })
+        })
+        .collect()
+}
+
+/// `pid`'s resident memory once a second until `stop`.
+fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u64>> {
+    std::thread::spawn(move || {
+        let mut rss = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            rss.push(rss_kb(pid));
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        rss
+    })
+}
+
+/// Put a request index on `tx` every 1/`rate` s for `length`, shedding those that find
+/// the queue full; then close it. Returns (requests due, requests shed).
+fn offer(tx: mpsc::SyncSender<usize>, rate: f64, length: Duration) -> (usize, u64) {
+    let start = Instant::now();
+    let (mut sent, mut shed) = (0usize, 0u64);
+    while start.elapsed() < length {
+        let due = Duration::from_secs_f64(sent as f64 / rate);
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        match tx.try_send(sent) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(_)) => shed += 1,
+            Err(e) => panic!("{e}"),
+        }
+        sent += 1;
+    }
+    (sent, shed)
+}
+
 /// Searches per second with `PROBE_CLIENTS` clients in a closed loop for `secs`.
 fn capacity(base: &str, bodies: &[String], secs: u64) -> f64 {
     let done = AtomicU64::new(0);
@@ -78,52 +140,11 @@ fn twice_capacity_for_60_s_gives_no_5xx_and_flat_memory() {
     // Open loop: a request is due every 1/rate s; a bounded queue feeds the clients, and a
     // request that finds it full is shed by the load generator, never queued without end.
     let (tx, rx) = mpsc::sync_channel::<usize>(MAX_IN_FLIGHT);
-    let rx = Arc::new(Mutex::new(rx));
-    let statuses = Arc::new(Mutex::new(std::collections::BTreeMap::<u16, u64>::new()));
+    let statuses = Arc::new(Mutex::new(Statuses::new()));
+    let workers = spawn_clients(rx, &statuses, &base, &bodies);
     let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..MAX_IN_FLIGHT)
-        .map(|_| {
-            let (rx, statuses, base, bodies) =
-                (rx.clone(), statuses.clone(), base.clone(), bodies.clone());
-            std::thread::spawn(move || {
-                let agent = agent();
-                loop {
-                    // The queue's lock is released before the request is sent.
-                    let next = rx.lock().unwrap().recv();
-                    let Ok(i) = next else { break };
-                    let code = search(&agent, &base, &bodies[i % bodies.len()]);
-                    *statuses.lock().unwrap().entry(code).or_default() += 1;
-                }
-            })
-        })
-        .collect();
-    let pid = server.child.id();
-    let sampler = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut rss = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                rss.push(rss_kb(pid));
-                std::thread::sleep(Duration::from_secs(1));
-            }
-            rss
-        })
-    };
-    let start = Instant::now();
-    let (mut sent, mut shed) = (0usize, 0u64);
-    while start.elapsed() < Duration::from_secs(60) {
-        let due = Duration::from_secs_f64(sent as f64 / rate);
-        if let Some(wait) = due.checked_sub(start.elapsed()) {
-            std::thread::sleep(wait);
-        }
-        match tx.try_send(sent) {
-            Ok(()) => {}
-            Err(mpsc::TrySendError::Full(_)) => shed += 1,
-            Err(e) => panic!("{e}"),
-        }
-        sent += 1;
-    }
-    drop(tx);
+    let sampler = sample_rss(server.child.id(), stop.clone());
+    let (sent, shed) = offer(tx, rate, Duration::from_secs(60));
     for w in workers {
         w.join().unwrap();
     }

@@ -62,14 +62,6 @@ fn a_sweep_exported_to_mlflow_reads_back_the_same() {
         Some(json!({"experiment_ids": [exp_id], "max_results": 1000})),
     );
     let runs = found["runs"].as_array().unwrap();
-    let tag = |r: &Value, k: &str| {
-        r["data"]["tags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["key"] == k)
-            .map(|t| t["value"].as_str().unwrap().to_string())
-    };
     let children: Vec<&Value> = runs
         .iter()
         .filter(|r| tag(r, "mlflow.parentRunId").as_deref() == Some(&parent))
@@ -84,8 +76,33 @@ fn a_sweep_exported_to_mlflow_reads_back_the_same() {
         "a parent and one child per setup"
     );
     assert_eq!(children.len(), points.len());
-    // Every child's parameters and metrics are the setup's, to the bit.
-    for p in &points {
+    assert_children_match_points(&children, &points);
+    // The parent carries the manifest and the artefacts, byte for byte.
+    let parent_run = runs
+        .iter()
+        .find(|r| r["info"]["run_id"] == parent.as_str())
+        .unwrap();
+    let manifest = read_json(&run.join("manifest.json"));
+    assert_eq!(
+        tag(parent_run, "ragtune.corpus_fingerprint").as_deref(),
+        manifest["corpus_fingerprint"].as_str()
+    );
+    assert_artefacts_match(&base, &exp_id, &parent, &run);
+}
+
+/// Tag `k` of MLflow run `r`.
+fn tag(r: &Value, k: &str) -> Option<String> {
+    r["data"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == k)
+        .map(|t| t["value"].as_str().unwrap().to_string())
+}
+
+/// Every child's parameters and metrics are its setup's, to the bit.
+fn assert_children_match_points(children: &[&Value], points: &[Value]) {
+    for p in points {
         let id = p["config_id"].as_str().unwrap();
         let child = children
             .iter()
@@ -112,18 +129,12 @@ fn a_sweep_exported_to_mlflow_reads_back_the_same() {
             );
         }
     }
-    // The parent carries the manifest and the artefacts, byte for byte.
-    let parent_run = runs
-        .iter()
-        .find(|r| r["info"]["run_id"] == parent.as_str())
-        .unwrap();
-    let manifest = read_json(&run.join("manifest.json"));
-    assert_eq!(
-        tag(parent_run, "ragtune.corpus_fingerprint").as_deref(),
-        manifest["corpus_fingerprint"].as_str()
-    );
+}
+
+/// The parent run's artefacts are the run's files, byte for byte.
+fn assert_artefacts_match(base: &str, exp_id: &str, parent: &str, run: &std::path::Path) {
     let listed = api(
-        &base,
+        base,
         &format!("mlflow/artifacts/list?run_id={parent}"),
         None,
     );

@@ -262,7 +262,14 @@ fn http_surface_limits_and_errors() {
     assert_eq!(status, 200);
     let spec: Value = serde_json::from_str(&spec).unwrap();
     assert!(spec["paths"]["/search"]["post"].is_object());
+    search_limits_and_metrics(base);
+    server.stop();
+    restart_reads_the_stored_indexes(tmp.path(), &run, &cache, &best_id);
+}
 
+/// POST /search: the default k, 400 for malformed bodies and over-long queries, 413 for
+/// huge ones, 404 elsewhere, and /metrics counting each by status.
+fn search_limits_and_metrics(base: &str) {
     // Default k is 5, and each hit carries both retrievers' views.
     let (status, ok) = post(base, r#"{"query": "flood excess in zone F3"}"#);
     assert_eq!(status, 200);
@@ -307,10 +314,11 @@ fn http_surface_limits_and_errors() {
         metrics.contains("ragtune_http_request_duration_seconds_count{route=\"/search\"}"),
         "{metrics}"
     );
-    server.stop();
+}
 
-    // A restart reloads the stored indexes instead of rebuilding them; the control, with
-    // an empty store, has to build.
+/// A restart reloads the stored indexes instead of rebuilding them; the control, with an
+/// empty store, has to build.
+fn restart_reads_the_stored_indexes(dir: &Path, run: &Path, cache: &Path, best_id: &str) {
     let query = |store: &Path| {
         let args = [
             "query",
@@ -320,13 +328,13 @@ fn http_surface_limits_and_errors() {
             store.to_str().unwrap(),
             "flood",
         ];
-        let r = ragtune_ok(tmp.path(), &args);
-        assert!(r.stdout.contains(&best_id), "{}", r.stdout);
+        let r = ragtune_ok(dir, &args);
+        assert!(r.stdout.contains(best_id), "{}", r.stdout);
         r.stderr
     };
-    let warm = query(&cache);
+    let warm = query(cache);
     assert!(warm.contains("indexes read from the stage store"), "{warm}");
-    let cold = query(&tmp.path().join("empty-store"));
+    let cold = query(&dir.join("empty-store"));
     assert!(cold.contains("missing indexes built"), "{cold}");
 }
 
@@ -335,18 +343,17 @@ fn http_surface_limits_and_errors() {
 fn explain_and_diff_on_a_quickstart_run() {
     let tmp = tempfile::tempdir().unwrap();
     let (run, cache) = quickstart_run(tmp.path());
-    let r = ragtune_ok(
-        tmp.path(),
-        &[
-            "explain",
-            "--run",
-            run.to_str().unwrap(),
-            "--question",
-            "hm-003",
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
-    );
+    let (r_, c_) = (run.to_str().unwrap(), cache.to_str().unwrap());
+    let args = [
+        "explain",
+        "--run",
+        r_,
+        "--question",
+        "hm-003",
+        "--cache-dir",
+        c_,
+    ];
+    let r = ragtune_ok(tmp.path(), &args);
     for want in [
         "question hm-003",
         "BM25 top",
@@ -383,30 +390,14 @@ fn explain_and_diff_on_a_quickstart_run() {
         .collect();
     let d = ragtune_ok(
         tmp.path(),
-        &[
-            "explain",
-            "--run",
-            run.to_str().unwrap(),
-            "--diff",
-            &ids[0],
-            &ids[1],
-        ],
+        &["explain", "--run", r_, "--diff", &ids[0], &ids[1]],
     );
     assert!(
         d.stdout.contains("A finds, B misses:") && d.stdout.contains("B finds, A misses:"),
         "{}",
         d.stdout
     );
-    let bad = ragtune(
-        tmp.path(),
-        &[
-            "explain",
-            "--run",
-            run.to_str().unwrap(),
-            "--question",
-            "nope",
-        ],
-    );
+    let bad = ragtune(tmp.path(), &["explain", "--run", r_, "--question", "nope"]);
     assert_eq!(bad.code, 2);
     assert!(
         bad.stderr.contains("no question with id \"nope\""),

@@ -6,17 +6,7 @@ use crate::util::*;
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn quickstart_bm25_sweep_writes_valid_tables() {
     let tmp = tempfile::tempdir().unwrap();
-    let qs = root().join("corpora/quickstart");
-    let g = grid(
-        tmp.path(),
-        "qs.toml",
-        &format!(
-            r#"
-name = "qs-bm25"
-[corpus]
-format = "dir"
-path = "{}"
-questions = "{}"
+    let tables = r#"
 [grid]
 chunker = ["chars", "markdown", "tokens"]
 chunk_size = [120, 400]
@@ -25,11 +15,8 @@ retriever = ["bm25"]
 top_k = [1, 2, 5, 10]
 [select]
 objective = "span_recall@5"
-"#,
-            qs.join("docs").display(),
-            qs.join("questions.jsonl").display()
-        ),
-    );
+"#;
+    let g = quickstart_grid(tmp.path(), "qs.toml", "qs-bm25", tables);
     let out = tmp.path().join("run");
     let r = ragtune_ok(
         tmp.path(),
@@ -75,6 +62,12 @@ objective = "span_recall@5"
         best.contains("objective = \"span_recall@5\"") && best.contains("[point.chunk]"),
         "{best}"
     );
+    assert_quickstart_manifest(&out, distinct);
+}
+
+/// The quickstart run's manifest: corpus counts, the grid's text, the build's commit, and
+/// one point file per distinct setup.
+fn assert_quickstart_manifest(out: &std::path::Path, distinct: usize) {
     let m = read_json(&out.join("manifest.json"));
     assert_eq!(m["n_documents"], 25);
     assert_eq!(m["n_questions"], 75);
@@ -150,14 +143,7 @@ objective = "span_recall@3"
     let out = tmp.path().join("run");
     let o = out.to_str().unwrap();
     ragtune_ok(tmp.path(), &["sweep", g.to_str().unwrap(), "--out", o]);
-    let original: Vec<serde_json::Value> = {
-        let mut v: Vec<_> = std::fs::read_dir(out.join("points"))
-            .unwrap()
-            .map(|e| read_json(&e.unwrap().path()))
-            .collect();
-        v.sort_by_key(|p| p["config_id"].as_str().unwrap().to_string());
-        v
-    };
+    let original = sorted_points(&out);
     assert_eq!(original.len(), 6);
     // A crash after two points: tables never written, four points missing.
     for f in ["results.parquet", "per_question.parquet", "best.toml"] {
@@ -178,8 +164,23 @@ objective = "span_recall@3"
     assert_eq!(m["resumed_points"], 2);
     assert_eq!(m["status"], "complete");
     python_ok("check_results.py", &[o, "--expect-retrievers", "bm25"]);
-    // Recomputed points carry the same metrics as the first run.
-    for p in &original {
+    assert_points_unchanged(&original, &out);
+    resume_with_a_changed_grid(tmp.path(), &g, &text, &out);
+}
+
+/// A run's point files, sorted by config id.
+fn sorted_points(out: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut v: Vec<_> = std::fs::read_dir(out.join("points"))
+        .unwrap()
+        .map(|e| read_json(&e.unwrap().path()))
+        .collect();
+    v.sort_by_key(|p| p["config_id"].as_str().unwrap().to_string());
+    v
+}
+
+/// Recomputed points carry the same metrics as the first run's `original` points.
+fn assert_points_unchanged(original: &[serde_json::Value], out: &std::path::Path) {
+    for p in original {
         let again = read_json(
             &out.join("points")
                 .join(format!("{}.json", p["config_id"].as_str().unwrap())),
@@ -203,16 +204,22 @@ objective = "span_recall@3"
             }
         }
     }
-    // Resuming with a changed grid keeps what applies and computes the rest from the
-    // stage store: one chunk size fewer, one k more.
+}
+
+/// Resuming with a changed grid keeps what applies and computes the rest from the stage
+/// store: one chunk size fewer, one k more.
+fn resume_with_a_changed_grid(
+    dir: &std::path::Path,
+    g: &std::path::Path,
+    text: &str,
+    out: &std::path::Path,
+) {
+    let o = out.to_str().unwrap();
     let changed = text
         .replace("top_k = [1, 3]", "top_k = [1, 3, 5]")
         .replace("chunk_size = [150, 300, 600]", "chunk_size = [150, 300]");
-    std::fs::write(&g, changed).unwrap();
-    ragtune_ok(
-        tmp.path(),
-        &["sweep", g.to_str().unwrap(), "--out", o, "--resume"],
-    );
+    std::fs::write(g, changed).unwrap();
+    ragtune_ok(dir, &["sweep", g.to_str().unwrap(), "--out", o, "--resume"]);
     let m = read_json(&out.join("manifest.json"));
     assert_eq!(m["status"], "complete");
     assert_eq!(
@@ -278,20 +285,31 @@ fn plan_sweep_cache_stats_and_gc_on_the_quickstart() {
         text.contains("108 points") && text.contains("rankings"),
         "{text}"
     );
+    cache_stats_and_gc(tmp.path(), &grid, &cache);
+}
 
-    let r = ragtune_ok(tmp.path(), &["cache", "stats", "--cache-dir", c, "--json"]);
+/// The bytes the stage store holds, by `cache stats --json`.
+fn stored_bytes(dir: &std::path::Path, c: &str) -> (serde_json::Value, u64) {
+    let r = ragtune_ok(dir, &["cache", "stats", "--cache-dir", c, "--json"]);
     let stats: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let bytes: u64 = stats["stages"]
+    let bytes = stats["stages"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s["bytes"].as_u64().unwrap())
         .sum();
+    (stats, bytes)
+}
+
+/// `cache stats` after the quickstart sweep into `cache`, then `cache gc` down to a third:
+/// the least recently used entries go, and a sweep recomputes them.
+fn cache_stats_and_gc(dir: &std::path::Path, grid: &std::path::Path, cache: &std::path::Path) {
+    let c = cache.to_str().unwrap();
+    let (stats, bytes) = stored_bytes(dir, c);
     assert!(bytes > 0);
     assert_eq!(stats["since_created"]["rankings"]["writes"], 30);
-    // gc down to a third: the least recently used entries go, and a sweep recomputes them.
     let r = ragtune_ok(
-        tmp.path(),
+        dir,
         &[
             "cache",
             "gc",
@@ -302,21 +320,15 @@ fn plan_sweep_cache_stats_and_gc_on_the_quickstart() {
         ],
     );
     assert!(r.stdout.starts_with("removed "), "{}", r.stdout);
-    let r = ragtune_ok(tmp.path(), &["cache", "stats", "--cache-dir", c, "--json"]);
-    let left: u64 = serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["bytes"].as_u64().unwrap())
-        .sum();
+    let (_, left) = stored_bytes(dir, c);
     assert!(left <= bytes / 3, "{left} > {}", bytes / 3);
     let bad = ragtune(
-        tmp.path(),
+        dir,
         &["cache", "gc", "--cache-dir", c, "--max-size", "lots"],
     );
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("--max-size"), "{}", bad.stderr);
-    sweep_ok(tmp.path(), &grid, &tmp.path().join("run2"), &cache);
+    sweep_ok(dir, grid, &dir.join("run2"), cache);
 }
 
 #[test]
