@@ -65,9 +65,9 @@ fn batch_sizes_and_sessions_are_recorded_and_change_no_result() {
             .collect()
     };
     assert!(sizes(&m8).iter().all(|s| *s == Some(8)), "{:?}", sizes(&m8));
-    // The CPU default: 512 padded tokens per call, so no one number of texts.
+    // The CPU default: 256 padded tokens per call, so no one number of texts.
     for e in mt["embeddings"].as_array().unwrap() {
-        assert_eq!(e["batch_tokens"], 512, "{e}");
+        assert_eq!(e["batch_tokens"], 256, "{e}");
         assert!(e.get("batch_size").is_none(), "{e}");
     }
     assert!(m8["embeddings"][0].get("batch_tokens").is_none());

@@ -21,12 +21,13 @@ pub enum BatchSize {
 /// The sizes `auto` tries, in order.
 pub const AUTO_CANDIDATES: [usize; 8] = [8, 16, 32, 64, 128, 256, 512, 1024];
 
-/// The CPU default, in padded tokens per call. On 2 cores of this machine (one thread per
-/// session, docs/performance.md) throughput peaks near 256–512 padded tokens per call at
-/// every text length: batches of 32 texts of 16 tokens, 8 of 64, 4 of 128 and 1–2 of 256
-/// are each the fastest or within 3% of it, while a fixed 8 texts of 256 tokens runs 20%
-/// slower (its activations leave the cache).
-pub const CPU_BATCH_TOKENS: usize = 512;
+/// The CPU default, in padded tokens per call. On this machine (docs/performance.md,
+/// "Batch size on CPU") one session of one thread runs fastest near 256–512 padded tokens
+/// per call at every text length: 32 texts of 16 tokens, 8 of 64, 2 of 128, 1 of 256; a
+/// fixed 8 texts of 256 tokens runs 23% slower, its activations out of cache. With two
+/// sessions side by side, sweeps ran 6–18% faster at 256 than at 8 texts, and 2–6%
+/// faster than at 512.
+pub const CPU_BATCH_TOKENS: usize = 256;
 
 /// A size must beat the best so far by this factor to be taken: smaller batches waste
 /// less padding and hold less memory, so a larger one must earn its place.

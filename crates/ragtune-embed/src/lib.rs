@@ -8,7 +8,7 @@
 //! - Pooling: mean over the attention mask (or [CLS]), then L2 normalisation.
 //! - Device: CPU by default; CUDA with the `cuda` feature. A build without it refuses
 //!   CUDA instead of falling back.
-//! - Batches: a budget of padded tokens (512 by default on CPU), a fixed number of texts,
+//! - Batches: a budget of padded tokens (256 by default on CPU), a fixed number of texts,
 //!   or `auto`, the size past which throughput stops rising (the default on CUDA); on
 //!   CPU, several sessions run batches side by side.
 #![deny(missing_docs)]

@@ -69,7 +69,7 @@ pub struct EngineArgs {
     pub device: DeviceArg,
     /// Texts per inference call (batches are sorted by length); `tokens:N`, as many texts
     /// as fit N padded tokens; or `auto`, the size past which throughput stops rising,
-    /// found on the first large request [default: tokens:512 on CPU, auto on CUDA].
+    /// found on the first large request [default: tokens:256 on CPU, auto on CUDA].
     #[arg(long)]
     pub batch_size: Option<ragtune_embed::BatchSize>,
     /// ONNX Runtime sessions that run batches side by side, --threads split between them
