@@ -1,23 +1,14 @@
 """Prints benches/bench_batch.sh's table: per chunk set and batch setting, the embedding
 stage's tokens/s in each run (tokens embedded over the seconds of all embedding requests,
 from the manifest), their mean, the ratio to batches of 8 texts, and max RSS."""
-import json
-import pathlib
-import re
 import sys
+
+from embed_runs import embed_runs
 
 
 def main(out: str) -> None:
     runs = {}
-    for m in sorted(pathlib.Path(out).glob("*/manifest.json")):
-        name = re.fullmatch(r"(\w+)-(\w+)-r(\d+)", m.parent.name)
-        if not name:
-            continue
-        grid, batch, _ = name.groups()
-        es = json.loads(m.read_text())["embeddings"]
-        tokens = sum(e.get("embedded_tokens", 0) for e in es)
-        seconds = sum(e["seconds"] for e in es)
-        rss = int(pathlib.Path(f"{m.parent}.maxrss_kb").read_text()) / 1024
+    for (grid, batch, _), tokens, seconds, rss in embed_runs(out, r"(\w+)-(\w+)-r(\d+)"):
         runs.setdefault(grid, {}).setdefault(batch, []).append((tokens, seconds, rss))
     order = lambda b: (b != "8", int(b.removeprefix("tokens")))
     for grid, settings in sorted(runs.items()):

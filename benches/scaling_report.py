@@ -1,24 +1,15 @@
 """Prints benches/bench_scaling.sh's table: per model and setting (threads, sessions), the
 embedding stage's tokens/s in each run (tokens embedded over the seconds of the model's
 embedding requests, from the manifest), their mean, the ratio to one thread, and max RSS."""
-import json
-import pathlib
-import re
 import sys
+
+from embed_runs import embed_runs
 
 
 def main(out: str) -> None:
     runs = {}
-    for m in sorted(pathlib.Path(out).glob("*/manifest.json")):
-        name = re.fullmatch(r"(.+)-t(\d+)-s(\d+)-r(\d+)", m.parent.name)
-        if not name:
-            continue
-        model, threads, sessions, _ = name.groups()
-        man = json.loads(m.read_text())
-        es = [e for e in man["embeddings"] if e["model"] == model]
-        tokens = sum(e.get("embedded_tokens", 0) for e in es)
-        seconds = sum(e["seconds"] for e in es)
-        rss = int(pathlib.Path(f"{m.parent}.maxrss_kb").read_text()) / 1024
+    for (model, threads, sessions, _), tokens, seconds, rss in embed_runs(
+            out, r"(.+)-t(\d+)-s(\d+)-r(\d+)", model_group=1):
         runs.setdefault((model, int(threads), int(sessions)), []).append((tokens, seconds, rss))
     for model in sorted({k[0] for k in runs}):
         print(f"\n### {model}\n")
