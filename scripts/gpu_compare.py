@@ -15,7 +15,9 @@ def speed(run: pathlib.Path) -> tuple:
     es = m["embeddings"]
     tokens = sum(e.get("embedded_tokens", 0) for e in es)
     seconds = sum(e["seconds"] for e in es)
-    batches = sorted({e["batch_size"] for e in es if e.get("batch_size")})
+    # A number of texts per call, or (the CPU default) a budget of padded tokens.
+    batches = sorted({str(e["batch_size"]) if e.get("batch_size") else f"tokens:{e['batch_tokens']}"
+                      for e in es if e.get("batch_size") or e.get("batch_tokens")})
     return m.get("execution_provider"), tokens, seconds, batches
 
 
