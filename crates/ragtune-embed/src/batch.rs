@@ -25,7 +25,7 @@ pub const AUTO_CANDIDATES: [usize; 8] = [8, 16, 32, 64, 128, 256, 512, 1024];
 /// "Batch size on CPU") one session of one thread runs fastest near 256–512 padded tokens
 /// per call at every text length: 32 texts of 16 tokens, 8 of 64, 2 of 128, 1 of 256; a
 /// fixed 8 texts of 256 tokens runs 23% slower, its activations out of cache. With two
-/// sessions side by side, sweeps ran 6–18% faster at 256 than at 8 texts, and 2–6%
+/// sessions side by side, sweeps ran 8–18% faster at 256 than at 8 texts, and 2–5%
 /// faster than at 512.
 pub const CPU_BATCH_TOKENS: usize = 256;
 
