@@ -72,12 +72,7 @@ fn batch_sizes_and_sessions_are_recorded_and_change_no_result() {
     }
     assert!(m8["embeddings"][0].get("batch_tokens").is_none());
     // The 75 questions are enough to try sizes on; the size found is one of those tried.
-    let questions = ma["embeddings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["what"] == "questions")
-        .expect("the questions were embedded");
+    let questions = entry(&ma["embeddings"], "what", "questions");
     let size = questions["batch_size"]
         .as_u64()
         .expect("auto recorded its size");

@@ -85,12 +85,7 @@ objective = "span_recall@5"
     );
     let rows: serde_json::Value = serde_json::from_slice(&rows.stdout).unwrap();
     let get = |chunker: &str| {
-        let row = rows
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["chunker"] == chunker)
-            .unwrap();
+        let row = entry(&rows, "chunker", chunker);
         (
             row["overlap_tokens_mean"].as_f64().unwrap(),
             row["overlap_share"].as_f64().unwrap(),

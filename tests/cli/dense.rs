@@ -132,12 +132,8 @@ objective = "recall@1"
         &[run.to_str().unwrap(), "--expect-retrievers", "bm25,vector"],
     );
     let m = read_json(&run.join("manifest.json"));
-    let docs = m["embeddings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["what"] == "none")
-        .expect("an embedding record for whole documents");
+    // The embedding record for whole documents.
+    let docs = entry(&m["embeddings"], "what", "none");
     // Every article is far longer than the model's 128 tokens.
     assert_eq!(docs["texts"], 3);
     assert_eq!(docs["truncated"], 3);

@@ -115,13 +115,9 @@ fn assert_children_match_points(children: &[&Value], points: &[Value]) {
                 .any(|x| x["key"] == "config_id" && x["value"] == id)
         );
         assert!(params.iter().any(|x| x["key"] == "retriever"));
-        let metrics = child["data"]["metrics"].as_array().unwrap();
         for row in p["rows"].as_array().unwrap() {
             let key = format!("span_recall_at_{}", row["top_k"]);
-            let logged = metrics
-                .iter()
-                .find(|m| m["key"] == key.as_str())
-                .unwrap_or_else(|| panic!("{id}: no {key}"));
+            let logged = entry(&child["data"]["metrics"], "key", &key);
             assert_eq!(
                 logged["value"].as_f64(),
                 row["span_recall"].as_f64(),

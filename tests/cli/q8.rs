@@ -25,12 +25,8 @@ objective = "recall@5"
         &std::fs::read_to_string(root().join("models/all-minilm-l6-v2-q8/model.toml")).unwrap(),
     )
     .unwrap();
-    let q8 = m["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == "all-minilm-l6-v2-q8")
-        .expect("the manifest records the q8 model");
+    // The manifest records the q8 model.
+    let q8 = entry(&m["models"], "name", "all-minilm-l6-v2-q8");
     assert_eq!(q8["sha256"].as_str(), declared["sha256"].as_str());
     // Per chunk set, recall@5 of the two models within 0.05 over the 75 questions.
     let mut by: std::collections::BTreeMap<(String, String), f64> = Default::default();

@@ -228,13 +228,7 @@ fn resume_with_a_changed_grid(
     );
     let ids = std::fs::read_dir(out.join("points")).unwrap().count();
     assert_eq!(ids, 4, "the 600-character setups are gone");
-    let rankings = m["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["kind"] == "rankings")
-        .unwrap()
-        .clone();
+    let rankings = entry(&m["stages"], "kind", "rankings");
     assert_eq!(rankings["computed"], 0, "{rankings}");
     python_ok("check_results.py", &[o, "--expect-retrievers", "bm25"]);
 }
@@ -250,15 +244,7 @@ fn plan_sweep_cache_stats_and_gc_on_the_quickstart() {
     let r = ragtune_ok(tmp.path(), &["plan", g, "--cache-dir", c, "--json"]);
     let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(plan["points"], 108);
-    let stage = |p: &serde_json::Value, kind: &str| {
-        p["stages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["kind"] == kind)
-            .unwrap()
-            .clone()
-    };
+    let stage = |p: &serde_json::Value, kind: &str| entry(&p["stages"], "kind", kind).clone();
     // 12 chunk sets; rankings: bm25, exact and hnsw(ef=32) per chunk set.
     assert_eq!(stage(&plan, "chunks")["nodes"], 12);
     assert_eq!(stage(&plan, "rankings")["nodes"], 36);

@@ -116,6 +116,18 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The element of JSON array `array` whose `key` equals `value` (a manifest's embedding
+/// record, stage or model, a report's row), failing the test with the array when none
+/// does.
+pub fn entry<'a>(array: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .find(|e| e[key] == value)
+        .unwrap_or_else(|| panic!("no element with {key} = {value:?} in {array}"))
+}
+
 /// `ragtune sweep GRID --out OUT --cache-dir CACHE` in `cwd`, asserting success.
 pub fn sweep_ok(cwd: &Path, grid: &Path, out: &Path, cache: &Path) -> Run {
     ragtune_ok(
