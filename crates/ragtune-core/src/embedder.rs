@@ -19,6 +19,15 @@ pub struct EmbedOutput {
     pub truncated: usize,
 }
 
+/// How an embedder cuts a request into inference calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batching {
+    /// This many texts a call (the last call of a request may hold fewer).
+    Texts(usize),
+    /// As many length-sorted texts a call as fit this many padded tokens.
+    Tokens(usize),
+}
+
 /// Receives each finished batch of [`Embedder::embed_batches`]: the batch's indices into
 /// the texts, and their vectors, row-major.
 pub type BatchSink<'a> = dyn FnMut(&[usize], &[f32]) -> Result<(), EmbedFailure> + 'a;
@@ -81,13 +90,9 @@ pub trait Embedder: Send + Sync {
     fn namespace(&self) -> &str;
     /// The execution provider that runs the model.
     fn provider(&self) -> &str;
-    /// Texts per inference call, where the embedder batches and the size is known (an
-    /// automatic size is known once found).
-    fn batch_size(&self) -> Option<usize> {
-        None
-    }
-    /// Padded tokens per inference call, where the embedder batches by a token budget.
-    fn batch_tokens(&self) -> Option<usize> {
+    /// How requests are cut into inference calls, where the embedder batches and that is
+    /// known (an automatic size is known once found).
+    fn batching(&self) -> Option<Batching> {
         None
     }
     /// Embed `texts`; `progress` is called with the number of texts finished.

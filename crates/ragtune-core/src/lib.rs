@@ -26,8 +26,8 @@ mod setup;
 pub use atomic::{temp_path, write_atomic};
 pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span};
 pub use embedder::{
-    BatchSink, EmbedFailure, EmbedOutput, Embedder, FakeEmbedder, TokenVectors, l2_normalize,
-    pool_span, window_owners, window_ranges,
+    BatchSink, Batching, EmbedFailure, EmbedOutput, Embedder, FakeEmbedder, TokenVectors,
+    l2_normalize, pool_span, window_owners, window_ranges,
 };
 pub use hash::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes, sha256, sha256_hex};
 pub use offsets::CharToByte;

@@ -24,7 +24,7 @@ pub use batch::{
 pub use error::{EmbedError, Result};
 pub use model::{ModelIdentity, ModelSpec, Pooling, resolve_model};
 pub use onnx::{EmbedOptions, OnnxEmbedder, runtime_library};
-pub use ragtune_core::{EmbedFailure, EmbedOutput, Embedder};
+pub use ragtune_core::{Batching, EmbedFailure, EmbedOutput, Embedder};
 use serde::{Deserialize, Serialize};
 
 /// Where inference runs.

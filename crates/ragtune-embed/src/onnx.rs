@@ -8,8 +8,8 @@ use ndarray::Array2;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 use ragtune_core::{
-    BatchSink, EmbedFailure, EmbedOutput, Embedder, TokenVectors, l2_normalize, window_owners,
-    window_ranges,
+    BatchSink, Batching, EmbedFailure, EmbedOutput, Embedder, TokenVectors, l2_normalize,
+    window_owners, window_ranges,
 };
 use tokenizers::{Tokenizer, TruncationParams};
 
@@ -619,18 +619,11 @@ impl Embedder for OnnxEmbedder {
         self.provider
     }
 
-    fn batch_size(&self) -> Option<usize> {
+    fn batching(&self) -> Option<Batching> {
         match self.batch {
-            BatchSize::Fixed(n) => Some(n),
-            BatchSize::Tokens(_) => None,
-            BatchSize::Auto => self.auto_batch.get().copied(),
-        }
-    }
-
-    fn batch_tokens(&self) -> Option<usize> {
-        match self.batch {
-            BatchSize::Tokens(n) => Some(n),
-            _ => None,
+            BatchSize::Fixed(n) => Some(Batching::Texts(n)),
+            BatchSize::Tokens(n) => Some(Batching::Tokens(n)),
+            BatchSize::Auto => self.auto_batch.get().map(|&n| Batching::Texts(n)),
         }
     }
 

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use ragtune_embed::{BatchSize, Device, EmbedOptions, Embedder, OnnxEmbedder, resolve_model};
+use ragtune_embed::{
+    BatchSize, Batching, Device, EmbedOptions, Embedder, OnnxEmbedder, resolve_model,
+};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -136,16 +138,17 @@ fn auto_batch_size_is_found_on_the_first_large_request() {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     // A request no larger than two of the smallest size runs as one call, untried.
     auto.embed(&lines[..5], &|_| {}).unwrap();
-    assert_eq!(auto.batch_size(), None);
+    assert_eq!(auto.batching(), None);
     let a = auto.embed(&lines, &|_| {}).unwrap();
-    let size = auto
-        .batch_size()
-        .expect("sizes were tried on the large request");
+    let size = match auto.batching() {
+        Some(Batching::Texts(n)) => n,
+        other => panic!("sizes were tried on the large request, yet batching is {other:?}"),
+    };
     assert!(ragtune_embed::AUTO_CANDIDATES.contains(&size), "{size}");
     let b = fixed.embed(&lines, &|_| {}).unwrap();
     let d = max_diff(&a.vectors, &b.vectors);
     assert!(d < 1e-4, "auto-sized batches change the vectors by {d}");
-    assert_eq!(fixed.batch_size(), Some(3));
+    assert_eq!(fixed.batching(), Some(Batching::Texts(3)));
 }
 
 #[test]
@@ -165,9 +168,6 @@ fn token_budget_batches_give_the_vectors_of_fixed_ones() {
     let d = max_diff(&a.vectors, &b.vectors);
     assert!(d < 1e-4, "token-budget batches change the vectors by {d}");
     assert_eq!(a.truncated, b.truncated);
-    assert_eq!(
-        (budget.batch_size(), budget.batch_tokens()),
-        (None, Some(32))
-    );
-    assert_eq!((fixed.batch_size(), fixed.batch_tokens()), (Some(3), None));
+    assert_eq!(budget.batching(), Some(Batching::Tokens(32)));
+    assert_eq!(fixed.batching(), Some(Batching::Texts(3)));
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ragtune_chunk::load_plain_tokenizer;
-use ragtune_core::{ChunkSet, ChunkSpec, Corpus, Embedder, Embedding, Ranking, Setup};
+use ragtune_core::{Batching, ChunkSet, ChunkSpec, Corpus, Embedder, Embedding, Ranking, Setup};
 use ragtune_eval::{Costs, PointRecord};
 use ragtune_lexical::Bm25Index;
 use ragtune_retrieve::{Component, Query, as_ranking, combine};
@@ -311,7 +311,7 @@ impl<'a> Executor<'a> {
             .map_err(|f| SweepError::embedding(model, f))? as u64;
         self.record_embed(
             what,
-            (model, e.batch_size(), e.batch_tokens()),
+            (model, e.batching()),
             texts.len(),
             stats,
             truncated,
@@ -321,12 +321,11 @@ impl<'a> Executor<'a> {
     }
 
     /// Record one embedding request of `n` texts by model `model` (as the grid names it),
-    /// run `batch_size` texts (or `batch_tokens` padded tokens) per inference call,
-    /// started at `t`.
+    /// cut into inference calls by `batching`, started at `t`.
     fn record_embed(
         &self,
         what: &str,
-        (model, batch_size, batch_tokens): (&str, Option<usize>, Option<usize>),
+        (model, batching): (&str, Option<Batching>),
         n: usize,
         s: CacheStats,
         truncated: u64,
@@ -348,8 +347,14 @@ impl<'a> Executor<'a> {
                 embedded_tokens: s.embedded_tokens,
                 truncated,
                 seconds: t.elapsed().as_secs_f64(),
-                batch_size,
-                batch_tokens,
+                batch_size: match batching {
+                    Some(Batching::Texts(n)) => Some(n),
+                    _ => None,
+                },
+                batch_tokens: match batching {
+                    Some(Batching::Tokens(n)) => Some(n),
+                    _ => None,
+                },
             });
     }
 
@@ -396,7 +401,7 @@ impl<'a> Executor<'a> {
         // Late chunking runs one window per inference call.
         self.record_embed(
             &format!("{what} late"),
-            (model, Some(1), None),
+            (model, Some(Batching::Texts(1))),
             set.len(),
             stats,
             0,
