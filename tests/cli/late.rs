@@ -4,14 +4,11 @@
 //! vectors serve a query; a rerun reads everything back.
 
 use crate::util::{
-    chroma_grid, grid, python_inline_ok, python_ok, ragtune_ok, read_json, root, sweep_ok,
+    chroma_grid, python_inline_ok, python_ok, quickstart_grid, ragtune_ok, read_json, sweep_ok,
 };
 
-const GRID: &str = r#"name = "late"
-[corpus]
-format = "dir"
-path = "CORPUS/docs"
-questions = "CORPUS/questions.jsonl"
+/// The grid's tables, after the quickstart corpus.
+const TABLES: &str = r#"
 [grid]
 chunker = ["chars"]
 chunk_size = [150, 300, 600]
@@ -30,12 +27,7 @@ objective = "span_recall@3"
 #[ignore = "end-to-end: needs models/fetch.sh and the test venv; run scripts/test.sh"]
 fn late_chunking_runs_each_document_once_and_serves_its_vectors() {
     let tmp = tempfile::tempdir().unwrap();
-    let corpus = root().join("corpora/quickstart");
-    let g = grid(
-        tmp.path(),
-        "late.toml",
-        &GRID.replace("CORPUS", corpus.to_str().unwrap()),
-    );
+    let g = quickstart_grid(tmp.path(), "late.toml", "late", TABLES);
     let (run, cache) = (tmp.path().join("run"), tmp.path().join("cache"));
     sweep_ok(tmp.path(), &g, &run, &cache);
     assert_each_document_ran_once(&run);

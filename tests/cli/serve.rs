@@ -481,17 +481,8 @@ fn served_chunks_use_the_tokenizer_the_sweep_used() {
     let mut tok: Value = read_json(&bundled.join("tokenizer.json"));
     tok["normalizer"]["lowercase"] = json!(false);
     std::fs::write(model.join("tokenizer.json"), tok.to_string()).unwrap();
-    let qs = root().join("corpora/quickstart");
-    let g = grid(
-        tmp.path(),
-        "g.toml",
-        &format!(
-            r#"
-name = "cased"
-[corpus]
-format = "dir"
-path = "{}"
-questions = "{}"
+    let tables = format!(
+        r#"
 [grid]
 chunker = ["tokens"]
 chunk_size = [40]
@@ -503,11 +494,9 @@ depth = 10
 [select]
 objective = "span_recall@3"
 "#,
-            qs.join("docs").display(),
-            qs.join("questions.jsonl").display(),
-            model.display()
-        ),
+        model.display()
     );
+    let g = quickstart_grid(tmp.path(), "g.toml", "cased", &tables);
     let run = tmp.path().join("run");
     let cache = tmp.path().join("cache");
     sweep_ok(tmp.path(), &g, &run, &cache);

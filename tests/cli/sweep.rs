@@ -118,14 +118,7 @@ objective = "recall@5"
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn an_interrupted_sweep_resumes_from_its_stored_points() {
     let tmp = tempfile::tempdir().unwrap();
-    let qs = root().join("corpora/quickstart");
-    let text = format!(
-        r#"
-name = "qs-resume"
-[corpus]
-format = "dir"
-path = "{}"
-questions = "{}"
+    let tables = r#"
 [grid]
 chunker = ["chars", "markdown"]
 chunk_size = [150, 300, 600]
@@ -135,11 +128,8 @@ top_k = [1, 3]
 depth = 10
 [select]
 objective = "span_recall@3"
-"#,
-        qs.join("docs").display(),
-        qs.join("questions.jsonl").display()
-    );
-    let g = grid(tmp.path(), "g.toml", &text);
+"#;
+    let g = quickstart_grid(tmp.path(), "g.toml", "qs-resume", tables);
     let out = tmp.path().join("run");
     let o = out.to_str().unwrap();
     ragtune_ok(tmp.path(), &["sweep", g.to_str().unwrap(), "--out", o]);
@@ -165,7 +155,7 @@ objective = "span_recall@3"
     assert_eq!(m["status"], "complete");
     python_ok("check_results.py", &[o, "--expect-retrievers", "bm25"]);
     assert_points_unchanged(&original, &out);
-    resume_with_a_changed_grid(tmp.path(), &g, &text, &out);
+    resume_with_a_changed_grid(tmp.path(), tables, &out);
 }
 
 /// A run's point files, sorted by config id.
@@ -208,17 +198,12 @@ fn assert_points_unchanged(original: &[serde_json::Value], out: &std::path::Path
 
 /// Resuming with a changed grid keeps what applies and computes the rest from the stage
 /// store: one chunk size fewer, one k more.
-fn resume_with_a_changed_grid(
-    dir: &std::path::Path,
-    g: &std::path::Path,
-    text: &str,
-    out: &std::path::Path,
-) {
+fn resume_with_a_changed_grid(dir: &std::path::Path, tables: &str, out: &std::path::Path) {
     let o = out.to_str().unwrap();
-    let changed = text
+    let changed = tables
         .replace("top_k = [1, 3]", "top_k = [1, 3, 5]")
         .replace("chunk_size = [150, 300, 600]", "chunk_size = [150, 300]");
-    std::fs::write(g, changed).unwrap();
+    let g = quickstart_grid(dir, "g.toml", "qs-resume", &changed);
     ragtune_ok(dir, &["sweep", g.to_str().unwrap(), "--out", o, "--resume"]);
     let m = read_json(&out.join("manifest.json"));
     assert_eq!(m["status"], "complete");

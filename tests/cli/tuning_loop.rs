@@ -2,11 +2,8 @@
 
 use crate::util::*;
 
-const GRID: &str = r#"name = "NAME"
-[corpus]
-format = "dir"
-path = "DOCS"
-questions = "QUESTIONS"
+/// The grid's tables, after the quickstart corpus; SIZE is replaced.
+const TABLES: &str = r#"
 [grid]
 chunker = ["markdown"]
 chunk_size = [SIZE]
@@ -17,13 +14,8 @@ objective = "span_recall@5"
 "#;
 
 fn sweep(tmp: &std::path::Path, name: &str, size: &str) -> std::path::PathBuf {
-    let qs = root().join("corpora/quickstart");
-    let text = GRID
-        .replace("NAME", name)
-        .replace("SIZE", size)
-        .replace("DOCS", qs.join("docs").to_str().unwrap())
-        .replace("QUESTIONS", qs.join("questions.jsonl").to_str().unwrap());
-    let g = grid(tmp, &format!("{name}.toml"), &text);
+    let tables = TABLES.replace("SIZE", size);
+    let g = quickstart_grid(tmp, &format!("{name}.toml"), name, &tables);
     let out = tmp.join("runs").join(name);
     sweep_ok(tmp, &g, &out, &tmp.join("cache"));
     out
@@ -116,17 +108,11 @@ fn compare_check_and_runs() {
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn holdout_chooses_on_the_tuning_part_and_reports_the_held_out_part() {
     let tmp = tempfile::tempdir().unwrap();
-    let qs = root().join("corpora/quickstart");
-    let text = GRID
-        .replace("NAME", "held")
-        .replace("SIZE", "150, 300, 600")
-        .replace("DOCS", qs.join("docs").to_str().unwrap())
-        .replace("QUESTIONS", qs.join("questions.jsonl").to_str().unwrap())
-        .replace(
-            "objective = \"span_recall@5\"",
-            "objective = \"span_recall@1\"\nholdout = 0.3",
-        );
-    let g = grid(tmp.path(), "held.toml", &text);
+    let tables = TABLES.replace("SIZE", "150, 300, 600").replace(
+        "objective = \"span_recall@5\"",
+        "objective = \"span_recall@1\"\nholdout = 0.3",
+    );
+    let g = quickstart_grid(tmp.path(), "held.toml", "held", &tables);
     let out = tmp.path().join("run");
     let r = sweep_ok(tmp.path(), &g, &out, &tmp.path().join("cache"));
     assert!(r.stdout.contains("held-out"), "{}", r.stdout);

@@ -32,7 +32,7 @@ pub struct SweepOptions {
     pub sessions: usize,
     /// CPU or CUDA.
     pub device: Device,
-    /// Texts per inference call, or `auto`.
+    /// Texts or padded tokens per inference call, or `auto`.
     pub batch_size: BatchSize,
     /// ragtune version, for the manifest.
     pub version: String,
