@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 . benches/prologue.sh  # fetch.sh, the .venv with polars and numpy, the build, $bin
 venv=benches/python/.venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check onnxruntime==1.32.0 numpy==2.4.6
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r benches/python/requirements.txt
 out="${BENCH_OUT:-runs/bench-batch}"
 rm -rf "$out"
 mkdir -p "$out"

@@ -12,9 +12,7 @@ cd "$(dirname "$0")/.."
 models/fetch.sh
 venv=benches/python/.venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check onnxruntime==1.32.0 \
-  tokenizers==0.23.3 rank_bm25==0.2.2 snowballstemmer==3.0.1 hnswlib==0.8.0 numpy==2.4.6 \
-  langchain-text-splitters==1.1.3 polars==2.1.0
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r benches/python/requirements.txt
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release --quiet -p ragtune
 bin="$CARGO_TARGET_DIR/release/ragtune"
