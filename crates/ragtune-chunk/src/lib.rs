@@ -38,11 +38,13 @@ mod overlap;
 mod recursive;
 mod sizer;
 mod window;
+mod wordcount;
 
 pub use overlap::{OverlapStats, overlap_stats};
 pub use recursive::{Recursive, SEPARATORS};
 pub use sizer::{ENCODINGS, Sizer};
 pub use window::windows;
+use wordcount::RangeCounter;
 
 /// Chunking failures.
 #[derive(Debug, thiserror::Error)]
@@ -129,45 +131,114 @@ pub fn chunk_corpus_with_progress(
     sizer: Option<&Sizer>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<ChunkSet, ChunkError> {
+    chunk_docs(corpus, spec, sizer, None, progress).map(|(set, _)| set)
+}
+
+/// [`chunk_corpus_with_progress`], with each chunk's index text counted in `counting`'s
+/// tokens (no special tokens). Each document is tokenised once for all its counts
+/// ([`wordcount`]), and when `sizer` holds this same tokenizer (the same `Arc`), that one
+/// tokenisation sizes its chunks as well.
+pub fn chunk_corpus_counted(
+    corpus: &Corpus,
+    spec: &ChunkSpec,
+    sizer: Option<&Sizer>,
+    counting: &Tokenizer,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(ChunkSet, Vec<u32>), ChunkError> {
+    chunk_docs(corpus, spec, sizer, Some(counting), progress)
+}
+
+fn chunk_docs(
+    corpus: &Corpus,
+    spec: &ChunkSpec,
+    sizer: Option<&Sizer>,
+    counting: Option<&Tokenizer>,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(ChunkSet, Vec<u32>), ChunkError> {
     validate(spec, sizer)?;
     if spec.kind == ChunkerKind::None {
-        let chunks = corpus
-            .docs
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| !d.text.trim().is_empty())
-            .map(|(i, d)| Chunk {
-                doc: i as DocId,
-                start: 0,
-                end: d.text.len(),
-            })
-            .collect();
-        return Ok(ChunkSet {
-            chunks,
-            title_prefix: true,
+        let set = whole_documents(corpus);
+        let counts = counting.map_or_else(Vec::new, |t| {
+            (0..set.len())
+                .into_par_iter()
+                .map(|c| count_tokens(t, &set.index_text(corpus, c)))
+                .collect()
         });
+        return Ok((set, counts));
     }
-    let per_doc: Vec<Vec<Chunk>> = corpus
+    let per_doc: Vec<(Vec<Chunk>, Vec<u32>)> = corpus
         .docs
         .par_iter()
         .enumerate()
         .map(|(i, d)| {
-            let chunks = chunk_text(&d.text, spec, sizer)
-                .into_iter()
-                .map(|(s, e)| Chunk {
-                    doc: i as DocId,
-                    start: s,
-                    end: e,
-                })
-                .collect();
+            let out = chunk_doc(i as DocId, &d.text, spec, sizer, counting);
             progress(1);
-            chunks
+            out
         })
         .collect();
-    Ok(ChunkSet {
-        chunks: per_doc.into_iter().flatten().collect(),
+    let (mut chunks, mut counts) = (Vec::new(), Vec::new());
+    for (c, n) in per_doc {
+        chunks.extend(c);
+        counts.extend(n);
+    }
+    let set = ChunkSet {
+        chunks,
         title_prefix: false,
-    })
+    };
+    Ok((set, counts))
+}
+
+/// One chunk per non-blank document, title in front.
+fn whole_documents(corpus: &Corpus) -> ChunkSet {
+    let chunks = corpus
+        .docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.text.trim().is_empty())
+        .map(|(i, d)| Chunk {
+            doc: i as DocId,
+            start: 0,
+            end: d.text.len(),
+        })
+        .collect();
+    ChunkSet {
+        chunks,
+        title_prefix: true,
+    }
+}
+
+/// One document's chunks and, with `counting`, their token counts.
+fn chunk_doc(
+    doc: DocId,
+    text: &str,
+    spec: &ChunkSpec,
+    sizer: Option<&Sizer>,
+    counting: Option<&Tokenizer>,
+) -> (Vec<Chunk>, Vec<u32>) {
+    let counter = counting
+        .filter(|_| text.len() <= long::DIRECT_LIMIT)
+        .and_then(|t| RangeCounter::new(t, text));
+    let shared = match (sizer, &counter) {
+        (Some(Sizer::Hf(t)), Some(c)) if std::ptr::eq(t.as_ref(), c.tokenizer()) => Some(c),
+        _ => None,
+    };
+    let ranges = chunk_text(text, spec, sizer, shared);
+    let counts = match (&counter, counting) {
+        (Some(c), _) => ranges
+            .iter()
+            .map(|&(s, e)| c.count(&text[s..e]) as u32)
+            .collect(),
+        (None, Some(t)) => ranges
+            .iter()
+            .map(|&(s, e)| count_tokens(t, &text[s..e]))
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    let chunks = ranges
+        .into_iter()
+        .map(|(start, end)| Chunk { doc, start, end })
+        .collect();
+    (chunks, counts)
 }
 
 /// Bytes a unit of chunk size is taken to span, for bounding the work on long texts: a
@@ -176,42 +247,94 @@ pub fn chunk_corpus_with_progress(
 /// progress.
 const BYTES_PER_UNIT: usize = 4;
 
-/// text-splitter's semantic splitters over one text, sized by `sizer`. Long texts go
-/// through bounded windows ([`long`]), so that the work stays linear.
-fn semantic<S: ChunkSizer>(text: &str, spec: &ChunkSpec, sizer: S) -> Vec<(usize, usize)> {
+/// text-splitter's semantic splitters over one text, sized in characters or by `sizer`.
+/// Long texts go through bounded windows ([`long`]), so that the work stays linear.
+/// `words`, when given, counts `sizer`'s tokens over all of `text`.
+fn semantic(
+    text: &str,
+    spec: &ChunkSpec,
+    sizer: Option<&Sizer>,
+    words: Option<&RangeCounter>,
+) -> Vec<(usize, usize)> {
+    let window = long::window_len(spec.size.saturating_mul(BYTES_PER_UNIT));
+    long::windowed(text, window, &|t| {
+        let sizer = match words {
+            Some(w) if spec.kind.needs_tokenizer() => WindowSizer::Shared(w),
+            _ => WindowSizer::new(spec.kind, sizer, t),
+        };
+        split_window(t, spec, sizer)
+    })
+}
+
+/// One text (a whole document or a window of one) through text-splitter.
+fn split_window<S: ChunkSizer>(text: &str, spec: &ChunkSpec, sizer: S) -> Vec<(usize, usize)> {
     let range = |(start, chunk): (usize, &str)| (start, start + chunk.len());
     // Overlap < size was checked by `validate`, so `with_overlap` cannot fail here.
     let cfg = ChunkConfig::new(spec.size)
         .with_sizer(sizer)
         .with_overlap(spec.overlap)
         .expect("validated");
-    let window = long::window_len(spec.size.saturating_mul(BYTES_PER_UNIT));
     match spec.kind {
-        ChunkerKind::Markdown | ChunkerKind::MarkdownTokens => {
-            let splitter = MarkdownSplitter::new(cfg);
-            long::windowed(text, window, &|t| {
-                splitter.chunk_indices(t).map(range).collect()
-            })
-        }
-        _ => {
-            let splitter = TextSplitter::new(cfg);
-            long::windowed(text, window, &|t| {
-                splitter.chunk_indices(t).map(range).collect()
-            })
+        ChunkerKind::Markdown | ChunkerKind::MarkdownTokens => MarkdownSplitter::new(cfg)
+            .chunk_indices(text)
+            .map(range)
+            .collect(),
+        _ => TextSplitter::new(cfg)
+            .chunk_indices(text)
+            .map(range)
+            .collect(),
+    }
+}
+
+/// What text-splitter sizes one text's chunks with.
+enum WindowSizer<'t> {
+    Chars,
+    /// A BERT tokenizer counting by words over this text ([`wordcount`]).
+    Words(RangeCounter<'t>),
+    /// The same, over the whole document this text is a slice of.
+    Shared(&'t RangeCounter<'t>),
+    Hf(&'t Tokenizer),
+    Tiktoken(&'t tiktoken_rs::CoreBPE),
+}
+
+impl<'t> WindowSizer<'t> {
+    fn new(kind: ChunkerKind, sizer: Option<&'t Sizer>, text: &'t str) -> WindowSizer<'t> {
+        match (kind, sizer) {
+            (ChunkerKind::Chars | ChunkerKind::Markdown, _) | (_, None) => WindowSizer::Chars,
+            (_, Some(Sizer::Hf(t))) => match RangeCounter::new(t, text) {
+                Some(counter) => WindowSizer::Words(counter),
+                None => WindowSizer::Hf(t),
+            },
+            (_, Some(Sizer::Tiktoken(_, bpe))) => WindowSizer::Tiktoken(bpe),
         }
     }
 }
 
-/// Byte ranges of the chunks of one text. `validate` must have passed.
-fn chunk_text(text: &str, spec: &ChunkSpec, sizer: Option<&Sizer>) -> Vec<(usize, usize)> {
+impl ChunkSizer for WindowSizer<'_> {
+    fn size(&self, chunk: &str) -> usize {
+        match self {
+            WindowSizer::Chars => Characters.size(chunk),
+            WindowSizer::Words(counter) => counter.count(chunk),
+            WindowSizer::Shared(counter) => counter.count(chunk),
+            WindowSizer::Hf(t) => t.size(chunk),
+            WindowSizer::Tiktoken(bpe) => bpe.size(chunk),
+        }
+    }
+}
+
+/// Byte ranges of the chunks of one text. `validate` must have passed. `words`, when
+/// given, counts `sizer`'s tokens over all of `text`.
+fn chunk_text(
+    text: &str,
+    spec: &ChunkSpec,
+    sizer: Option<&Sizer>,
+    words: Option<&RangeCounter>,
+) -> Vec<(usize, usize)> {
     let chars = |s: &str| s.chars().count();
     match (spec.kind, sizer) {
-        (ChunkerKind::Chars | ChunkerKind::Markdown, _) => semantic(text, spec, Characters),
-        (ChunkerKind::Tokens | ChunkerKind::MarkdownTokens, Some(Sizer::Hf(t))) => {
-            semantic(text, spec, t.as_ref())
-        }
-        (ChunkerKind::Tokens | ChunkerKind::MarkdownTokens, Some(Sizer::Tiktoken(_, bpe))) => {
-            semantic(text, spec, *bpe)
+        (ChunkerKind::Chars | ChunkerKind::Markdown, _)
+        | (ChunkerKind::Tokens | ChunkerKind::MarkdownTokens, Some(_)) => {
+            semantic(text, spec, sizer, words)
         }
         (ChunkerKind::WindowTokens, Some(sizer)) => {
             window::windows(text, sizer, spec.size, spec.overlap)
@@ -227,7 +350,7 @@ fn chunk_text(text: &str, spec: &ChunkSpec, sizer: Option<&Sizer>) -> Vec<(usize
             text,
             size: spec.size,
             overlap: spec.overlap,
-            len: &|s: &str| sizer.count(s),
+            len: &|s: &str| words.map_or_else(|| sizer.count(s), |w| w.count(s)),
         }
         .chunks(),
         _ => Vec::new(),
@@ -321,7 +444,85 @@ mod tests {
                     .map(range)
                     .collect()
             };
-            assert_eq!(semantic(&text, &spec, Characters), one_pass, "{kind:?}");
+            assert_eq!(semantic(&text, &spec, None, None), one_pass, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn token_chunks_counted_by_words_equal_text_splitters_own_sizing() {
+        let t = wordcount::tests::bert_like();
+        let text = wordcount::tests::tricky_text();
+        let sizer = Sizer::Hf(std::sync::Arc::new(t.clone()));
+        for kind in [ChunkerKind::Tokens, ChunkerKind::MarkdownTokens] {
+            for (size, overlap) in [(5, 0), (12, 4), (40, 0), (40, 20), (150, 30)] {
+                let spec = ChunkSpec {
+                    kind,
+                    size,
+                    overlap,
+                };
+                let cfg = || {
+                    ChunkConfig::new(size)
+                        .with_sizer(&t)
+                        .with_overlap(overlap)
+                        .unwrap()
+                };
+                let range = |(s, c): (usize, &str)| (s, s + c.len());
+                let direct: Vec<_> = if kind == ChunkerKind::Tokens {
+                    TextSplitter::new(cfg())
+                        .chunk_indices(&text)
+                        .map(range)
+                        .collect()
+                } else {
+                    MarkdownSplitter::new(cfg())
+                        .chunk_indices(&text)
+                        .map(range)
+                        .collect()
+                };
+                assert!(direct.len() > 3, "{kind:?} {size}");
+                let words = WindowSizer::new(kind, Some(&sizer), &text);
+                assert!(matches!(words, WindowSizer::Words(_)), "counted by words");
+                assert_eq!(
+                    chunk_text(&text, &spec, Some(&sizer), None),
+                    direct,
+                    "{kind:?} {size}/{overlap}"
+                );
+                let shared = RangeCounter::new(&t, &text).unwrap();
+                assert_eq!(
+                    chunk_text(&text, &spec, Some(&sizer), Some(&shared)),
+                    direct,
+                    "{kind:?} {size}/{overlap}, one counter for the document"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn counted_chunks_count_each_index_text_and_share_the_sizers_tokenizer() {
+        let t = std::sync::Arc::new(wordcount::tests::bert_like());
+        let text = wordcount::tests::tricky_text();
+        let c = corpus(&[&text, "the cafe", &text[..sizer::floor_char(&text, 300)]]);
+        let sizer = Sizer::Hf(t.clone());
+        let other = Sizer::Hf(std::sync::Arc::new(wordcount::tests::bert_like()));
+        for kind in [
+            ChunkerKind::Tokens,
+            ChunkerKind::RecursiveTokens,
+            ChunkerKind::None,
+        ] {
+            let spec = ChunkSpec {
+                kind,
+                size: 30,
+                overlap: 10 * usize::from(kind != ChunkerKind::None),
+            };
+            let plain = chunk_corpus(&c, &spec, Some(&sizer)).unwrap();
+            for s in [&sizer, &other] {
+                let (set, counts) = chunk_corpus_counted(&c, &spec, Some(s), &t, &|_| {}).unwrap();
+                assert_eq!(set.chunks, plain.chunks, "{kind:?}");
+                let want: Vec<u32> = (0..set.len())
+                    .map(|i| count_tokens(&t, &set.index_text(&c, i)))
+                    .collect();
+                assert!(want.len() >= c.docs.len(), "{kind:?}");
+                assert_eq!(counts, want, "{kind:?}");
+            }
         }
     }
 

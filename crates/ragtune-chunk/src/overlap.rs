@@ -3,6 +3,7 @@
 //! effective overlap can be far below the nominal one; this makes that visible.
 
 use ragtune_core::{ChunkSet, Corpus};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::Sizer;
@@ -20,23 +21,26 @@ pub struct OverlapStats {
     pub share: f64,
 }
 
-/// Measure `set` over `corpus`, counting tokens with `sizer`.
+/// Measure `set` over `corpus`, counting tokens with `sizer` (in parallel over pairs).
 pub fn overlap_stats(set: &ChunkSet, corpus: &Corpus, sizer: &Sizer) -> OverlapStats {
-    let (mut pairs, mut chars, mut tokens, mut overlapping) = (0usize, 0usize, 0usize, 0usize);
-    for w in set.chunks.windows(2) {
-        let (prev, cur) = (w[0], w[1]);
-        if prev.doc != cur.doc {
-            continue;
-        }
-        pairs += 1;
-        let end = prev.end.min(cur.end);
-        if cur.start < end {
-            let shared = &corpus.docs[cur.doc as usize].text[cur.start..end];
-            overlapping += 1;
-            chars += shared.chars().count();
-            tokens += sizer.count(shared);
-        }
-    }
+    let (pairs, chars, tokens, overlapping) = set
+        .chunks
+        .par_windows(2)
+        .filter(|w| w[0].doc == w[1].doc)
+        .map(|w| {
+            let (prev, cur) = (w[0], w[1]);
+            let end = prev.end.min(cur.end);
+            if cur.start < end {
+                let shared = &corpus.docs[cur.doc as usize].text[cur.start..end];
+                (1, shared.chars().count(), sizer.count(shared), 1)
+            } else {
+                (1, 0, 0, 0)
+            }
+        })
+        .reduce(
+            || (0usize, 0usize, 0usize, 0usize),
+            |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3),
+        );
     let n = pairs.max(1) as f64;
     OverlapStats {
         pairs,

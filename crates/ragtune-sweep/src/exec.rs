@@ -226,16 +226,13 @@ impl<'a> Executor<'a> {
         }
         let spec = self.spec_of(i);
         self.rep.add("chunk", self.corpus.docs.len() as u64);
-        let set = ragtune_chunk::chunk_corpus_with_progress(
+        let (set, counts) = ragtune_chunk::chunk_corpus_counted(
             self.corpus,
             &spec,
             Some(self.sizer),
+            self.tokenizer,
             &|n| self.rep.inc("chunk", n as u64),
         )?;
-        let counts: Vec<u32> = (0..set.len())
-            .into_par_iter()
-            .map(|c| ragtune_chunk::count_tokens(self.tokenizer, &set.index_text(self.corpus, c)))
-            .collect();
         self.put(
             Stage::Chunks,
             &node.key,

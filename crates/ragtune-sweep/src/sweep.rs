@@ -64,8 +64,8 @@ pub struct Prepared {
     pub corpus: Corpus,
     /// Each model's identity, by grid name.
     pub infos: BTreeMap<String, ModelInfo>,
-    /// The counting tokenizer and its file.
-    pub tokenizer: Tokenizer,
+    /// The counting tokenizer (shared with `sizer` when that counts in it too).
+    pub tokenizer: std::sync::Arc<Tokenizer>,
     /// Where the counting tokenizer came from.
     pub tokenizer_path: PathBuf,
     /// What token chunkers count in (`chunk_tokenizer`, else the counting tokenizer).
@@ -112,9 +112,10 @@ pub fn prepare(
         Path::to_path_buf,
     );
     let (tokenizer, bytes) = load_counting_tokenizer(&tokenizer_path)?;
+    let tokenizer = std::sync::Arc::new(tokenizer);
     let (sizer, sizer_id) = match &grid.retrieval.chunk_tokenizer {
         Some(name) => (Sizer::load(name)?, Some(sizer_identity(name)?)),
-        None => (Sizer::Hf(std::sync::Arc::new(tokenizer.clone())), None),
+        None => (Sizer::Hf(tokenizer.clone()), None),
     };
     for spec in grid.chunk_specs() {
         ragtune_chunk::validate(&spec, Some(&sizer))?;
