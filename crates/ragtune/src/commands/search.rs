@@ -34,9 +34,10 @@ pub fn verdict(
 
 fn step_line(s: &StepRecord) -> String {
     format!(
-        "  {}: {} setups on {}; kept {} ({:.1} s, {} tokens embedded)",
+        "  {}: {} setup{} on {}; kept {} ({:.1} s, {} tokens embedded)",
         s.label(),
         s.setups,
+        if s.setups == 1 { "" } else { "s" },
         s.data(),
         s.kept.len(),
         s.seconds,
@@ -71,4 +72,34 @@ pub fn print_summary(manifest: &Manifest, records: &[PointRecord]) -> anyhow::Re
         writeln!(out, "  note: {note}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_lines_count_setups_in_words() {
+        let mut s = StepRecord {
+            index: 2,
+            what: "rung".into(),
+            questions: 10_570,
+            setups: 1,
+            kept: vec!["a".into()],
+            seconds: 35.62,
+            embedded_tokens: 314_827,
+            ..StepRecord::default()
+        };
+        assert_eq!(
+            step_line(&s),
+            "  rung 2: 1 setup on all 10570 questions; kept 1 (35.6 s, 314827 tokens embedded)"
+        );
+        s.setups = 5;
+        s.screened = true;
+        s.fraction = 0.335;
+        assert_eq!(
+            step_line(&s),
+            "  rung 2: 5 setups on 10570 questions, 33.5% of the text; kept 1 (35.6 s, 314827 tokens embedded)"
+        );
+    }
 }
