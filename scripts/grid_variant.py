@@ -12,6 +12,8 @@ import sys
 
 
 def main(argv):
+    if len(argv) < 2 or argv[0] in ("-h", "--help") or len(argv) % 2:
+        sys.exit(__doc__.strip())
     src, dst, rest = argv[0], argv[1], argv[2:]
     text = open(src).read()
     base = os.path.dirname(os.path.abspath(src))
