@@ -4,8 +4,8 @@
 //! counting tokenizer, same keys) and asks the same [`Executor`] for its chunk set, BM25
 //! index and vectors, which come from the stage store: nothing is rebuilt while the store
 //! holds them. The HNSW graph is the very one the sweep scored, kept in the run folder
-//! under `index/hnsw/<key>/` (hnsw_rs does not seed its level draws, so a rebuilt graph
-//! could differ). Queries run through ragtune-retrieve's [`Retriever`], the code that
+//! under `index/hnsw/<key>/` (a serial build would give it again, a parallel one might
+//! not). Queries run through ragtune-retrieve's [`Retriever`], the code that
 //! produced the rankings the sweep scored.
 
 use std::path::Path;
@@ -176,7 +176,12 @@ fn load_graph(
     else {
         unreachable!("only hnsw setups have a graph node")
     };
-    let (index, _) = ex.hnsw(node, vectors, HnswParams { m, ef_construction })?;
+    let params = HnswParams {
+        m,
+        ef_construction,
+        build: ex.grid.hnsw_build(),
+    };
+    let (index, _) = ex.hnsw(node, vectors, params)?;
     Ok(index)
 }
 

@@ -861,7 +861,8 @@ impl Executor<'_> {
     }
 
     /// An HNSW setup's rankings. Stored rankings are used only while the graph that made
-    /// them is stored too: a rebuilt graph (hnsw_rs does not seed) could rank differently.
+    /// them is stored too: a graph rebuilt with `hnsw_build = "parallel"` could rank
+    /// differently.
     fn hnsw_rankings(
         &self,
         s: &SetupNodes,
@@ -892,7 +893,12 @@ impl Executor<'_> {
         if !built.hnsw.contains_key(&h) {
             self.built_vectors(v.vectors, model, set, built)?;
             let vectors = &built.vectors[&v.vectors];
-            let graph = self.hnsw(h, vectors, HnswParams { m, ef_construction })?;
+            let params = HnswParams {
+                m,
+                ef_construction,
+                build: self.grid.hnsw_build(),
+            };
+            let graph = self.hnsw(h, vectors, params)?;
             built.hnsw.insert(h, graph);
         }
         let qv = self.question_vectors(model)?;

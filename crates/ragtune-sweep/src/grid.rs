@@ -23,6 +23,7 @@
 //! depth = 50                        # ranking depth stored per retriever (≥ max top_k)
 //! hnsw_m = 16
 //! hnsw_ef_construction = 200
+//! hnsw_build = "serial"             # serial (reproducible) | parallel (faster, not)
 //! tokenizer = "../models/all-minilm-l6-v2/tokenizer.json"
 //! chunk_tokenizer = "cl100k_base"   # what token chunkers count in (default: tokenizer)
 //! [select]
@@ -45,6 +46,7 @@ use ragtune_core::{
 };
 use ragtune_corpus::CorpusSpec;
 use ragtune_eval::Objective;
+use ragtune_vector::HnswBuild;
 use serde::{Deserialize, Serialize};
 
 use crate::search::SearchSpec;
@@ -198,6 +200,10 @@ pub struct RetrievalSettings {
     /// HNSW `ef_construction` (default 200).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hnsw_ef_construction: Option<usize>,
+    /// How HNSW graphs are built: `serial` (default; the same graph every run) or
+    /// `parallel` (faster on many cores, not reproducible).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hnsw_build: Option<HnswBuild>,
     /// Late chunking's window, in tokens (special tokens included) [512].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_window: Option<usize>,
@@ -356,6 +362,11 @@ impl Checker<'_> {
 }
 
 impl Grid {
+    /// How HNSW graphs are built (`[retrieval] hnsw_build`).
+    pub fn hnsw_build(&self) -> HnswBuild {
+        self.retrieval.hnsw_build.unwrap_or_default()
+    }
+
     /// Read and validate a grid file. Every problem that can be seen without doing work is
     /// reported here, with the file, line and column.
     pub fn load(path: &Path) -> Result<Grid> {
@@ -417,6 +428,7 @@ impl Grid {
             depth: Some(depth),
             hnsw_m: Some(hnsw_m),
             hnsw_ef_construction: Some(hnsw_efc),
+            hnsw_build: Some(raw.retrieval.hnsw_build.unwrap_or_default()),
             late_window: Some(late.0),
             late_overlap: Some(late.1),
             tokenizer: raw.retrieval.tokenizer.as_deref().map(resolve),
@@ -962,6 +974,21 @@ objective = "recall@3"
 
     fn err(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn hnsw_build_is_serial_unless_the_grid_says_parallel() {
+        assert_eq!(parse(OK).unwrap().hnsw_build(), HnswBuild::Serial);
+        let parallel = parse(&format!("{OK}[retrieval]\nhnsw_build = \"parallel\"\n")).unwrap();
+        assert_eq!(parallel.hnsw_build(), HnswBuild::Parallel);
+        // The same setups: the build mode is in the graph's stage key, not the config id.
+        let ids = |g: &Grid| g.points.iter().map(|p| p.config_id()).collect::<Vec<_>>();
+        assert_eq!(ids(&parallel), ids(&parse(OK).unwrap()));
+        let e = err(&format!("{OK}[retrieval]\nhnsw_build = \"fast\"\n"));
+        assert!(
+            e.contains(":21:14: unknown variant `fast`, expected `serial` or `parallel`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub const STAGE_VERSIONS: [(NodeKind, &str); 7] = [
     (NodeKind::Chunks, "1"),
     (NodeKind::Bm25, "1"),
     (NodeKind::Vectors, "1"),
-    (NodeKind::Hnsw, "1"),
+    // 2: serial insertion by default, the build mode in the key.
+    (NodeKind::Hnsw, "2"),
     (NodeKind::Rankings, "1"),
     (NodeKind::Fusion, "1"),
     (NodeKind::Scores, "1"),
@@ -200,6 +201,7 @@ fn key(kind: NodeKind, parts: &[&[u8]]) -> String {
 struct Builder {
     nodes: Vec<Node>,
     by_key: HashMap<String, usize>,
+    hnsw_build: ragtune_vector::HnswBuild,
 }
 
 impl Builder {
@@ -333,10 +335,19 @@ impl Builder {
                 ef_construction,
                 ef_search,
             } => {
+                let build = b.hnsw_build.name();
                 let hnsw = b.node(
                     NodeKind::Hnsw,
-                    &[&vk, &m.to_le_bytes(), &ef_construction.to_le_bytes()],
-                    format!("hnsw(m={m},efc={ef_construction}) {spec} {}", v.model),
+                    &[
+                        &vk,
+                        &m.to_le_bytes(),
+                        &ef_construction.to_le_bytes(),
+                        build.as_bytes(),
+                    ],
+                    format!(
+                        "hnsw(m={m},efc={ef_construction},{build}) {spec} {}",
+                        v.model
+                    ),
                 );
                 let hk = b.key_of(hnsw).to_vec();
                 let component: Vec<u8> = [hk, ef_search.to_le_bytes().to_vec()].concat();
@@ -371,6 +382,7 @@ impl Plan {
         let mut b = Builder {
             nodes: Vec::new(),
             by_key: HashMap::new(),
+            hnsw_build: grid.hnsw_build(),
         };
         let setups = grid
             .points
