@@ -2,7 +2,7 @@
 
     grid_variant.py SRC DST [--set KEY=VALUE ...] [--search STRATEGY]
 
-The corpus path is made absolute (DST may live anywhere), each `--set` replaces the line
+The corpus's `path` and `questions` are made absolute (DST may live anywhere), each `--set` replaces the line
 `KEY = ...` with `KEY = VALUE` (VALUE as TOML text), and `--search` appends a [search]
 table with that strategy (`full` appends nothing).
 """
@@ -17,9 +17,11 @@ def main(argv):
     src, dst, rest = argv[0], argv[1], argv[2:]
     text = open(src).read()
     base = os.path.dirname(os.path.abspath(src))
-    text = re.sub(r'^path = "([^"]*)"',
-                  lambda m: f'path = "{os.path.normpath(os.path.join(base, m.group(1)))}"',
-                  text, count=1, flags=re.M)
+    # [corpus]'s `path` and `questions` (the first of each) are relative to the grid file.
+    for key in ("path", "questions"):
+        text = re.sub(rf'^{key} = "([^"]*)"',
+                      lambda m, key=key: f'{key} = "{os.path.normpath(os.path.join(base, m.group(1)))}"',
+                      text, count=1, flags=re.M)
     search = None
     while rest:
         flag, value, rest = rest[0], rest[1], rest[2:]
