@@ -147,6 +147,31 @@ fn resume_with_a_changed_grid_keeps_what_applies_and_refuses_a_changed_corpus() 
 }
 
 #[test]
+fn hnsw_build_mode_keys_the_graph_and_serial_graphs_reproduce_from_nothing() {
+    let text = testing::grid_text("[120, 200]", "[0.5]", "[1, 3]");
+    let f = Fixture::new();
+    let (serial, _) = f.sweep(&f.grid("g.toml", &text), "serial");
+    let parallel = text.replace("[retrieval]\n", "[retrieval]\nhnsw_build = \"parallel\"\n");
+    assert_ne!(parallel, text);
+    let (_, m) = f.sweep(&f.grid("p.toml", &parallel), "parallel");
+    // Only the graphs (and their rankings) are new: chunks and vectors are reused.
+    assert_eq!(stage(&m, "hnsw"), (2, 2, 0));
+    assert_eq!(stage(&m, "vectors"), (2, 0, 2));
+    assert_eq!(stage(&m, "chunks"), (2, 0, 2));
+    let (_, m) = f.sweep(&f.grid("g.toml", &text), "serial-again");
+    // The serial graphs are still stored, so their rankings are reused without them.
+    assert_eq!(stage(&m, "hnsw").1, 0, "no graph built");
+    assert_eq!(stage(&m, "rankings").1, 0, "no ranking computed");
+    // Another folder and store: every graph is built again, and every row, HNSW
+    // setups included, is the same to the bit.
+    let g = Fixture::new();
+    let (fresh, m) = g.sweep(&g.grid("g.toml", &text), "fresh");
+    assert_eq!(stage(&m, "hnsw"), (2, 2, 0));
+    assert!(serial.iter().any(|r| r.label.contains("hnsw")));
+    assert_eq!(metrics(&serial), metrics(&fresh));
+}
+
+#[test]
 fn the_plan_counts_distinct_nodes_and_what_is_stored() {
     let f = Fixture::new();
     let grid = f.grid(
