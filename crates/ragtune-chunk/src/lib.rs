@@ -422,6 +422,25 @@ mod tests {
         text
     }
 
+    /// text-splitter's own chunks of `text` for `kind` (plain or markdown), as ranges.
+    fn direct<S: ChunkSizer>(
+        kind: ChunkerKind,
+        text: &str,
+        cfg: ChunkConfig<S>,
+    ) -> Vec<(usize, usize)> {
+        let range = |(s, c): (usize, &str)| (s, s + c.len());
+        match kind {
+            ChunkerKind::Markdown | ChunkerKind::MarkdownTokens => MarkdownSplitter::new(cfg)
+                .chunk_indices(text)
+                .map(range)
+                .collect(),
+            _ => TextSplitter::new(cfg)
+                .chunk_indices(text)
+                .map(range)
+                .collect(),
+        }
+    }
+
     #[test]
     fn windowed_semantic_chunks_equal_one_pass_on_prose() {
         let text = long_prose();
@@ -431,19 +450,7 @@ mod tests {
                 size: 300,
                 overlap: 60,
             };
-            let cfg = || ChunkConfig::new(300).with_overlap(60).unwrap();
-            let range = |(s, c): (usize, &str)| (s, s + c.len());
-            let one_pass: Vec<_> = if kind == ChunkerKind::Chars {
-                TextSplitter::new(cfg())
-                    .chunk_indices(&text)
-                    .map(range)
-                    .collect()
-            } else {
-                MarkdownSplitter::new(cfg())
-                    .chunk_indices(&text)
-                    .map(range)
-                    .collect()
-            };
+            let one_pass = direct(kind, &text, ChunkConfig::new(300).with_overlap(60).unwrap());
             assert_eq!(semantic(&text, &spec, None, None), one_pass, "{kind:?}");
         }
     }
@@ -460,36 +467,20 @@ mod tests {
                     size,
                     overlap,
                 };
-                let cfg = || {
-                    ChunkConfig::new(size)
-                        .with_sizer(&t)
-                        .with_overlap(overlap)
-                        .unwrap()
-                };
-                let range = |(s, c): (usize, &str)| (s, s + c.len());
-                let direct: Vec<_> = if kind == ChunkerKind::Tokens {
-                    TextSplitter::new(cfg())
-                        .chunk_indices(&text)
-                        .map(range)
-                        .collect()
-                } else {
-                    MarkdownSplitter::new(cfg())
-                        .chunk_indices(&text)
-                        .map(range)
-                        .collect()
-                };
-                assert!(direct.len() > 3, "{kind:?} {size}");
+                let cfg = ChunkConfig::new(size).with_sizer(&t).with_overlap(overlap);
+                let want = direct(kind, &text, cfg.unwrap());
+                assert!(want.len() > 3, "{kind:?} {size}");
                 let words = WindowSizer::new(kind, Some(&sizer), &text);
                 assert!(matches!(words, WindowSizer::Words(_)), "counted by words");
                 assert_eq!(
                     chunk_text(&text, &spec, Some(&sizer), None),
-                    direct,
+                    want,
                     "{kind:?} {size}/{overlap}"
                 );
                 let shared = RangeCounter::new(&t, &text).unwrap();
                 assert_eq!(
                     chunk_text(&text, &spec, Some(&sizer), Some(&shared)),
-                    direct,
+                    want,
                     "{kind:?} {size}/{overlap}, one counter for the document"
                 );
             }
