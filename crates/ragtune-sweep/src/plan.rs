@@ -31,7 +31,7 @@ pub const STAGE_VERSIONS: [(NodeKind, &str); 7] = [
     (NodeKind::Chunks, "1"),
     (NodeKind::Bm25, "1"),
     (NodeKind::Vectors, "1"),
-    // 2: serial insertion by default, the build mode in the key.
+    // 2: serial insertion by default, the build mode in the key, the lane-summed dot.
     (NodeKind::Hnsw, "2"),
     (NodeKind::Rankings, "1"),
     (NodeKind::Fusion, "1"),
