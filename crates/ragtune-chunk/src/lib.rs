@@ -262,19 +262,24 @@ fn semantic(
             Some(w) if spec.kind.needs_tokenizer() => WindowSizer::Shared(w),
             _ => WindowSizer::new(spec.kind, sizer, t),
         };
-        split_window(t, spec, sizer)
+        // Overlap < size was checked by `validate`, so `with_overlap` cannot fail here.
+        let cfg = ChunkConfig::new(spec.size)
+            .with_sizer(sizer)
+            .with_overlap(spec.overlap)
+            .expect("validated");
+        split_window(spec.kind, t, cfg)
     })
 }
 
-/// One text (a whole document or a window of one) through text-splitter.
-fn split_window<S: ChunkSizer>(text: &str, spec: &ChunkSpec, sizer: S) -> Vec<(usize, usize)> {
+/// One text (a whole document or a window of one) through text-splitter's plain or
+/// markdown splitter, as byte ranges.
+fn split_window<S: ChunkSizer>(
+    kind: ChunkerKind,
+    text: &str,
+    cfg: ChunkConfig<S>,
+) -> Vec<(usize, usize)> {
     let range = |(start, chunk): (usize, &str)| (start, start + chunk.len());
-    // Overlap < size was checked by `validate`, so `with_overlap` cannot fail here.
-    let cfg = ChunkConfig::new(spec.size)
-        .with_sizer(sizer)
-        .with_overlap(spec.overlap)
-        .expect("validated");
-    match spec.kind {
+    match kind {
         ChunkerKind::Markdown | ChunkerKind::MarkdownTokens => MarkdownSplitter::new(cfg)
             .chunk_indices(text)
             .map(range)
@@ -422,25 +427,6 @@ mod tests {
         text
     }
 
-    /// text-splitter's own chunks of `text` for `kind` (plain or markdown), as ranges.
-    fn direct<S: ChunkSizer>(
-        kind: ChunkerKind,
-        text: &str,
-        cfg: ChunkConfig<S>,
-    ) -> Vec<(usize, usize)> {
-        let range = |(s, c): (usize, &str)| (s, s + c.len());
-        match kind {
-            ChunkerKind::Markdown | ChunkerKind::MarkdownTokens => MarkdownSplitter::new(cfg)
-                .chunk_indices(text)
-                .map(range)
-                .collect(),
-            _ => TextSplitter::new(cfg)
-                .chunk_indices(text)
-                .map(range)
-                .collect(),
-        }
-    }
-
     #[test]
     fn windowed_semantic_chunks_equal_one_pass_on_prose() {
         let text = long_prose();
@@ -450,7 +436,9 @@ mod tests {
                 size: 300,
                 overlap: 60,
             };
-            let one_pass = direct(kind, &text, ChunkConfig::new(300).with_overlap(60).unwrap());
+            // text-splitter in one pass over the whole text: what the windows must reproduce.
+            let one_pass =
+                split_window(kind, &text, ChunkConfig::new(300).with_overlap(60).unwrap());
             assert_eq!(semantic(&text, &spec, None, None), one_pass, "{kind:?}");
         }
     }
@@ -468,7 +456,8 @@ mod tests {
                     overlap,
                 };
                 let cfg = ChunkConfig::new(size).with_sizer(&t).with_overlap(overlap);
-                let want = direct(kind, &text, cfg.unwrap());
+                // The tokenizer itself sizing every candidate: what word counts must reproduce.
+                let want = split_window(kind, &text, cfg.unwrap());
                 assert!(want.len() > 3, "{kind:?} {size}");
                 let words = WindowSizer::new(kind, Some(&sizer), &text);
                 assert!(matches!(words, WindowSizer::Words(_)), "counted by words");
