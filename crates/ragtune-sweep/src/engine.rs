@@ -17,7 +17,7 @@ use ragtune_eval::{BestSetup, PointRecord};
 use ragtune_lexical::Bm25Index;
 use ragtune_retrieve::Trace;
 use ragtune_retrieve::{Component as Ranker, Query, Retriever};
-use ragtune_vector::{HnswIndex, HnswParams, Vectors};
+use ragtune_vector::{HnswIndex, Vectors};
 use serde::{Deserialize, Serialize};
 
 use crate::embedcache::cached_vector;
@@ -176,12 +176,7 @@ fn load_graph(
     else {
         unreachable!("only hnsw setups have a graph node")
     };
-    let params = HnswParams {
-        m,
-        ef_construction,
-        build: ex.grid.hnsw_build(),
-    };
-    let (index, _) = ex.hnsw(node, vectors, params)?;
+    let (index, _) = ex.hnsw(node, vectors, (m, ef_construction))?;
     Ok(index)
 }
 

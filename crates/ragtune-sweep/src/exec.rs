@@ -464,14 +464,20 @@ impl<'a> Executor<'a> {
         Ok(v)
     }
 
-    /// Node `i`'s HNSW graph with its build cost: loaded from the store, or built (and
-    /// stored, so that serving answers from the very graph that was scored).
+    /// Node `i`'s HNSW graph with its build cost: loaded from the store, or built with `M`
+    /// = `m` and `ef_construction` the way the grid's `hnsw_build` says (and stored, so
+    /// that serving answers from the very graph that was scored).
     pub fn hnsw(
         &self,
         i: usize,
         vectors: &Vectors,
-        params: HnswParams,
+        (m, ef_construction): (usize, usize),
     ) -> Result<(HnswIndex, Costs)> {
+        let params = HnswParams {
+            m,
+            ef_construction,
+            build: self.grid.hnsw_build(),
+        };
         let key = &self.plan.nodes[i].key;
         if let Some(dir) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key))
             && let Some(costs) = read_costs(&dir)
@@ -893,12 +899,7 @@ impl Executor<'_> {
         if !built.hnsw.contains_key(&h) {
             self.built_vectors(v.vectors, model, set, built)?;
             let vectors = &built.vectors[&v.vectors];
-            let params = HnswParams {
-                m,
-                ef_construction,
-                build: self.grid.hnsw_build(),
-            };
-            let graph = self.hnsw(h, vectors, params)?;
+            let graph = self.hnsw(h, vectors, (m, ef_construction))?;
             built.hnsw.insert(h, graph);
         }
         let qv = self.question_vectors(model)?;
