@@ -219,7 +219,11 @@ fn chunk_doc(
         .filter(|_| text.len() <= long::DIRECT_LIMIT)
         .and_then(|t| RangeCounter::new(t, text));
     let shared = match (sizer, &counter) {
-        (Some(Sizer::Hf(t)), Some(c)) if std::ptr::eq(t.as_ref(), c.tokenizer()) => Some(c),
+        (Some(Sizer::Hf(t)), Some(c))
+            if spec.kind.needs_tokenizer() && std::ptr::eq(t.as_ref(), c.tokenizer()) =>
+        {
+            Some(c)
+        }
         _ => None,
     };
     let ranges = chunk_text(text, spec, sizer, shared);
@@ -249,7 +253,8 @@ const BYTES_PER_UNIT: usize = 4;
 
 /// text-splitter's semantic splitters over one text, sized in characters or by `sizer`.
 /// Long texts go through bounded windows ([`long`]), so that the work stays linear.
-/// `words`, when given, counts `sizer`'s tokens over all of `text`.
+/// `words`, when given, counts `sizer`'s tokens over all of `text`; without it each window
+/// gets a counter of its own where the sizer allows ([`window_counter`]).
 fn semantic(
     text: &str,
     spec: &ChunkSpec,
@@ -258,10 +263,11 @@ fn semantic(
 ) -> Vec<(usize, usize)> {
     let window = long::window_len(spec.size.saturating_mul(BYTES_PER_UNIT));
     long::windowed(text, window, &|t| {
-        let sizer = match words {
-            Some(w) if spec.kind.needs_tokenizer() => WindowSizer::Shared(w),
-            _ => WindowSizer::new(spec.kind, sizer, t),
-        };
+        let own = words
+            .is_none()
+            .then(|| window_counter(spec.kind, sizer, t))
+            .flatten();
+        let sizer = WindowSizer::new(spec.kind, sizer, words.or(own.as_ref()));
         // Overlap < size was checked by `validate`, so `with_overlap` cannot fail here.
         let cfg = ChunkConfig::new(spec.size)
             .with_sizer(sizer)
@@ -291,26 +297,41 @@ fn split_window<S: ChunkSizer>(
     }
 }
 
+/// A word counter over `text` for a `kind` sized in the tokens of `sizer`, where that
+/// tokenizer allows counting by words ([`wordcount`]).
+fn window_counter<'t>(
+    kind: ChunkerKind,
+    sizer: Option<&'t Sizer>,
+    text: &'t str,
+) -> Option<RangeCounter<'t>> {
+    match sizer {
+        Some(Sizer::Hf(t)) if kind.needs_tokenizer() => RangeCounter::new(t, text),
+        _ => None,
+    }
+}
+
 /// What text-splitter sizes one text's chunks with.
 enum WindowSizer<'t> {
     Chars,
-    /// A BERT tokenizer counting by words over this text ([`wordcount`]).
-    Words(RangeCounter<'t>),
-    /// The same, over the whole document this text is a slice of.
-    Shared(&'t RangeCounter<'t>),
+    /// A BERT tokenizer counting by words ([`wordcount`]), over this text or the whole
+    /// document it is a slice of.
+    Words(&'t RangeCounter<'t>),
     Hf(&'t Tokenizer),
     Tiktoken(&'t tiktoken_rs::CoreBPE),
 }
 
 impl<'t> WindowSizer<'t> {
-    fn new(kind: ChunkerKind, sizer: Option<&'t Sizer>, text: &'t str) -> WindowSizer<'t> {
-        match (kind, sizer) {
-            (ChunkerKind::Chars | ChunkerKind::Markdown, _) | (_, None) => WindowSizer::Chars,
-            (_, Some(Sizer::Hf(t))) => match RangeCounter::new(t, text) {
-                Some(counter) => WindowSizer::Words(counter),
-                None => WindowSizer::Hf(t),
-            },
-            (_, Some(Sizer::Tiktoken(_, bpe))) => WindowSizer::Tiktoken(bpe),
+    /// `words`, when given, counts `sizer`'s tokens and is used instead of it.
+    fn new(
+        kind: ChunkerKind,
+        sizer: Option<&'t Sizer>,
+        words: Option<&'t RangeCounter<'t>>,
+    ) -> WindowSizer<'t> {
+        match (kind, sizer, words) {
+            (ChunkerKind::Chars | ChunkerKind::Markdown, _, _) | (_, None, _) => WindowSizer::Chars,
+            (_, Some(_), Some(w)) => WindowSizer::Words(w),
+            (_, Some(Sizer::Hf(t)), None) => WindowSizer::Hf(t),
+            (_, Some(Sizer::Tiktoken(_, bpe)), None) => WindowSizer::Tiktoken(bpe),
         }
     }
 }
@@ -320,7 +341,6 @@ impl ChunkSizer for WindowSizer<'_> {
         match self {
             WindowSizer::Chars => Characters.size(chunk),
             WindowSizer::Words(counter) => counter.count(chunk),
-            WindowSizer::Shared(counter) => counter.count(chunk),
             WindowSizer::Hf(t) => t.size(chunk),
             WindowSizer::Tiktoken(bpe) => bpe.size(chunk),
         }
@@ -459,8 +479,8 @@ mod tests {
                 // The tokenizer itself sizing every candidate: what word counts must reproduce.
                 let want = split_window(kind, &text, cfg.unwrap());
                 assert!(want.len() > 3, "{kind:?} {size}");
-                let words = WindowSizer::new(kind, Some(&sizer), &text);
-                assert!(matches!(words, WindowSizer::Words(_)), "counted by words");
+                let words = window_counter(kind, Some(&sizer), &text);
+                assert!(words.is_some(), "counted by words");
                 assert_eq!(
                     chunk_text(&text, &spec, Some(&sizer), None),
                     want,

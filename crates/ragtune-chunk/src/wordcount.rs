@@ -22,7 +22,6 @@
 //! normalisers, pre-tokenisers or models, a text holding an added token (`[CLS]`, ...),
 //! which is matched before normalisation, and a range that is not a slice of the text.
 
-use text_splitter::ChunkSizer;
 use tokenizers::{ModelWrapper, NormalizerWrapper, PreTokenizerWrapper, Tokenizer};
 
 /// Counts tokens of slices of one text (see the module docs).
@@ -104,12 +103,6 @@ impl<'t> RangeCounter<'t> {
             return 0;
         }
         crate::count_tokens(self.tokenizer, piece) as usize
-    }
-}
-
-impl ChunkSizer for RangeCounter<'_> {
-    fn size(&self, chunk: &str) -> usize {
-        self.count(chunk)
     }
 }
 
