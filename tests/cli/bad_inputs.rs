@@ -272,7 +272,7 @@ const CASES: &[Case] = &[
         want: "g.toml:1:",
     },
     // Corpus and labels.
-    file("missing corpus folder", &[], "docs"),
+    file("missing corpus folder", &[], "g.toml: [corpus]: "),
     file(
         "questions: broken JSON",
         &[("q.jsonl", "{\"id\":\"q1\",\n")],

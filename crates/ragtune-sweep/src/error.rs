@@ -41,6 +41,14 @@ pub enum SweepError {
     /// Loading the corpus failed.
     #[error(transparent)]
     Corpus(#[from] ragtune_corpus::CorpusError),
+    /// Loading the corpus a grid file names failed.
+    #[error("{}: [corpus]: {source}", grid.display())]
+    GridCorpus {
+        /// The grid file.
+        grid: PathBuf,
+        /// The cause, which names the corpus file.
+        source: ragtune_corpus::CorpusError,
+    },
     /// Chunking failed.
     #[error(transparent)]
     Chunk(#[from] ragtune_chunk::ChunkError),

@@ -101,7 +101,10 @@ pub fn prepare(
     models_dir: &Path,
     tokenizer: Option<&Path>,
 ) -> Result<Prepared> {
-    let corpus = ragtune_corpus::load(&grid.corpus)?;
+    let corpus = ragtune_corpus::load(&grid.corpus).map_err(|source| SweepError::GridCorpus {
+        grid: grid.path.clone(),
+        source,
+    })?;
     let infos: BTreeMap<String, ModelInfo> = grid
         .models()
         .into_iter()

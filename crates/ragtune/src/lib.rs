@@ -101,6 +101,15 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `n` and `noun`, plural unless `n` is 1: "1 setup", "3 setups".
+pub(crate) fn count_of(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The models folder: the flag or `RAGTUNE_MODELS_DIR`, else `./models`, else the
 /// `models/` folder of the source tree this binary was built from.
 pub(crate) fn models_dir(flag: Option<PathBuf>) -> PathBuf {
@@ -141,5 +150,12 @@ mod tests {
         assert_eq!(error_line(&typed), "loading the grid: g.toml: No such file");
         let chained = anyhow::Error::new(io).context("g.toml");
         assert_eq!(error_line(&chained), "g.toml: No such file");
+    }
+
+    #[test]
+    fn counts_are_singular_only_for_one() {
+        assert_eq!(count_of(0, "setup"), "0 setups");
+        assert_eq!(count_of(1, "grid point"), "1 grid point");
+        assert_eq!(count_of(270, "row"), "270 rows");
     }
 }

@@ -34,10 +34,9 @@ pub fn verdict(
 
 fn step_line(s: &StepRecord) -> String {
     format!(
-        "  {}: {} setup{} on {}; kept {} ({:.1} s, {} tokens embedded)",
+        "  {}: {} on {}; kept {} ({:.1} s, {} tokens embedded)",
         s.label(),
-        s.setups,
-        if s.setups == 1 { "" } else { "s" },
+        crate::count_of(s.setups, "setup"),
         s.data(),
         s.kept.len(),
         s.seconds,
@@ -54,9 +53,9 @@ pub fn print_summary(manifest: &Manifest, records: &[PointRecord]) -> anyhow::Re
     let screened = records.iter().filter(|r| !r.on_all_data()).count();
     writeln!(
         out,
-        "search: {} over {} setups: {} scored on all the data, {screened} only on screens{}; {} tokens embedded",
+        "search: {} over {}: {} scored on all the data, {screened} only on screens{}; {} tokens embedded",
         s.strategy,
-        manifest.n_points,
+        crate::count_of(manifest.n_points, "setup"),
         records.len() - screened,
         if s.budget_reached {
             "; BUDGET REACHED"

@@ -22,9 +22,9 @@ pub fn run(args: &SweepArgs, grid: &Grid, opts: &SweepOptions, spec: &str) -> an
         .as_deref()
         .expect("clap requires --out with --shard");
     eprintln!(
-        "ragtune: shard {shard} of {} ({} grid points) → {}",
+        "ragtune: shard {shard} of {} ({}) → {}",
         args.grid.display(),
-        grid.points.len(),
+        crate::count_of(grid.points.len(), "grid point"),
         out.display()
     );
     let bars = Bars::new();

@@ -23,8 +23,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| default_out(&grid.name));
     let (run, resume) = open_run(&out, args.resume)?;
     eprintln!(
-        "ragtune: {} grid points from {} → {}",
-        grid.points.len(),
+        "ragtune: {} from {} → {}",
+        crate::count_of(grid.points.len(), "grid point"),
         args.grid.display(),
         out.display()
     );
@@ -85,9 +85,9 @@ pub fn write_outputs(
     print_table(full, &stats, grid, show)?;
     super::search::print_summary(&manifest, &records)?;
     eprintln!(
-        "ragtune: wrote {}/results.parquet ({} rows), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
+        "ragtune: wrote {}/results.parquet ({}), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
         out.display(),
-        records.iter().map(|r| r.rows.len()).sum::<usize>(),
+        crate::count_of(records.iter().map(|r| r.rows.len()).sum::<usize>(), "row"),
         if best.is_some() { ", best.toml" } else { "" },
         manifest.cache_hits,
         manifest.cache_misses,
