@@ -18,7 +18,7 @@ use ragtune_core::{Batching, ChunkSet, ChunkSpec, Corpus, Embedder, Embedding, R
 use ragtune_eval::{Costs, PointRecord};
 use ragtune_lexical::Bm25Index;
 use ragtune_retrieve::{Component, Query, as_ranking, combine};
-use ragtune_vector::{HnswIndex, HnswParams, Vectors};
+use ragtune_vector::{HnswBuild, HnswIndex, HnswParams, Vectors};
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
@@ -790,6 +790,7 @@ impl Executor<'_> {
     ) -> Result<HashMap<usize, Arc<StoredRankings>>> {
         let mut have: HashMap<usize, Arc<StoredRankings>> = HashMap::new();
         let mut built = Built::default();
+        self.build_graphs_side_by_side(g, &mut built)?;
         for s in &g.setups {
             if let Some((index, r)) = s.bm25
                 && !have.contains_key(&r)
@@ -866,6 +867,44 @@ impl Executor<'_> {
         Ok(&built.vectors[&node])
     }
 
+    /// Build the group's missing HNSW graphs (one per model) at the same time, one thread
+    /// each, when the grid builds graphs serially: each graph is the one a build on its
+    /// own makes, and a group with several models keeps more than one core busy. Graphs
+    /// already stored are left to [`Self::hnsw_rankings`], which loads them (or does not
+    /// need them).
+    fn build_graphs_side_by_side(&self, g: &Group, built: &mut Built) -> Result<()> {
+        if self.grid.hnsw_build() != HnswBuild::Serial {
+            return Ok(());
+        }
+        let mut todo: Vec<(usize, usize, &str, (usize, usize))> = Vec::new();
+        for s in &g.setups {
+            if let Some(v) = s.vector
+                && let Some(h) = v.hnsw
+                && !todo.iter().any(|t| t.0 == h)
+                && !self
+                    .store
+                    .is_some_and(|st| st.contains(Stage::Hnsw, &self.plan.nodes[h].key))
+            {
+                let model = s.setup.model().expect("vector setups name a model");
+                let (m, ef_construction, _) = hnsw_params(&s.setup);
+                todo.push((h, v.vectors, model, (m, ef_construction)));
+            }
+        }
+        if todo.len() < 2 {
+            return Ok(());
+        }
+        for &(_, v, model, _) in &todo {
+            self.built_vectors(v, model, &g.set, built)?;
+        }
+        let vectors = &built.vectors;
+        let graphs: Vec<(usize, (HnswIndex, Costs))> = todo
+            .par_iter()
+            .map(|&(h, v, _, params)| Ok((h, self.hnsw(h, &vectors[&v], params)?)))
+            .collect::<Result<_>>()?;
+        built.hnsw.extend(graphs);
+        Ok(())
+    }
+
     /// An HNSW setup's rankings. Stored rankings are used only while the graph that made
     /// them is stored too: a graph rebuilt with `hnsw_build = "parallel"` could rank
     /// differently.
@@ -888,14 +927,7 @@ impl Executor<'_> {
         }
         let v = s.vector.expect("hnsw setups have a vector side");
         let model = s.setup.model().expect("vector setups name a model");
-        let (m, ef_construction, ef) = match s.setup.retriever.vector().map(|v| v.index) {
-            Some(ragtune_core::IndexSpec::Hnsw {
-                m,
-                ef_construction,
-                ef_search,
-            }) => (m, ef_construction, ef_search),
-            _ => unreachable!("an hnsw node belongs to an hnsw setup"),
-        };
+        let (m, ef_construction, ef) = hnsw_params(&s.setup);
         if !built.hnsw.contains_key(&h) {
             self.built_vectors(v.vectors, model, set, built)?;
             let vectors = &built.vectors[&v.vectors];
@@ -1016,6 +1048,18 @@ impl Executor<'_> {
                 Ok(record)
             })
             .collect()
+    }
+}
+
+/// An HNSW setup's `M`, `ef_construction` and `ef_search`.
+fn hnsw_params(setup: &Setup) -> (usize, usize, usize) {
+    match setup.retriever.vector().map(|v| v.index) {
+        Some(ragtune_core::IndexSpec::Hnsw {
+            m,
+            ef_construction,
+            ef_search,
+        }) => (m, ef_construction, ef_search),
+        _ => unreachable!("an hnsw node belongs to an hnsw setup"),
     }
 }
 

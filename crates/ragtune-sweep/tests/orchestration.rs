@@ -172,6 +172,39 @@ fn hnsw_build_mode_keys_the_graph_and_serial_graphs_reproduce_from_nothing() {
 }
 
 #[test]
+fn graphs_built_side_by_side_are_the_graphs_built_alone() {
+    // Two models: each chunk set's two graphs are built at the same time, one thread each.
+    let text = testing::grid_text("[120, 200]", "[0.5]", "[1, 3]");
+    let both = text.replace(r#"model = ["fake-a"]"#, r#"model = ["fake-a", "fake-b"]"#);
+    assert_ne!(both, text);
+    let f = Fixture::new();
+    let (together, m) = f.sweep(&f.grid("both.toml", &both), "both");
+    assert_eq!(stage(&m, "hnsw"), (4, 4, 0));
+    // Each model alone, from a store of its own: one graph per chunk set.
+    let mut alone = Vec::new();
+    for model in ["fake-a", "fake-b"] {
+        let g = Fixture::new();
+        let one = text.replace("fake-a", model);
+        let (records, m) = g.sweep(&g.grid("one.toml", &one), "one");
+        assert_eq!(stage(&m, "hnsw"), (2, 2, 0));
+        alone.extend(records);
+    }
+    let hnsw_rows = |r: &[PointRecord]| {
+        metrics(r)
+            .into_iter()
+            .filter(|((id, _), _)| {
+                r.iter()
+                    .any(|p| &p.config_id == id && p.label.contains("hnsw"))
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let alone = hnsw_rows(&alone);
+    // Per model and chunk set: vector, hybrid rrf and hybrid weighted on HNSW; two k each.
+    assert_eq!(alone.len(), 2 * 2 * 3 * 2);
+    assert_eq!(hnsw_rows(&together), alone);
+}
+
+#[test]
 fn the_plan_counts_distinct_nodes_and_what_is_stored() {
     let f = Fixture::new();
     let grid = f.grid(
