@@ -63,6 +63,70 @@ objective = "span_recall@5"
         "{best}"
     );
     assert_quickstart_manifest(&out, distinct);
+    collapsed_setup_is_served_as_its_twin(tmp.path(), &g, &out);
+}
+
+/// A setup whose chunk set came out identical to another's is scored once, under the
+/// other; asking for it by id gets that setup, with a warning that says so.
+fn collapsed_setup_is_served_as_its_twin(
+    dir: &std::path::Path,
+    grid: &std::path::Path,
+    out: &std::path::Path,
+) {
+    let r = ragtune_ok(dir, &["plan", grid.to_str().unwrap(), "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = |label: &str| {
+        entry(&plan["setups"], "label", label)["config_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (collapsed, twin) = (id("tokens/400/30 bm25"), id("tokens/400/0 bm25"));
+    assert!(
+        !out.join("points")
+            .join(format!("{collapsed}.json"))
+            .exists()
+    );
+    let run = out.to_str().unwrap();
+    let r = ragtune_ok(
+        dir,
+        &[
+            "query",
+            "--run",
+            run,
+            "--config",
+            &collapsed,
+            "flood zone",
+            "--json",
+        ],
+    );
+    let hits: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(hits["config_id"], twin.as_str(), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("made the same chunk set as"),
+        "{}",
+        r.stderr
+    );
+    let trec = dir.join("trec");
+    ragtune_ok(
+        dir,
+        &[
+            "export-trec",
+            "--k",
+            "5",
+            "--run",
+            run,
+            "--config",
+            &collapsed,
+            "--out",
+            trec.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        std::fs::read_to_string(trec.join("run.trec"))
+            .unwrap()
+            .contains(&twin)
+    );
 }
 
 /// The quickstart run's manifest: corpus counts, the grid's text, the build's commit, and
@@ -244,6 +308,13 @@ fn plan_sweep_cache_stats_and_gc_on_the_quickstart() {
     // markdown/150/37 and markdown/600/150 come out identical to their 0-overlap chunk
     // sets, so their 2 × 3 rankings are never needed.
     assert_eq!(stage(&after, "rankings")["stored"], 30);
+    assert_eq!(stage(&after, "rankings")["collapsed"], 6, "and never run");
+    assert_eq!(stage(&after, "scores")["collapsed"], 54);
+    assert_eq!(
+        stage(&plan, "scores")["collapsed"],
+        0,
+        "unknown before chunking"
+    );
     // Now that the chunk sets are stored, the plan knows which ones are the same.
     let same = after["identical_chunk_sets"].to_string();
     assert!(

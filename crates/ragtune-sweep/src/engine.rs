@@ -135,7 +135,41 @@ pub fn resolve_point(run: &RunDir, config: Option<&str>) -> Result<Setup> {
             from_best(&p)
         }
         Some(c) if Path::new(c).is_file() => from_best(Path::new(c)),
-        Some(id) => Ok(read_point(run, id)?.point),
+        Some(id) => Ok(read_point(run, &listed_id(run, id)?)?.point),
+    }
+}
+
+/// The id setup `id` is listed under in the run: `id` itself, or, for a setup whose chunk
+/// set came out identical to another setup's (the sweep scores those once, under the
+/// first), that setup's id, with a warning. Unknown ids fail as [`read_point`] does.
+pub fn listed_id(run: &RunDir, id: &str) -> Result<String> {
+    let missing = match read_point(run, id) {
+        Ok(_) => return Ok(id.to_string()),
+        Err(e) => e,
+    };
+    let label = run
+        .read_manifest()
+        .ok()
+        .and_then(|m| Grid::parse(&m.grid_path, m.grid_text).ok())
+        .and_then(|g| g.points.into_iter().find(|p| p.config_id() == id))
+        .map(|p| p.label());
+    let Some(label) = label else {
+        return Err(missing);
+    };
+    match run
+        .read_points()?
+        .into_iter()
+        .find(|p| p.equivalent.contains(&label))
+    {
+        Some(twin) => {
+            tracing::warn!(
+                "{id} ({label}) made the same chunk set as {} ({}): using that setup, whose results are its results",
+                twin.config_id,
+                twin.label
+            );
+            Ok(twin.config_id)
+        }
+        None => Err(missing),
     }
 }
 

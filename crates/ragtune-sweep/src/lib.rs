@@ -27,7 +27,9 @@ mod sweep;
 pub mod testing;
 
 pub use embedcache::{CacheStats, cached_vector, embed_cached, text_key};
-pub use engine::{Component, Engine, SearchHit, SearchResponse, read_point, resolve_point};
+pub use engine::{
+    Component, Engine, SearchHit, SearchResponse, listed_id, read_point, resolve_point,
+};
 pub use error::{Result, SweepError};
 pub use exec::{Executor, HNSW_BASE, Reporter, Silent};
 pub use grid::{FusionKind, Grid, IndexKind, RetrieverKind};

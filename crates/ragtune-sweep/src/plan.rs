@@ -18,7 +18,7 @@
 //! Fusion and scores are not stored: computing them from stored rankings is cheaper than
 //! reading them back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ragtune_core::{ChunkSpec, ContentHasher, Embedding, IndexSpec, Retriever, Setup, VectorSpec};
 use serde::Serialize;
@@ -165,6 +165,23 @@ pub struct SetupNodes {
     pub fusion: Option<usize>,
     /// One scores node per k.
     pub scores: Vec<usize>,
+}
+
+impl SetupNodes {
+    /// Every node the setup needs past its chunk set.
+    pub fn nodes_past_chunks(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = self.bm25.map(|(i, r)| vec![i, r]).unwrap_or_default();
+        if let Some(v) = self.vector {
+            out.extend(
+                [Some(v.vectors), v.hnsw, Some(v.rankings)]
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+        out.extend(self.exact_rankings.into_iter().chain(self.fusion));
+        out.extend(&self.scores);
+        out
+    }
 }
 
 /// The vector side of a setup.
@@ -432,16 +449,49 @@ impl Plan {
             .collect()
     }
 
+    /// The nodes a sweep never runs because only setups on a chunk set identical to an
+    /// earlier one need them (`identical` as [`Self::identical_chunk_sets`] groups them,
+    /// the kept chunk set first): those setups are scored once, under the earlier chunk
+    /// set. Chunk nodes are never among them: a chunk set is made to be found identical.
+    pub fn collapsed_nodes(&self, identical: &[Vec<String>]) -> HashSet<usize> {
+        let later: HashSet<&str> = identical
+            .iter()
+            .flat_map(|g| g.iter().skip(1))
+            .map(String::as_str)
+            .collect();
+        let (mut collapsed, mut needed) = (HashSet::new(), HashSet::new());
+        for s in &self.setups {
+            if later.contains(self.nodes[s.chunks].label.as_str()) {
+                collapsed.extend(s.nodes_past_chunks());
+            } else {
+                needed.extend(s.nodes_past_chunks());
+            }
+        }
+        collapsed.difference(&needed).copied().collect()
+    }
+
     /// Distinct and stored nodes per kind.
     pub fn counts(&self) -> Vec<KindCount> {
+        self.counts_collapsing(&HashSet::new())
+    }
+
+    /// [`Self::counts`], with the nodes in `collapsed` ([`Self::collapsed_nodes`]) counted
+    /// apart from those still to run.
+    pub fn counts_collapsing(&self, collapsed: &HashSet<usize>) -> Vec<KindCount> {
         NodeKind::ALL
             .iter()
             .map(|&kind| {
-                let of: Vec<&Node> = self.nodes.iter().filter(|n| n.kind == kind).collect();
+                let of: Vec<usize> = (0..self.nodes.len())
+                    .filter(|&i| self.nodes[i].kind == kind)
+                    .collect();
                 KindCount {
                     kind,
                     nodes: of.len(),
-                    stored: of.iter().filter(|n| n.stored).count(),
+                    stored: of.iter().filter(|&&i| self.nodes[i].stored).count(),
+                    collapsed: of
+                        .iter()
+                        .filter(|&&i| !self.nodes[i].stored && collapsed.contains(&i))
+                        .count(),
                     kept: kind.stage().is_some(),
                 }
             })
@@ -458,6 +508,9 @@ pub struct KindCount {
     pub nodes: usize,
     /// Of those, already stored.
     pub stored: usize,
+    /// Of those not stored, the ones a sweep never runs: only setups on a chunk set
+    /// identical to an earlier one need them ([`Plan::collapsed_nodes`]).
+    pub collapsed: usize,
     /// Whether this kind is stored at all.
     pub kept: bool,
 }

@@ -236,6 +236,32 @@ fn the_plan_counts_distinct_nodes_and_what_is_stored() {
     assert_eq!(counts[&NodeKind::Scores], (36, 0));
     // BM25 stands for 1 × 2 indexes × 2 fusions × 2 alphas combinations.
     assert_eq!(grid.combinations[0], 8);
+    // Were chars/200 to come out identical to chars/120, everything past its chunks
+    // would go unrun; were the order reversed, chars/120's would.
+    for identical in [
+        ["chars/120/0", "chars/200/0"],
+        ["chars/200/0", "chars/120/0"],
+    ] {
+        let identical = vec![identical.map(String::from).to_vec()];
+        let counts: BTreeMap<NodeKind, usize> = plan
+            .counts_collapsing(&plan.collapsed_nodes(&identical))
+            .iter()
+            .map(|c| (c.kind, c.collapsed))
+            .collect();
+        let want = [
+            (NodeKind::Chunks, 0),
+            (NodeKind::Bm25, 1),
+            (NodeKind::Vectors, 1),
+        ];
+        let want = want.into_iter().chain([
+            (NodeKind::Hnsw, 1),
+            (NodeKind::Rankings, 3),
+            (NodeKind::Fusion, 6),
+            (NodeKind::Scores, 18),
+        ]);
+        assert_eq!(counts, want.collect::<BTreeMap<_, _>>());
+    }
+    assert!(plan.collapsed_nodes(&[]).is_empty());
     f.sweep(&grid, "a");
     plan.check_store(&store);
     let stored: usize = plan.counts().iter().map(|c| c.stored).sum();

@@ -5,7 +5,7 @@ use std::io::Write;
 use ragtune_core::{Chunk, Question, Span};
 use ragtune_eval::Metric;
 use ragtune_retrieve::Trace;
-use ragtune_sweep::{Engine, Grid, PointRecord, RunDir, chunk_is_relevant, read_point};
+use ragtune_sweep::{Engine, Grid, PointRecord, RunDir, chunk_is_relevant, listed_id, read_point};
 
 use super::query::one_line;
 use crate::UserError;
@@ -221,7 +221,10 @@ fn diff(args: &ExplainArgs, a: &str, b: &str) -> anyhow::Result<()> {
     let manifest = run.read_manifest()?;
     let grid = Grid::parse(&manifest.grid_path, manifest.grid_text.clone())?;
     let k = grid.objective.k as u32;
-    let (ra, rb) = (read_point(&run, a)?, read_point(&run, b)?);
+    let (ra, rb) = (
+        read_point(&run, &listed_id(&run, a)?)?,
+        read_point(&run, &listed_id(&run, b)?)?,
+    );
     let found = |rec: &ragtune_sweep::PointRecord| -> std::collections::BTreeMap<String, bool> {
         rec.questions
             .iter()

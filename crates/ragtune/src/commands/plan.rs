@@ -25,7 +25,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         let exact = store.as_ref().and_then(|s| sp.exact_tokens(&prep, s));
         (sp, exact)
     });
-    let counts = prep.plan.counts();
+    let counts = prep
+        .plan
+        .counts_collapsing(&prep.plan.collapsed_nodes(&identical));
     let collapsed: Vec<(String, usize)> = grid
         .points
         .iter()
@@ -96,7 +98,14 @@ fn print_plan(
             c.kind.name(),
             c.nodes,
             stored,
-            c.nodes - c.stored
+            c.nodes - c.stored - c.collapsed
+        )?;
+    }
+    let unneeded: usize = counts.iter().map(|c| c.collapsed).sum();
+    if unneeded > 0 {
+        writeln!(
+            out,
+            "({unneeded} nodes are not run: only setups on chunk sets identical to others need them)"
         )?;
     }
     writeln!(
