@@ -8,10 +8,11 @@
 #   3. prints each build's seconds (index_seconds in results.parquet) as a ratio to the
 #      serial one, their recall@10 and HNSW recall against exact search, and whether the
 #      two serial runs' per-question results are identical;
-#   4. two models (all-minilm-l6-v2 as well): one sweep builds each chunk set's two graphs
-#      side by side (serially each), against two sweeps of one model each, from copies of
-#      the same store; prints the wall-time ratio and whether the rows are identical.
-# About 5 minutes on 2 cores. Figures in docs/performance.md.
+#   4. several graphs in one sweep, each built serially, side by side: two models
+#      (all-minilm-l6-v2 as well) on chars/100, and one model on two chunk sets (chars/100
+#      and chars/200), each against one sweep per graph, from copies of the same store;
+#      prints the wall-time ratios and whether the rows are identical.
+# About 6 minutes on 2 cores. Figures in docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/prologue.sh  # fetch.sh, the .venv with polars and numpy, the build, $bin
@@ -20,9 +21,9 @@ rm -rf "$out"
 mkdir -p "$out"
 l3='"paraphrase-minilm-l3-v2"'
 l6='"all-minilm-l6-v2"'
-variant() {  # variant NAME INDEX BUILD [MODELS]
+variant() {  # variant NAME INDEX BUILD [MODELS [SIZES]]
   .venv/bin/python scripts/grid_variant.py grids/reference-squad.toml "$out/$1.toml" \
-    --set 'chunker=["chars"]' --set 'chunk_size=[100]' --set 'retriever=["vector"]' \
+    --set 'chunker=["chars"]' --set "chunk_size=[${5:-100}]" --set 'retriever=["vector"]' \
     --set "model=[${4:-$l3}]" --set "index=[\"$2\"]"$'\nhnsw_ef_search = [64]' \
     --set 'top_k=[10]' --set 'objective="recall@10"'
   sed -i "s/^\[retrieval\]$/[retrieval]\nhnsw_build = \"$3\"/" "$out/$1.toml"
@@ -34,15 +35,22 @@ sweep() {  # sweep RUN: from a copy of the filled store; records the wall second
   date +%s.%N >> "$out/$1.wall"
 }
 variant fill exact serial "$l3, $l6"
-"$bin" sweep "$out/fill.toml" --out "$out/fill" --cache-dir "$out/store" --show 0 >/dev/null
+variant fill-200 exact serial "$l3" 200
+for fill in fill fill-200; do
+  "$bin" sweep "$out/$fill.toml" --out "$out/$fill" --cache-dir "$out/store" --show 0 >/dev/null
+done
 for run in serial serial-again parallel; do
   variant "$run" hnsw "${run%-again}"
   sweep "$run"
 done
 variant l6-alone hnsw serial "$l6"
 variant both hnsw serial "$l3, $l6"
+variant chars200-alone hnsw serial "$l3" 200
+variant two-sets hnsw serial "$l3" "100, 200"
 sweep l6-alone
 sweep both
+sweep chars200-alone
+sweep two-sets
 .venv/bin/python - "$out" <<'PY'
 import sys
 import polars as pl
@@ -64,16 +72,25 @@ def seconds(run):
     start, end = map(float, open(f"{out}/{run}.wall").read().split())
     return end - start
 
-wall = {r: seconds(r) for r in ("serial", "l6-alone", "both")}
-alone = wall["serial"] + wall["l6-alone"]
-print("Two models (paraphrase-minilm-l3-v2, all-minilm-l6-v2), one graph each, serial builds")
-print(f"  one sweep per model   {alone:7.2f} s  x1.000  ({wall['serial']:.2f} + {wall['l6-alone']:.2f} s)")
-print(f"  both in one sweep     {wall['both']:7.2f} s  x{wall['both'] / alone:.3f}  (graphs side by side)")
 builds = lambda run: pl.read_parquet(f"{out}/{run}/results.parquet")["index_seconds"].to_list()
-print(f"  graph builds: alone {builds('serial')[0]:.2f} + {builds('l6-alone')[0]:.2f} s; "
-      f"side by side {' and '.join(f'{x:.2f}' for x in builds('both'))} s at the same time")
 key = ["config_id", "top_k", "question_id"]
-both = pl.read_parquet(f"{out}/both/per_question.parquet").sort(key)
-one = pl.concat([pl.read_parquet(f"{out}/{r}/per_question.parquet") for r in ("serial", "l6-alone")]).sort(key)
-print("  identical per-question results:", both.equals(one))
+
+
+def side_by_side(title, together, apart):
+    wall = {r: seconds(r) for r in (together, *apart)}
+    alone = sum(wall[r] for r in apart)
+    print(title)
+    print(f"  one sweep per graph   {alone:7.2f} s  x1.000  ({' + '.join(f'{wall[r]:.2f}' for r in apart)} s)")
+    print(f"  all in one sweep      {wall[together]:7.2f} s  x{wall[together] / alone:.3f}  (graphs side by side)")
+    print(f"  graph builds: alone {' + '.join(f'{builds(r)[0]:.2f}' for r in apart)} s; "
+          f"side by side {' and '.join(f'{x:.2f}' for x in builds(together))} s at the same time")
+    one = pl.concat([pl.read_parquet(f"{out}/{r}/per_question.parquet") for r in apart]).sort(key)
+    both = pl.read_parquet(f"{out}/{together}/per_question.parquet").sort(key)
+    print("  identical per-question results:", both.equals(one))
+
+
+side_by_side("Two models (paraphrase-minilm-l3-v2, all-minilm-l6-v2) on chars/100, serial builds",
+             "both", ("serial", "l6-alone"))
+side_by_side("One model (paraphrase-minilm-l3-v2) on chars/100 and chars/200, serial builds",
+             "two-sets", ("serial", "chars200-alone"))
 PY

@@ -111,6 +111,8 @@ pub struct Executor<'a> {
     pub stopped: std::sync::atomic::AtomicBool,
     /// A shard's setups (config ids): only these are scored; `None` scores every setup.
     pub only: Option<std::collections::HashSet<String>>,
+    /// Nodes [`Self::build_graphs_ahead`] computed or read, and counted.
+    ahead: Mutex<std::collections::HashSet<usize>>,
 }
 
 /// One chunk set with what its setups need from it.
@@ -150,6 +152,7 @@ impl<'a> Executor<'a> {
             budget: None,
             stopped: std::sync::atomic::AtomicBool::new(false),
             only: None,
+            ahead: Mutex::default(),
         }
     }
 
@@ -183,6 +186,19 @@ impl<'a> Executor<'a> {
     pub fn computed_nodes(&self) -> usize {
         let t = self.tally.lock().unwrap_or_else(|p| p.into_inner());
         t.computed.values().sum()
+    }
+
+    /// Node `i` was computed or read by [`Self::build_graphs_ahead`], and counted then:
+    /// reading it back later is not another reuse.
+    fn counted_ahead(&self, i: usize) {
+        self.lock(&self.ahead).insert(i);
+    }
+
+    /// Count a store hit on node `i`, unless it was counted ahead.
+    fn count_hit(&self, i: usize, kind: NodeKind) {
+        if !self.lock(&self.ahead).contains(&i) {
+            self.count(kind, true);
+        }
     }
 
     fn count(&self, kind: NodeKind, reused: bool) {
@@ -445,7 +461,7 @@ impl<'a> Executor<'a> {
             })
             && let Some(data) = codec::decode_vectors(&bytes, set.len(), dim)
         {
-            self.count(NodeKind::Vectors, true);
+            self.count_hit(i, NodeKind::Vectors);
             return Ok(Vectors::new(dim, data)?);
         }
         let data = match self.embedding_of(i) {
@@ -483,7 +499,7 @@ impl<'a> Executor<'a> {
             && let Some(costs) = read_costs(&dir)
             && let Ok(index) = HnswIndex::load(&dir, HNSW_BASE, vectors.dim)
         {
-            self.count(NodeKind::Hnsw, true);
+            self.count_hit(i, NodeKind::Hnsw);
             return Ok((index, costs));
         }
         self.rep.add("hnsw", 1);
@@ -617,6 +633,7 @@ impl Executor<'_> {
     ) -> Result<Vec<PointRecord>> {
         let mut sets = self.all_chunk_sets()?;
         *self.lock(&self.equivalents) = self.collapse(&mut sets, run)?;
+        self.build_graphs_ahead(&sets, done)?;
         let mut records = Vec::with_capacity(self.plan.setups.len());
         for chunk_node in self.chunk_nodes() {
             // A spent budget stops new work; what is already scored is still returned.
@@ -867,42 +884,107 @@ impl Executor<'_> {
         Ok(&built.vectors[&node])
     }
 
-    /// Build the group's missing HNSW graphs (one per model) at the same time, one thread
-    /// each, when the grid builds graphs serially: each graph is the one a build on its
-    /// own makes, and a group with several models keeps more than one core busy. Graphs
-    /// already stored are left to [`Self::hnsw_rankings`], which loads them (or does not
-    /// need them).
-    fn build_graphs_side_by_side(&self, g: &Group, built: &mut Built) -> Result<()> {
+    /// The HNSW graphs `setups` need that the store does not hold, once each; none when
+    /// the grid builds graphs in parallel (each build already uses every core).
+    fn graphs_to_build<'s>(
+        &self,
+        setups: impl Iterator<Item = &'s SetupNodes>,
+    ) -> Vec<GraphTask<'s>> {
         if self.grid.hnsw_build() != HnswBuild::Serial {
-            return Ok(());
+            return Vec::new();
         }
-        let mut todo: Vec<(usize, usize, &str, (usize, usize))> = Vec::new();
-        for s in &g.setups {
+        let mut todo: Vec<GraphTask> = Vec::new();
+        for s in setups {
             if let Some(v) = s.vector
                 && let Some(h) = v.hnsw
-                && !todo.iter().any(|t| t.0 == h)
+                && !todo.iter().any(|t| t.graph == h)
                 && !self
                     .store
                     .is_some_and(|st| st.contains(Stage::Hnsw, &self.plan.nodes[h].key))
             {
-                let model = s.setup.model().expect("vector setups name a model");
                 let (m, ef_construction, _) = hnsw_params(&s.setup);
-                todo.push((h, v.vectors, model, (m, ef_construction)));
+                todo.push(GraphTask {
+                    graph: h,
+                    vectors: v.vectors,
+                    chunks: s.chunks,
+                    model: s.setup.model().expect("vector setups name a model"),
+                    params: (m, ef_construction),
+                });
             }
         }
+        todo
+    }
+
+    /// Build the group's missing HNSW graphs (one per model) at the same time, one thread
+    /// each: each graph is the one a build on its own makes, and a group with several
+    /// models keeps more than one core busy. (With a store, [`Self::build_graphs_ahead`]
+    /// has built them already.)
+    fn build_graphs_side_by_side(&self, g: &Group, built: &mut Built) -> Result<()> {
+        let todo = self.graphs_to_build(g.setups.iter().copied());
         if todo.len() < 2 {
             return Ok(());
         }
-        for &(_, v, model, _) in &todo {
-            self.built_vectors(v, model, &g.set, built)?;
+        for t in &todo {
+            self.built_vectors(t.vectors, t.model, &g.set, built)?;
         }
         let vectors = &built.vectors;
         let graphs: Vec<(usize, (HnswIndex, Costs))> = todo
             .par_iter()
-            .map(|&(h, v, _, params)| Ok((h, self.hnsw(h, &vectors[&v], params)?)))
+            .map(|t| Ok((t.graph, self.hnsw(t.graph, &vectors[&t.vectors], t.params)?)))
             .collect::<Result<_>>()?;
         built.hnsw.extend(graphs);
         Ok(())
+    }
+
+    /// Before any chunk set is scored, build and store every HNSW graph the run still
+    /// needs, side by side, one thread each (serial builds: each graph is the one a build
+    /// on its own makes). Each chunk set's vectors are embedded first, one chunk set at a
+    /// time (embedding uses every core itself). Without this, a grid of one model and
+    /// several chunk sets builds its graphs one after another with the other cores idle.
+    /// The chunk sets are then scored as always and load their graphs from the store.
+    /// Only with a store, and without a limited budget (checked between chunk sets).
+    fn build_graphs_ahead(
+        &self,
+        sets: &HashMap<usize, (ChunkSet, Vec<u32>)>,
+        done: &HashMap<String, PointRecord>,
+    ) -> Result<()> {
+        if self.store.is_none() || self.budget.as_ref().is_some_and(Budget::is_limited) {
+            return Ok(());
+        }
+        let setups = self.plan.setups.iter().filter(|s| {
+            sets.contains_key(&s.chunks)
+                && !done.contains_key(&s.config_id)
+                && self.only.as_ref().is_none_or(|o| o.contains(&s.config_id))
+        });
+        let todo = self.graphs_to_build(setups);
+        if todo.len() < 2 {
+            return Ok(());
+        }
+        for t in &todo {
+            self.vectors(t.vectors, t.model, &sets[&t.chunks].0)?;
+            self.counted_ahead(t.vectors);
+        }
+        for wave in graph_waves(&todo, |t| self.graph_bytes(t, &sets[&t.chunks].0)) {
+            wave.par_iter()
+                .map(|t| {
+                    let vectors = self.vectors(t.vectors, t.model, &sets[&t.chunks].0)?;
+                    self.hnsw(t.graph, &vectors, t.params)?;
+                    self.counted_ahead(t.graph);
+                    Ok(())
+                })
+                .collect::<Result<()>>()?;
+        }
+        Ok(())
+    }
+
+    /// Memory a graph build holds: its vectors and the graph's own copy of them.
+    fn graph_bytes(&self, t: &GraphTask, set: &ChunkSet) -> u64 {
+        let dim = self
+            .infos
+            .get(t.model)
+            .and_then(|i| i.record.dim)
+            .unwrap_or(1024);
+        2 * 4 * (set.len() * dim) as u64
     }
 
     /// An HNSW setup's rankings. Stored rankings are used only while the graph that made
@@ -1051,6 +1133,44 @@ impl Executor<'_> {
     }
 }
 
+/// One HNSW graph to build: its node, its vectors' node and chunk set, the model, and
+/// `M` and `ef_construction`.
+struct GraphTask<'s> {
+    graph: usize,
+    vectors: usize,
+    chunks: usize,
+    model: &'s str,
+    params: (usize, usize),
+}
+
+/// Memory the graph builds of one wave may hold together.
+const GRAPH_WAVE_BYTES: u64 = 4 << 30;
+
+/// `tasks` in waves, in order, each holding at most [`GRAPH_WAVE_BYTES`] by `bytes` (a
+/// larger task goes alone), so that building side by side cannot multiply the memory
+/// of the largest graphs by the number of cores.
+fn graph_waves<'t, 's>(
+    tasks: &'t [GraphTask<'s>],
+    bytes: impl Fn(&GraphTask) -> u64,
+) -> Vec<Vec<&'t GraphTask<'s>>> {
+    let mut waves: Vec<Vec<&GraphTask>> = Vec::new();
+    let mut held = 0;
+    for t in tasks {
+        let b = bytes(t);
+        match waves.last_mut() {
+            Some(w) if held + b <= GRAPH_WAVE_BYTES => {
+                w.push(t);
+                held += b;
+            }
+            _ => {
+                waves.push(vec![t]);
+                held = b;
+            }
+        }
+    }
+    waves
+}
+
 /// An HNSW setup's `M`, `ef_construction` and `ef_search`.
 fn hnsw_params(setup: &Setup) -> (usize, usize, usize) {
     match setup.retriever.vector().map(|v| v.index) {
@@ -1106,4 +1226,34 @@ pub fn stage_records(plan: &Plan, tally: &Tally) -> Vec<StageRecord> {
             reused: tally.reused.get(&c.kind).copied().unwrap_or(0),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(graph: usize) -> GraphTask<'static> {
+        GraphTask {
+            graph,
+            vectors: graph,
+            chunks: 0,
+            model: "m",
+            params: (16, 200),
+        }
+    }
+
+    #[test]
+    fn graph_waves_hold_at_most_the_wave_bytes_in_order() {
+        let tasks: Vec<GraphTask> = (0..6).map(task).collect();
+        let gib = 1u64 << 30;
+        // Bytes by graph: 1, 2, 1, 5 (over the cap: alone), 3, 1 GiB; the cap is 4 GiB.
+        let sizes = [1, 2, 1, 5, 3, 1];
+        let waves = graph_waves(&tasks, |t| sizes[t.graph] * gib);
+        let ids: Vec<Vec<usize>> = waves
+            .iter()
+            .map(|w| w.iter().map(|t| t.graph).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![0, 1, 2], vec![3], vec![4, 5]]);
+        assert!(graph_waves(&[], |_| gib).is_empty());
+    }
 }

@@ -173,7 +173,7 @@ fn hnsw_build_mode_keys_the_graph_and_serial_graphs_reproduce_from_nothing() {
 
 #[test]
 fn graphs_built_side_by_side_are_the_graphs_built_alone() {
-    // Two models: each chunk set's two graphs are built at the same time, one thread each.
+    // Two models: their graphs are built at the same time, one thread each.
     let text = testing::grid_text("[120, 200]", "[0.5]", "[1, 3]");
     let both = text.replace(r#"model = ["fake-a"]"#, r#"model = ["fake-a", "fake-b"]"#);
     assert_ne!(both, text);
@@ -202,6 +202,76 @@ fn graphs_built_side_by_side_are_the_graphs_built_alone() {
     // Per model and chunk set: vector, hybrid rrf and hybrid weighted on HNSW; two k each.
     assert_eq!(alone.len(), 2 * 2 * 3 * 2);
     assert_eq!(hnsw_rows(&together), alone);
+}
+
+/// The progress events of a sweep, in order: "add score", "inc hnsw", ….
+#[derive(Default)]
+struct Events(std::sync::Mutex<Vec<String>>);
+
+impl ragtune_sweep::Reporter for Events {
+    fn add(&self, kind: &str, _total: u64) {
+        self.0.lock().unwrap().push(format!("add {kind}"));
+    }
+    fn inc(&self, kind: &str, _n: u64) {
+        self.0.lock().unwrap().push(format!("inc {kind}"));
+    }
+}
+
+#[test]
+fn graphs_built_ahead_of_scoring_are_the_graphs_built_in_turn() {
+    // Two models, three chunk sets. With a store, all six graphs are built side by side
+    // before any chunk set is scored; without one, each chunk set's two graphs are built
+    // side by side as it is scored.
+    let text = testing::grid_text("[90, 120, 200]", "[0.5]", "[1, 3]")
+        .replace(r#"model = ["fake-a"]"#, r#"model = ["fake-a", "fake-b"]"#);
+    assert!(text.contains("fake-b"));
+    let f = Fixture::new();
+    let events = Events::default();
+    let run = RunDir::create(&f.path().join("ahead")).unwrap();
+    let grid = f.grid("g.toml", &text);
+    let (ahead, m) = run_sweep(&grid, &run, &f.opts(), &MODELS, &events, false).unwrap();
+    // Every graph was built before the first setup was scored.
+    let events = events.0.into_inner().unwrap();
+    let first_score = events.iter().position(|e| e == "add score").unwrap();
+    let graphs_built = events.iter().filter(|e| *e == "inc hnsw").count();
+    assert_eq!(graphs_built, 6);
+    assert!(
+        events[..first_score]
+            .iter()
+            .filter(|e| *e == "inc hnsw")
+            .count()
+            == 6
+    );
+    // Each node counted once, although the graphs' vectors are read back to score.
+    assert_eq!(stage(&m, "vectors"), (6, 6, 0));
+    assert_eq!(stage(&m, "hnsw"), (6, 6, 0));
+    let g = Fixture::new();
+    let grid = g.grid("g.toml", &text);
+    let opts = SweepOptions {
+        cache_dir: None,
+        ..g.opts()
+    };
+    let run = RunDir::create(&g.path().join("in-turn")).unwrap();
+    let events = Events::default();
+    let (in_turn, m) = run_sweep(&grid, &run, &opts, &MODELS, &events, false).unwrap();
+    assert_eq!(stage(&m, "hnsw"), (6, 6, 0));
+    // Here the first chunk set is scored before the others' graphs are built.
+    let events = events.0.into_inner().unwrap();
+    let first_score = events.iter().position(|e| e == "add score").unwrap();
+    assert_eq!(
+        events[..first_score]
+            .iter()
+            .filter(|e| *e == "inc hnsw")
+            .count(),
+        2
+    );
+    let hnsw_setups = ahead.iter().filter(|r| r.label.contains("hnsw")).count();
+    assert_eq!(hnsw_setups, 2 * 3 * 3, "models x chunk sets x HNSW setups");
+    assert_eq!(metrics(&ahead), metrics(&in_turn));
+    // A rerun builds nothing ahead: its graphs are stored, and so are their rankings.
+    let (again, m) = f.sweep(&f.grid("g.toml", &text), "again");
+    assert_eq!(stage(&m, "hnsw"), (6, 0, 0));
+    assert_eq!(metrics(&again), metrics(&ahead));
 }
 
 #[test]

@@ -66,6 +66,11 @@ impl Budget {
         self.inner.started.elapsed().as_secs_f64()
     }
 
+    /// Whether it sets any limit.
+    pub fn is_limited(&self) -> bool {
+        self.inner.max_seconds.is_some() || self.inner.max_tokens.is_some()
+    }
+
     /// Whether either limit is reached.
     pub fn reached(&self) -> bool {
         self.inner.max_seconds.is_some_and(|m| self.seconds() >= m)
