@@ -42,7 +42,13 @@ fn compare_check_and_runs() {
     // The shared setup (150) is matched by config id and unchanged; 600-character chunks
     // against 100 are not in both runs.
     let r = ragtune_ok(tmp.path(), &["compare", s, l, "--metric", "span_recall@1"]);
-    assert!(r.stdout.contains("1 setups compared"), "{}", r.stdout);
+    assert!(r.stdout.contains("1 setup compared"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("not compared: 1 only in A, 1 only in B, 0 without span_recall@1"),
+        "{}",
+        r.stdout
+    );
 
     // The gate: a requirement the best setup meets by its lower bound, and one it cannot.
     let ok = ragtune(

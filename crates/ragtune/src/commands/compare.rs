@@ -26,13 +26,16 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     };
     let (points_a, points_b) = (a.points()?, b.points()?);
     let mut rows = Vec::new();
+    let (mut paired, mut without_metric) = (std::collections::HashSet::new(), 0);
     for pa in &points_a {
         let pb = points_b
             .iter()
             .find(|p| p.config_id == pa.config_id)
             .or_else(|| points_b.iter().find(|p| p.label == pa.label));
         let Some(pb) = pb else { continue };
+        paired.insert(pb.config_id.as_str());
         let Some(d) = compare(pb, pa, o) else {
+            without_metric += 1;
             continue;
         };
         let verdict = match (d.significant(), d.mean > 0.0) {
@@ -50,7 +53,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    rows.sort_by(|x, y| x.2.mean.total_cmp(&y.2.mean).reverse());
+    rows.sort_by(|x, y| x.2.mean.total_cmp(&y.2.mean).reverse().then(x.0.cmp(&y.0)));
+    let only_a = points_a.len() - rows.len() - without_metric;
+    let only_b = points_b.len() - paired.len();
     let mut out = std::io::stdout().lock();
     if args.json {
         let v: Vec<_> = rows
@@ -77,8 +82,14 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     );
     writeln!(
         out,
-        "{} setups compared: {better} significantly better, {worse} significantly worse",
-        rows.len()
+        "{} compared: {better} significantly better, {worse} significantly worse",
+        crate::count_of(rows.len(), "setup")
     )?;
+    if only_a + only_b + without_metric > 0 {
+        writeln!(
+            out,
+            "not compared: {only_a} only in A, {only_b} only in B, {without_metric} without {o} in one run"
+        )?;
+    }
     Ok(())
 }
