@@ -396,6 +396,11 @@ const CASES: &[Case] = &[
         "tpu",
     ),
     cli("missing grid file", &["sweep", "nope.toml"], "nope.toml"),
+    cli(
+        "runs: missing folder",
+        &["runs", "--dir", "nope"],
+        "nope: no such folder",
+    ),
     cli("grid is a folder", &["sweep", "docs"], "docs"),
     cli(
         "--resume into a folder that is not a run",

@@ -10,6 +10,13 @@ use serde_json::json;
 use crate::cli::RunsArgs;
 
 pub fn run(args: RunsArgs) -> anyhow::Result<()> {
+    if !args.dir.is_dir() {
+        return Err(crate::UserError(format!(
+            "{}: no such folder; `ragtune sweep` writes its runs under runs/ unless --out says otherwise: pass the folder that holds them with --dir",
+            args.dir.display()
+        ))
+        .into());
+    }
     let entries = std::fs::read_dir(&args.dir)
         .with_context(|| format!("{}: cannot list runs", args.dir.display()))?;
     let mut runs = Vec::new();
