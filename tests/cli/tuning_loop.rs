@@ -79,17 +79,45 @@ fn compare_check_and_runs() {
         "{}",
         bad.stdout
     );
-    // Against itself as the baseline nothing dropped.
-    let same = ragtune(
-        tmp.path(),
-        &["check", "--run", l, "--baseline", l, "--max-drop", "0.0"],
+    // Against itself as the baseline nothing dropped (--max-drop defaults to 0), and the
+    // passing gate says what it checked.
+    let same = ragtune(tmp.path(), &["check", "--run", l, "--baseline", l]);
+    assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
+    assert!(
+        same.stdout
+            .contains("  ok span_recall@5: best setup +0.0000"),
+        "{}",
+        same.stdout
     );
-    assert_eq!(same.code, 0, "{}", same.stdout);
-    let usage = ragtune(
+    // A baseline swept on another corpus does not compare: a copy of the run whose
+    // manifest names another corpus fingerprint.
+    let moved = tmp.path().join("other-corpus");
+    copy_dir(&large, &moved);
+    let manifest = moved.join("manifest.json");
+    let mut m = read_json(&manifest);
+    m["corpus_fingerprint"] = "0".repeat(64).into();
+    std::fs::write(&manifest, m.to_string()).unwrap();
+    let other = ragtune(
         tmp.path(),
-        &["check", "--run", l, "--require", "span_recall@5>0.5"],
+        &["check", "--run", l, "--baseline", moved.to_str().unwrap()],
     );
-    assert_eq!(usage.code, 2, "{}", usage.stderr);
+    assert_eq!(other.code, 2, "{}{}", other.stdout, other.stderr);
+    assert!(
+        other.stderr.contains("different corpora"),
+        "{}",
+        other.stderr
+    );
+    for (args, why) in [
+        (
+            &["check", "--run", l, "--require", "span_recall@5>0.5"][..],
+            "not metric@k>=threshold",
+        ),
+        (&["check", "--run", l][..], "nothing to check"),
+    ] {
+        let usage = ragtune(tmp.path(), args);
+        assert_eq!(usage.code, 2, "{}", usage.stderr);
+        assert!(usage.stderr.contains(why), "{}", usage.stderr);
+    }
 
     let r = ragtune_ok(
         tmp.path(),

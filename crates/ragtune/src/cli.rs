@@ -189,11 +189,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub require: Vec<String>,
     /// A run to compare the best setup with.
-    #[arg(long, requires = "max_drop")]
+    #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// Fail when the best setup is significantly worse than the baseline's by more than
-    /// this (objective units).
-    #[arg(long, default_value_t = 0.0)]
+    /// With --baseline: fail when the best setup is significantly worse than the
+    /// baseline's by more than this (objective units).
+    #[arg(long, default_value_t = 0.0, requires = "baseline")]
     pub max_drop: f64,
 }
 

@@ -32,6 +32,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<std::process::ExitCode> {
         .map(|r| requirement(r))
         .collect::<Result<_, _>>()
         .map_err(UserError)?;
+    if reqs.is_empty() && args.baseline.is_none() {
+        return Err(UserError(
+            "nothing to check: pass --require \"metric@k>=threshold\" (repeatable), --baseline RUN, or both".into(),
+        )
+        .into());
+    }
     let now = Run::open(&args.run)?;
     let best = now.best()?.ok_or_else(|| {
         UserError(format!(
@@ -39,10 +45,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<std::process::ExitCode> {
             args.run.display()
         ))
     })?;
-    let mut failed = Vec::new();
+    let (mut failed, mut passed) = (Vec::new(), Vec::new());
     for (o, x) in &reqs {
         match interval(&best, *o) {
-            Some((_, lo, _)) if lo >= *x => {}
+            Some((mean, lo, hi)) if lo >= *x => passed.push(format!(
+                "{o}: {mean:.4} [{lo:.4}, {hi:.4}], lower bound at least {x}"
+            )),
             Some((mean, lo, hi)) => failed.push(format!(
                 "{o} of {}: {mean:.4} [{lo:.4}, {hi:.4}], lower bound below {x}",
                 best.label
@@ -55,6 +63,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     if let Some(base) = &args.baseline {
         let base_run = Run::open(base)?;
+        now.same_corpus_as(&base_run)?;
         let o = now.objective()?;
         let base_best = base_run.best()?.ok_or_else(|| {
             UserError(format!(
@@ -62,13 +71,19 @@ pub fn run(args: CheckArgs) -> anyhow::Result<std::process::ExitCode> {
                 base.display()
             ))
         })?;
-        if let Some(d) = compare(&best, &base_best, o)
-            && d.high < -args.max_drop
-        {
-            failed.push(format!(
+        match compare(&best, &base_best, o) {
+            Some(d) if d.high < -args.max_drop => failed.push(format!(
                 "{o}: best setup {:+.4} [{:+.4}, {:+.4}] against the baseline's best ({}), worse by more than {}",
                 d.mean, d.low, d.high, base_best.label, args.max_drop
-            ));
+            )),
+            Some(d) => passed.push(format!(
+                "{o}: best setup {:+.4} [{:+.4}, {:+.4}] against the baseline's best ({}), not worse by more than {}",
+                d.mean, d.low, d.high, base_best.label, args.max_drop
+            )),
+            None => failed.push(format!(
+                "{o}: no question is measured for both the best setup and the baseline's best ({})",
+                base_best.label
+            )),
         }
     }
     let mut out = std::io::stdout().lock();
@@ -77,6 +92,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     if failed.is_empty() {
         writeln!(out, "PASS {} ({})", best.label, best.config_id)?;
+        for p in &passed {
+            writeln!(out, "  ok {p}")?;
+        }
         return Ok(std::process::ExitCode::SUCCESS);
     }
     Ok(std::process::ExitCode::from(1))

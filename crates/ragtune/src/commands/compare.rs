@@ -12,14 +12,7 @@ use crate::cli::CompareArgs;
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let (a, b) = (Run::open(&args.run_a)?, Run::open(&args.run_b)?);
-    if a.manifest.corpus_fingerprint != b.manifest.corpus_fingerprint {
-        return Err(UserError(format!(
-            "{} and {} were swept on different corpora (fingerprints differ); their scores do not compare",
-            args.run_a.display(),
-            args.run_b.display()
-        ))
-        .into());
-    }
+    a.same_corpus_as(&b)?;
     let o = match &args.metric {
         Some(m) => m.parse().map_err(UserError)?,
         None => a.objective()?,

@@ -22,6 +22,19 @@ impl Run {
         })
     }
 
+    /// Refuse to compare with `other` unless both were swept on the same corpus.
+    pub fn same_corpus_as(&self, other: &Run) -> anyhow::Result<()> {
+        if self.manifest.corpus_fingerprint == other.manifest.corpus_fingerprint {
+            return Ok(());
+        }
+        Err(crate::UserError(format!(
+            "{} and {} were swept on different corpora (fingerprints differ); their scores do not compare",
+            self.dir.path().display(),
+            other.dir.path().display()
+        ))
+        .into())
+    }
+
     /// Every scored point.
     pub fn points(&self) -> anyhow::Result<Vec<PointRecord>> {
         Ok(self.dir.read_points()?)
