@@ -29,95 +29,8 @@ fn compare_check_and_runs() {
     let large = sweep(tmp.path(), "large", "600, 150");
     let (s, l) = (small.to_str().unwrap(), large.to_str().unwrap());
 
-    // A run against itself: every setup the same, no interval away from 0.
-    let r = ragtune_ok(tmp.path(), &["compare", s, s, "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let rows = v.as_array().unwrap();
-    assert_eq!(rows.len(), 2);
-    assert!(
-        rows.iter()
-            .all(|r| r["verdict"] == "same" && r["diff"] == 0.0),
-        "{v}"
-    );
-    // The shared setup (150) is matched by config id and unchanged; 600-character chunks
-    // against 100 are not in both runs.
-    let r = ragtune_ok(tmp.path(), &["compare", s, l, "--metric", "span_recall@1"]);
-    assert!(r.stdout.contains("1 setup compared"), "{}", r.stdout);
-    assert!(
-        r.stdout
-            .contains("not compared: 1 only in A, 1 only in B, 0 without span_recall@1"),
-        "{}",
-        r.stdout
-    );
-
-    // The gate: a requirement the best setup meets by its lower bound, and one it cannot.
-    let ok = ragtune(
-        tmp.path(),
-        &["check", "--run", l, "--require", "span_recall@5>=0.5"],
-    );
-    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
-    assert!(ok.stdout.starts_with("PASS "), "{}", ok.stdout);
-    let bad = ragtune(
-        tmp.path(),
-        &[
-            "check",
-            "--run",
-            l,
-            "--require",
-            "span_recall@5>=0.99",
-            "--require",
-            "recall@1>=0.999",
-        ],
-    );
-    assert_eq!(bad.code, 1, "{}{}", bad.stdout, bad.stderr);
-    assert_eq!(
-        bad.stdout
-            .lines()
-            .filter(|l| l.starts_with("FAIL "))
-            .count(),
-        2,
-        "{}",
-        bad.stdout
-    );
-    // Against itself as the baseline nothing dropped (--max-drop defaults to 0), and the
-    // passing gate says what it checked.
-    let same = ragtune(tmp.path(), &["check", "--run", l, "--baseline", l]);
-    assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
-    assert!(
-        same.stdout
-            .contains("  ok span_recall@5: best setup +0.0000"),
-        "{}",
-        same.stdout
-    );
-    // A baseline swept on another corpus does not compare: a copy of the run whose
-    // manifest names another corpus fingerprint.
-    let moved = tmp.path().join("other-corpus");
-    copy_dir(&large, &moved);
-    let manifest = moved.join("manifest.json");
-    let mut m = read_json(&manifest);
-    m["corpus_fingerprint"] = "0".repeat(64).into();
-    std::fs::write(&manifest, m.to_string()).unwrap();
-    let other = ragtune(
-        tmp.path(),
-        &["check", "--run", l, "--baseline", moved.to_str().unwrap()],
-    );
-    assert_eq!(other.code, 2, "{}{}", other.stdout, other.stderr);
-    assert!(
-        other.stderr.contains("different corpora"),
-        "{}",
-        other.stderr
-    );
-    for (args, why) in [
-        (
-            &["check", "--run", l, "--require", "span_recall@5>0.5"][..],
-            "not metric@k>=threshold",
-        ),
-        (&["check", "--run", l][..], "nothing to check"),
-    ] {
-        let usage = ragtune(tmp.path(), args);
-        assert_eq!(usage.code, 2, "{}", usage.stderr);
-        assert!(usage.stderr.contains(why), "{}", usage.stderr);
-    }
+    compare_runs(tmp.path(), s, l);
+    check_gates(tmp.path(), l);
 
     let r = ragtune_ok(
         tmp.path(),
@@ -167,4 +80,100 @@ assert best["held_out"] == test["span_recall"][0], (best["held_out"], test["span
 print("ok")
 "#;
     python_inline_ok(code, &[out.to_str().unwrap()]);
+}
+
+/// `compare`: a run against itself, then two runs that share one setup.
+fn compare_runs(tmp: &std::path::Path, s: &str, l: &str) {
+    // A run against itself: every setup the same, no interval away from 0.
+    let r = ragtune_ok(tmp, &["compare", s, s, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r["verdict"] == "same" && r["diff"] == 0.0),
+        "{v}"
+    );
+    // The shared setup (150) is matched by config id and unchanged; 600-character chunks
+    // against 100 are not in both runs.
+    let r = ragtune_ok(tmp, &["compare", s, l, "--metric", "span_recall@1"]);
+    assert!(r.stdout.contains("1 setup compared"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("not compared: 1 only in A, 1 only in B, 0 without span_recall@1"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// `check`: requirements met and not, a baseline, and gates that cannot be judged.
+fn check_gates(tmp: &std::path::Path, l: &str) {
+    // The gate: a requirement the best setup meets by its lower bound, and one it cannot.
+    let ok = ragtune(
+        tmp,
+        &["check", "--run", l, "--require", "span_recall@5>=0.5"],
+    );
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert!(ok.stdout.starts_with("PASS "), "{}", ok.stdout);
+    let bad = ragtune(
+        tmp,
+        &[
+            "check",
+            "--run",
+            l,
+            "--require",
+            "span_recall@5>=0.99",
+            "--require",
+            "recall@1>=0.999",
+        ],
+    );
+    assert_eq!(bad.code, 1, "{}{}", bad.stdout, bad.stderr);
+    assert_eq!(
+        bad.stdout
+            .lines()
+            .filter(|l| l.starts_with("FAIL "))
+            .count(),
+        2,
+        "{}",
+        bad.stdout
+    );
+    // Against itself as the baseline nothing dropped (--max-drop defaults to 0), and the
+    // passing gate says what it checked.
+    let same = ragtune(tmp, &["check", "--run", l, "--baseline", l]);
+    assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
+    assert!(
+        same.stdout
+            .contains("  ok span_recall@5: best setup +0.0000"),
+        "{}",
+        same.stdout
+    );
+    // A baseline swept on another corpus does not compare: a copy of the run whose
+    // manifest names another corpus fingerprint.
+    let moved = tmp.join("other-corpus");
+    copy_dir(std::path::Path::new(l), &moved);
+    let manifest = moved.join("manifest.json");
+    let mut m = read_json(&manifest);
+    m["corpus_fingerprint"] = "0".repeat(64).into();
+    std::fs::write(&manifest, m.to_string()).unwrap();
+    let other = ragtune(
+        tmp,
+        &["check", "--run", l, "--baseline", moved.to_str().unwrap()],
+    );
+    assert_eq!(other.code, 2, "{}{}", other.stdout, other.stderr);
+    assert!(
+        other.stderr.contains("different corpora"),
+        "{}",
+        other.stderr
+    );
+    for (args, why) in [
+        (
+            &["check", "--run", l, "--require", "span_recall@5>0.5"][..],
+            "not metric@k>=threshold",
+        ),
+        (&["check", "--run", l][..], "nothing to check"),
+    ] {
+        let usage = ragtune(tmp, args);
+        assert_eq!(usage.code, 2, "{}", usage.stderr);
+        assert!(usage.stderr.contains(why), "{}", usage.stderr);
+    }
 }
