@@ -400,7 +400,7 @@ fn explain_and_diff_on_a_quickstart_run() {
     let bad = ragtune(tmp.path(), &["explain", "--run", r_, "--question", "nope"]);
     assert_eq!(bad.code, 2);
     assert!(
-        bad.stderr.contains("no question with id \"nope\""),
+        bad.stderr.contains("no question with id \"nope\"") && bad.stderr.contains("(some ids: "),
         "{}",
         bad.stderr
     );

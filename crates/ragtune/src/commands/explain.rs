@@ -24,9 +24,17 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let q = engine
         .question(qid)
         .ok_or_else(|| {
+            let some: Vec<&str> = engine
+                .corpus
+                .questions
+                .iter()
+                .take(5)
+                .map(|q| q.id.as_str())
+                .collect();
             UserError(format!(
-                "{}: no question with id {qid:?} in this run's corpus",
-                args.run.display()
+                "{}: no question with id {qid:?} in this run's corpus (some ids: {})",
+                args.run.display(),
+                some.join(", ")
             ))
         })?
         .clone();
