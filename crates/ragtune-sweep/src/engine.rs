@@ -143,10 +143,10 @@ pub fn resolve_point(run: &RunDir, config: Option<&str>) -> Result<Setup> {
 /// set came out identical to another setup's (the sweep scores those once, under the
 /// first), that setup's id, with a warning. Unknown ids fail as [`read_point`] does.
 pub fn listed_id(run: &RunDir, id: &str) -> Result<String> {
-    let missing = match read_point(run, id) {
-        Ok(_) => return Ok(id.to_string()),
-        Err(e) => e,
-    };
+    if point_path(run, id).is_some() {
+        return Ok(id.to_string());
+    }
+    let missing = unknown_id(run, id)?;
     let label = run
         .read_manifest()
         .ok()
@@ -173,19 +173,29 @@ pub fn listed_id(run: &RunDir, id: &str) -> Result<String> {
     }
 }
 
+/// `points/<id>.json`, when the run has it.
+fn point_path(run: &RunDir, id: &str) -> Option<std::path::PathBuf> {
+    let path = run.path().join("points").join(format!("{id}.json"));
+    (path.is_file() && !id.contains('/')).then_some(path)
+}
+
+/// The error for an id the run has no point for, listing some valid ids.
+fn unknown_id(run: &RunDir, id: &str) -> Result<SweepError> {
+    let ids: Vec<String> = run.config_ids()?.into_iter().take(5).collect();
+    Ok(run_err(
+        run.path(),
+        format!(
+            "no setup with config id {id:?} in this run (some ids: {})",
+            ids.join(", ")
+        ),
+    ))
+}
+
 /// Read `points/<id>.json`, listing some valid ids when it is missing.
 pub fn read_point(run: &RunDir, id: &str) -> Result<PointRecord> {
-    let path = run.path().join("points").join(format!("{id}.json"));
-    if !path.is_file() || id.contains('/') {
-        let ids: Vec<String> = run.config_ids()?.into_iter().take(5).collect();
-        return Err(run_err(
-            run.path(),
-            format!(
-                "no setup with config id {id:?} in this run (some ids: {})",
-                ids.join(", ")
-            ),
-        ));
-    }
+    let Some(path) = point_path(run, id) else {
+        return Err(unknown_id(run, id)?);
+    };
     let bytes = std::fs::read(&path).map_err(|e| SweepError::io(&path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| run_err(&path, e.to_string()))
 }
