@@ -208,6 +208,12 @@ impl<'a> Executor<'a> {
             .add(kind, reused);
     }
 
+    /// Whether the store holds node `i` (as stage `stage`).
+    fn stored(&self, stage: Stage, i: usize) -> bool {
+        self.store
+            .is_some_and(|st| st.contains(stage, &self.plan.nodes[i].key))
+    }
+
     fn get(&self, stage: Stage, key: &str) -> Option<Vec<u8>> {
         self.store.and_then(|s| s.get(stage, key))
     }
@@ -898,9 +904,7 @@ impl Executor<'_> {
             if let Some(v) = s.vector
                 && let Some(h) = v.hnsw
                 && !todo.iter().any(|t| t.graph == h)
-                && !self
-                    .store
-                    .is_some_and(|st| st.contains(Stage::Hnsw, &self.plan.nodes[h].key))
+                && !self.stored(Stage::Hnsw, h)
             {
                 let (m, ef_construction, _) = hnsw_params(&s.setup);
                 todo.push(GraphTask {
@@ -938,7 +942,7 @@ impl Executor<'_> {
 
     /// Before any chunk set is scored, build and store every HNSW graph the run still
     /// needs, side by side, one thread each (serial builds: each graph is the one a build
-    /// on its own makes). Each chunk set's vectors are embedded first, one chunk set at a
+    /// on its own makes). Vectors the store lacks are embedded first, one chunk set at a
     /// time (embedding uses every core itself). Without this, a grid of one model and
     /// several chunk sets builds its graphs one after another with the other cores idle.
     /// The chunk sets are then scored as always and load their graphs from the store.
@@ -960,7 +964,10 @@ impl Executor<'_> {
         if todo.len() < 2 {
             return Ok(());
         }
-        for t in &todo {
+        for t in todo
+            .iter()
+            .filter(|t| !self.stored(Stage::Vectors, t.vectors))
+        {
             self.vectors(t.vectors, t.model, &sets[&t.chunks].0)?;
             self.counted_ahead(t.vectors);
         }
@@ -968,6 +975,7 @@ impl Executor<'_> {
             wave.par_iter()
                 .map(|t| {
                     let vectors = self.vectors(t.vectors, t.model, &sets[&t.chunks].0)?;
+                    self.counted_ahead(t.vectors);
                     self.hnsw(t.graph, &vectors, t.params)?;
                     self.counted_ahead(t.graph);
                     Ok(())
@@ -998,10 +1006,7 @@ impl Executor<'_> {
         set: &ChunkSet,
         built: &mut Built,
     ) -> Result<Arc<StoredRankings>> {
-        let graph_stored = self
-            .store
-            .is_some_and(|st| st.contains(Stage::Hnsw, &self.plan.nodes[h].key));
-        if graph_stored
+        if self.stored(Stage::Hnsw, h)
             && !built.hnsw.contains_key(&h)
             && let Some(x) = self.stored_rankings(r)
         {
