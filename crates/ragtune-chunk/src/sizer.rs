@@ -28,8 +28,7 @@ impl std::fmt::Debug for Sizer {
     }
 }
 
-/// The tiktoken encodings ragtune knows by name.
-pub const ENCODINGS: [&str; 2] = ["cl100k_base", "o200k_base"];
+pub use ragtune_core::ENCODINGS;
 
 impl Sizer {
     /// `name` is a tiktoken encoding ([`ENCODINGS`]) or a tokenizer.json path.

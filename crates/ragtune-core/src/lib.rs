@@ -34,6 +34,6 @@ pub use offsets::CharToByte;
 pub use ranking::{Hit, Ranking};
 pub use setup::{
     ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
-    DEFAULT_HNSW_M, DEFAULT_RRF_K, Embedding, FlatSetup, Fusion, IndexSpec, Normalization,
-    Retriever, Setup, VectorSpec,
+    DEFAULT_HNSW_M, DEFAULT_RRF_K, ENCODINGS, Embedding, FlatSetup, Fusion, HnswBuild, HnswShape,
+    IndexSpec, Normalization, Retriever, Setup, VectorSpec,
 };

@@ -169,6 +169,39 @@ impl IndexSpec {
             Self::Hnsw { .. } => "hnsw",
         }
     }
+    /// The graph's shape, for an HNSW index: the one place that takes an index apart.
+    pub fn hnsw(&self) -> Option<HnswShape> {
+        match *self {
+            Self::Exact => None,
+            Self::Hnsw {
+                m,
+                ef_construction,
+                ef_search,
+            } => Some(HnswShape {
+                m,
+                ef_construction,
+                ef_search,
+            }),
+        }
+    }
+}
+
+/// An HNSW index's parameters, as a setup names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HnswShape {
+    /// Links per node.
+    pub m: usize,
+    /// Construction breadth.
+    pub ef_construction: usize,
+    /// Search breadth.
+    pub ef_search: usize,
+}
+
+impl HnswShape {
+    /// `(M, ef_construction)`: what the graph is built with (ef_search only reads it).
+    pub fn build(&self) -> (usize, usize) {
+        (self.m, self.ef_construction)
+    }
 }
 
 /// How a chunk's vector is made.
@@ -238,6 +271,10 @@ impl Retriever {
             Self::Vector(_) => "vector",
             Self::Hybrid { .. } => "hybrid",
         }
+    }
+    /// The HNSW graph's shape, for a setup searched by HNSW.
+    pub fn hnsw(&self) -> Option<HnswShape> {
+        self.vector().and_then(|v| v.index.hnsw())
     }
     /// The vector side, if any.
     pub fn vector(&self) -> Option<&VectorSpec> {
@@ -461,6 +498,33 @@ impl TryFrom<FlatSetup> for Setup {
         })
     }
 }
+
+/// How an HNSW graph is built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HnswBuild {
+    /// One point after another, in chunk order: hnsw_rs draws levels from a fixed seed,
+    /// so the same vectors always give the same graph, and the same answers.
+    #[default]
+    Serial,
+    /// Points inserted from every thread at once: faster with more cores, but the graph
+    /// depends on how the threads interleave, so two builds can answer differently.
+    Parallel,
+}
+
+impl HnswBuild {
+    /// Its name in a grid file.
+    pub fn name(self) -> &'static str {
+        match self {
+            HnswBuild::Serial => "serial",
+            HnswBuild::Parallel => "parallel",
+        }
+    }
+}
+
+/// The tiktoken encodings ragtune knows by name (`chunk_tokenizer`): OpenAI's, shipped
+/// inside ragtune. Anything else is a tokenizer.json path.
+pub const ENCODINGS: [&str; 2] = ["cl100k_base", "o200k_base"];
 
 #[cfg(test)]
 mod tests {

@@ -40,14 +40,16 @@
 #![deny(missing_docs)]
 
 mod schema;
+mod select;
 mod stats;
 
+pub use select::{Judged, judged_row, select_order};
 pub use stats::{PairedDiff, RESAMPLES, SEED, bootstrap_ci, bootstrap_cis, paired_diff};
 
 pub use schema::{
     BestSetup, Costs, Eliminated, Metric, MetricValues, Objective, PointRecord, QuestionRanking,
-    QuestionRow, RankingsRecord, ResultRow, SearchStep, SearchVerdict, metric_names,
-    question_metrics, split_of,
+    QuestionRow, RankingsRecord, ResultRow, SearchStep, SearchVerdict, Split, Strategy,
+    metric_names, question_metrics, split_of,
 };
 
 use ragtune_core::{Chunk, DocId, Span};

@@ -183,10 +183,82 @@ pub struct Costs {
 
 /// Which questions a results row averages: `all`, or with `[select] holdout` the
 /// `tune` part (where the best setup is chosen) and the held-out `test` part.
-pub fn split_of(question_id: &str, holdout: f64) -> &'static str {
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Every question.
+    #[default]
+    All,
+    /// The questions the best setup is chosen on.
+    Tune,
+    /// The held-out questions it is reported on.
+    Test,
+}
+
+impl Split {
+    /// Its name in tables and files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::All => "all",
+            Split::Tune => "tune",
+            Split::Test => "test",
+        }
+    }
+    /// Whether question `question_id` belongs to this split under `holdout`.
+    pub fn holds(self, question_id: &str, holdout: Option<f64>) -> bool {
+        self == Split::All || split_of(question_id, holdout.unwrap_or(0.0)) == self
+    }
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The part of a holdout split question `question_id` falls in: [`Split::Test`] for a
+/// share `holdout` of the questions, chosen by a hash of the id, else [`Split::Tune`].
+pub fn split_of(question_id: &str, holdout: f64) -> Split {
     let h = ragtune_core::sha256(question_id.as_bytes());
     let x = u64::from_le_bytes(h[..8].try_into().expect("8 bytes")) as f64 / u64::MAX as f64;
-    if x < holdout { "test" } else { "tune" }
+    if x < holdout {
+        Split::Test
+    } else {
+        Split::Tune
+    }
+}
+
+/// How a `[search]` covers the grid (its `strategy`); best.toml and the manifest name it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Every setup on all the data (what a grid without `[search]` does).
+    #[default]
+    Full,
+    /// Successive halving: every setup on a screen, the best 1/eta on a sample eta
+    /// times larger, and so on; the survivors on all the data.
+    Halving,
+    /// One dimension group at a time, freezing each winner.
+    Staged,
+}
+
+impl Strategy {
+    /// Its name in a grid file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Full => "full",
+            Strategy::Halving => "halving",
+            Strategy::Staged => "staged",
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One results row: a setup at one `k`, averaged over questions. Document metrics
@@ -198,8 +270,8 @@ pub struct ResultRow {
     /// Chunks handed to the model.
     pub top_k: u32,
     /// The questions averaged: `all`, `tune` or `test` (see [`split_of`]).
-    #[serde(default = "all_split")]
-    pub split: String,
+    #[serde(default)]
+    pub split: Split,
     /// Questions evaluated.
     pub n_questions: u32,
     /// Mean of each metric.
@@ -226,10 +298,6 @@ pub struct ResultRow {
     /// Index and latency costs.
     #[serde(flatten)]
     pub costs: Costs,
-}
-
-fn all_split() -> String {
-    "all".into()
 }
 
 /// One per-question row: a setup, a `k` and a question.
@@ -355,7 +423,7 @@ pub struct BestSetup {
 #[serde(deny_unknown_fields)]
 pub struct SearchVerdict {
     /// `halving`, `staged` or `full`.
-    pub strategy: String,
+    pub strategy: Strategy,
     /// Whether a budget stopped the search.
     pub budget_reached: bool,
     /// Tokens embedded over the search.
@@ -412,7 +480,10 @@ mod tests {
     #[test]
     fn holdout_split_is_by_id_and_near_the_share() {
         let ids: Vec<String> = (0..2000).map(|i| format!("q{i}")).collect();
-        let test = ids.iter().filter(|q| split_of(q, 0.3) == "test").count();
+        let test = ids
+            .iter()
+            .filter(|q| split_of(q, 0.3) == Split::Test)
+            .count();
         assert!(
             (540..=660).contains(&test),
             "{test} of 2000 held out at 0.3"
@@ -422,7 +493,7 @@ mod tests {
         assert!(ids.iter().all(|q| split_of(q, 0.3) == split_of(q, 0.3)));
         assert!(
             ids.iter()
-                .all(|q| split_of(q, 0.3) != "test" || split_of(q, 0.5) == "test")
+                .all(|q| split_of(q, 0.3) != Split::Test || split_of(q, 0.5) == Split::Test)
         );
     }
 

@@ -13,8 +13,8 @@
 use std::collections::HashMap;
 
 use ragtune_eval::{
-    Metric, Objective, PairedDiff, PointRecord, QuestionRow, ResultRow, bootstrap_cis, paired_diff,
-    split_of,
+    Metric, Objective, PairedDiff, PointRecord, QuestionRow, ResultRow, Split, bootstrap_cis,
+    paired_diff,
 };
 use rayon::prelude::*;
 
@@ -53,15 +53,11 @@ impl RowStats {
 }
 
 /// Row statistics keyed by (config id, k, split).
-pub type Stats = HashMap<(String, u32, String), RowStats>;
+pub type Stats = HashMap<(String, u32, Split), RowStats>;
 
 /// The statistics of `rec`'s row `row`.
 pub fn stats_of<'s>(stats: &'s Stats, rec: &PointRecord, row: &ResultRow) -> Option<&'s RowStats> {
-    stats.get(&(rec.config_id.clone(), row.top_k, row.split.clone()))
-}
-
-fn in_split(q: &QuestionRow, split: &str, holdout: Option<f64>) -> bool {
-    split == "all" || split_of(&q.question_id, holdout.unwrap_or(0.0)) == split
+    stats.get(&(rec.config_id.clone(), row.top_k, row.split))
 }
 
 /// Every metric's interval over `qs`. Metrics present for every question share one set of
@@ -116,7 +112,7 @@ pub fn row_stats(records: &[PointRecord], ctx: &TableContext) -> Stats {
             let qs: Vec<&QuestionRow> = p
                 .questions
                 .iter()
-                .filter(|q| q.top_k == r.top_k && in_split(q, &r.split, ctx.holdout))
+                .filter(|q| q.top_k == r.top_k && r.split.holds(&q.question_id, ctx.holdout))
                 .collect();
             let vs_best = best
                 .as_ref()
@@ -133,7 +129,7 @@ pub fn row_stats(records: &[PointRecord], ctx: &TableContext) -> Stats {
                         .unzip();
                     paired_diff(&x, &y)
                 });
-            let key = (p.config_id.clone(), r.top_k, r.split.clone());
+            let key = (p.config_id.clone(), r.top_k, r.split);
             (
                 key,
                 RowStats {
@@ -182,7 +178,7 @@ mod tests {
         let row = ResultRow {
             config_id: config_id.clone(),
             top_k: 1,
-            split: "all".into(),
+            split: Split::All,
             n_questions: recall.len() as u32,
             metrics: MetricValues::default(),
             context_tokens: 10.0,
@@ -217,7 +213,7 @@ mod tests {
             best: Some(&best.config_id),
         };
         let stats = row_stats(&records, &ctx);
-        let get = |r: &PointRecord| &stats[&(r.config_id.clone(), 1, "all".into())];
+        let get = |r: &PointRecord| &stats[&(r.config_id.clone(), 1, Split::All)];
 
         // All 1: every resample's mean is 1. Metrics without values have no interval.
         assert_eq!(get(&best).interval(Metric::Recall), Some((1.0, 1.0)));

@@ -17,7 +17,8 @@ pub use intervals::{RowStats, Stats, TableContext, row_stats, stats_of};
 use polars::prelude::*;
 use ragtune_core::FlatSetup;
 use ragtune_eval::{
-    BestSetup, Metric, MetricValues, Objective, PointRecord, QuestionRow, ResultRow,
+    BestSetup, Metric, MetricValues, Objective, PointRecord, QuestionRow, ResultRow, Split,
+    select_order,
 };
 pub use report::{ACCENTS, ReportInput, StepBar, render as render_report};
 
@@ -167,7 +168,8 @@ pub fn results_frame(records: &[PointRecord], stats: &Stats) -> PolarsResult<Dat
     columns.push(col("stage", step(|s| s.stage)));
     let screened: Vec<bool> = rows.iter().map(|(p, _)| !p.on_all_data()).collect();
     columns.push(col("screened", screened));
-    columns.extend([c!(top_k), c!(split), c!(n_questions)]);
+    let split: Vec<&str> = rows.iter().map(|(_, r)| r.split.name()).collect();
+    columns.extend([c!(top_k), col("split", split), c!(n_questions)]);
     columns.extend(metric_columns(rows.iter().map(|(_, r)| &r.metrics)));
     columns.extend(interval_columns(&rows, stats));
     columns.extend([
@@ -270,48 +272,26 @@ pub fn write_tables(records: &[PointRecord], stats: &Stats, dir: &Path) -> Resul
     write_parquet(&mut df, &dir.join("per_question.parquet"))
 }
 
-/// Rows at the objective's `k` that satisfy the context limit, best first: higher
-/// objective, then fewer context tokens, then config id (so the choice is deterministic).
+/// Rows at the objective's `k` that satisfy the context limit, best first, in the one
+/// `[select]` order ([`ragtune_eval::select_order`]: higher objective, then fewer context
+/// tokens, then config id).
 pub fn ranked(
     records: &[PointRecord],
     objective: Objective,
     max_context_tokens: Option<f64>,
 ) -> Vec<(&PointRecord, &ResultRow, f64)> {
-    let mut out: Vec<(&PointRecord, &ResultRow, f64)> = records
-        .iter()
-        .filter_map(|rec| {
-            let row = judged_row(rec, objective.k)?;
-            let v = row.metrics.get(objective.metric)?;
-            let fits = max_context_tokens.is_none_or(|m| row.context_tokens <= m);
-            fits.then_some((rec, row, v))
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.2.total_cmp(&a.2)
-            .then(a.1.context_tokens.total_cmp(&b.1.context_tokens))
-            .then(a.0.config_id.cmp(&b.0.config_id))
-    });
-    out
-}
-
-/// The row a setup is judged by at `k`: with held-out questions the choice is made on the
-/// tuning part alone, else on all questions.
-pub(crate) fn judged_row(rec: &PointRecord, k: usize) -> Option<&ResultRow> {
-    let split = if rec.rows.iter().any(|r| r.split == "tune") {
-        "tune"
-    } else {
-        "all"
-    };
-    rec.rows
-        .iter()
-        .find(|r| r.top_k as usize == k && r.split == split)
+    select_order(records, objective, max_context_tokens)
+        .into_iter()
+        .filter(|j| j.fits)
+        .filter_map(|j| Some((j.record, j.row?, j.value?)))
+        .collect()
 }
 
 /// `rec`'s objective on the held-out questions, when questions were held out.
 pub fn held_out(rec: &PointRecord, objective: Objective) -> Option<f64> {
     rec.rows
         .iter()
-        .find(|r| r.top_k as usize == objective.k && r.split == "test")?
+        .find(|r| r.top_k as usize == objective.k && r.split == Split::Test)?
         .metrics
         .get(objective.metric)
 }
@@ -361,7 +341,7 @@ mod tests {
                 ResultRow {
                     config_id: config_id.clone(),
                     top_k: k,
-                    split: "all".into(),
+                    split: Split::All,
                     n_questions: 1,
                     metrics,
                     context_tokens: ctx * k as f64,

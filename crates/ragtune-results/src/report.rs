@@ -15,9 +15,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use ragtune_eval::{Metric, Objective, PointRecord, ResultRow};
+use ragtune_eval::{Metric, Objective, PointRecord, ResultRow, judged_row};
 
-use crate::{Stats, judged_row, stats_of};
+use crate::{Stats, stats_of};
 
 /// Rows at the objective's k, best first ([`crate::ranked`]).
 type Ranked<'r> = [(&'r PointRecord, &'r ResultRow, f64)];

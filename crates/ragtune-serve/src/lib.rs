@@ -13,12 +13,15 @@
 //! per-request timeout. Every error is a JSON body `{"error": "..."}`.
 #![deny(missing_docs)]
 
+mod api;
+mod engine;
 mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use api::{ConfigResponse, ErrorBody, SearchRequest, openapi_spec};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
@@ -26,10 +29,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+pub use engine::{Component, Engine, SearchHit, SearchResponse};
 pub use metrics::Metrics;
-use ragtune_sweep::Engine;
-use serde::Deserialize;
-use serde_json::json;
+use utoipa::OpenApi;
 
 /// Request limits.
 #[derive(Debug, Clone, Copy)]
@@ -57,27 +59,52 @@ impl Default for Limits {
 
 struct AppState {
     engine: Engine,
-    config: serde_json::Value,
+    config: ConfigResponse,
     metrics: Metrics,
     limits: Limits,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SearchRequest {
-    query: String,
-    #[serde(default = "default_k")]
-    k: usize,
-}
-
-fn default_k() -> usize {
-    5
-}
+/// The OpenAPI document, derived from the handlers and the bodies they send
+/// ([`openapi_spec`] writes the limits in).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ragtune",
+        description = "Retrieval with the setup ragtune evaluated."
+    ),
+    paths(search, config_handler, healthz, metrics_text, openapi),
+    components(schemas(
+        SearchRequest,
+        SearchResponse,
+        SearchHit,
+        Component,
+        ErrorBody,
+        ConfigResponse
+    ))
+)]
+pub(crate) struct ApiDoc;
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    let body = ErrorBody {
+        error: message.into(),
+    };
+    (status, Json(body)).into_response()
 }
 
+/// Retrieve the top k chunks for a query.
+#[utoipa::path(
+    post,
+    path = "/search",
+    request_body = SearchRequest,
+    responses(
+        (status = 200, description = "Ranked chunks", body = SearchResponse),
+        (status = 400, description = "Malformed JSON or a value out of range", body = ErrorBody),
+        (status = 405, description = "Not a POST", body = ErrorBody),
+        (status = 408, description = "The request took longer than the timeout", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 500, description = "Retrieval failed", body = ErrorBody)
+    )
+)]
 async fn search(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -125,14 +152,26 @@ async fn search(
     }
 }
 
+/// The served setup and its measured metrics.
+#[utoipa::path(get, path = "/config", responses(
+    (status = 200, description = "The setup", body = ConfigResponse)
+))]
 async fn config_handler(State(state): State<Arc<AppState>>) -> Response {
     Json(state.config.clone()).into_response()
 }
 
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", responses(
+    (status = 200, description = "ok", body = String, content_type = "text/plain")
+))]
 async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", responses(
+    (status = 200, description = "Text exposition format", body = String, content_type = "text/plain")
+))]
 async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -141,6 +180,10 @@ async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", responses(
+    (status = 200, description = "OpenAPI 3.1", body = Object)
+))]
 async fn openapi(State(state): State<Arc<AppState>>) -> Response {
     Json(openapi_spec(&state.limits)).into_response()
 }
@@ -201,54 +244,8 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     resp
 }
 
-/// The OpenAPI 3 description of the server.
-pub fn openapi_spec(limits: &Limits) -> serde_json::Value {
-    let component = json!({"type": ["object", "null"], "properties": {"rank": {"type": "integer"}, "score": {"type": "number"}}});
-    let error = json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}});
-    let err_resp = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "ragtune", "version": env!("CARGO_PKG_VERSION"), "description": "Retrieval with the setup ragtune evaluated."},
-        "paths": {
-            "/search": {"post": {
-                "summary": "Retrieve the top k chunks for a query",
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["query"], "additionalProperties": false,
-                    "properties": {
-                        "query": {"type": "string", "minLength": 1, "maxLength": limits.max_query_chars},
-                        "k": {"type": "integer", "minimum": 1, "maximum": limits.max_k, "default": 5}
-                    }}}}},
-                "responses": {
-                    "200": {"description": "Ranked chunks", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
-                    "400": err_resp("Malformed JSON or a value out of range"),
-                    "413": err_resp("Body too large"),
-                    "500": err_resp("Retrieval failed")
-                }}},
-            "/config": {"get": {"summary": "The served setup and its measured metrics", "responses": {"200": {"description": "Setup", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
-            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}}}}
-        },
-        "components": {"schemas": {
-            "Error": error,
-            "SearchResponse": {"type": "object", "required": ["config_id", "query", "k", "results"], "properties": {
-                "config_id": {"type": "string"}, "query": {"type": "string"}, "k": {"type": "integer"},
-                "results": {"type": "array", "items": {"type": "object",
-                    "required": ["rank", "chunk", "doc_id", "start", "end", "text", "score"],
-                    "properties": {
-                        "rank": {"type": "integer"}, "chunk": {"type": "integer"}, "doc_id": {"type": "string"},
-                        "start": {"type": "integer", "description": "first byte in the document"},
-                        "end": {"type": "integer", "description": "one past the last byte"},
-                        "text": {"type": "string"}, "score": {"type": "number"},
-                        "bm25": component.clone(), "vector": component
-                    }}}
-            }}
-        }}
-    })
-}
-
 /// The router for `engine`; `config` is what `GET /config` returns.
-pub fn router(engine: Engine, config: serde_json::Value, limits: Limits) -> Router {
+pub fn router(engine: Engine, config: ConfigResponse, limits: Limits) -> Router {
     let state = Arc::new(AppState {
         engine,
         config,

@@ -4,32 +4,9 @@ use std::path::PathBuf;
 /// one, the line and column.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
-    /// The grid file is not valid TOML, or has unknown or ill-typed keys.
-    #[error("{}:{line}:{column}: {message}", path.display())]
-    GridSyntax {
-        /// Grid file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// A value is impossible (checked before any work starts).
-    #[error("{}:{line}:{column}: `{field}`: {message}", path.display())]
-    GridValue {
-        /// Grid file.
-        path: PathBuf,
-        /// 1-based line of the key.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The key.
-        field: String,
-        /// What was expected.
-        message: String,
-    },
+    /// The grid file cannot be used.
+    #[error(transparent)]
+    Grid(#[from] ragtune_grid::GridError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -38,6 +15,9 @@ pub enum SweepError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The stage store failed (not a damaged entry: those are recomputed).
+    #[error(transparent)]
+    Store(#[from] ragtune_store::StoreError),
     /// Loading the corpus failed.
     #[error(transparent)]
     Corpus(#[from] ragtune_corpus::CorpusError),
@@ -98,8 +78,10 @@ impl SweepError {
     /// True for mistakes in the user's input (exit code 2), false for internal failures.
     pub fn is_user_error(&self) -> bool {
         // A full disk or a file-size limit is the environment, not a bug: exit 2.
-        if let Self::Lexical(e) = self {
-            return e.is_io();
+        match self {
+            Self::Lexical(e) => return e.is_io(),
+            Self::Store(e) => return e.is_user_error(),
+            _ => {}
         }
         !matches!(
             self,

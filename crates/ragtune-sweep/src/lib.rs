@@ -1,47 +1,48 @@
 //! The sweep: read a grid, plan it as content-addressed stages, run only the stages the
 //! store does not hold, and record every setup as soon as it is scored.
 //!
-//! - [`Grid`]: the grid file, expanded into distinct typed [`Setup`]s.
-//! - [`Plan`]: the setups as a graph of stage nodes, each keyed by its inputs.
-//! - [`StageStore`]: every stage result worth keeping, on disk, checked on read.
-//! - [`Executor`]: walks the plan; [`run_sweep`] drives a whole sweep.
-//! - [`Engine`]: one setup, ready to answer queries through the same retriever.
+//! The grid comes from `ragtune-grid` and the stage store from `ragtune-store`; this
+//! crate holds what runs between them:
+//!
+//! - [`prepare`]: a grid's inputs loaded and checked, and its [`Plan`]: the setups as a
+//!   graph of stage nodes, each keyed by its inputs.
+//! - [`Executor`]: walks the plan, reading what the store holds and computing the rest;
+//!   [`run_sweep`] drives a whole sweep, [`search`] its halving and staged strategies,
+//!   [`shard`] a sweep split across processes.
+//! - [`RunDir`] and [`Manifest`]: the run folder; [`resolve_point`] and [`read_point`]
+//!   the lookups that serving shares.
 #![deny(missing_docs)]
 
-mod codec;
-mod embedcache;
-mod engine;
+mod accounting;
+mod budget;
 mod error;
 mod exec;
-mod grid;
-mod late;
+mod lookup;
 mod models;
 mod plan;
+mod prepare;
 mod record;
 mod score;
+mod screen;
 pub mod search;
 pub mod shard;
-mod store;
 mod sweep;
 #[doc(hidden)]
 pub mod testing;
 
-pub use embedcache::{CacheStats, cached_vector, embed_cached, text_key};
-pub use engine::{
-    Component, Engine, SearchHit, SearchResponse, listed_id, read_point, resolve_point,
-};
+pub use accounting::Accounting;
 pub use error::{Result, SweepError};
 pub use exec::{Executor, HNSW_BASE, Reporter, Silent};
-pub use grid::{FusionKind, Grid, IndexKind, RetrieverKind};
+pub use lookup::{listed_id, read_point, resolve_point};
 pub use models::{FakeModels, ModelInfo, ModelRecord, Models, OnnxModels};
 pub use plan::{KindCount, Node, NodeKind, Plan, PlanInputs, STAGE_VERSIONS, SetupNodes};
+pub use prepare::{
+    Prepared, SweepOptions, counting_tokenizer_path, load_counting_tokenizer, plan_inputs, prepare,
+};
 pub use ragtune_core::Setup;
 pub use ragtune_eval::{
     BestSetup, PointRecord, QuestionRanking, QuestionRow, RankingsRecord, ResultRow,
 };
-pub use record::{EmbedRecord, Manifest, RunDir, StageRecord};
+pub use record::{EmbedRecord, Manifest, RunDir, RunStatus, StageRecord};
 pub use score::chunk_is_relevant;
-pub use store::{
-    GcReport, Stage, StageStore, StageUsage, StoreCounts, gc, history, usage, write_atomic,
-};
-pub use sweep::{Prepared, SweepOptions, counting_tokenizer_path, prepare, run_sweep};
+pub use sweep::run_sweep;

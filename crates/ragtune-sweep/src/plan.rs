@@ -20,11 +20,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use ragtune_core::{ChunkSpec, ContentHasher, Embedding, IndexSpec, Retriever, Setup, VectorSpec};
+use ragtune_core::{ChunkSpec, ContentHasher, Embedding, HnswShape, Retriever, Setup, VectorSpec};
 use serde::Serialize;
 
-use crate::grid::Grid;
-use crate::store::{Stage, StageStore};
+use ragtune_grid::Grid;
+use ragtune_store::{Stage, StageStore};
 
 /// Code version of each stage; bump one when its output could change.
 pub const STAGE_VERSIONS: [(NodeKind, &str); 7] = [
@@ -341,17 +341,17 @@ impl Builder {
         let vectors = b.node(NodeKind::Vectors, &parts, label);
         let vk = b.key_of(vectors).to_vec();
         let exact = b.rankings(&vk, format!("exact {spec} {}", v.model), inputs, depth);
-        match v.index {
-            IndexSpec::Exact => VectorNodes {
+        match v.index.hnsw() {
+            None => VectorNodes {
                 vectors,
                 hnsw: None,
                 rankings: exact,
             },
-            IndexSpec::Hnsw {
+            Some(HnswShape {
                 m,
                 ef_construction,
                 ef_search,
-            } => {
+            }) => {
                 let build = b.hnsw_build.name();
                 let hnsw = b.node(
                     NodeKind::Hnsw,
@@ -432,11 +432,11 @@ impl Plan {
         for n in self.nodes.iter().filter(|n| n.kind == NodeKind::Chunks) {
             let Some((set, _)) = store
                 .get(Stage::Chunks, &n.key)
-                .and_then(|b| crate::codec::decode_chunks(&b, &lens))
+                .and_then(|b| ragtune_store::codec::decode_chunks(&b, &lens))
             else {
                 continue;
             };
-            let fp = crate::codec::fingerprint(&set);
+            let fp = ragtune_store::codec::fingerprint(&set);
             match groups.iter_mut().find(|(f, _)| *f == fp) {
                 Some((_, labels)) => labels.push(n.label.clone()),
                 None => groups.push((fp, vec![n.label.clone()])),

@@ -9,7 +9,7 @@ use ragtune_eval::{PointRecord, RankingsRecord};
 
 use crate::error::{Result, SweepError};
 use crate::models::ModelRecord;
-use crate::store::write_atomic;
+use ragtune_store::write_atomic;
 
 /// Embedding work for one (chunking, model) pair.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -56,11 +56,46 @@ pub struct StageRecord {
     pub reused: usize,
 }
 
+/// How a run (or one shard of it) stands, as `manifest.json` and shard records say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    /// Started and not finished: still running, or killed.
+    #[serde(rename = "running")]
+    Running,
+    /// Every setup scored.
+    #[serde(rename = "complete")]
+    Complete,
+    /// A `[search]` budget stopped it cleanly; everything scored so far is recorded.
+    #[serde(rename = "budget reached")]
+    BudgetReached,
+    /// It stopped on an error, recorded beside the status.
+    #[serde(rename = "failed")]
+    Failed,
+}
+
+impl RunStatus {
+    /// Its name in manifest.json and in `ragtune runs`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Complete => "complete",
+            RunStatus::BudgetReached => "budget reached",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// `manifest.json`: what ran, on what, with what, and how it went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// `running`, `complete` or `failed`.
-    pub status: String,
+    /// `running`, `complete`, `budget reached` or `failed`.
+    pub status: RunStatus,
     /// ragtune version.
     pub ragtune_version: String,
     /// git commit of the build.

@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use ragtune_chunk::OverlapStats;
-use ragtune_core::{Chunk, ChunkSet, Corpus, DocId, IndexSpec, Question, Ranking, Setup};
+use ragtune_core::{Chunk, ChunkSet, Corpus, DocId, Question, Ranking, Setup};
 use ragtune_eval::{
     Costs, MetricValues, PointRecord, QuestionRanking, QuestionRow, RankingsRecord, ResultRow,
-    percentile, question_metrics, split_of,
+    Split, percentile, question_metrics,
 };
 use ragtune_vector::recall_vs_exact;
 
@@ -135,19 +135,14 @@ impl ScoreCtx<'_> {
         };
         let n = self.counts.len().max(1) as f64;
         let mean_chunk_tokens = self.counts.iter().map(|&c| c as f64).sum::<f64>() / n;
-        let is_hnsw = matches!(
-            setup.retriever.vector().map(|v| v.index),
-            Some(IndexSpec::Hnsw { .. })
-        );
-        let splits: &[&str] = if self.holdout.is_some() {
-            &["all", "tune", "test"]
+        let is_hnsw = setup.retriever.hnsw().is_some();
+        let splits: &[Split] = if self.holdout.is_some() {
+            &[Split::All, Split::Tune, Split::Test]
         } else {
-            &["all"]
+            &[Split::All]
         };
-        let holdout = self.holdout.unwrap_or(0.0);
-        let in_split = |q: &QuestionRow, split: &str| {
-            split == "all" || split_of(&q.question_id, holdout) == split
-        };
+        let holdout = self.holdout;
+        let in_split = |q: &QuestionRow, split: Split| split.holds(&q.question_id, holdout);
         let rows = self
             .ks
             .iter()
@@ -171,7 +166,7 @@ impl ScoreCtx<'_> {
                 ResultRow {
                     config_id: config_id.clone(),
                     top_k: k as u32,
-                    split: split.to_string(),
+                    split,
                     n_questions: at_k().count() as u32,
                     metrics: MetricValues::mean(at_k().map(|r| &r.metrics)),
                     context_tokens: at_k().map(|r| r.context_tokens as f64).sum::<f64>() / n_q,

@@ -1,154 +1,24 @@
 //! A sweep from start to end: load and check the inputs, plan, execute, record.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
 use std::time::Instant;
 
-use ragtune_chunk::Sizer;
-use ragtune_core::Corpus;
-use ragtune_embed::{BatchSize, Device, EmbedOptions};
 use ragtune_eval::PointRecord;
-use tokenizers::Tokenizer;
 
+use crate::budget::Budget;
 use crate::error::{Result, SweepError};
-use crate::exec::{Executor, Reporter, load_counting_tokenizer, plan_inputs, stage_records};
-use crate::grid::Grid;
-use crate::models::{ModelInfo, Models};
-use crate::plan::Plan;
-use crate::record::{Manifest, RunDir};
-use crate::search::{Budget, Runner, SearchRecord, Strategy, halving, staged};
-use crate::store::StageStore;
-
-/// How to run a sweep.
-#[derive(Debug, Clone)]
-pub struct SweepOptions {
-    /// Folder with `onnxruntime/` and the bundled models.
-    pub models_dir: PathBuf,
-    /// Stage store folder (the embedding cache is one of its tables); `None` disables it.
-    pub cache_dir: Option<PathBuf>,
-    /// Threads for rayon and ONNX Runtime.
-    pub threads: usize,
-    /// ONNX Runtime sessions running batches side by side, `threads` split between them.
-    pub sessions: usize,
-    /// CPU or CUDA.
-    pub device: Device,
-    /// Texts or padded tokens per inference call, or `auto`.
-    pub batch_size: BatchSize,
-    /// ragtune version, for the manifest.
-    pub version: String,
-    /// git commit of the build, for the manifest.
-    pub git_commit: String,
-}
-
-impl SweepOptions {
-    /// The embedder options these sweep options imply.
-    pub fn embed_options(&self) -> EmbedOptions {
-        EmbedOptions {
-            models_dir: self.models_dir.clone(),
-            threads: self.threads,
-            sessions: self.sessions,
-            device: self.device,
-            batch_size: self.batch_size,
-        }
-    }
-
-    /// The stage store, opened.
-    pub fn store(&self) -> Result<Option<StageStore>> {
-        self.cache_dir.as_deref().map(StageStore::open).transpose()
-    }
-}
-
-/// A grid's inputs, loaded and checked, and its plan.
-pub struct Prepared {
-    /// The corpus.
-    pub corpus: Corpus,
-    /// Each model's identity, by grid name.
-    pub infos: BTreeMap<String, ModelInfo>,
-    /// The counting tokenizer (shared with `sizer` when that counts in it too).
-    pub tokenizer: std::sync::Arc<Tokenizer>,
-    /// Where the counting tokenizer came from.
-    pub tokenizer_path: PathBuf,
-    /// What token chunkers count in (`chunk_tokenizer`, else the counting tokenizer).
-    pub sizer: Sizer,
-    /// The plan.
-    pub plan: Plan,
-}
-
-/// The tokenizer that sizes `tokens` chunks and counts context tokens: `[retrieval]
-/// tokenizer`, else the first model's, else all-minilm-l6-v2's in the models folder.
-pub fn counting_tokenizer_path(
-    grid: &Grid,
-    infos: &BTreeMap<String, ModelInfo>,
-    models_dir: &Path,
-) -> PathBuf {
-    let first = grid
-        .models()
-        .first()
-        .and_then(|m| infos.get(m)?.tokenizer.clone());
-    grid.retrieval
-        .tokenizer
-        .clone()
-        .or(first)
-        .unwrap_or_else(|| models_dir.join("all-minilm-l6-v2").join("tokenizer.json"))
-}
-
-/// Load and check everything `grid` needs (every user mistake surfaces here, before any
-/// work), and plan it. `tokenizer` overrides the counting tokenizer (serving uses the
-/// one its sweep used).
-pub fn prepare(
-    grid: &Grid,
-    models: &dyn Models,
-    models_dir: &Path,
-    tokenizer: Option<&Path>,
-) -> Result<Prepared> {
-    let corpus = ragtune_corpus::load(&grid.corpus).map_err(|source| SweepError::GridCorpus {
-        grid: grid.path.clone(),
-        source,
-    })?;
-    let infos: BTreeMap<String, ModelInfo> = grid
-        .models()
-        .into_iter()
-        .map(|m| Ok((m.clone(), models.info(&m)?)))
-        .collect::<Result<_>>()?;
-    let tokenizer_path = tokenizer.map_or_else(
-        || counting_tokenizer_path(grid, &infos, models_dir),
-        Path::to_path_buf,
-    );
-    let (tokenizer, bytes) = load_counting_tokenizer(&tokenizer_path)?;
-    let tokenizer = std::sync::Arc::new(tokenizer);
-    let (sizer, sizer_id) = match &grid.retrieval.chunk_tokenizer {
-        Some(name) => (Sizer::load(name)?, Some(sizer_identity(name)?)),
-        None => (Sizer::Hf(tokenizer.clone()), None),
-    };
-    for spec in grid.chunk_specs() {
-        ragtune_chunk::validate(&spec, Some(&sizer))?;
-    }
-    let mut inputs = plan_inputs(&corpus, &bytes, &infos);
-    inputs.chunk_sizer = sizer_id;
-    let plan = Plan::build(grid, inputs);
-    Ok(Prepared {
-        corpus,
-        infos,
-        tokenizer,
-        tokenizer_path: tokenizer_path.canonicalize().unwrap_or(tokenizer_path),
-        sizer,
-        plan,
-    })
-}
-
-/// What identifies a chunk sizer in keys: an encoding's name, or a tokenizer file's sha256.
-fn sizer_identity(name: &str) -> Result<String> {
-    if ragtune_chunk::ENCODINGS.contains(&name) {
-        return Ok(name.to_string());
-    }
-    let path = Path::new(name);
-    let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
-    Ok(ragtune_core::sha256_hex(&bytes))
-}
+use crate::exec::{Executor, Reporter};
+use crate::models::Models;
+use crate::prepare::{Prepared, SweepOptions, prepare};
+use crate::record::{Manifest, RunDir, RunStatus};
+use crate::search::{Runner, SearchRecord, halving, staged};
+use ragtune_grid::Grid;
+use ragtune_grid::{SearchSpec, Strategy};
+use ragtune_store::StageStore;
 
 pub(crate) fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
     Manifest {
-        status: "running".into(),
+        status: RunStatus::Running,
         ragtune_version: opts.version.clone(),
         git_commit: opts.git_commit.clone(),
         grid_path: grid.path.clone(),
@@ -215,13 +85,17 @@ pub fn run_sweep(
         Ok(records) => {
             // A spent budget ends the run cleanly, with everything scored so far.
             let spent = manifest.search.as_ref().is_some_and(|s| s.budget_reached);
-            manifest.status = if spent { "budget reached" } else { "complete" }.into();
+            manifest.status = if spent {
+                RunStatus::BudgetReached
+            } else {
+                RunStatus::Complete
+            };
             manifest.finished_at = Some(chrono::Utc::now().to_rfc3339());
             run.write_manifest(&manifest)?;
             Ok((records, manifest))
         }
         Err(e) => {
-            manifest.status = "failed".into();
+            manifest.status = RunStatus::Failed;
             manifest.error = Some(e.to_string());
             manifest.finished_at = Some(chrono::Utc::now().to_rfc3339());
             let _ = run.write_manifest(&manifest);
@@ -250,7 +124,7 @@ fn kept_points(grid: &Grid, run: &RunDir, reusable: bool) -> Result<HashMap<Stri
 /// Point `id` of the run folder, when it was scored at the grid's cut-offs (a run at other
 /// cut-offs is rescored, not kept).
 pub(crate) fn reusable_point(run: &RunDir, id: &str, grid: &Grid) -> Result<Option<PointRecord>> {
-    let p = crate::engine::read_point(run, id)?;
+    let p = crate::lookup::read_point(run, id)?;
     let ks: Vec<usize> = p.rows.iter().map(|r| r.top_k as usize).collect();
     Ok((ks == grid.top_k).then_some(p))
 }
@@ -334,14 +208,26 @@ fn execute(
         spec.and_then(|s| s.max_seconds),
         spec.and_then(|s| s.max_embedded_tokens),
     );
-    match spec.filter(|s| s.strategy != Strategy::Full) {
+    // Every strategy is named here: a new one cannot fall through to another's code.
+    type Search = fn(
+        &Runner,
+        &SearchSpec,
+        &RunDir,
+        &HashMap<String, PointRecord>,
+    ) -> Result<(Vec<PointRecord>, SearchRecord)>;
+    let search: Option<(&SearchSpec, Search)> = spec.and_then(|s| match s.strategy {
+        Strategy::Full => None,
+        Strategy::Halving => Some((s, halving as Search)),
+        Strategy::Staged => Some((s, staged as Search)),
+    });
+    match search {
         None => {
             let ex = Executor::new(grid, prep, store, models, rep).with_budget(budget.clone());
             let result = ex.execute(done, run);
             record_execution(manifest, &ex, store, models);
             if ex.was_stopped() {
                 manifest.search = Some(SearchRecord {
-                    strategy: "full".into(),
+                    strategy: Strategy::Full,
                     budget_reached: true,
                     embedded_tokens: budget.tokens(),
                     ..SearchRecord::default()
@@ -349,12 +235,9 @@ fn execute(
             }
             result
         }
-        Some(spec) => {
+        Some((spec, search)) => {
             let runner = Runner::new(grid, prep, store, models, rep, budget);
-            let result = match spec.strategy {
-                Strategy::Staged => staged(&runner, spec, run, done),
-                _ => halving(&runner, spec, run, done),
-            };
+            let result = search(&runner, spec, run, done);
             record_search(manifest, &runner, models);
             result.map(|(records, search)| {
                 manifest.search = Some(search);
@@ -377,43 +260,11 @@ pub(crate) fn record_execution(
     store: Option<&StageStore>,
     models: &dyn Models,
 ) {
-    let tally = ex.tally.lock().unwrap_or_else(|p| p.into_inner());
-    m.stages = stage_records(ex.plan, &tally);
-    m.embeddings = ex.embeds.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    m.warnings = ex
-        .warnings
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    embedding_totals(m, ex.infos, store, models);
+    ex.accounting().write_into(m, ex.infos(), store, models);
 }
 
 /// The manifest's accounting for a search: every execution's, summed.
 fn record_search(m: &mut Manifest, runner: &Runner, models: &dyn Models) {
-    let a = runner.acct.lock().unwrap_or_else(|p| p.into_inner());
-    m.stages = a.stages.values().cloned().collect();
-    m.embeddings = a.embeds.clone();
-    m.warnings = a.warnings.clone();
-    embedding_totals(m, &runner.prep.infos, runner.store, models);
-}
-
-fn embedding_totals(
-    m: &mut Manifest,
-    infos: &BTreeMap<String, ModelInfo>,
-    store: Option<&StageStore>,
-    models: &dyn Models,
-) {
-    m.cache_hits = m.embeddings.iter().map(|e| e.cache_hits).sum();
-    m.cache_misses = m.embeddings.iter().map(|e| e.cache_misses).sum();
-    m.truncated = m.embeddings.iter().map(|e| e.truncated).sum();
-    m.corrupt_entries = store.map_or(0, |s| s.counts().values().map(|c| c.corrupt).sum());
-    // The provider of a model this run loaded (none is loaded when all was stored).
-    m.execution_provider = m
-        .embeddings
-        .first()
-        .and_then(|e| {
-            let name = infos.iter().find(|(_, i)| i.record.name == e.model)?.0;
-            models.load(name).ok()
-        })
-        .map(|e| e.provider().to_string());
+    let a = runner.accounting();
+    a.write_into(m, &runner.prep.infos, runner.store, models);
 }

@@ -6,11 +6,12 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::exec::Silent;
-use crate::grid::Grid;
 use crate::models::FakeModels;
+use crate::prepare::SweepOptions;
 use crate::record::{Manifest, RunDir};
-use crate::sweep::{SweepOptions, run_sweep};
+use crate::sweep::run_sweep;
 use ragtune_eval::PointRecord;
+use ragtune_grid::Grid;
 
 /// A word-level tokenizer: every whitespace-separated word is one token.
 pub const TOKENIZER: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#;
@@ -127,7 +128,7 @@ pub fn options(dir: &Path) -> SweepOptions {
 pub fn grid(dir: &Path, name: &str, text: &str) -> Result<Grid> {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("writable");
-    Grid::load(&p)
+    Ok(Grid::load(&p)?)
 }
 
 /// Sweep `grid` into the new run folder `dir/out` with the fake models.

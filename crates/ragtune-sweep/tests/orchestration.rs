@@ -1,14 +1,16 @@
 //! Orchestration tests that run anywhere: a small generated corpus, a word-level tokenizer
 //! written inline and the deterministic fake embedder. They check what the stage plan
 //! promises: reuse across runs, incremental re-runs, resume with a changed grid, plan
-//! counts, damaged entries, and that serving answers what was evaluated.
+//! counts and damaged entries. That serving answers what was evaluated is
+//! ragtune-serve's test (tests/engine.rs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use ragtune_grid::Grid;
+use ragtune_store::StageStore;
 use ragtune_sweep::{
-    Engine, Grid, Manifest, NodeKind, PointRecord, RunDir, Silent, StageStore, SweepOptions,
-    prepare, run_sweep,
+    Manifest, NodeKind, PointRecord, RunDir, Silent, SweepOptions, prepare, run_sweep,
 };
 
 use ragtune_sweep::testing::{self, MODELS};
@@ -362,37 +364,6 @@ fn a_damaged_entry_is_recomputed_never_used() {
 }
 
 #[test]
-fn served_rankings_equal_evaluated_ones_for_every_setup() {
-    let f = Fixture::new();
-    let grid = f.grid("g.toml", &testing::grid_text("[120]", "[0.5]", "[1, 3]"));
-    let (records, _) = f.sweep(&grid, "a");
-    let run = RunDir::open(&f.path().join("a")).unwrap();
-    for rec in &records {
-        let engine =
-            Engine::open_with(run.path(), Some(&rec.config_id), &f.opts(), &MODELS).unwrap();
-        assert!(engine.reloaded, "{}: served from the store", rec.label);
-        let stored = run.read_rankings(&rec.config_id).unwrap();
-        for q in &stored.questions {
-            let text = &engine.question(&q.id).unwrap().text;
-            let got: Vec<u32> = engine
-                .search(text, 3)
-                .unwrap()
-                .results
-                .iter()
-                .map(|h| h.chunk)
-                .collect();
-            assert_eq!(
-                got,
-                q.chunks[..3.min(q.chunks.len())],
-                "{} {}",
-                rec.label,
-                q.id
-            );
-        }
-    }
-}
-
-#[test]
 fn two_sweeps_sharing_one_store_at_once_never_corrupt_it() {
     let f = Fixture::new();
     let grid = f.grid(
@@ -464,7 +435,7 @@ fn stored_vectors_are_reused_when_the_model_declares_no_dimension() {
 }
 
 #[test]
-fn late_chunking_runs_each_document_once_for_every_chunking_and_serves_what_it_scored() {
+fn late_chunking_runs_each_document_once_for_every_chunking() {
     let f = Fixture::new();
     let text = testing::grid_text("[60, 120, 240]", "[0.5]", "[1, 3]").replace(
         "model = [\"fake-a\"]",
@@ -498,27 +469,4 @@ fn late_chunking_runs_each_document_once_for_every_chunking_and_serves_what_it_s
     let (again, m2) = f.sweep(&grid, "run2");
     assert_eq!(metrics(&again), by);
     assert_eq!(stage(&m2, "vectors").1, 0, "no vectors computed again");
-    // Serving a late setup answers with the vectors that were scored.
-    let point = records
-        .iter()
-        .find(|r| r.label.ends_with("exact late"))
-        .unwrap();
-    let engine = Engine::open_with(
-        &f.path().join("run"),
-        Some(&point.config_id),
-        &f.opts(),
-        &MODELS,
-    )
-    .unwrap();
-    let q = engine.question("q0").unwrap().text.clone();
-    let hits = engine.search(&q, 3).unwrap().results;
-    let want = RunDir::open(&f.path().join("run"))
-        .unwrap()
-        .read_rankings(&point.config_id)
-        .unwrap();
-    let first = &want.questions.iter().find(|r| r.id == "q0").unwrap().chunks;
-    assert_eq!(
-        hits[0].chunk, first[0],
-        "served rank 1 is the scored rank 1"
-    );
 }

@@ -3,7 +3,7 @@
 //! budgets stop cleanly.
 
 use ragtune_sweep::testing::{self, grid_text, metrics_by_row as metrics};
-use ragtune_sweep::{Manifest, PointRecord};
+use ragtune_sweep::{Manifest, PointRecord, RunStatus};
 
 fn misses(m: &Manifest) -> u64 {
     m.embeddings.iter().map(|e| e.cache_misses).sum()
@@ -43,7 +43,7 @@ fn halving_scores_its_survivors_as_the_full_grid_does_and_embeds_nothing_twice()
         "[search]\nstrategy = \"halving\"\nmin_questions = 2\nregion_chars = 200\n",
     );
     let s = hm.search.as_ref().expect("the manifest records the search");
-    assert_eq!(s.strategy, "halving");
+    assert_eq!(s.strategy, ragtune_grid::Strategy::Halving);
     assert!(s.steps.len() >= 2 && s.steps[0].screened && !s.steps.last().unwrap().screened);
     assert_eq!(got.len(), full.len(), "every setup has its last scoring");
     let on_all: Vec<PointRecord> = got.iter().filter(|p| p.on_all_data()).cloned().collect();
@@ -62,7 +62,7 @@ fn halving_scores_its_survivors_as_the_full_grid_does_and_embeds_nothing_twice()
         misses(&fm)
     );
     assert!(tokens(&hm) > 0 && tokens(&fm) > 0);
-    assert_eq!(hm.status, "complete");
+    assert_eq!(hm.status, RunStatus::Complete);
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn staged_search_scores_a_subset_on_all_the_data() {
     let (full, _) = r.sweep("full", "");
     let (got, sm) = r.sweep("staged", "[search]\nstrategy = \"staged\"\n");
     let s = sm.search.as_ref().unwrap();
-    assert_eq!(s.strategy, "staged");
+    assert_eq!(s.strategy, ragtune_grid::Strategy::Staged);
     assert_eq!(s.steps[0].what, "chunking");
     assert!(s.notes.iter().any(|n| n.contains("may interact")));
     assert!(got.iter().all(PointRecord::on_all_data));
@@ -91,7 +91,7 @@ fn a_spent_budget_stops_cleanly_with_what_was_scored() {
         "budget",
         "[search]\nstrategy = \"halving\"\nmin_questions = 2\nregion_chars = 200\nmax_embedded_tokens = 1\n",
     );
-    assert_eq!(m.status, "budget reached");
+    assert_eq!(m.status, RunStatus::BudgetReached);
     assert!(m.search.as_ref().unwrap().budget_reached);
     // The first chunk set was scored before the budget was checked again.
     assert!(!got.is_empty());
@@ -99,6 +99,6 @@ fn a_spent_budget_stops_cleanly_with_what_was_scored() {
         "budget-full",
         "[search]\nstrategy = \"full\"\nmax_embedded_tokens = 1\n",
     );
-    assert_eq!(m.status, "budget reached");
+    assert_eq!(m.status, RunStatus::BudgetReached);
     assert!(!got.is_empty() && got.iter().all(PointRecord::on_all_data));
 }

@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+use ragtune_grid::Grid;
 use ragtune_sweep::shard::{ShardId, merge_shards, read_records, run_shard};
 use ragtune_sweep::testing::{self, grid_text, metrics_by_row};
-use ragtune_sweep::{Grid, Manifest, PointRecord, Silent};
+use ragtune_sweep::{Manifest, PointRecord, RunStatus, Silent};
 
 fn misses(m: &Manifest) -> u64 {
     m.embeddings.iter().map(|e| e.cache_misses).sum()
@@ -145,7 +146,7 @@ fn a_killed_shard_rerun_redoes_only_its_missing_points() {
     let mut rec = recs[1].clone();
     let lost = rec.written[0].clone();
     std::fs::remove_file(run.join("points").join(format!("{lost}.json"))).unwrap();
-    rec.status = "running".into();
+    rec.status = RunStatus::Running;
     let path = run.join("shards").join(rec.shard.file_name());
     std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
     let err = merge_shards(&run).unwrap_err().to_string();

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use hnsw_rs::prelude::*;
 use ndarray::{ArrayView2, s};
+pub use ragtune_core::HnswBuild;
 use ragtune_core::{Hit, Ranking};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -186,29 +187,6 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc[0] + tail
-}
-
-/// How an HNSW graph is built.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HnswBuild {
-    /// One point after another, in chunk order: hnsw_rs draws levels from a fixed seed,
-    /// so the same vectors always give the same graph, and the same answers.
-    #[default]
-    Serial,
-    /// Points inserted from every thread at once: faster with more cores, but the graph
-    /// depends on how the threads interleave, so two builds can answer differently.
-    Parallel,
-}
-
-impl HnswBuild {
-    /// Its name in a grid file.
-    pub fn name(self) -> &'static str {
-        match self {
-            HnswBuild::Serial => "serial",
-            HnswBuild::Parallel => "parallel",
-        }
-    }
 }
 
 /// HNSW construction parameters.

@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 use axum::body::Body;
 use axum::http::Request;
 use libfuzzer_sys::fuzz_target;
-use ragtune_serve::{Limits, router};
+use ragtune_serve::{ConfigResponse, Engine, Limits, router};
+use ragtune_sweep::RunDir;
 use ragtune_sweep::testing::{self, MODELS};
-use ragtune_sweep::{Engine, RunDir};
 use tower::ServiceExt;
 
 struct App {
@@ -33,12 +33,13 @@ fn app() -> &'static App {
         let run = RunDir::open(&dir.path().join("run")).unwrap();
         let opts = testing::options(dir.path());
         let engine = Engine::open_with(run.path(), Some(&id), &opts, &MODELS).unwrap();
+        let config = ConfigResponse::of(&engine, &records[0].rows, run.path()).unwrap();
         let limits = Limits {
             timeout: std::time::Duration::from_secs(2),
             ..Limits::default()
         };
         App {
-            router: router(engine, serde_json::json!({ "config_id": id }), limits),
+            router: router(engine, config, limits),
             rt: tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .enable_all()

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use ragtune_core::{Corpus, Setup};
-use ragtune_eval::{PointRecord, SearchStep};
+use ragtune_eval::{PointRecord, SearchStep, Strategy};
 
 use crate::error::Result;
 use crate::record::RunDir;
@@ -65,7 +65,7 @@ pub fn halving(
     // Each setup's last scoring: a later rung replaces an earlier one.
     let mut latest: HashMap<String, PointRecord> = HashMap::new();
     let mut record = SearchRecord {
-        strategy: "halving".into(),
+        strategy: Strategy::Halving,
         ..SearchRecord::default()
     };
     let mut kept_last = usize::MAX;
@@ -91,7 +91,7 @@ pub fn halving(
         alive.retain(|s| keep.contains(&s.config_id()) || carried.contains(&&s.label()));
         latest.extend(recs.into_iter().map(|p| (p.config_id.clone(), p)));
         record.steps.push(step);
-        if r.acct.lock().map(|a| a.stopped).unwrap_or(true) {
+        if r.stopped() {
             record.budget_reached = true;
             break;
         }

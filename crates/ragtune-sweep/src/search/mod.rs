@@ -4,85 +4,25 @@
 
 mod halving;
 mod run;
-mod screen;
-mod spec;
 mod staged;
 mod verdict;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
-use ragtune_eval::{Objective, PointRecord, split_of};
+use ragtune_eval::{Objective, PointRecord, Split, split_of};
 use serde::{Deserialize, Serialize};
 
+pub use crate::budget::Budget;
+pub use crate::screen::{Region, Screen, ScreenParams, regions, screen};
 pub use halving::{PlannedRung, Rung, halving, planned_rungs, schedule};
+use ragtune_grid::{SearchSpec, Strategy};
 pub(crate) use run::Runner;
-pub use screen::{Region, Screen, ScreenParams, regions, screen};
-pub use spec::{DIMENSIONS, SearchSpec, Strategy};
 pub use staged::{dimension_key, planned_stages, staged};
 pub use verdict::against_eliminated;
-
-/// When a search stops: a wall-clock limit and a limit on tokens embedded, shared by
-/// every execution of one sweep.
-#[derive(Debug, Clone)]
-pub struct Budget {
-    inner: Arc<BudgetInner>,
-}
-
-#[derive(Debug)]
-struct BudgetInner {
-    started: Instant,
-    max_seconds: Option<f64>,
-    max_tokens: Option<u64>,
-    tokens: AtomicU64,
-}
-
-impl Budget {
-    /// A budget starting now.
-    pub fn new(max_seconds: Option<f64>, max_tokens: Option<u64>) -> Self {
-        Self {
-            inner: Arc::new(BudgetInner {
-                started: Instant::now(),
-                max_seconds,
-                max_tokens,
-                tokens: AtomicU64::new(0),
-            }),
-        }
-    }
-
-    /// Count `n` more tokens embedded.
-    pub fn add_tokens(&self, n: u64) {
-        self.inner.tokens.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Tokens embedded so far.
-    pub fn tokens(&self) -> u64 {
-        self.inner.tokens.load(Ordering::Relaxed)
-    }
-
-    /// Seconds since the start.
-    pub fn seconds(&self) -> f64 {
-        self.inner.started.elapsed().as_secs_f64()
-    }
-
-    /// Whether it sets any limit.
-    pub fn is_limited(&self) -> bool {
-        self.inner.max_seconds.is_some() || self.inner.max_tokens.is_some()
-    }
-
-    /// Whether either limit is reached.
-    pub fn reached(&self) -> bool {
-        self.inner.max_seconds.is_some_and(|m| self.seconds() >= m)
-            || self.inner.max_tokens.is_some_and(|m| self.tokens() >= m)
-    }
-}
 
 /// What a search did, for the manifest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SearchRecord {
-    /// `halving` or `staged`.
-    pub strategy: String,
+    /// `halving` or `staged` (`full` for a budget on a full grid).
+    pub strategy: Strategy,
     /// Each rung (halving) or stage (staged), in order.
     pub steps: Vec<StepRecord>,
     /// Whether a budget stopped the search.
@@ -154,7 +94,7 @@ pub(crate) fn objective_values(
     rec.questions
         .iter()
         .filter(move |q| q.top_k as usize == objective.k)
-        .filter(move |q| holdout.is_none_or(|h| split_of(&q.question_id, h) == "tune"))
+        .filter(move |q| holdout.is_none_or(|h| split_of(&q.question_id, h) == Split::Tune))
         .filter_map(move |q| Some((q.question_id.as_str(), q.metrics.get(objective.metric)?)))
 }
 
@@ -175,38 +115,29 @@ pub fn lower_bound(rec: &PointRecord, objective: Objective, holdout: Option<f64>
 /// What a search ranks setups by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RankBy {
-    /// The lower bound of the objective's 95% interval, then its mean (halving's rungs).
+    /// The lower bound of the objective's 95% interval, then its mean: how halving's
+    /// rungs eliminate on a screen (a setup goes only when it is likely worse).
     LowerBound,
-    /// The objective's mean, then its lower bound (staged search, as `[select]` chooses).
-    Mean,
+    /// The one `[select]` order ([`ragtune_eval::select_order`]): how a choice is made,
+    /// by the staged search's stages as by the sweep's best.toml.
+    Select,
 }
 
-/// `records` best first by `by` (ties broken by the other key, then the id); setups over
-/// `max_context_tokens` at the objective's k go last.
+/// `records` best first by `by`; setups over `max_context_tokens` at the objective's k
+/// go last.
 pub fn rank<'r>(
     records: impl IntoIterator<Item = &'r PointRecord>,
-    grid: &crate::grid::Grid,
+    grid: &ragtune_grid::Grid,
     by: RankBy,
 ) -> Vec<&'r PointRecord> {
     let (objective, holdout) = (grid.objective, grid.select.holdout);
-    let fits = |r: &PointRecord| {
-        grid.select.max_context_tokens.is_none_or(|m| {
-            r.rows
-                .iter()
-                .find(|row| row.top_k as usize == objective.k && row.split == "all")
-                .is_none_or(|row| row.context_tokens <= m)
-        })
-    };
-    let mut keyed: Vec<(bool, (f64, f64), &PointRecord)> = records
+    let judged = ragtune_eval::select_order(records, objective, grid.select.max_context_tokens);
+    if by == RankBy::Select {
+        return judged.into_iter().map(|j| j.record).collect();
+    }
+    let mut keyed: Vec<(bool, (f64, f64), &PointRecord)> = judged
         .into_iter()
-        .map(|r| {
-            let (lo, mean) = lower_bound(r, objective, holdout);
-            let key = match by {
-                RankBy::LowerBound => (lo, mean),
-                RankBy::Mean => (mean, lo),
-            };
-            (fits(r), key, r)
-        })
+        .map(|j| (j.fits, lower_bound(j.record, objective, holdout), j.record))
         .collect();
     keyed.sort_by(|a, b| {
         b.0.cmp(&a.0)

@@ -1,21 +1,23 @@
-//! Running part of a grid, on all the data or on a screen, with the accounting a
-//! search adds up over its steps.
+//! Running part of a grid, on all the data or on a screen, adding up the accounting of
+//! a search's steps.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use ragtune_core::Setup;
 use ragtune_eval::PointRecord;
 
+use crate::accounting::Accounting;
+use crate::budget::Budget;
 use crate::error::Result;
-use crate::exec::{Executor, Reporter, stage_records};
-use crate::grid::Grid;
+use crate::exec::{Executor, Reporter};
 use crate::models::Models;
 use crate::plan::Plan;
-use crate::record::{EmbedRecord, RunDir, StageRecord};
-use crate::search::{Budget, Screen};
-use crate::store::StageStore;
-use crate::sweep::Prepared;
+use crate::prepare::Prepared;
+use crate::record::RunDir;
+use crate::screen::Screen;
+use ragtune_grid::Grid;
+use ragtune_store::StageStore;
 
 /// What every execution of a search shares.
 pub struct Runner<'a> {
@@ -32,20 +34,7 @@ pub struct Runner<'a> {
     /// The sweep's budget.
     pub budget: Budget,
     /// Summed over executions.
-    pub acct: Mutex<Accounting>,
-}
-
-/// What the executions of one search did, summed.
-#[derive(Default)]
-pub struct Accounting {
-    /// Embedding work of every execution.
-    pub embeds: Vec<EmbedRecord>,
-    /// Warnings of executions on all the data.
-    pub warnings: Vec<String>,
-    /// Per stage kind, summed over executions.
-    pub stages: BTreeMap<String, StageRecord>,
-    /// Whether the budget stopped an execution.
-    pub stopped: bool,
+    acct: Mutex<Accounting>,
 }
 
 impl<'a> Runner<'a> {
@@ -71,6 +60,16 @@ impl<'a> Runner<'a> {
 
     fn acct(&self) -> std::sync::MutexGuard<'_, Accounting> {
         self.acct.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What the search's executions did so far, summed.
+    pub fn accounting(&self) -> Accounting {
+        self.acct().clone()
+    }
+
+    /// Whether the budget stopped an execution.
+    pub fn stopped(&self) -> bool {
+        self.acct().stopped
     }
 
     /// The grid cut down to `points`.
@@ -122,29 +121,7 @@ impl<'a> Runner<'a> {
             ex = ex.with_screen(s);
         }
         let records = ex.execute(done, dir);
-        let mut a = self.acct();
-        a.embeds
-            .extend(ex.embeds.lock().unwrap_or_else(|p| p.into_inner()).clone());
-        if screen.is_none() {
-            for w in ex.warnings.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-                if !a.warnings.contains(w) {
-                    a.warnings.push(w.clone());
-                }
-            }
-        }
-        let tally = ex.tally.lock().unwrap_or_else(|p| p.into_inner());
-        for s in stage_records(&prep.plan, &tally) {
-            let e = a.stages.entry(s.kind.clone()).or_insert(StageRecord {
-                kind: s.kind.clone(),
-                nodes: 0,
-                computed: 0,
-                reused: 0,
-            });
-            e.nodes += s.nodes;
-            e.computed += s.computed;
-            e.reused += s.reused;
-        }
-        a.stopped |= ex.was_stopped();
+        self.acct().add(ex.accounting(), screen.is_none());
         records
     }
 }

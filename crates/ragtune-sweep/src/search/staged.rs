@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use ragtune_core::Setup;
-use ragtune_eval::{PointRecord, SearchStep};
+use ragtune_eval::{PointRecord, SearchStep, Strategy};
 
 use crate::error::Result;
 use crate::record::RunDir;
@@ -90,7 +90,7 @@ pub fn staged(
     let mut order: Vec<String> = Vec::new();
     let mut frozen: Vec<(Vec<String>, Vec<String>)> = Vec::new();
     let mut record = SearchRecord {
-        strategy: "staged".into(),
+        strategy: Strategy::Staged,
         ..SearchRecord::default()
     };
     let mut first_ranking: Vec<Setup> = Vec::new();
@@ -99,7 +99,7 @@ pub fn staged(
         let Some(recs) = step(r, run, &mut scored, &mut order, &cands, i, &mut record)? else {
             break;
         };
-        let ranked = rank(&recs, r.grid, RankBy::Mean);
+        let ranked = rank(&recs, r.grid, RankBy::Select);
         let Some(winner) = ranked.first() else { break };
         if i == 0 {
             first_ranking = ranked.iter().map(|p| p.point.clone()).collect();
@@ -160,7 +160,7 @@ fn step(
         }
         scored.insert(p.config_id.clone(), p.clone());
     }
-    let ranked: Vec<String> = rank(&recs, r.grid, RankBy::Mean)
+    let ranked: Vec<String> = rank(&recs, r.grid, RankBy::Select)
         .iter()
         .map(|p| p.config_id.clone())
         .collect();
@@ -176,7 +176,7 @@ fn step(
         seconds: t.elapsed().as_secs_f64(),
         embedded_tokens: r.budget.tokens() - tokens,
     });
-    let stopped = r.acct.lock().map(|a| a.stopped).unwrap_or(true);
+    let stopped = r.stopped();
     if stopped {
         record.budget_reached = true;
     }
@@ -194,7 +194,7 @@ fn recheck(
     record: &mut SearchRecord,
 ) -> Result<()> {
     let groups = spec.stages();
-    let Some(best) = rank(scored.values(), r.grid, RankBy::Mean)
+    let Some(best) = rank(scored.values(), r.grid, RankBy::Select)
         .first()
         .map(|p| p.point.clone())
     else {

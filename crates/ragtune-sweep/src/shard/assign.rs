@@ -6,7 +6,7 @@ use ragtune_core::ChunkSpec;
 use serde::Serialize;
 
 use crate::plan::Plan;
-use crate::sweep::Prepared;
+use crate::prepare::Prepared;
 
 /// Pieces per shard the embedding is cut into: enough for the greedy assignment to even
 /// the shards out, few enough that each piece is a worthwhile batch.
@@ -123,7 +123,7 @@ impl ShardPlan {
     pub fn exact_tokens(
         &self,
         prep: &Prepared,
-        store: &crate::store::StageStore,
+        store: &ragtune_store::StageStore,
     ) -> Option<Vec<u64>> {
         let (plan, corpus, tokenizer) = (&prep.plan, &prep.corpus, &prep.tokenizer);
         let max = |m: &str| {
@@ -161,7 +161,7 @@ impl ShardPlan {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e) => {
                         let key = &plan.nodes[chunks].key;
-                        let bytes = store.get(crate::store::Stage::Chunks, key)?;
+                        let bytes = store.get(ragtune_store::Stage::Chunks, key)?;
                         e.insert(stored_doc_tokens(&bytes, &lens, cap)?)
                     }
                 };
@@ -181,7 +181,7 @@ impl ShardPlan {
 
 /// Per document, the stored chunk set's token counts, each cut at `cap`.
 fn stored_doc_tokens(bytes: &[u8], lens: &[usize], cap: u64) -> Option<Vec<u64>> {
-    let (set, counts) = crate::codec::decode_chunks(bytes, lens)?;
+    let (set, counts) = ragtune_store::codec::decode_chunks(bytes, lens)?;
     let mut docs = vec![0u64; lens.len()];
     for (c, n) in set.chunks.iter().zip(&counts) {
         docs[c.doc as usize] += u64::from(*n).min(cap);

@@ -11,14 +11,13 @@ use serde::{Deserialize, Serialize};
 use super::{Piece, SHARDS_DIR, ShardId, ShardPlan};
 use crate::error::{Result, SweepError};
 use crate::exec::{Executor, Reporter, set_label};
-use crate::grid::Grid;
 use crate::models::Models;
-use crate::record::{Manifest, RunDir, StageRecord};
-use crate::search::Strategy;
-use crate::store::{Stage, StageStore};
-use crate::sweep::{
-    SweepOptions, describe_inputs, new_manifest, prepare, record_execution, reusable_point,
-};
+use crate::prepare::{SweepOptions, prepare};
+use crate::record::{Manifest, RunDir, RunStatus, StageRecord};
+use crate::sweep::{describe_inputs, new_manifest, record_execution, reusable_point};
+use ragtune_grid::Grid;
+use ragtune_grid::Strategy;
+use ragtune_store::{Stage, StageStore};
 
 /// What one shard did: `shards/shard-I-of-N.json`, written when it starts and when it
 /// ends (a record still `running` is a shard that is running or was killed).
@@ -27,7 +26,7 @@ pub struct ShardRecord {
     /// Which shard.
     pub shard: ShardId,
     /// `running`, `complete` or `failed`.
-    pub status: String,
+    pub status: RunStatus,
     /// The host it ran on.
     pub host: String,
     /// sha256 of the grid file's text: every shard of a run sweeps the same grid.
@@ -94,7 +93,10 @@ fn record_path(root: &Path, shard: ShardId) -> PathBuf {
 
 fn write_record(root: &Path, rec: &ShardRecord) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(rec).expect("records serialise");
-    crate::store::write_atomic(&record_path(root, rec.shard), &bytes)
+    Ok(ragtune_store::write_atomic(
+        &record_path(root, rec.shard),
+        &bytes,
+    )?)
 }
 
 /// Every shard record in the run folder at `root`, by shard index then count.
@@ -173,7 +175,7 @@ pub fn run_shard(
 ) -> Result<ShardRecord> {
     let mut rec = ShardRecord {
         shard,
-        status: "running".into(),
+        status: RunStatus::Running,
         host: host_name(),
         grid_sha256: ragtune_core::sha256_hex(grid.text.as_bytes()),
         estimated_tokens: 0,
@@ -190,10 +192,10 @@ pub fn run_shard(
     let result = shard_inner(grid, &run, opts, models, rep, &mut rec);
     rec.manifest.finished_at = Some(chrono::Utc::now().to_rfc3339());
     match &result {
-        Ok(()) => rec.status = "complete".into(),
+        Ok(()) => rec.status = RunStatus::Complete,
         Err(e) => {
-            rec.status = "failed".into();
-            rec.manifest.status = "failed".into();
+            rec.status = RunStatus::Failed;
+            rec.manifest.status = RunStatus::Failed;
             rec.manifest.error = Some(e.to_string());
         }
     }
@@ -255,7 +257,7 @@ fn embed_pieces(ex: &Executor, store: &StageStore, pieces: &[super::EmbedUnit]) 
             ex.question_vectors(&u.model)?;
             continue;
         };
-        if store.contains(Stage::Vectors, &ex.plan.nodes[vectors].key) {
+        if store.contains(Stage::Vectors, &ex.plan().nodes[vectors].key) {
             continue;
         }
         let set = match sets.entry(chunks) {
@@ -264,7 +266,7 @@ fn embed_pieces(ex: &Executor, store: &StageStore, pieces: &[super::EmbedUnit]) 
         };
         let texts: Vec<std::borrow::Cow<str>> = (0..set.len())
             .filter(|&c| (first_doc..end_doc).contains(&(set.chunks[c].doc as usize)))
-            .map(|c| set.index_text(ex.corpus, c))
+            .map(|c| set.index_text(ex.corpus(), c))
             .collect();
         let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
         let what = format!(
@@ -298,8 +300,9 @@ pub fn all_complete(root: &Path) -> bool {
         return false;
     };
     (0..count).all(|i| {
-        recs.iter()
-            .any(|r| r.shard.index == i && r.shard.count == count && r.status == "complete")
+        recs.iter().any(|r| {
+            r.shard.index == i && r.shard.count == count && r.status == RunStatus::Complete
+        })
     })
 }
 
@@ -357,12 +360,12 @@ fn missing_parts(root: &Path, recs: &[ShardRecord], run: &RunDir) -> Result<Vec<
     for i in 0..count {
         match recs.iter().find(|r| r.shard.index == i) {
             None => missing.push(format!("shard {i}/{count}: no record (never started)")),
-            Some(r) if r.status == "failed" => missing.push(format!(
+            Some(r) if r.status == RunStatus::Failed => missing.push(format!(
                 "shard {i}/{count}: failed on {}: {}",
                 r.host,
                 r.manifest.error.as_deref().unwrap_or("no error recorded")
             )),
-            Some(r) if r.status != "complete" => missing.push(format!(
+            Some(r) if r.status != RunStatus::Complete => missing.push(format!(
                 "shard {i}/{count}: running on {} since {}, or killed (rerun it: it keeps what it wrote)",
                 r.host, r.manifest.started_at
             )),
@@ -370,7 +373,7 @@ fn missing_parts(root: &Path, recs: &[ShardRecord], run: &RunDir) -> Result<Vec<
         }
     }
     let present: HashSet<String> = run.config_ids()?.into_iter().collect();
-    for r in recs.iter().filter(|r| r.status == "complete") {
+    for r in recs.iter().filter(|r| r.status == RunStatus::Complete) {
         for id in r.written.iter().filter(|id| !present.contains(*id)) {
             missing.push(format!(
                 "shard {}: its point points/{id}.json is missing (rerun the shard)",
@@ -414,7 +417,7 @@ pub fn merge_shards(root: &Path) -> Result<(Grid, Vec<PointRecord>, Manifest)> {
     ids.retain(|id| seen.insert(*id));
     let mut records = ids
         .iter()
-        .map(|id| crate::engine::read_point(&run, id))
+        .map(|id| crate::lookup::read_point(&run, id))
         .collect::<Result<Vec<_>>>()?;
     let position: HashMap<String, usize> = grid
         .points
@@ -436,7 +439,7 @@ pub fn merge_shards(root: &Path) -> Result<(Grid, Vec<PointRecord>, Manifest)> {
 /// and each shard's host and timings.
 fn merged_manifest(recs: &[ShardRecord]) -> Manifest {
     let mut m = recs[0].manifest.clone();
-    m.status = "complete".into();
+    m.status = RunStatus::Complete;
     m.error = None;
     m.best_config_id = None;
     m.started_at = recs

@@ -55,8 +55,8 @@ pub fn run(args: CacheArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match args.command {
         CacheCommand::Stats { json } => {
-            let usage = ragtune_sweep::usage(&root)?;
-            let history = ragtune_sweep::history(&root);
+            let usage = ragtune_store::usage(&root)?;
+            let history = ragtune_store::history(&root);
             if json {
                 let v = serde_json::json!({ "stages": usage, "since_created": history });
                 super::print_json(&mut out, &v)?;
@@ -92,7 +92,7 @@ pub fn run(args: CacheArgs) -> anyhow::Result<()> {
         }
         CacheCommand::Gc { max_size } => {
             let max = parse_size(&max_size).map_err(|e| UserError(format!("--max-size: {e}")))?;
-            let r = ragtune_sweep::gc(&root, max)?;
+            let r = ragtune_store::gc(&root, max)?;
             writeln!(
                 out,
                 "removed {} entries ({}), kept {} (limit {})",

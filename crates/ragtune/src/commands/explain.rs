@@ -4,8 +4,10 @@ use std::io::Write;
 
 use ragtune_core::{Chunk, Question, Span};
 use ragtune_eval::Metric;
+use ragtune_grid::Grid;
 use ragtune_retrieve::Trace;
-use ragtune_sweep::{Engine, Grid, PointRecord, RunDir, chunk_is_relevant, listed_id, read_point};
+use ragtune_serve::Engine;
+use ragtune_sweep::{PointRecord, RunDir, chunk_is_relevant, listed_id, read_point};
 
 use super::query::one_line;
 use crate::UserError;

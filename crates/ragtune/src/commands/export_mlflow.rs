@@ -220,7 +220,7 @@ fn setup_params(p: &PointRecord) -> Vec<(String, String)> {
 fn setup_metrics(p: &PointRecord) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     for r in &p.rows {
-        let suffix = if r.split == "all" {
+        let suffix = if r.split == ragtune_eval::Split::All {
             String::new()
         } else {
             format!("_{}", r.split)

@@ -1,7 +1,8 @@
 //! `ragtune export-trec`: a setup's document-level run and the qrels, in TREC format.
 
 use ragtune_results::trec::{qrels_file, run_file};
-use ragtune_sweep::{RunDir, write_atomic};
+use ragtune_store::write_atomic;
+use ragtune_sweep::RunDir;
 
 use crate::UserError;
 use crate::cli::ExportTrecArgs;

@@ -5,6 +5,7 @@ pub mod explain;
 pub mod export_mlflow;
 pub mod export_trec;
 mod loop_stats;
+mod outputs;
 pub mod plan;
 pub mod query;
 pub mod report;

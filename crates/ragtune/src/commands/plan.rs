@@ -2,9 +2,11 @@
 
 use std::io::Write;
 
-use ragtune_sweep::search::{Strategy, planned_rungs, planned_stages};
+use ragtune_grid::Grid;
+use ragtune_grid::Strategy;
+use ragtune_sweep::search::{planned_rungs, planned_stages};
 use ragtune_sweep::shard::ShardPlan;
-use ragtune_sweep::{Grid, KindCount, OnnxModels, StageRecord, prepare};
+use ragtune_sweep::{KindCount, OnnxModels, StageRecord, prepare};
 use serde_json::json;
 
 use crate::cli::PlanArgs;

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use ragtune_sweep::Engine;
+use ragtune_serve::Engine;
 
 use crate::cli::QueryArgs;
 
@@ -45,7 +45,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         args.k
     )?;
     for h in &response.results {
-        let comp = |c: Option<ragtune_sweep::Component>| {
+        let comp = |c: Option<ragtune_serve::Component>| {
             c.map_or("-".to_string(), |c| format!("#{} {:.4}", c.rank, c.score))
         };
         writeln!(

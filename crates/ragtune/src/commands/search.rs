@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::Path;
 
 use ragtune_eval::{BestSetup, PointRecord, SearchVerdict};
+use ragtune_grid::Grid;
+use ragtune_sweep::Manifest;
 use ragtune_sweep::search::{StepRecord, against_eliminated};
-use ragtune_sweep::{Grid, Manifest};
 
 /// How the run's `[search]` reached `best` (for best.toml; `None` for a full grid).
 pub fn verdict(
@@ -18,13 +19,13 @@ pub fn verdict(
     let Some(s) = &manifest.search else {
         return Ok(None);
     };
-    let eliminated = if s.strategy == "halving" {
+    let eliminated = if s.strategy == ragtune_grid::Strategy::Halving {
         against_eliminated(run, s, &best.config_id, grid.objective, grid.select.holdout)?
     } else {
         vec![]
     };
     Ok(Some(SearchVerdict {
-        strategy: s.strategy.clone(),
+        strategy: s.strategy,
         budget_reached: s.budget_reached,
         embedded_tokens: s.embedded_tokens,
         notes: s.notes.clone(),

@@ -1,8 +1,8 @@
 //! `ragtune serve --run RUN`.
 
 use anyhow::Context;
-use ragtune_sweep::{Engine, RunDir, read_point};
-use serde_json::json;
+use ragtune_serve::Engine;
+use ragtune_sweep::{RunDir, read_point};
 
 use crate::cli::ServeArgs;
 
@@ -10,17 +10,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let opts = super::sweep_options(&args.engine)?;
     let engine = Engine::open(&args.run, args.config.as_deref(), &opts)?;
     let record = read_point(&RunDir::open(&args.run)?, &engine.config_id)?;
-    let config = json!({
-        "config_id": engine.config_id,
-        "label": engine.point.label(),
-        "setup": engine.point,
-        "depth": engine.depth,
-        "objective": engine.grid.select.objective,
-        "metrics": record.rows,
-        "corpus_fingerprint": engine.manifest.corpus_fingerprint,
-        "n_chunks": engine.set.len(),
-        "run": args.run,
-    });
+    let config = ragtune_serve::ConfigResponse::of(&engine, &record.rows, &args.run)?;
     let startup = engine.startup_seconds;
     let how = engine.provenance();
     let id = engine.config_id.clone();

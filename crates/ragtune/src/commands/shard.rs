@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
+use ragtune_grid::Grid;
 use ragtune_sweep::shard::{MergeLock, ShardId, all_complete, merge_shards, run_shard};
-use ragtune_sweep::{Grid, OnnxModels, RunDir, SweepOptions};
+use ragtune_sweep::{OnnxModels, RunDir, SweepOptions};
 
 use crate::UserError;
 use crate::cli::SweepArgs;
@@ -77,5 +78,5 @@ pub fn merge(run: &Path, show: usize) -> anyhow::Result<()> {
     );
     let dir = RunDir::shared(run)?;
     dir.write_manifest(&manifest)?;
-    super::sweep::write_outputs(&dir, records, manifest, &grid, show)
+    super::outputs::write_outputs(&dir, records, manifest, &grid, show)
 }

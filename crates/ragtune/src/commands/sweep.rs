@@ -1,11 +1,7 @@
 //! `ragtune sweep GRID`.
 
-use std::io::Write;
-
-use anyhow::Context;
-use ragtune_eval::Metric;
-use ragtune_results::stats_of;
-use ragtune_sweep::{Grid, OnnxModels, RunDir, run_sweep};
+use ragtune_grid::Grid;
+use ragtune_sweep::{OnnxModels, RunDir, RunStatus, run_sweep};
 
 use crate::cli::SweepArgs;
 use crate::progress::Bars;
@@ -31,99 +27,10 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let bars = Bars::new();
     let models = OnnxModels::new(opts.embed_options());
     let (records, manifest) = run_sweep(&grid, &run, &opts, &models, &bars, resume)?;
-    if manifest.status == "budget reached" {
+    if manifest.status == RunStatus::BudgetReached {
         eprintln!("ragtune: the [search] budget was reached; everything scored so far is written");
     }
-    write_outputs(&run, records, manifest, &grid, args.show)
-}
-
-/// Write a finished sweep's tables and best.toml, complete its manifest, and print its
-/// table: what a sweep in one process and a merge of shards both end with.
-pub fn write_outputs(
-    run: &RunDir,
-    records: Vec<ragtune_sweep::PointRecord>,
-    mut manifest: ragtune_sweep::Manifest,
-    grid: &Grid,
-    show: usize,
-) -> anyhow::Result<()> {
-    let out = run.path();
-    super::plan::print_stage_counts(&manifest.stages);
-    if manifest.resumed_points > 0 {
-        eprintln!(
-            "ragtune: resumed: kept {} stored points",
-            manifest.resumed_points
-        );
-    }
-    let k = grid.objective.k;
-    let (records, n_full, best, stats) = judge(records, grid);
-    let full = &records[..n_full];
-    ragtune_results::write_tables(&records, &stats, run.path())
-        .context("writing results tables")?;
-    match &best {
-        Some(b) => {
-            let mut b = b.clone();
-            b.search = super::search::verdict(&manifest, run.path(), &b, grid)?;
-            let text = format!(
-                "# The best setup of this run under [select]; `ragtune serve --run {}` loads it.\n{}{}",
-                out.display(),
-                if b.search.is_some() {
-                    "# [search]: how the search reached it; for halving, the winner minus each setup\n# eliminated in the last two screened rungs, on that rung's questions (95% interval).\n"
-                } else {
-                    ""
-                },
-                toml::to_string_pretty(&b).context("serialising best.toml")?
-            );
-            run.write_atomic("best.toml", text.as_bytes())?;
-            manifest.best_config_id = Some(b.config_id.clone());
-            run.write_manifest(&manifest)?;
-        }
-        None => eprintln!(
-            "ragtune: no setup meets max_context_tokens = {:?} at k = {k}; no best.toml written",
-            grid.select.max_context_tokens
-        ),
-    }
-    print_table(full, &stats, grid, show)?;
-    super::search::print_summary(&manifest, &records)?;
-    eprintln!(
-        "ragtune: wrote {}/results.parquet ({}), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
-        out.display(),
-        crate::count_of(records.iter().map(|r| r.rows.len()).sum::<usize>(), "row"),
-        if best.is_some() { ", best.toml" } else { "" },
-        manifest.cache_hits,
-        manifest.cache_misses,
-    );
-    Ok(())
-}
-
-/// The records with those on all the data first (`n_full` of them), the best of those
-/// under `[select]`, and every row's statistics. Only setups scored on all the data
-/// compete; a search's screened setups are written too, marked, with intervals but no
-/// comparison with the best. The records are moved, not copied: per-question rows make
-/// them large.
-fn judge(
-    records: Vec<ragtune_sweep::PointRecord>,
-    grid: &Grid,
-) -> (
-    Vec<ragtune_sweep::PointRecord>,
-    usize,
-    Option<ragtune_eval::BestSetup>,
-    ragtune_results::Stats,
-) {
-    let (mut records, screened): (Vec<_>, Vec<_>) =
-        records.into_iter().partition(|r| r.on_all_data());
-    let n_full = records.len();
-    records.extend(screened);
-    let (full, screened) = records.split_at(n_full);
-    let best = ragtune_results::select_best(full, grid.objective, grid.select.max_context_tokens);
-    let ctx = |best| ragtune_results::TableContext {
-        objective: grid.objective,
-        holdout: grid.select.holdout,
-        best,
-    };
-    let mut stats =
-        ragtune_results::row_stats(full, &ctx(best.as_ref().map(|b| b.config_id.as_str())));
-    stats.extend(ragtune_results::row_stats(screened, &ctx(None)));
-    (records, n_full, best, stats)
+    super::outputs::write_outputs(&run, records, manifest, &grid, args.show)
 }
 
 /// `runs/<timestamp>-<grid name>`, the name made safe for a folder.
@@ -178,130 +85,7 @@ fn holds_nothing(dir: &std::path::Path) -> std::io::Result<bool> {
 fn failed_before_scoring(out: &std::path::Path) -> bool {
     let failed = RunDir::open(out)
         .and_then(|r| r.read_manifest())
-        .is_ok_and(|m| m.status == "failed");
+        .is_ok_and(|m| m.status == RunStatus::Failed);
     let no_points = std::fs::read_dir(out.join("points")).map_or(true, |mut d| d.next().is_none());
     failed && no_points
-}
-
-fn fmt(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
-}
-
-/// A setup's label, with the grid setups it stands for (identical chunk sets).
-fn label_with_equivalents(rec: &ragtune_sweep::PointRecord) -> String {
-    if rec.equivalent.is_empty() {
-        rec.label.clone()
-    } else {
-        format!("{} (= {})", rec.label, rec.equivalent.join("; "))
-    }
-}
-
-/// The objective's 95% interval and the paired difference from the best, as printed:
-/// `[0.801, 0.862]  -0.012 ≈` (≈: not significantly worse than the best).
-fn interval_cells(s: Option<&ragtune_results::RowStats>, metric: Metric) -> (String, String) {
-    let ci = s
-        .and_then(|s| s.interval(metric))
-        .map_or("-".into(), |(lo, hi)| format!("[{lo:.3}, {hi:.3}]"));
-    let near = s.and_then(|s| s.near_best());
-    let diff = s.and_then(|s| s.vs_best).map_or("-".into(), |d| {
-        let near = if near == Some(true) { "≈" } else { " " };
-        format!("{:+.3} {near}", d.mean)
-    });
-    (ci, diff)
-}
-
-fn print_header(
-    out: &mut impl Write,
-    shown: &[Metric],
-    objective: ragtune_eval::Objective,
-    held: bool,
-) -> anyhow::Result<()> {
-    let k = objective.k;
-    let mut heads: Vec<String> = shown
-        .iter()
-        .map(|m| format!("{:>11}", format!("{}@{k}", m.name())))
-        .collect();
-    if held {
-        heads[0] = format!("{:>11}", "tune");
-        heads.insert(1, format!("{:>11}", "held-out"));
-        writeln!(
-            out,
-            "{objective}: chosen on the tuning questions, reported on the held-out ones too"
-        )?;
-    }
-    heads.insert(1, format!("{:>14}  {:>8}", "95% CI", "Δ best"));
-    writeln!(
-        out,
-        "{:>3}  {:<12}  {}  {:>7}  {:>7}  setup",
-        "#",
-        "config_id",
-        heads.join("  "),
-        "ctx_tok",
-        "p50_ms"
-    )?;
-    Ok(())
-}
-
-fn print_table(
-    records: &[ragtune_sweep::PointRecord],
-    stats: &ragtune_results::Stats,
-    grid: &Grid,
-    show: usize,
-) -> anyhow::Result<()> {
-    let objective = grid.objective;
-    let ranked = ragtune_results::ranked(records, objective, grid.select.max_context_tokens);
-    // The objective, then the table's fixed metrics (each once), at the objective's k.
-    let mut shown = vec![objective.metric];
-    for m in [Metric::Recall, Metric::Mrr, Metric::SpanRecall] {
-        if !shown.contains(&m) {
-            shown.push(m);
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    // With held-out questions, the objective on them follows the tuning columns.
-    let held = grid.select.holdout.is_some();
-    print_header(&mut out, &shown, objective, held)?;
-    for (i, (rec, row, _)) in ranked.iter().take(show).enumerate() {
-        let mut vals: Vec<String> = shown
-            .iter()
-            .map(|&m| format!("{:>11}", fmt(row.metrics.get(m))))
-            .collect();
-        let (ci, diff) = interval_cells(stats_of(stats, rec, row), objective.metric);
-        vals.insert(1, format!("{ci:>14}  {diff:>8}"));
-        if held {
-            let h = ragtune_results::held_out(rec, objective);
-            vals.insert(2, format!("{:>11}", fmt(h)));
-        }
-        writeln!(
-            out,
-            "{:>3}  {:<12}  {}  {:>7.0}  {:>7.2}  {}",
-            i + 1,
-            rec.config_id,
-            vals.join("  "),
-            row.context_tokens,
-            row.costs.query_ms_p50,
-            label_with_equivalents(rec)
-        )?;
-    }
-    let near = ranked
-        .iter()
-        .filter(|(rec, row, _)| stats_of(stats, rec, row).and_then(|s| s.near_best()) == Some(true))
-        .count();
-    writeln!(
-        out,
-        "95% CI: bootstrap over questions; Δ best: paired difference from the best; ≈: not significantly worse ({near} of {} setups)",
-        ranked.len()
-    )?;
-    if let (Some((best, _, hi)), Some((worst, _, lo))) = (ranked.first(), ranked.last())
-        && ranked.len() > 1
-    {
-        writeln!(
-            out,
-            "spread over {} setups: {objective} from {lo:.3} ({}) to {hi:.3} ({})",
-            ranked.len(),
-            worst.label,
-            best.label
-        )?;
-    }
-    Ok(())
 }

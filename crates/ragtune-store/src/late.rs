@@ -8,7 +8,7 @@
 
 use ragtune_core::{ChunkSet, ContentHasher, Embedder, TokenVectors, pool_span};
 
-use crate::error::{Result, SweepError};
+use crate::error::{Result, StoreError};
 use crate::store::{Stage, StageStore};
 
 /// The `tokens` entry key of one document under a model and window.
@@ -82,7 +82,7 @@ fn document(
     }
     let tv = e
         .token_vectors(text, window, overlap)
-        .map_err(|f| SweepError::embedding(e.namespace(), f))?;
+        .map_err(|f| StoreError::embedding(e.namespace(), f))?;
     if let Some(s) = store {
         s.put(Stage::Tokens, &k, &encode(&tv))?;
     }

@@ -41,18 +41,16 @@ use std::path::{Path, PathBuf};
 
 use ragtune_core::{
     ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
-    DEFAULT_HNSW_M, DEFAULT_RRF_K, Embedding, Fusion, IndexSpec, Normalization, Retriever, Setup,
-    VectorSpec,
+    DEFAULT_HNSW_M, DEFAULT_RRF_K, ENCODINGS, Embedding, Fusion, HnswBuild, IndexSpec,
+    Normalization, Retriever, Setup, VectorSpec,
 };
 use ragtune_corpus::CorpusSpec;
 use ragtune_eval::Objective;
-use ragtune_vector::HnswBuild;
 use serde::{Deserialize, Serialize};
-
-use crate::search::SearchSpec;
 use toml::Spanned;
 
-use crate::error::{Result, SweepError};
+use crate::error::{GridError, Result};
+use crate::search::SearchSpec;
 
 /// A retriever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -300,7 +298,7 @@ impl Checker<'_> {
         message: impl Into<String>,
     ) -> Result<T> {
         let (line, column) = line_col(self.text, span.start);
-        Err(SweepError::GridValue {
+        Err(GridError::Value {
             path: self.path.to_path_buf(),
             line,
             column,
@@ -370,12 +368,15 @@ impl Grid {
     /// Read and validate a grid file. Every problem that can be seen without doing work is
     /// reported here, with the file, line and column.
     pub fn load(path: &Path) -> Result<Grid> {
-        let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| GridError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
             let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default();
             let (line, column) = line_col(valid, at);
-            SweepError::GridSyntax {
+            GridError::Syntax {
                 path: path.to_path_buf(),
                 line,
                 column,
@@ -392,7 +393,7 @@ impl Grid {
     pub fn parse(path: &Path, text: String) -> Result<Grid> {
         let raw: RawGrid = toml::from_str(&text).map_err(|e| {
             let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
-            SweepError::GridSyntax {
+            GridError::Syntax {
                 path: path.to_path_buf(),
                 line,
                 column,
@@ -433,7 +434,7 @@ impl Grid {
             late_overlap: Some(late.1),
             tokenizer: raw.retrieval.tokenizer.as_deref().map(resolve),
             chunk_tokenizer: raw.retrieval.chunk_tokenizer.as_deref().map(|t| {
-                if ragtune_chunk::ENCODINGS.contains(&t) {
+                if ENCODINGS.contains(&t) {
                     t.to_string()
                 } else {
                     resolve(Path::new(t)).display().to_string()

@@ -23,7 +23,7 @@ use std::time::SystemTime;
 use ragtune_core::sha256_hex;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, SweepError};
+use crate::error::{Result, StoreError};
 
 /// The kinds of stage result the store keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -104,8 +104,8 @@ pub struct StageStore {
     counts: Mutex<BTreeMap<Stage, StoreCounts>>,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
-    move |e| SweepError::io(path, e)
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::io(path, e)
 }
 
 use ragtune_core::temp_path as temp_name;
@@ -113,7 +113,7 @@ use ragtune_core::temp_path as temp_name;
 /// Write `bytes` to `path` atomically ([`ragtune_core::write_atomic`]), with the path in
 /// the error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    ragtune_core::write_atomic(path, bytes).map_err(|e| SweepError::io(path, e))
+    ragtune_core::write_atomic(path, bytes).map_err(|e| StoreError::io(path, e))
 }
 
 /// The payload of a file entry, if its header, length and hash check out.
@@ -291,12 +291,12 @@ impl StageStore {
 
     /// Build folder entry `key` with `fill` (given an empty temporary folder), seal it
     /// with its checksums and move it into place. Returns the entry's folder.
-    pub fn put_dir(
+    pub fn put_dir<E: From<StoreError>>(
         &self,
         stage: Stage,
         key: &str,
-        fill: impl FnOnce(&Path) -> Result<()>,
-    ) -> Result<PathBuf> {
+        fill: impl FnOnce(&Path) -> Result<(), E>,
+    ) -> Result<PathBuf, E> {
         let dir = self.path(stage, &format!("{key}.d"));
         let parent = dir.parent().expect("entries have a parent");
         std::fs::create_dir_all(parent).map_err(io(parent))?;
@@ -304,7 +304,7 @@ impl StageStore {
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         let sealed = fill(&tmp).and_then(|()| {
             let sums = checksums(&tmp).map_err(io(&tmp))?;
-            write_atomic(&tmp.join(CHECKSUMS), sums.as_bytes())
+            Ok(write_atomic(&tmp.join(CHECKSUMS), sums.as_bytes())?)
         });
         if let Err(e) = sealed {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -314,10 +314,7 @@ impl StageStore {
         if std::fs::rename(&tmp, &dir).is_err() {
             let _ = std::fs::remove_dir_all(&tmp);
             if !dir.join(CHECKSUMS).is_file() {
-                return Err(SweepError::Run {
-                    path: dir,
-                    message: "could not move the new store entry into place".into(),
-                });
+                return Err(StoreError::Placement { path: dir }.into());
             }
         }
         self.count(stage, |c| c.writes += 1);
@@ -515,7 +512,7 @@ mod tests {
             .put_dir(Stage::Bm25, "k1", |tmp| {
                 std::fs::write(tmp.join("a"), b"one").unwrap();
                 std::fs::write(tmp.join("b"), b"two").unwrap();
-                Ok(())
+                Ok::<(), StoreError>(())
             })
             .unwrap();
         assert_eq!(s.get_dir(Stage::Bm25, "k1"), Some(dir.clone()));
@@ -524,10 +521,7 @@ mod tests {
         assert!(!dir.exists());
         // A failing build leaves nothing behind.
         let failed = s.put_dir(Stage::Bm25, "k2", |_| {
-            Err(SweepError::Run {
-                path: "x".into(),
-                message: "no".into(),
-            })
+            Err(StoreError::Placement { path: "x".into() })
         });
         assert!(failed.is_err());
         assert_eq!(

@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let path = std::path::Path::new("/nonexistent/fuzz.toml");
-    if let Err(e) = ragtune_sweep::Grid::parse(path, text.to_string()) {
+    if let Err(e) = ragtune_grid::Grid::parse(path, text.to_string()) {
         let message = e.to_string();
         assert!(message.starts_with("/nonexistent/"), "{message}");
     }

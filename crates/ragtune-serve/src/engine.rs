@@ -12,25 +12,24 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ragtune_core::{ChunkSet, Corpus, Embedder, IndexSpec, Question, Setup};
-use ragtune_eval::{BestSetup, PointRecord};
+use ragtune_core::{ChunkSet, Corpus, Embedder, Question, Setup};
 use ragtune_lexical::Bm25Index;
 use ragtune_retrieve::Trace;
 use ragtune_retrieve::{Component as Ranker, Query, Retriever};
 use ragtune_vector::{HnswIndex, Vectors};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::embedcache::cached_vector;
-use crate::error::{Result, SweepError};
-use crate::exec::{Executor, HNSW_BASE, Silent};
-use crate::grid::Grid;
-use crate::models::{Models, OnnxModels};
-use crate::record::{Manifest, RunDir};
-use crate::store::StageStore;
-use crate::sweep::{SweepOptions, prepare};
+use ragtune_grid::Grid;
+use ragtune_store::{StageStore, cached_vector};
+use ragtune_sweep::{
+    Executor, HNSW_BASE, Manifest, Models, OnnxModels, Result, RunDir, Silent, SweepError,
+    SweepOptions, prepare, resolve_point,
+};
 
 /// One retriever's view of a hit.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Component {
     /// 1-based rank in that retriever's list.
     pub rank: usize,
@@ -39,7 +38,8 @@ pub struct Component {
 }
 
 /// A retrieved chunk as served.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SearchHit {
     /// 1-based rank.
     pub rank: usize,
@@ -62,7 +62,8 @@ pub struct SearchHit {
 }
 
 /// The answer to one query.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SearchResponse {
     /// The setup that answered.
     pub config_id: String,
@@ -107,99 +108,6 @@ struct VectorSide {
     hnsw: Option<(HnswIndex, usize)>,
 }
 
-fn run_err(path: &Path, message: impl Into<String>) -> SweepError {
-    SweepError::Run {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
-}
-
-/// The setup named by `config`: `None` → the run's best.toml; a file → a best.toml; else a
-/// config id of the run.
-pub fn resolve_point(run: &RunDir, config: Option<&str>) -> Result<Setup> {
-    let from_best = |path: &Path| -> Result<Setup> {
-        let text = std::fs::read_to_string(path).map_err(|e| SweepError::io(path, e))?;
-        let best: BestSetup =
-            toml::from_str(&text).map_err(|e| run_err(path, e.message().to_string()))?;
-        Ok(best.point)
-    };
-    match config {
-        None => {
-            let p = run.path().join("best.toml");
-            if !p.is_file() {
-                return Err(run_err(
-                    &p,
-                    "missing: the sweep chose no best setup; pass --config CONFIG_ID",
-                ));
-            }
-            from_best(&p)
-        }
-        Some(c) if Path::new(c).is_file() => from_best(Path::new(c)),
-        Some(id) => Ok(read_point(run, &listed_id(run, id)?)?.point),
-    }
-}
-
-/// The id setup `id` is listed under in the run: `id` itself, or, for a setup whose chunk
-/// set came out identical to another setup's (the sweep scores those once, under the
-/// first), that setup's id, with a warning. Unknown ids fail as [`read_point`] does.
-pub fn listed_id(run: &RunDir, id: &str) -> Result<String> {
-    if point_path(run, id).is_some() {
-        return Ok(id.to_string());
-    }
-    let missing = unknown_id(run, id)?;
-    let label = run
-        .read_manifest()
-        .ok()
-        .and_then(|m| Grid::parse(&m.grid_path, m.grid_text).ok())
-        .and_then(|g| g.points.into_iter().find(|p| p.config_id() == id))
-        .map(|p| p.label());
-    let Some(label) = label else {
-        return Err(missing);
-    };
-    match run
-        .read_points()?
-        .into_iter()
-        .find(|p| p.equivalent.contains(&label))
-    {
-        Some(twin) => {
-            tracing::warn!(
-                "{id} ({label}) made the same chunk set as {} ({}): using that setup, whose results are its results",
-                twin.config_id,
-                twin.label
-            );
-            Ok(twin.config_id)
-        }
-        None => Err(missing),
-    }
-}
-
-/// `points/<id>.json`, when the run has it.
-fn point_path(run: &RunDir, id: &str) -> Option<std::path::PathBuf> {
-    let path = run.path().join("points").join(format!("{id}.json"));
-    (path.is_file() && !id.contains('/')).then_some(path)
-}
-
-/// The error for an id the run has no point for, listing some valid ids.
-fn unknown_id(run: &RunDir, id: &str) -> Result<SweepError> {
-    let ids: Vec<String> = run.config_ids()?.into_iter().take(5).collect();
-    Ok(run_err(
-        run.path(),
-        format!(
-            "no setup with config id {id:?} in this run (some ids: {})",
-            ids.join(", ")
-        ),
-    ))
-}
-
-/// Read `points/<id>.json`, listing some valid ids when it is missing.
-pub fn read_point(run: &RunDir, id: &str) -> Result<PointRecord> {
-    let Some(path) = point_path(run, id) else {
-        return Err(unknown_id(run, id)?);
-    };
-    let bytes = std::fs::read(&path).map_err(|e| SweepError::io(&path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| run_err(&path, e.to_string()))
-}
-
 /// The scored HNSW graph: the run folder's copy, else the store's, else (never for a
 /// run the store still backs) a rebuild.
 fn load_graph(
@@ -209,18 +117,18 @@ fn load_graph(
     vectors: &Vectors,
     setup: &Setup,
 ) -> Result<HnswIndex> {
-    let key = &ex.plan.nodes[node].key;
+    let key = &ex.plan().nodes[node].key;
     let kept = run.path().join("index").join("hnsw").join(key);
     if kept.is_dir() {
         return Ok(HnswIndex::load(&kept, HNSW_BASE, vectors.dim)?);
     }
-    let Some(IndexSpec::Hnsw {
-        m, ef_construction, ..
-    }) = setup.retriever.vector().map(|v| v.index)
-    else {
-        unreachable!("only hnsw setups have a graph node")
+    let Some(shape) = setup.retriever.hnsw() else {
+        return Err(SweepError::Run {
+            path: kept,
+            message: format!("{} is not searched by HNSW", setup.label()),
+        });
     };
-    let (index, _) = ex.hnsw(node, vectors, (m, ef_construction))?;
+    let (index, _) = ex.hnsw(node, vectors, shape.build())?;
     Ok(index)
 }
 
@@ -271,9 +179,9 @@ impl Engine {
         let vector = match (nodes.vector, point.model()) {
             (Some(v), Some(model)) => {
                 let vectors = ex.vectors(v.vectors, model, &set)?;
-                let hnsw = match (v.hnsw, point.retriever.vector().map(|v| v.index)) {
-                    (Some(h), Some(IndexSpec::Hnsw { ef_search, .. })) => {
-                        Some((load_graph(&ex, &run, h, &vectors, &point)?, ef_search))
+                let hnsw = match (v.hnsw, point.retriever.hnsw()) {
+                    (Some(h), Some(shape)) => {
+                        Some((load_graph(&ex, &run, h, &vectors, &point)?, shape.ef_search))
                     }
                     _ => None,
                 };

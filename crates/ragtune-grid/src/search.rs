@@ -1,19 +1,7 @@
 //! The `[search]` table: how much of the grid to run, and when to stop.
 
+pub use ragtune_eval::Strategy;
 use serde::{Deserialize, Serialize};
-
-/// How the grid is searched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    /// Every setup on all the data (what a grid without `[search]` does).
-    Full,
-    /// Successive halving: every setup on a screen, the best 1/eta on a sample eta
-    /// times larger, and so on; the survivors on all the data.
-    Halving,
-    /// One dimension group at a time, freezing each winner.
-    Staged,
-}
 
 /// The dimension groups a staged search can vary: each names part of a setup.
 /// Dimensions no group names join the last group.

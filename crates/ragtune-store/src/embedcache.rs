@@ -5,7 +5,7 @@ use ragtune_core::{ContentHasher, Embedder, f32s_to_le_bytes};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::decode_vectors;
-use crate::error::{Result, SweepError};
+use crate::error::{Result, StoreError};
 use crate::store::{Stage, StageStore};
 
 /// Cache accounting for one call of [`embed_cached`].
@@ -135,7 +135,7 @@ pub fn embed_cached(
     let (embedded, stored) = embed_and_store(embedder, store, &batch, &missing, &mut out, progress);
     // A store error first: the embedding failure it caused is only its consequence.
     stored?;
-    embedded.map_err(|f| SweepError::embedding(ns, f))?;
+    embedded.map_err(|f| StoreError::embedding(ns, f))?;
     stats.misses = missing.len() as u64;
     stats.embedded_tokens = {
         use rayon::prelude::*;

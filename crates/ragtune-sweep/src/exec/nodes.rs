@@ -1,0 +1,427 @@
+//! The per-node layer: each stage node read from the store when it is there, else
+//! computed and stored (chunk sets, BM25 indexes, embeddings, vectors, HNSW graphs,
+//! rankings).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ragtune_core::{Batching, ChunkSet, Embedder, Embedding, Ranking};
+use ragtune_eval::Costs;
+use ragtune_lexical::Bm25Index;
+use ragtune_retrieve::{Component, Query};
+use ragtune_vector::{HnswIndex, HnswParams, Vectors};
+use rayon::prelude::*;
+
+use crate::error::{Result, SweepError};
+use crate::plan::NodeKind;
+use crate::record::EmbedRecord;
+use ragtune_store::codec::{self, StoredRankings};
+use ragtune_store::{CacheStats, embed_cached};
+use ragtune_store::{Stage, StoreError};
+
+use super::{Executor, HNSW_BASE};
+
+impl Executor<'_> {
+    /// Node `i`'s chunk set and token counts (only the chunks the screen keeps, with a
+    /// screen): read back, or chunked and stored.
+    pub fn chunk_set(&self, i: usize) -> Result<(ChunkSet, Vec<u32>)> {
+        let (set, counts) = self.whole_chunk_set(i)?;
+        Ok(match self.screen {
+            Some(screen) => screen.apply(set, counts),
+            None => (set, counts),
+        })
+    }
+
+    /// Node `i`'s chunk set over the whole corpus.
+    pub(super) fn whole_chunk_set(&self, i: usize) -> Result<(ChunkSet, Vec<u32>)> {
+        let node = &self.plan.nodes[i];
+        let doc_lens: Vec<usize> = self.corpus.docs.iter().map(|d| d.text.len()).collect();
+        if let Some(got) = self
+            .get(Stage::Chunks, &node.key)
+            .and_then(|b| codec::decode_chunks(&b, &doc_lens))
+        {
+            self.count(NodeKind::Chunks, true);
+            return Ok(got);
+        }
+        let spec = self.spec_of(i);
+        self.rep.add("chunk", self.corpus.docs.len() as u64);
+        let (set, counts) = ragtune_chunk::chunk_corpus_counted(
+            self.corpus,
+            &spec,
+            Some(self.sizer),
+            self.tokenizer,
+            &|n| self.rep.inc("chunk", n as u64),
+        )?;
+        self.put(
+            Stage::Chunks,
+            &node.key,
+            &codec::encode_chunks(&set, &counts),
+        )?;
+        self.count(NodeKind::Chunks, false);
+        Ok((set, counts))
+    }
+
+    pub(super) fn texts<'c>(&'c self, set: &'c ChunkSet) -> Vec<std::borrow::Cow<'c, str>> {
+        (0..set.len())
+            .map(|i| set.index_text(self.corpus, i))
+            .collect()
+    }
+
+    /// Node `i`'s BM25 index with its build cost: opened from the store, or built.
+    pub fn bm25_index(&self, i: usize, set: &ChunkSet) -> Result<(Bm25Index, Costs)> {
+        let key = &self.plan.nodes[i].key;
+        if let Some(dir) = self.store.and_then(|s| s.get_dir(Stage::Bm25, key))
+            && let Some(costs) = read_costs(&dir)
+            && let Ok(index) = Bm25Index::open(&dir)
+            && index.len() == set.len() as u64
+        {
+            self.count(NodeKind::Bm25, true);
+            return Ok((index, costs));
+        }
+        let texts = self.texts(set);
+        let t = Instant::now();
+        let borrowed = || texts.iter().map(|t| std::borrow::Cow::Borrowed(t.as_ref()));
+        let (index, costs) = match self.store {
+            None => {
+                let index = Bm25Index::build_in_ram(borrowed())?;
+                let costs = Costs {
+                    index_seconds: t.elapsed().as_secs_f64(),
+                    index_bytes: index.size_bytes(),
+                    ..Costs::default()
+                };
+                (index, costs)
+            }
+            Some(store) => {
+                let dir = store.put_dir(Stage::Bm25, key, |tmp| {
+                    drop(Bm25Index::build_in_dir(tmp, borrowed())?);
+                    write_costs(tmp, t.elapsed().as_secs_f64(), dir_bytes(tmp))
+                })?;
+                let costs = read_costs(&dir).unwrap_or_default();
+                (Bm25Index::open(&dir)?, costs)
+            }
+        };
+        self.count(NodeKind::Bm25, false);
+        Ok((index, costs))
+    }
+
+    pub(super) fn embedder(&self, model: &str) -> Result<Arc<dyn Embedder>> {
+        self.models.load(model)
+    }
+
+    pub(crate) fn embed(&self, what: &str, model: &str, texts: &[&str]) -> Result<Vec<f32>> {
+        let e = self.embedder(model)?;
+        self.rep.add("embed", texts.len() as u64);
+        let t = Instant::now();
+        let (data, stats) = embed_cached(
+            e.as_ref(),
+            self.store,
+            texts,
+            &|n| self.rep.inc("embed", n as u64),
+            &|t| u64::from(ragtune_chunk::count_tokens(self.tokenizer, t)),
+        )?;
+        if let Some(b) = &self.budget {
+            b.add_tokens(stats.embedded_tokens);
+        }
+        let truncated = e
+            .count_truncated(texts)
+            .map_err(|f| SweepError::embedding(model, f))? as u64;
+        self.record_embed(
+            what,
+            (model, e.batching()),
+            texts.len(),
+            stats,
+            truncated,
+            t,
+        );
+        Ok(data)
+    }
+
+    /// Record one embedding request of `n` texts by model `model` (as the grid names it),
+    /// cut into inference calls by `batching`, started at `t`.
+    pub(super) fn record_embed(
+        &self,
+        what: &str,
+        (model, batching): (&str, Option<Batching>),
+        n: usize,
+        s: CacheStats,
+        truncated: u64,
+        t: Instant,
+    ) {
+        self.embeds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(EmbedRecord {
+                what: what.to_string(),
+                model: self
+                    .infos
+                    .get(model)
+                    .map_or(model, |i| &i.record.name)
+                    .to_string(),
+                texts: n as u64,
+                cache_hits: s.hits,
+                cache_misses: s.misses,
+                embedded_tokens: s.embedded_tokens,
+                truncated,
+                seconds: t.elapsed().as_secs_f64(),
+                batch_size: match batching {
+                    Some(Batching::Texts(n)) => Some(n),
+                    _ => None,
+                },
+                batch_tokens: match batching {
+                    Some(Batching::Tokens(n)) => Some(n),
+                    _ => None,
+                },
+            });
+    }
+
+    /// How vectors node `i` embeds its chunks.
+    pub(super) fn embedding_of(&self, i: usize) -> Embedding {
+        self.plan
+            .setups
+            .iter()
+            .find(|s| s.vector.is_some_and(|v| v.vectors == i))
+            .and_then(|s| s.setup.retriever.vector())
+            .map_or(Embedding::Standalone, |v| v.embedding)
+    }
+
+    /// `set`'s late-chunked vectors under `model` (each document run once, through the
+    /// store's `tokens` table), accounted like any embedding: in documents, and in the
+    /// tokens run.
+    pub(super) fn embed_late(
+        &self,
+        what: &str,
+        model: &str,
+        set: &ChunkSet,
+        window: (usize, usize),
+    ) -> Result<Vec<f32>> {
+        let e = self.embedder(model)?;
+        self.rep.add("embed", set.len() as u64);
+        let t = Instant::now();
+        let (data, s) =
+            ragtune_store::chunk_vectors(e.as_ref(), self.store, self.corpus, set, window, &|n| {
+                self.rep.inc("embed", n as u64)
+            })
+            .map_err(|err| match err {
+                // Name the model as the grid does, not by its cache namespace.
+                StoreError::Embedding { failure, .. } => SweepError::embedding(model, failure),
+                other => other.into(),
+            })?;
+        if let Some(b) = &self.budget {
+            b.add_tokens(s.tokens);
+        }
+        let stats = CacheStats {
+            hits: s.hits,
+            misses: s.misses,
+            embedded_tokens: s.tokens,
+        };
+        // Late chunking runs one window per inference call.
+        self.record_embed(
+            &format!("{what} late"),
+            (model, Some(Batching::Texts(1))),
+            set.len(),
+            stats,
+            0,
+            t,
+        );
+        Ok(data)
+    }
+
+    /// The questions' vectors under `model` (embedded once per run, through the cache).
+    pub fn question_vectors(&self, model: &str) -> Result<Arc<Vectors>> {
+        if let Some(v) = self.lock_qv().get(model) {
+            return Ok(v.clone());
+        }
+        let texts: Vec<&str> = self
+            .corpus
+            .questions
+            .iter()
+            .map(|q| q.text.as_str())
+            .collect();
+        let data = self.embed("questions", model, &texts)?;
+        let dim = self.embedder(model)?.dim();
+        let v = Arc::new(Vectors::new(dim, data)?);
+        self.lock_qv().insert(model.to_string(), v.clone());
+        Ok(v)
+    }
+
+    pub(super) fn lock_qv(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Vectors>>> {
+        self.question_vectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Node `i`'s embeddings of `set` under `model`: read back, or embedded and stored.
+    pub fn vectors(&self, i: usize, model: &str, set: &ChunkSet) -> Result<Vectors> {
+        let key = &self.plan.nodes[i].key;
+        // The dimension is the model's declared one, else what the stored matrix holds
+        // (the key pins the model, so a stored matrix has the model's dimension).
+        let declared = self.infos.get(model).and_then(|m| m.record.dim);
+        if let Some(bytes) = self.get(Stage::Vectors, key)
+            && let Some(dim) = declared.or_else(|| {
+                (!set.is_empty())
+                    .then(|| bytes.len() / 4 / set.len())
+                    .filter(|&d| d > 0)
+            })
+            && let Some(data) = codec::decode_vectors(&bytes, set.len(), dim)
+        {
+            self.count_hit(i, NodeKind::Vectors);
+            return Ok(Vectors::new(dim, data)?);
+        }
+        let data = match self.embedding_of(i) {
+            Embedding::Late { window, overlap } => {
+                self.embed_late(&set_label(self, i), model, set, (window, overlap))?
+            }
+            Embedding::Standalone => {
+                let texts = self.texts(set);
+                let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+                self.embed(&set_label(self, i), model, &refs)?
+            }
+        };
+        let v = Vectors::new(self.embedder(model)?.dim(), data)?;
+        self.put(Stage::Vectors, key, &codec::encode_vectors(&v.data))?;
+        self.count(NodeKind::Vectors, false);
+        Ok(v)
+    }
+
+    /// Node `i`'s HNSW graph with its build cost: loaded from the store, or built with `M`
+    /// = `m` and `ef_construction` the way the grid's `hnsw_build` says (and stored, so
+    /// that serving answers from the very graph that was scored).
+    pub fn hnsw(
+        &self,
+        i: usize,
+        vectors: &Vectors,
+        (m, ef_construction): (usize, usize),
+    ) -> Result<(HnswIndex, Costs)> {
+        let params = HnswParams {
+            m,
+            ef_construction,
+            build: self.grid.hnsw_build(),
+        };
+        let key = &self.plan.nodes[i].key;
+        if let Some(dir) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key))
+            && let Some(costs) = read_costs(&dir)
+            && let Ok(index) = HnswIndex::load(&dir, HNSW_BASE, vectors.dim)
+        {
+            self.count_hit(i, NodeKind::Hnsw);
+            return Ok((index, costs));
+        }
+        self.rep.add("hnsw", 1);
+        let t = Instant::now();
+        let index = HnswIndex::build(vectors, params);
+        let costs = Costs {
+            index_seconds: t.elapsed().as_secs_f64(),
+            // Vector data plus layer-0 links (2M per node, 4 bytes each): an estimate.
+            index_bytes: vectors.size_bytes() + (vectors.len() * 2 * params.m * 4) as u64,
+            ..Costs::default()
+        };
+        let mut index = index;
+        if let Some(store) = self.store {
+            let dir = store.put_dir(Stage::Hnsw, key, |tmp| {
+                index.dump(tmp, HNSW_BASE)?;
+                write_costs(tmp, costs.index_seconds, costs.index_bytes)
+            })?;
+            // Rank with the graph as stored: if a concurrent sweep sealed this entry
+            // first, that graph is the one kept, and the rankings must come from it.
+            index = HnswIndex::load(&dir, HNSW_BASE, vectors.dim)?;
+        }
+        self.rep.inc("hnsw", 1);
+        self.count(NodeKind::Hnsw, false);
+        Ok((index, costs))
+    }
+
+    /// Rank every question with `component`, timing each.
+    pub(super) fn rank_all(
+        &self,
+        component: Component,
+        qv: Option<&Vectors>,
+        costs: Costs,
+    ) -> Result<StoredRankings> {
+        let depth = self.grid.depth;
+        let qs = &self.corpus.questions;
+        self.rep.add("rank", qs.len() as u64);
+        let out: Vec<(Ranking, f64)> = (0..qs.len())
+            .into_par_iter()
+            .map(|qi| {
+                let q = Query {
+                    text: &qs[qi].text,
+                    vector: qv.map(|v| v.row(qi)),
+                };
+                let t = Instant::now();
+                let r = component.rank(&q, depth)?;
+                self.rep.inc("rank", 1);
+                Ok((r, t.elapsed().as_secs_f64() * 1e3))
+            })
+            .collect::<Result<_>>()?;
+        let (rankings, ms) = out.into_iter().unzip();
+        Ok(StoredRankings {
+            costs,
+            ms,
+            rankings,
+        })
+    }
+
+    pub(super) fn stored_rankings(&self, i: usize) -> Option<StoredRankings> {
+        let r = self
+            .get(Stage::Rankings, &self.plan.nodes[i].key)
+            .and_then(|b| codec::decode_rankings(&b))
+            .filter(|r| r.rankings.len() == self.corpus.questions.len());
+        if r.is_some() {
+            self.count(NodeKind::Rankings, true);
+        }
+        r
+    }
+
+    pub(super) fn computed_rankings(
+        &self,
+        i: usize,
+        r: StoredRankings,
+    ) -> Result<Arc<StoredRankings>> {
+        self.put(
+            Stage::Rankings,
+            &self.plan.nodes[i].key,
+            &codec::encode_rankings(&r),
+        )?;
+        self.count(NodeKind::Rankings, false);
+        Ok(Arc::new(r))
+    }
+}
+
+pub(crate) fn set_label(ex: &Executor, vectors_node: usize) -> String {
+    ex.plan
+        .setups
+        .iter()
+        .find(|s| s.vector.is_some_and(|v| v.vectors == vectors_node))
+        .map_or_else(String::new, |s| s.setup.chunk.to_string())
+}
+
+const COSTS_FILE: &str = "BUILD.json";
+
+fn write_costs(dir: &std::path::Path, seconds: f64, bytes: u64) -> Result<()> {
+    let text = serde_json::json!({ "index_seconds": seconds, "index_bytes": bytes }).to_string();
+    Ok(ragtune_store::write_atomic(
+        &dir.join(COSTS_FILE),
+        text.as_bytes(),
+    )?)
+}
+
+fn read_costs(dir: &std::path::Path) -> Option<Costs> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(COSTS_FILE)).ok()?).ok()?;
+    Some(Costs {
+        index_seconds: v["index_seconds"].as_f64()?,
+        index_bytes: v["index_bytes"].as_u64()?,
+        ..Costs::default()
+    })
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|it| {
+            it.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,180 @@
+//! A grid's inputs loaded and checked before any work: the corpus, the models'
+//! identities, the counting tokenizer and the chunk sizer, and the plan built from
+//! their fingerprints. Every user mistake surfaces here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ragtune_chunk::{Sizer, load_plain_tokenizer};
+use ragtune_core::Corpus;
+use ragtune_embed::{BatchSize, Device, EmbedOptions};
+use ragtune_grid::Grid;
+use ragtune_store::StageStore;
+use tokenizers::Tokenizer;
+
+use crate::error::{Result, SweepError};
+use crate::models::{ModelInfo, Models};
+use crate::plan::{Plan, PlanInputs};
+
+/// How to run a sweep.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    /// Folder with `onnxruntime/` and the bundled models.
+    pub models_dir: PathBuf,
+    /// Stage store folder (the embedding cache is one of its tables); `None` disables it.
+    pub cache_dir: Option<PathBuf>,
+    /// Threads for rayon and ONNX Runtime.
+    pub threads: usize,
+    /// ONNX Runtime sessions running batches side by side, `threads` split between them.
+    pub sessions: usize,
+    /// CPU or CUDA.
+    pub device: Device,
+    /// Texts or padded tokens per inference call, or `auto`.
+    pub batch_size: BatchSize,
+    /// ragtune version, for the manifest.
+    pub version: String,
+    /// git commit of the build, for the manifest.
+    pub git_commit: String,
+}
+
+impl SweepOptions {
+    /// The embedder options these sweep options imply.
+    pub fn embed_options(&self) -> EmbedOptions {
+        EmbedOptions {
+            models_dir: self.models_dir.clone(),
+            threads: self.threads,
+            sessions: self.sessions,
+            device: self.device,
+            batch_size: self.batch_size,
+        }
+    }
+
+    /// The stage store, opened.
+    pub fn store(&self) -> Result<Option<StageStore>> {
+        Ok(self
+            .cache_dir
+            .as_deref()
+            .map(StageStore::open)
+            .transpose()?)
+    }
+}
+
+/// A grid's inputs, loaded and checked, and its plan.
+pub struct Prepared {
+    /// The corpus.
+    pub corpus: Corpus,
+    /// Each model's identity, by grid name.
+    pub infos: BTreeMap<String, ModelInfo>,
+    /// The counting tokenizer (shared with `sizer` when that counts in it too).
+    pub tokenizer: std::sync::Arc<Tokenizer>,
+    /// Where the counting tokenizer came from.
+    pub tokenizer_path: PathBuf,
+    /// What token chunkers count in (`chunk_tokenizer`, else the counting tokenizer).
+    pub sizer: Sizer,
+    /// The plan.
+    pub plan: Plan,
+}
+
+/// The tokenizer that sizes `tokens` chunks and counts context tokens: `[retrieval]
+/// tokenizer`, else the first model's, else all-minilm-l6-v2's in the models folder.
+pub fn counting_tokenizer_path(
+    grid: &Grid,
+    infos: &BTreeMap<String, ModelInfo>,
+    models_dir: &Path,
+) -> PathBuf {
+    let first = grid
+        .models()
+        .first()
+        .and_then(|m| infos.get(m)?.tokenizer.clone());
+    grid.retrieval
+        .tokenizer
+        .clone()
+        .or(first)
+        .unwrap_or_else(|| models_dir.join("all-minilm-l6-v2").join("tokenizer.json"))
+}
+
+/// Load and check everything `grid` needs (every user mistake surfaces here, before any
+/// work), and plan it. `tokenizer` overrides the counting tokenizer (serving uses the
+/// one its sweep used).
+pub fn prepare(
+    grid: &Grid,
+    models: &dyn Models,
+    models_dir: &Path,
+    tokenizer: Option<&Path>,
+) -> Result<Prepared> {
+    let corpus = ragtune_corpus::load(&grid.corpus).map_err(|source| SweepError::GridCorpus {
+        grid: grid.path.clone(),
+        source,
+    })?;
+    let infos: BTreeMap<String, ModelInfo> = grid
+        .models()
+        .into_iter()
+        .map(|m| Ok((m.clone(), models.info(&m)?)))
+        .collect::<Result<_>>()?;
+    let tokenizer_path = tokenizer.map_or_else(
+        || counting_tokenizer_path(grid, &infos, models_dir),
+        Path::to_path_buf,
+    );
+    let (tokenizer, bytes) = load_counting_tokenizer(&tokenizer_path)?;
+    let tokenizer = std::sync::Arc::new(tokenizer);
+    let (sizer, sizer_id) = match &grid.retrieval.chunk_tokenizer {
+        Some(name) => (Sizer::load(name)?, Some(sizer_identity(name)?)),
+        None => (Sizer::Hf(tokenizer.clone()), None),
+    };
+    for spec in grid.chunk_specs() {
+        ragtune_chunk::validate(&spec, Some(&sizer))?;
+    }
+    let mut inputs = plan_inputs(&corpus, &bytes, &infos);
+    inputs.chunk_sizer = sizer_id;
+    let plan = Plan::build(grid, inputs);
+    Ok(Prepared {
+        corpus,
+        infos,
+        tokenizer,
+        tokenizer_path: tokenizer_path.canonicalize().unwrap_or(tokenizer_path),
+        sizer,
+        plan,
+    })
+}
+
+/// What identifies a chunk sizer in keys: an encoding's name, or a tokenizer file's sha256.
+fn sizer_identity(name: &str) -> Result<String> {
+    if ragtune_chunk::ENCODINGS.contains(&name) {
+        return Ok(name.to_string());
+    }
+    let path = Path::new(name);
+    let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+    Ok(ragtune_core::sha256_hex(&bytes))
+}
+
+/// The fingerprints a plan's keys are made of.
+pub fn plan_inputs(
+    corpus: &Corpus,
+    tokenizer_bytes: &[u8],
+    infos: &BTreeMap<String, ModelInfo>,
+) -> PlanInputs {
+    PlanInputs {
+        docs: corpus.docs_fingerprint(),
+        questions: corpus.questions_fingerprint(),
+        corpus: corpus.fingerprint(),
+        tokenizer: ragtune_core::sha256_hex(tokenizer_bytes),
+        chunk_sizer: None,
+        screen: None,
+        models: infos
+            .iter()
+            .map(|(name, i)| (name.clone(), i.namespace.clone()))
+            .collect(),
+    }
+}
+
+/// Load the counting tokenizer with a clear error.
+pub fn load_counting_tokenizer(path: &std::path::Path) -> Result<(Tokenizer, Vec<u8>)> {
+    if !path.is_file() {
+        return Err(SweepError::Run {
+            path: path.to_path_buf(),
+            message: "tokenizer not found: context_tokens and `tokens` chunkers need a tokenizer.json; run models/fetch.sh or set [retrieval] tokenizer".into(),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+    Ok((load_plain_tokenizer(path)?, bytes))
+}
