@@ -119,7 +119,7 @@ def main():
         "scripts/reference_runs.sh",
         "```",
         "",
-        "Metric definitions are in the README. Chunk sizes count BERT WordPiece tokens. `paraphrase-minilm-l3-v2` reads at most 128 tokens and `all-minilm-l6-v2` 256, so larger chunks are embedded truncated (counted below) while BM25 and the span metrics see the whole chunk.",
+        "Metric definitions are in docs/usage.md (\"Metrics\"). Chunk sizes count BERT WordPiece tokens. `paraphrase-minilm-l3-v2` reads at most 128 tokens and `all-minilm-l6-v2` 256, so larger chunks are embedded truncated (counted below) while BM25 and the span metrics see the whole chunk.",
         "",
     ]
     body = [report(r) for r in sys.argv[1:] if (pathlib.Path(r) / "results.parquet").exists()]
