@@ -11,13 +11,16 @@
 
 pub mod codec;
 mod embedcache;
+pub mod entry;
 mod error;
 mod late;
+mod stage;
 mod store;
 
 pub use embedcache::{CacheStats, cached_vector, embed_cached, text_key};
 pub use error::{Result, StoreError};
 pub use late::{LateStats, chunk_vectors};
 pub use store::{
-    GcReport, Stage, StageStore, StageUsage, StoreCounts, gc, history, usage, write_atomic,
+    GcReport, Stage, StageStore, StageUsage, StoreCounts, gc, history, place_dir, usage,
+    write_atomic,
 };

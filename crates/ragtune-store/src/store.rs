@@ -3,76 +3,33 @@
 //! Layout under the cache folder: `<stage>/<key[0..2]>/<key>` for a file entry and
 //! `<stage>/<key[0..2]>/<key>.d/` for a folder entry (a tantivy index, an HNSW dump).
 //!
-//! - A **file entry** is `RTS1`, the payload length (u64 LE), the payload's sha256, then
-//!   the payload. It is written to a temporary file, synced, and renamed into place.
-//! - A **folder entry** is built in a temporary folder, gets a `CHECKSUMS` file (name,
-//!   length and sha256 of every file), and is renamed into place.
+//! - A **file entry** (see [`crate::entry`] for its bytes) is written to a temporary file,
+//!   synced, and renamed into place.
+//! - A **folder entry** is built in a temporary folder, sealed with a `CHECKSUMS` file
+//!   (the binding to its stage and key, then the name, length and sha256 of every file),
+//!   and renamed into place.
 //!
-//! Every read checks the length and the hash. A damaged entry is reported once, removed,
-//! counted as corrupt, and recomputed by the caller: it is never used. A read refreshes
-//! the entry's modification time, which `ragtune cache gc` takes as its last use.
+//! Every read checks the length, the hash and that the entry was written under the stage
+//! and key it is read as. A damaged entry is reported once, removed, counted as corrupt,
+//! and recomputed by the caller: it is never used. An entry of an older format is removed
+//! and recomputed too, counted as outdated, not as damage. A read refreshes the entry's
+//! modification time, which `ragtune cache gc` takes as its last use.
 //!
 //! Two processes writing the same key write the same bytes, and a rename is atomic, so
-//! concurrent sweeps sharing one store never see a torn entry.
+//! concurrent sweeps sharing one store never see a torn entry; a writer whose rename
+//! loses the race verifies the winner's entry instead.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use ragtune_core::sha256_hex;
+use crate::entry::{self, CHECKSUMS, Verdict};
+pub use crate::stage::Stage;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
 
-/// The kinds of stage result the store keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    /// A chunk set with its token counts.
-    Chunks,
-    /// A tantivy BM25 index (folder).
-    Bm25,
-    /// One text's embedding under one model (the embedding cache).
-    Embed,
-    /// The embedding matrix of one chunk set under one model.
-    Vectors,
-    /// An HNSW graph (folder).
-    Hnsw,
-    /// One component's rankings of a question set, with per-question latency.
-    Rankings,
-    /// One document's token vectors under one model and late-chunking window.
-    Tokens,
-}
-
-impl Stage {
-    /// Every stored stage.
-    pub const ALL: [Stage; 7] = [
-        Stage::Chunks,
-        Stage::Bm25,
-        Stage::Embed,
-        Stage::Tokens,
-        Stage::Vectors,
-        Stage::Hnsw,
-        Stage::Rankings,
-    ];
-    /// Folder name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Chunks => "chunks",
-            Stage::Bm25 => "bm25",
-            Stage::Embed => "embed",
-            Stage::Vectors => "vectors",
-            Stage::Hnsw => "hnsw",
-            Stage::Rankings => "rankings",
-            Stage::Tokens => "tokens",
-        }
-    }
-}
-
-const MAGIC: &[u8; 4] = b"RTS1";
-const HEADER: usize = 4 + 8 + 32;
-const CHECKSUMS: &str = "CHECKSUMS";
 const STATS: &str = "stats.json";
 const STATS_LOCK: &str = "stats.lock";
 
@@ -93,6 +50,9 @@ pub struct StoreCounts {
     pub misses: u64,
     /// Entries found damaged (then removed and recomputed).
     pub corrupt: u64,
+    /// Entries of an older format found (then removed and recomputed; not damage).
+    #[serde(default)]
+    pub outdated: u64,
     /// Entries written.
     pub writes: u64,
 }
@@ -114,39 +74,6 @@ use ragtune_core::temp_path as temp_name;
 /// the error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     ragtune_core::write_atomic(path, bytes).map_err(|e| StoreError::io(path, e))
-}
-
-/// The payload of a file entry, if its header, length and hash check out.
-fn verify_file(bytes: &[u8]) -> Option<&[u8]> {
-    if bytes.len() < HEADER || &bytes[..4] != MAGIC {
-        return None;
-    }
-    let len = u64::from_le_bytes(bytes[4..12].try_into().ok()?) as usize;
-    let payload = &bytes[HEADER..];
-    if payload.len() != len || sha256_hex(payload) != hex_of(&bytes[12..HEADER]) {
-        return None;
-    }
-    Some(payload)
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `CHECKSUMS` of a folder: one `name length sha256` line per file, sorted.
-fn checksums(dir: &Path) -> std::io::Result<String> {
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == CHECKSUMS || !entry.file_type()?.is_file() {
-            continue;
-        }
-        let bytes = std::fs::read(entry.path())?;
-        lines.push(format!("{name} {} {}", bytes.len(), sha256_hex(&bytes)));
-    }
-    lines.sort();
-    Ok(lines.join("\n") + "\n")
 }
 
 fn touch(path: &Path) {
@@ -188,6 +115,7 @@ impl StageStore {
             t.hits += c.hits;
             t.misses += c.misses;
             t.corrupt += c.corrupt;
+            t.outdated += c.outdated;
             t.writes += c.writes;
         }
         let bytes = serde_json::to_vec_pretty(&totals).expect("counts serialise");
@@ -214,15 +142,38 @@ impl StageStore {
             .join(key)
     }
 
-    fn damaged(&self, stage: Stage, path: &Path) {
+    fn damaged(&self, stage: Stage, path: &Path, why: &str) {
         tracing::warn!(
-            "stage store: damaged {} entry {} is recomputed, not used",
+            "stage store: damaged {} entry {} ({why}) is recomputed, not used",
             stage.name(),
             path.display()
         );
-        let _ = std::fs::remove_file(path);
-        let _ = std::fs::remove_dir_all(path);
+        remove(path);
         self.count(stage, |c| c.corrupt += 1);
+    }
+
+    fn outdated(&self, stage: Stage, path: &Path) {
+        remove(path);
+        self.count(stage, |c| c.outdated += 1);
+    }
+
+    /// Count what `verdict` says of the entry at `path`: a hit, or the entry removed as
+    /// outdated or damaged.
+    fn judge<T>(&self, stage: Stage, path: &Path, verdict: Verdict<T>) -> Option<T> {
+        match verdict {
+            Verdict::Good(x) => {
+                self.count(stage, |c| c.hits += 1);
+                Some(x)
+            }
+            Verdict::Outdated => {
+                self.outdated(stage, path);
+                None
+            }
+            Verdict::Damaged(why) => {
+                self.damaged(stage, path, &why);
+                None
+            }
+        }
     }
 
     /// Whether entry `key` is present (its contents are checked when it is read).
@@ -241,17 +192,9 @@ impl StageStore {
             self.count(stage, |c| c.misses += 1);
             return None;
         };
-        match verify_file(&bytes) {
-            Some(payload) => {
-                touch(&path);
-                self.count(stage, |c| c.hits += 1);
-                Some(payload.to_vec())
-            }
-            None => {
-                self.damaged(stage, &path);
-                None
-            }
-        }
+        let payload = self.judge(stage, &path, entry::verify_file(&bytes, stage, key))?;
+        touch(&path);
+        Some(payload.to_vec())
     }
 
     /// Store `payload` as file entry `key`.
@@ -259,12 +202,7 @@ impl StageStore {
         let path = self.path(stage, key);
         let dir = path.parent().expect("entries have a parent");
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let mut bytes = Vec::with_capacity(HEADER + payload.len());
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&ragtune_core::sha256(payload));
-        bytes.extend_from_slice(payload);
-        write_atomic(&path, &bytes)?;
+        write_atomic(&path, &entry::encode(stage, key, payload))?;
         self.count(stage, |c| c.writes += 1);
         Ok(())
     }
@@ -272,21 +210,13 @@ impl StageStore {
     /// The verified folder entry `key`, or `None` (missing or damaged).
     pub fn get_dir(&self, stage: Stage, key: &str) -> Option<PathBuf> {
         let dir = self.path(stage, &format!("{key}.d"));
-        let Ok(want) = std::fs::read_to_string(dir.join(CHECKSUMS)) else {
+        if !dir.join(CHECKSUMS).is_file() {
             self.count(stage, |c| c.misses += 1);
             return None;
-        };
-        match checksums(&dir) {
-            Ok(got) if got == want => {
-                touch(&dir.join(CHECKSUMS));
-                self.count(stage, |c| c.hits += 1);
-                Some(dir)
-            }
-            _ => {
-                self.damaged(stage, &dir);
-                None
-            }
         }
+        self.judge(stage, &dir, entry::verify_dir(&dir, stage, key))?;
+        touch(&dir.join(CHECKSUMS));
+        Some(dir)
     }
 
     /// Build folder entry `key` with `fill` (given an empty temporary folder), seal it
@@ -303,23 +233,45 @@ impl StageStore {
         let tmp = temp_name(parent, key);
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         let sealed = fill(&tmp).and_then(|()| {
-            let sums = checksums(&tmp).map_err(io(&tmp))?;
+            let sums = entry::seal(&tmp, stage, key).map_err(io(&tmp))?;
             Ok(write_atomic(&tmp.join(CHECKSUMS), sums.as_bytes())?)
         });
         if let Err(e) = sealed {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e);
         }
-        // Another writer may have sealed the same entry first: keep theirs.
-        if std::fs::rename(&tmp, &dir).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-            if !dir.join(CHECKSUMS).is_file() {
-                return Err(StoreError::Placement { path: dir }.into());
-            }
-        }
+        place_dir(&tmp, &dir, stage, key)?;
         self.count(stage, |c| c.writes += 1);
         Ok(dir)
     }
+}
+
+/// Remove an entry, file or folder.
+fn remove(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_dir_all(path);
+}
+
+/// Move sealed folder `tmp` to `dir`. A rename that finds `dir` there lost a race with
+/// another writer of the same key (EEXIST, ENOTEMPTY): the winner's entry is kept when it
+/// verifies, and replaced by ours when it does not (a damaged or outdated leftover).
+pub fn place_dir(tmp: &Path, dir: &Path, stage: Stage, key: &str) -> Result<()> {
+    for _ in 0..3 {
+        if std::fs::rename(tmp, dir).is_ok() {
+            return Ok(());
+        }
+        if matches!(entry::verify_dir(dir, stage, key), Verdict::Good(())) {
+            let _ = std::fs::remove_dir_all(tmp);
+            return Ok(());
+        }
+        if dir.exists() {
+            remove(dir);
+        }
+    }
+    let _ = std::fs::remove_dir_all(tmp);
+    Err(StoreError::Placement {
+        path: dir.to_path_buf(),
+    })
 }
 
 /// One stored entry, for `cache stats` and `cache gc`.
@@ -413,18 +365,32 @@ pub fn usage(root: &Path) -> Result<Vec<StageUsage>> {
 }
 
 /// What `gc` removed and kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GcReport {
     /// Entries removed.
     pub removed: u64,
+    /// Of those, entries of an older format (removed whatever the size limit).
+    pub outdated: u64,
     /// Bytes removed.
     pub removed_bytes: u64,
     /// Bytes kept.
     pub kept_bytes: u64,
+    /// Entries that should have gone and could not be removed, each with why.
+    pub failed: Vec<String>,
+}
+
+impl GcReport {
+    /// Whether the store now holds at most what was asked, with nothing left that should
+    /// have gone.
+    pub fn complete(&self, max_bytes: u64) -> bool {
+        self.failed.is_empty() && self.kept_bytes <= max_bytes
+    }
 }
 
 /// Remove the least recently used entries until the store holds at most `max_bytes`.
-/// Temporary files left by killed writers are removed first.
+/// Temporary files left by killed writers and entries of an older format are removed
+/// first, whatever the limit. An entry that cannot be removed is reported, not skipped
+/// in silence.
 pub fn gc(root: &Path, max_bytes: u64) -> Result<GcReport> {
     let mut all = entries(root)?;
     all.sort_by_key(|e| e.used);
@@ -435,7 +401,8 @@ pub fn gc(root: &Path, max_bytes: u64) -> Result<GcReport> {
             .path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().contains(".tmp-"));
-        if total <= max_bytes && !stale_temp {
+        let outdated = e.stage.is_some() && !stale_temp && entry::is_outdated(&e.path);
+        if total <= max_bytes && !stale_temp && !outdated {
             continue;
         }
         let removed = if e.path.is_dir() {
@@ -443,10 +410,14 @@ pub fn gc(root: &Path, max_bytes: u64) -> Result<GcReport> {
         } else {
             std::fs::remove_file(&e.path)
         };
-        if removed.is_ok() {
-            total -= e.bytes;
-            report.removed += 1;
-            report.removed_bytes += e.bytes;
+        match removed {
+            Ok(()) => {
+                total -= e.bytes;
+                report.removed += 1;
+                report.outdated += u64::from(outdated);
+                report.removed_bytes += e.bytes;
+            }
+            Err(err) => report.failed.push(format!("{}: {err}", e.path.display())),
         }
     }
     report.kept_bytes = total;
@@ -456,6 +427,105 @@ pub fn gc(root: &Path, max_bytes: u64) -> Result<GcReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Write entry `key` of `stage` holding `what`, as a file or a folder.
+    fn put_any(s: &StageStore, stage: Stage, key: &str, what: &[u8]) {
+        if stage.is_folder() {
+            s.put_dir(stage, key, |tmp| {
+                std::fs::write(tmp.join("data"), what).unwrap();
+                Ok::<(), StoreError>(())
+            })
+            .unwrap();
+        } else {
+            s.put(stage, key, what).unwrap();
+        }
+    }
+
+    /// Read entry `key` of `stage` back: the payload, or the folder's data file.
+    fn get_any(s: &StageStore, stage: Stage, key: &str) -> Option<Vec<u8>> {
+        if stage.is_folder() {
+            s.get_dir(stage, key)
+                .map(|d| std::fs::read(d.join("data")).unwrap())
+        } else {
+            s.get(stage, key)
+        }
+    }
+
+    #[test]
+    fn an_entry_copied_over_another_key_of_any_stage_is_damage_never_used() {
+        // Every kind the store keeps, from its own list: kinds added later are covered.
+        for stage in Stage::ALL {
+            let d = tempfile::tempdir().unwrap();
+            let s = StageStore::open(d.path()).unwrap();
+            put_any(&s, stage, "aa01", b"first");
+            put_any(&s, stage, "aa02", b"second");
+            // A bad sync: entry aa01's bytes land under aa02's name, as a valid entry.
+            let suffix = if stage.is_folder() { ".d" } else { "" };
+            let one = s.path(stage, &format!("aa01{suffix}"));
+            let two = s.path(stage, &format!("aa02{suffix}"));
+            if stage.is_folder() {
+                std::fs::remove_dir_all(&two).unwrap();
+                std::fs::create_dir(&two).unwrap();
+                for f in std::fs::read_dir(&one).unwrap() {
+                    let f = f.unwrap().path();
+                    std::fs::copy(&f, two.join(f.file_name().unwrap())).unwrap();
+                }
+            } else {
+                std::fs::copy(&one, &two).unwrap();
+            }
+            assert_eq!(
+                get_any(&s, stage, "aa02"),
+                None,
+                "{stage:?}: another key's bytes used"
+            );
+            assert!(!two.exists(), "{stage:?}: the damaged entry is removed");
+            assert_eq!(get_any(&s, stage, "aa01").as_deref(), Some(&b"first"[..]));
+            let c = s.counts()[&stage];
+            assert_eq!((c.corrupt, c.hits, c.outdated), (1, 1, 0), "{stage:?}");
+        }
+    }
+
+    #[test]
+    fn an_entry_of_the_first_format_is_outdated_removed_and_collected() {
+        let d = tempfile::tempdir().unwrap();
+        let s = StageStore::open(d.path()).unwrap();
+        s.put(Stage::Chunks, "bb01", b"new").unwrap();
+        let old = s.path(Stage::Chunks, "bb02");
+        let mut v1 = b"RTS1".to_vec();
+        v1.extend_from_slice(&3u64.to_le_bytes());
+        v1.extend_from_slice(&ragtune_core::sha256(b"old"));
+        v1.extend_from_slice(b"old");
+        std::fs::write(&old, &v1).unwrap();
+        let report = gc(d.path(), u64::MAX).unwrap();
+        assert_eq!((report.removed, report.outdated), (1, 1), "{report:?}");
+        assert!(!old.exists() && s.get(Stage::Chunks, "bb01").is_some());
+        std::fs::write(&old, &v1).unwrap();
+        assert_eq!(s.get(Stage::Chunks, "bb02"), None);
+        let c = s.counts()[&Stage::Chunks];
+        assert_eq!((c.outdated, c.corrupt), (1, 0), "outdated is not damage");
+        assert!(!old.exists());
+    }
+
+    #[test]
+    fn a_writer_that_loses_the_rename_race_keeps_the_winners_entry() {
+        let d = tempfile::tempdir().unwrap();
+        let s = StageStore::open(d.path()).unwrap();
+        let fill = |tmp: &Path| {
+            std::fs::write(tmp.join("data"), b"same").unwrap();
+            Ok::<(), StoreError>(())
+        };
+        let first = s.put_dir(Stage::Hnsw, "cc01", fill).unwrap();
+        // The second writer's rename finds the folder there (ENOTEMPTY): not an error.
+        let second = s.put_dir(Stage::Hnsw, "cc01", fill).unwrap();
+        assert_eq!(first, second);
+        assert!(s.get_dir(Stage::Hnsw, "cc01").is_some());
+        // A damaged leftover in the way is replaced, not kept.
+        std::fs::write(first.join("data"), b"diff").unwrap();
+        s.put_dir(Stage::Hnsw, "cc01", fill).unwrap();
+        assert_eq!(std::fs::read(first.join("data")).unwrap(), b"same");
+        let leftovers = std::fs::read_dir(first.parent().unwrap()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary folder survives");
+    }
 
     #[test]
     fn counts_saved_at_once_by_many_stores_all_add_up() {

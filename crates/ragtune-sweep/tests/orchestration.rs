@@ -470,3 +470,74 @@ fn late_chunking_runs_each_document_once_for_every_chunking() {
     assert_eq!(metrics(&again), by);
     assert_eq!(stage(&m2, "vectors").1, 0, "no vectors computed again");
 }
+
+/// Every entry of `stage` under `store` (files, or `.d` folders).
+fn stage_entries(store: &Path, stage: ragtune_store::Stage) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(shards) = std::fs::read_dir(store.join(stage.name())) else {
+        return out;
+    };
+    for shard in shards {
+        for e in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            out.push(e.unwrap().path());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn store_entries_rotated_among_themselves_are_damage_and_the_tables_stay_the_same() {
+    let f = Fixture::new();
+    // Late embedding too, so that every kind the store keeps has entries.
+    let text = testing::grid_text("[80, 120]", "[0.5]", "[1, 3]").replace(
+        "model = [\"fake-a\"]",
+        "model = [\"fake-a\"]\nembedding = [\"standalone\", \"late\"]",
+    );
+    let grid = f.grid("g.toml", &text);
+    let (clean, _) = f.sweep(&grid, "a");
+    // A bad sync: each entry of a kind gets the bytes of the next entry of that kind,
+    // every one of them a valid entry of its own.
+    let store = f.path().join("store");
+    let mut rotated = BTreeMap::new();
+    for stage in ragtune_store::Stage::ALL {
+        let entries = stage_entries(&store, stage);
+        assert!(entries.len() >= 2, "{stage:?}: {} entries", entries.len());
+        let tmp = store.join("rotating");
+        std::fs::rename(&entries[0], &tmp).unwrap();
+        for w in entries.windows(2) {
+            std::fs::rename(&w[1], &w[0]).unwrap();
+        }
+        std::fs::rename(&tmp, entries.last().unwrap()).unwrap();
+        rotated.insert(stage.name().to_string(), entries.len() as u64);
+    }
+    let (again, m) = f.sweep(&grid, "b");
+    assert_eq!(
+        metrics(&clean),
+        metrics(&again),
+        "no rotated entry was used"
+    );
+    let history = ragtune_store::history(&store);
+    let mut damaged = 0;
+    for (stage, n) in &rotated {
+        let c = history.get(stage).map_or(0, |c| c.corrupt);
+        assert!(
+            (1..=*n).contains(&c),
+            "{stage}: {c} of {n} rotated entries found damaged"
+        );
+        damaged += c;
+    }
+    assert_eq!(m.corrupt_entries, damaged);
+    // The store is whole again: the same grid reads everything and computes nothing.
+    let (third, m3) = f.sweep(&grid, "c");
+    assert_eq!(metrics(&third), metrics(&clean));
+    assert_eq!(m3.corrupt_entries, 0);
+    // (Fusion and scores are not stored: they are always computed.)
+    let stored = |kind: &str| ragtune_store::Stage::ALL.iter().any(|s| s.name() == kind);
+    let recomputed: Vec<_> = m3
+        .stages
+        .iter()
+        .filter(|s| stored(&s.kind) && s.computed > 0)
+        .collect();
+    assert!(recomputed.is_empty(), "{recomputed:?}");
+}

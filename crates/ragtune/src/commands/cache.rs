@@ -95,12 +95,26 @@ pub fn run(args: CacheArgs) -> anyhow::Result<()> {
             let r = ragtune_store::gc(&root, max)?;
             writeln!(
                 out,
-                "removed {} entries ({}), kept {} (limit {})",
+                "removed {} entries ({}; {} of an older format), kept {} (limit {})",
                 r.removed,
                 human(r.removed_bytes),
+                r.outdated,
                 human(r.kept_bytes),
                 human(max)
             )?;
+            if !r.complete(max) {
+                for f in &r.failed {
+                    eprintln!("ragtune: cache gc: could not remove {f}");
+                }
+                return Err(UserError(format!(
+                    "{}: cache gc removed less than asked: {} entries could not be removed, {} kept against a limit of {}",
+                    root.display(),
+                    r.failed.len(),
+                    human(r.kept_bytes),
+                    human(max)
+                ))
+                .into());
+            }
         }
     }
     Ok(())
