@@ -108,8 +108,8 @@ struct VectorSide {
     hnsw: Option<(HnswIndex, usize)>,
 }
 
-/// The scored HNSW graph: the run folder's copy, else the store's, else (never for a
-/// run the store still backs) a rebuild.
+/// The scored HNSW graph: the run folder's copy (verified, repaired from the store when
+/// damaged), else the store's, else (never for a run the store still backs) a rebuild.
 fn load_graph(
     ex: &Executor,
     run: &RunDir,
@@ -117,14 +117,12 @@ fn load_graph(
     vectors: &Vectors,
     setup: &Setup,
 ) -> Result<HnswIndex> {
-    let key = &ex.plan().nodes[node].key;
-    let kept = run.path().join("index").join("hnsw").join(key);
-    if kept.is_dir() {
+    if let Some(kept) = ex.verified_graph(node, run)? {
         return Ok(HnswIndex::load(&kept, HNSW_BASE, vectors.dim)?);
     }
     let Some(shape) = setup.retriever.hnsw() else {
         return Err(SweepError::Run {
-            path: kept,
+            path: run.path().to_path_buf(),
             message: format!("{} is not searched by HNSW", setup.label()),
         });
     };
@@ -154,7 +152,7 @@ impl Engine {
     ) -> Result<Engine> {
         let t = Instant::now();
         let run = RunDir::open(run_dir)?;
-        let manifest = run.read_manifest()?;
+        let manifest = run.finished()?;
         let mut grid = Grid::parse(&manifest.grid_path, manifest.grid_text.clone())?;
         let point = resolve_point(&run, config)?;
         grid.points = vec![point.clone()];

@@ -69,3 +69,94 @@ fn a_late_chunking_setup_serves_the_vectors_it_was_scored_with() {
         "served rank 1 is the scored rank 1"
     );
 }
+
+/// A swept run with HNSW setups, and one HNSW setup's id and its graph folder.
+fn hnsw_run(dir: &std::path::Path) -> (RunDir, String, std::path::PathBuf) {
+    testing::write_corpus(dir);
+    let text = testing::grid_text("[120]", "[0.5]", "[1, 3]");
+    let grid = testing::grid(dir, "g.toml", &text).unwrap();
+    let (records, _) = testing::sweep(dir, &grid, "run").unwrap();
+    let id = records
+        .iter()
+        .find(|r| r.label.contains("vector") && r.label.contains("hnsw"))
+        .unwrap()
+        .config_id
+        .clone();
+    let run = RunDir::open(&dir.join("run")).unwrap();
+    let graphs = run.path().join("index").join("hnsw");
+    let graph = std::fs::read_dir(&graphs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    (run, id, graph)
+}
+
+/// Flip one bit in the middle of every graph file of `folder`.
+fn flip_graph_bits(folder: &std::path::Path) {
+    for f in std::fs::read_dir(folder).unwrap() {
+        let p = f.unwrap().path();
+        if p.file_name().unwrap() == "CHECKSUMS" {
+            continue;
+        }
+        let mut b = std::fs::read(&p).unwrap();
+        let mid = b.len() / 2;
+        b[mid] ^= 0x08;
+        // Write in place, so that a hard-linked store copy shares the damage.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &b))
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_damaged_run_folder_graph_is_repaired_from_the_store_and_serves_what_was_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, id, graph) = hnsw_run(dir.path());
+    // Give the run folder copies of its own (a copy, not hard links), then damage them.
+    for f in std::fs::read_dir(&graph).unwrap() {
+        let p = f.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::remove_file(&p).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+    }
+    flip_graph_bits(&graph);
+    let opts = testing::options(dir.path());
+    let engine = Engine::open_with(run.path(), Some(&id), &opts, &MODELS).unwrap();
+    let stored = run.read_rankings(&id).unwrap();
+    for q in &stored.questions {
+        let text = &engine.question(&q.id).unwrap().text;
+        let got: Vec<u32> = engine
+            .search(text, 3)
+            .unwrap()
+            .results
+            .iter()
+            .map(|h| h.chunk)
+            .collect();
+        assert_eq!(got, q.chunks[..3.min(q.chunks.len())], "{}", q.id);
+    }
+    // The run folder holds a good copy again.
+    let key = graph.file_name().unwrap().to_string_lossy().into_owned();
+    let verdict = ragtune_store::entry::verify_dir(&graph, ragtune_store::Stage::Hnsw, &key);
+    assert_eq!(verdict, ragtune_store::entry::Verdict::Good(()));
+}
+
+#[test]
+fn a_graph_damaged_in_both_copies_is_refused_with_its_path_and_the_way_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, id, graph) = hnsw_run(dir.path());
+    // Hard links: one flipped bit damages the run folder's copy and the store's.
+    flip_graph_bits(&graph);
+    let opts = testing::options(dir.path());
+    let err = Engine::open_with(run.path(), Some(&id), &opts, &MODELS)
+        .err()
+        .expect("a damaged graph is never loaded");
+    let msg = err.to_string();
+    assert!(msg.contains(&graph.display().to_string()), "{msg}");
+    assert!(
+        msg.contains("no good copy") && msg.contains("remove the folder"),
+        "{msg}"
+    );
+}

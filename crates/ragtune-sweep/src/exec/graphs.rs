@@ -2,6 +2,7 @@
 //! by side (one thread each, in waves bounded by memory), and kept in the run folder.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use ragtune_core::ChunkSet;
 use ragtune_eval::{Costs, PointRecord};
@@ -13,6 +14,7 @@ use crate::error::{Result, SweepError};
 use crate::plan::SetupNodes;
 use crate::record::RunDir;
 use ragtune_store::Stage;
+use ragtune_store::entry::{Verdict, verify_dir};
 
 use super::{Built, Executor, Group, hnsw_shape};
 
@@ -127,26 +129,67 @@ impl Executor<'_> {
     pub(super) fn keep_graph(&self, h: usize, run: &RunDir) -> Result<()> {
         let key = &self.plan.nodes[h].key;
         let dst = run.path().join("index").join("hnsw").join(key);
-        if dst.is_dir() {
+        if dst.is_dir() && matches!(verify_dir(&dst, Stage::Hnsw, key), Verdict::Good(())) {
             return Ok(());
         }
         let Some(src) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key)) else {
             return Ok(());
         };
-        let tmp = run
-            .path()
-            .join("index")
-            .join("hnsw")
-            .join(format!(".{key}.tmp-{}", std::process::id()));
+        self.link_graph(&src, &dst, key)
+    }
+
+    /// Copy store folder `src` (hard links where the filesystem allows) to run-folder
+    /// folder `dst`, replacing a damaged one; a writer that loses the rename to another
+    /// (two processes on one shard) keeps the winner's copy once it verifies.
+    fn link_graph(&self, src: &Path, dst: &Path, key: &str) -> Result<()> {
+        let parent = dst.parent().expect("graph folders have a parent");
+        let tmp = parent.join(format!(".{key}.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| SweepError::io(&tmp, e))?;
-        for f in std::fs::read_dir(&src).map_err(|e| SweepError::io(&src, e))? {
-            let f = f.map_err(|e| SweepError::io(&src, e))?.path();
+        for f in std::fs::read_dir(src).map_err(|e| SweepError::io(src, e))? {
+            let f = f.map_err(|e| SweepError::io(src, e))?.path();
             let to = tmp.join(f.file_name().expect("files have names"));
             if std::fs::hard_link(&f, &to).is_err() {
                 std::fs::copy(&f, &to).map_err(|e| SweepError::io(&to, e))?;
             }
         }
-        std::fs::rename(&tmp, &dst).map_err(|e| SweepError::io(&dst, e))
+        Ok(ragtune_store::place_dir(&tmp, dst, Stage::Hnsw, key)?)
+    }
+
+    /// The run folder's copy of graph `h`, verified once here: when it is damaged (one
+    /// flipped bit can make hnsw_rs allocate terabytes) it is repaired from the store's
+    /// copy, and when that is damaged or gone too (hard links share their bytes), the
+    /// error names the folder and what rebuilds it. `None`: the run folder has no copy.
+    pub fn verified_graph(&self, h: usize, run: &RunDir) -> Result<Option<PathBuf>> {
+        let key = &self.plan.nodes[h].key;
+        let kept = run.path().join("index").join("hnsw").join(key);
+        if !kept.is_dir() {
+            return Ok(None);
+        }
+        let why = match verify_dir(&kept, Stage::Hnsw, key) {
+            Verdict::Good(()) => return Ok(Some(kept)),
+            Verdict::Outdated => "written by an older ragtune".to_string(),
+            Verdict::Damaged(why) => why,
+        };
+        if let Some(src) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key)) {
+            tracing::warn!("{}: {why}; repaired from the stage store", kept.display());
+            self.link_graph(&src, &kept, key)?;
+            return Ok(Some(kept));
+        }
+        let rebuild = match self.grid.hnsw_build() {
+            HnswBuild::Serial => {
+                "remove the folder: the graph is then rebuilt from the stored vectors, the same graph (hnsw_build = \"serial\")"
+            }
+            HnswBuild::Parallel => {
+                "re-run the sweep into a new run folder: a parallel build does not give the scored graph again"
+            }
+        };
+        Err(SweepError::Run {
+            path: kept,
+            message: format!(
+                "the scored HNSW graph is damaged ({why}) and the stage store holds no good copy; {rebuild}"
+            ),
+        })
     }
 }
 
