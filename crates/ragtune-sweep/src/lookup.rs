@@ -24,6 +24,19 @@ pub fn resolve_point(run: &RunDir, config: Option<&str>) -> Result<Setup> {
         let text = std::fs::read_to_string(path).map_err(|e| SweepError::io(path, e))?;
         let best: BestSetup =
             toml::from_str(&text).map_err(|e| run_err(path, e.message().to_string()))?;
+        // The id and the [point] table must name one setup: which one would be served
+        // is otherwise a guess.
+        let of_point = best.point.config_id();
+        if best.config_id != of_point {
+            return Err(run_err(
+                path,
+                format!(
+                    "config_id = {:?} does not match its [point] table, which is setup {of_point} ({}); correct one of them",
+                    best.config_id,
+                    best.point.label()
+                ),
+            ));
+        }
         Ok(best.point)
     };
     match config {
@@ -101,4 +114,37 @@ pub fn read_point(run: &RunDir, id: &str) -> Result<PointRecord> {
     };
     let bytes = std::fs::read(&path).map_err(|e| SweepError::io(&path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| run_err(&path, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_best_toml_whose_id_is_not_its_point_is_refused_naming_both() {
+        let d = tempfile::tempdir().unwrap();
+        let run = RunDir::create(&d.path().join("run")).unwrap();
+        let point = Setup {
+            chunk: ragtune_core::ChunkSpec {
+                kind: ragtune_core::ChunkerKind::Chars,
+                size: 100,
+                overlap: 0,
+            },
+            retriever: ragtune_core::Retriever::Bm25,
+        };
+        let best = |id: &str| {
+            format!(
+                "config_id = \"{id}\"\nlabel = \"x\"\nobjective = \"recall@1\"\nvalue = 1.0\ncontext_tokens = 1.0\n\n[point]\nretriever = \"bm25\"\n\n[point.chunk]\nkind = \"chars\"\nsize = 100\noverlap = 0\n"
+            )
+        };
+        let path = run.path().join("best.toml");
+        std::fs::write(&path, best(&point.config_id())).unwrap();
+        assert_eq!(resolve_point(&run, None).unwrap(), point);
+        std::fs::write(&path, best("0123456789ab")).unwrap();
+        let msg = resolve_point(&run, None).unwrap_err().to_string();
+        assert!(
+            msg.contains("0123456789ab") && msg.contains(&point.config_id()),
+            "{msg}"
+        );
+    }
 }
