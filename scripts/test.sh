@@ -31,7 +31,9 @@ RAGTUNE_MLFLOW_URI="$(scripts/mlflow_server.sh start "$mlflow_dir")"
 export RAGTUNE_MLFLOW_URI
 # The end-to-end tests are #[ignore]d for a bare `cargo test --workspace` (no models, no
 # venv, no datasets there); here everything they need is provisioned, so they all run.
-cargo test --release --workspace "$@" -- --include-ignored
+# The fail points of the sweep's write-out are compiled into this test build only
+# (crates/ragtune/src/failpoint.rs); tests/cli/write_out.rs stops a sweep at each.
+cargo test --release --workspace --features ragtune/failpoints "$@" -- --include-ignored
 # Sharded sweeps on a real one-node Slurm cluster, started by the script itself; where the
 # daemons cannot start here it says so loudly (exit 77) and the rest of the suite stands.
 if [ $# -eq 0 ]; then

@@ -26,3 +26,4 @@ mod shards;
 mod sweep;
 mod trec;
 mod tuning_loop;
+mod write_out;

@@ -1,5 +1,6 @@
 //! What a sweep writes into its run folder: per-point records, rankings and the manifest.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ragtune_corpus::CorpusSpec;
@@ -62,7 +63,11 @@ pub enum RunStatus {
     /// Started and not finished: still running, or killed.
     #[serde(rename = "running")]
     Running,
-    /// Every setup scored.
+    /// Every setup scored; the tables, best.toml and this status not yet written.
+    #[serde(rename = "scored")]
+    Scored,
+    /// Every setup scored, and the tables and best.toml durably in place (this status is
+    /// written last).
     #[serde(rename = "complete")]
     Complete,
     /// A `[search]` budget stopped it cleanly; everything scored so far is recorded.
@@ -78,11 +83,28 @@ impl RunStatus {
     pub fn name(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
+            RunStatus::Scored => "scored",
             RunStatus::Complete => "complete",
             RunStatus::BudgetReached => "budget reached",
             RunStatus::Failed => "failed",
         }
     }
+}
+
+impl RunStatus {
+    /// Whether the run's tables are all written: what reading commands require.
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Complete | RunStatus::BudgetReached)
+    }
+}
+
+/// A file of a finished run, as it was written: checked before it is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Its size.
+    pub bytes: u64,
+    /// Its sha256, hex.
+    pub sha256: String,
 }
 
 impl std::fmt::Display for RunStatus {
@@ -94,8 +116,12 @@ impl std::fmt::Display for RunStatus {
 /// `manifest.json`: what ran, on what, with what, and how it went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// `running`, `complete`, `budget reached` or `failed`.
+    /// `running`, `scored`, `complete`, `budget reached` or `failed`.
     pub status: RunStatus,
+    /// The tables and best.toml, recorded once written and before the status says the
+    /// run is finished (absent in runs written before ragtune recorded them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, FileRecord>,
     /// ragtune version.
     pub ragtune_version: String,
     /// git commit of the build.
@@ -179,6 +205,17 @@ fn one() -> usize {
 }
 
 impl Manifest {
+    /// The status a scored run ends with once its tables are written: `budget reached`
+    /// when a `[search]` budget stopped it, else `complete`.
+    pub fn finish(&mut self) {
+        let spent = self.search.as_ref().is_some_and(|s| s.budget_reached);
+        self.status = if spent {
+            RunStatus::BudgetReached
+        } else {
+            RunStatus::Complete
+        };
+    }
+
     /// Load the run's corpus, refusing it if it changed since the sweep: anything built
     /// from a changed corpus would not be what was evaluated.
     pub fn load_corpus(&self) -> Result<ragtune_core::Corpus> {
@@ -344,6 +381,66 @@ impl RunDir {
             &serde_json::to_vec_pretty(m).expect("manifest serialises"),
         )?;
         Ok(())
+    }
+
+    /// Record files `names` of the run folder (size and sha256) in `m`.
+    pub fn record_files(&self, m: &mut Manifest, names: &[&str]) -> Result<()> {
+        for name in names {
+            let path = self.root.join(name);
+            let bytes = std::fs::read(&path).map_err(|e| SweepError::io(&path, e))?;
+            let record = FileRecord {
+                bytes: bytes.len() as u64,
+                sha256: ragtune_core::sha256_hex(&bytes),
+            };
+            m.files.insert(name.to_string(), record);
+        }
+        Ok(())
+    }
+
+    /// The manifest of a finished run, every file it records checked against its size and
+    /// sha256: what `report`, `compare`, `check` and `serve` read. A run still running,
+    /// killed, failed or with a damaged or missing table is refused, with what is wrong and
+    /// the command that finishes it. (Runs written before files were recorded are taken
+    /// at their status.)
+    pub fn finished(&self) -> Result<Manifest> {
+        let m = self.read_manifest()?;
+        let resume = format!(
+            "`ragtune sweep {} --out {} --resume` finishes it",
+            m.grid_path.display(),
+            self.root.display()
+        );
+        let refuse = |path: PathBuf, what: String| SweepError::Run {
+            path,
+            message: format!("{what}; {resume}"),
+        };
+        if !m.status.is_finished() {
+            let why = m
+                .error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
+            let what = format!(
+                "the sweep is {}{why}: its tables are not all written",
+                m.status
+            );
+            return Err(refuse(self.root.clone(), what));
+        }
+        for (name, want) in &m.files {
+            let path = self.root.join(name);
+            let got = std::fs::read(&path).map(|b| (b.len() as u64, ragtune_core::sha256_hex(&b)));
+            match got {
+                Ok((bytes, sha)) if bytes == want.bytes && sha == want.sha256 => {}
+                Ok((bytes, _)) => {
+                    let what = format!(
+                        "{bytes} bytes, not the {} bytes the sweep wrote, or other bytes: damaged or truncated",
+                        want.bytes
+                    );
+                    return Err(refuse(path, what));
+                }
+                Err(e) => return Err(refuse(path, e.to_string())),
+            }
+        }
+        Ok(m)
     }
 
     /// Read the manifest.

@@ -19,6 +19,7 @@ use ragtune_store::StageStore;
 pub(crate) fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
     Manifest {
         status: RunStatus::Running,
+        files: Default::default(),
         ragtune_version: opts.version.clone(),
         git_commit: opts.git_commit.clone(),
         grid_path: grid.path.clone(),
@@ -83,13 +84,9 @@ pub fn run_sweep(
     });
     match sweep_inner(grid, run, opts, models, rep, &mut manifest, previous) {
         Ok(records) => {
-            // A spent budget ends the run cleanly, with everything scored so far.
-            let spent = manifest.search.as_ref().is_some_and(|s| s.budget_reached);
-            manifest.status = if spent {
-                RunStatus::BudgetReached
-            } else {
-                RunStatus::Complete
-            };
+            // Scored, not finished: the tables and best.toml come next, and the status
+            // that says the run is finished is written after them ([`Manifest::finish`]).
+            manifest.status = RunStatus::Scored;
             manifest.finished_at = Some(chrono::Utc::now().to_rfc3339());
             run.write_manifest(&manifest)?;
             Ok((records, manifest))

@@ -134,5 +134,11 @@ pub fn grid(dir: &Path, name: &str, text: &str) -> Result<Grid> {
 /// Sweep `grid` into the new run folder `dir/out` with the fake models.
 pub fn sweep(dir: &Path, grid: &Grid, out: &str) -> Result<(Vec<PointRecord>, Manifest)> {
     let run = RunDir::create(&dir.join(out))?;
-    run_sweep(grid, &run, &options(dir), &MODELS, &Silent, false)
+    let (records, mut m) = run_sweep(grid, &run, &options(dir), &MODELS, &Silent, false)?;
+    // The caller writes its outputs and then finishes the run (the CLI writes the tables
+    // first); these tests have no tables, so the run is finished as scored.
+    let scored = m.clone();
+    m.finish();
+    run.write_manifest(&m)?;
+    Ok((records, scored))
 }

@@ -62,7 +62,8 @@ fn halving_scores_its_survivors_as_the_full_grid_does_and_embeds_nothing_twice()
         misses(&fm)
     );
     assert!(tokens(&hm) > 0 && tokens(&fm) > 0);
-    assert_eq!(hm.status, RunStatus::Complete);
+    // Scored, not finished: the tables are the caller's to write, then the status.
+    assert_eq!(hm.status, RunStatus::Scored);
 }
 
 #[test]
@@ -91,14 +92,17 @@ fn a_spent_budget_stops_cleanly_with_what_was_scored() {
         "budget",
         "[search]\nstrategy = \"halving\"\nmin_questions = 2\nregion_chars = 200\nmax_embedded_tokens = 1\n",
     );
-    assert_eq!(m.status, RunStatus::BudgetReached);
+    assert_eq!(m.status, RunStatus::Scored);
     assert!(m.search.as_ref().unwrap().budget_reached);
+    let mut finished = m.clone();
+    finished.finish();
+    assert_eq!(finished.status, RunStatus::BudgetReached);
     // The first chunk set was scored before the budget was checked again.
     assert!(!got.is_empty());
     let (got, m) = r.sweep(
         "budget-full",
         "[search]\nstrategy = \"full\"\nmax_embedded_tokens = 1\n",
     );
-    assert_eq!(m.status, RunStatus::BudgetReached);
+    assert!(m.search.as_ref().unwrap().budget_reached);
     assert!(!got.is_empty() && got.iter().all(PointRecord::on_all_data));
 }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod failpoint;
 mod progress;
 
 use std::io::Write;

@@ -439,7 +439,7 @@ pub fn merge_shards(root: &Path) -> Result<(Grid, Vec<PointRecord>, Manifest)> {
 /// and each shard's host and timings.
 fn merged_manifest(recs: &[ShardRecord]) -> Manifest {
     let mut m = recs[0].manifest.clone();
-    m.status = RunStatus::Complete;
+    m.status = RunStatus::Scored;
     m.error = None;
     m.best_config_id = None;
     m.started_at = recs

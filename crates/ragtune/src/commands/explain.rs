@@ -228,7 +228,7 @@ fn scores(out: &mut impl Write, rec: &PointRecord, qid: &str) -> std::io::Result
 /// Questions one setup finds at the objective's k and the other misses.
 fn diff(args: &ExplainArgs, a: &str, b: &str) -> anyhow::Result<()> {
     let run = RunDir::open(&args.run)?;
-    let manifest = run.read_manifest()?;
+    let manifest = run.finished()?;
     let grid = Grid::parse(&manifest.grid_path, manifest.grid_text.clone())?;
     let k = grid.objective.k as u32;
     let (ra, rb) = (

@@ -9,7 +9,7 @@ use crate::cli::ExportTrecArgs;
 
 pub fn run(args: ExportTrecArgs) -> anyhow::Result<()> {
     let run = RunDir::open(&args.run)?;
-    let manifest = run.read_manifest()?;
+    let manifest = run.finished()?;
     let record = run.read_rankings(&ragtune_sweep::listed_id(&run, &args.config)?)?;
     let run_text = run_file(&record, args.k).map_err(|e| UserError(e.to_string()))?;
     let corpus = manifest.load_corpus()?;

@@ -17,7 +17,7 @@ impl Run {
     pub fn open(dir: &Path) -> anyhow::Result<Run> {
         let dir = RunDir::open(dir)?;
         Ok(Run {
-            manifest: dir.read_manifest()?,
+            manifest: dir.finished()?,
             dir,
         })
     }

@@ -31,6 +31,7 @@ pub fn write_outputs(
     let full = &records[..n_full];
     ragtune_results::write_tables(&records, &stats, run.path())
         .context("writing results tables")?;
+    crate::failpoint::hit("after-tables");
     match &best {
         Some(b) => {
             let mut b = b.clone();
@@ -46,14 +47,22 @@ pub fn write_outputs(
                 toml::to_string_pretty(&b).context("serialising best.toml")?
             );
             run.write_atomic("best.toml", text.as_bytes())?;
+            crate::failpoint::hit("after-best");
             manifest.best_config_id = Some(b.config_id.clone());
-            run.write_manifest(&manifest)?;
         }
         None => eprintln!(
             "ragtune: no setup meets max_context_tokens = {:?} at k = {k}; no best.toml written",
             grid.select.max_context_tokens
         ),
     }
+    // The status is written last: only with every table and best.toml durably in place
+    // (each written, synced and renamed) does the manifest say the run is finished.
+    let mut files = vec!["results.parquet", "per_question.parquet"];
+    files.extend(best.is_some().then_some("best.toml"));
+    run.record_files(&mut manifest, &files)?;
+    crate::failpoint::hit("before-finish");
+    manifest.finish();
+    run.write_manifest(&manifest)?;
     print_table(full, &stats, grid, show)?;
     super::search::print_summary(&manifest, &records)?;
     eprintln!(

@@ -24,18 +24,27 @@ pub fn run(args: RunsArgs) -> anyhow::Result<()> {
         let Ok(run) = RunDir::open(&e.path()) else {
             continue;
         };
-        let Ok(m) = run.read_manifest() else { continue };
+        let Ok(m) = run.read_manifest() else {
+            continue;
+        };
+        // A finished run whose files no longer match what the sweep wrote is listed as
+        // damaged, not hidden and not as complete.
+        let status = if m.status.is_finished() && run.finished().is_err() {
+            "damaged".to_string()
+        } else {
+            m.status.to_string()
+        };
         let best = std::fs::read_to_string(e.path().join("best.toml"))
             .ok()
             .and_then(|t| toml::from_str::<ragtune_sweep::BestSetup>(&t).ok());
-        runs.push((m, best, e.path()));
+        runs.push((m, best, e.path(), status));
     }
     runs.sort_by(|a, b| b.0.started_at.cmp(&a.0.started_at));
     let mut out = std::io::stdout().lock();
     if args.json {
         let v: Vec<_> = runs
             .iter()
-            .map(|(m, b, p)| json!({"run": p, "started_at": m.started_at, "status": m.status, "grid": m.grid_name, "corpus_fingerprint": m.corpus_fingerprint, "points": m.n_points, "objective": m.objective, "best": b.as_ref().map(|b| json!({"config_id": b.config_id, "label": b.label, "value": b.value})), "git_commit": m.git_commit}))
+            .map(|(m, b, p, status)| json!({"run": p, "started_at": m.started_at, "status": status, "grid": m.grid_name, "corpus_fingerprint": m.corpus_fingerprint, "points": m.n_points, "objective": m.objective, "best": b.as_ref().map(|b| json!({"config_id": b.config_id, "label": b.label, "value": b.value})), "git_commit": m.git_commit}))
             .collect();
         super::print_json(&mut out, &v)?;
         return Ok(());
@@ -45,7 +54,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<()> {
         "{:<25} {:<9} {:<20} {:<8} {:>6}  {:<22} {:<12} best setup",
         "started", "status", "grid", "corpus", "points", "objective", "commit"
     )?;
-    for (m, b, _) in &runs {
+    for (m, b, _, status) in &runs {
         let (value, label) = b.as_ref().map_or(("-".to_string(), "-".to_string()), |b| {
             (format!("{:.4}", b.value), b.label.clone())
         });
@@ -53,7 +62,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<()> {
             out,
             "{:<25} {:<9} {:<20} {:<8} {:>6}  {:<22} {:<12} {label}",
             m.started_at.get(..19).unwrap_or(&m.started_at),
-            m.status,
+            status,
             m.grid_name,
             m.corpus_fingerprint.get(..8).unwrap_or("-"),
             m.n_points,

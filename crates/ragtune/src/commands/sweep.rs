@@ -27,7 +27,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let bars = Bars::new();
     let models = OnnxModels::new(opts.embed_options());
     let (records, manifest) = run_sweep(&grid, &run, &opts, &models, &bars, resume)?;
-    if manifest.status == RunStatus::BudgetReached {
+    if manifest.search.as_ref().is_some_and(|s| s.budget_reached) {
         eprintln!("ragtune: the [search] budget was reached; everything scored so far is written");
     }
     super::outputs::write_outputs(&run, records, manifest, &grid, args.show)
