@@ -72,6 +72,13 @@ impl Executor<'_> {
             }
         }
         self.rep.finish();
+        // One canonical order, the plan's, whatever was kept from an earlier run: within a
+        // chunk set, kept points would otherwise come before newly scored ones, and a
+        // resumed run's tables would hold the uninterrupted run's rows in another order.
+        let position: HashMap<&str, usize> = (self.plan.setups.iter().enumerate())
+            .map(|(i, s)| (s.config_id.as_str(), i))
+            .collect();
+        records.sort_by_key(|r| position.get(r.config_id.as_str()).copied());
         Ok(records)
     }
 
