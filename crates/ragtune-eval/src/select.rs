@@ -31,13 +31,6 @@ pub struct Judged<'r> {
     pub fits: bool,
 }
 
-impl Judged<'_> {
-    /// Whether the setup can be chosen: it has the objective and fits the limit.
-    pub fn eligible(&self) -> bool {
-        self.fits && self.value.is_some()
-    }
-}
-
 /// The row a setup is judged by at `k`: with held-out questions the choice is made on the
 /// tuning part alone, else on all questions.
 pub fn judged_row(rec: &PointRecord, k: usize) -> Option<&ResultRow> {

@@ -60,6 +60,21 @@ pub fn encode(stage: Stage, key: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A first-format file entry (`RTS1`, length, sha256 of the payload, payload): outdated
+/// when intact, damaged when not (a flip that made `RTS2` read `RTS1` is damage).
+fn first_format_file(bytes: &[u8]) -> Verdict<&[u8]> {
+    let intact = bytes.len() >= 44 && {
+        let (len, hash, payload) = (&bytes[4..12], &bytes[12..44], &bytes[44..]);
+        u64::from_le_bytes(len.try_into().expect("8 bytes")) == payload.len() as u64
+            && ragtune_core::sha256(payload).as_slice() == hash
+    };
+    if intact {
+        Verdict::Outdated
+    } else {
+        Verdict::Damaged("a damaged entry of the first format".into())
+    }
+}
+
 /// `b` split after `n` bytes, if it holds that many.
 fn field(b: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
     (b.len() >= n).then(|| b.split_at(n))
@@ -68,7 +83,7 @@ fn field(b: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
 /// The payload of file entry bytes read as `key` of `stage`.
 pub fn verify_file<'b>(bytes: &'b [u8], stage: Stage, key: &str) -> Verdict<&'b [u8]> {
     if bytes.starts_with(MAGIC_V1) {
-        return Verdict::Outdated;
+        return first_format_file(bytes);
     }
     let Some(rest) = bytes.strip_prefix(MAGIC) else {
         return Verdict::Damaged("not a store entry".into());
@@ -142,7 +157,7 @@ pub fn verify_dir(dir: &Path, stage: Stage, key: &str) -> Verdict<()> {
     let mut lines = sums.lines();
     let first = lines.next().unwrap_or_default();
     if !first.starts_with("ragtune-store ") {
-        return Verdict::Outdated;
+        return first_format_dir(dir, &sums);
     }
     if first != binding(stage, key) {
         return Verdict::Damaged(format!("holds another entry ({first})"));
@@ -153,6 +168,25 @@ pub fn verify_dir(dir: &Path, stage: Stage, key: &str) -> Verdict<()> {
         Ok(_) => Verdict::Damaged("a file differs from its checksum".into()),
         Err(e) => Verdict::Damaged(e.to_string()),
     }
+}
+
+/// A folder sealed by the first format (`CHECKSUMS` of file lines alone): outdated when
+/// every file matches its line, damaged when not.
+fn first_format_dir(dir: &Path, sums: &str) -> Verdict<()> {
+    match file_lines(dir) {
+        Ok(files) if !files.is_empty() && files.iter().map(String::as_str).eq(sums.lines()) => {
+            Verdict::Outdated
+        }
+        Ok(_) => Verdict::Damaged("a damaged folder of the first format".into()),
+        Err(e) => Verdict::Damaged(e.to_string()),
+    }
+}
+
+/// Re-seal folder `dir`, intact in the first format, as `key` of `stage`. For a run
+/// folder's copy of a graph, whose folder name is its key: it stays what was scored.
+pub fn reseal(dir: &Path, stage: Stage, key: &str) -> std::io::Result<()> {
+    let sums = seal(dir, stage, key)?;
+    ragtune_core::write_atomic(&dir.join(CHECKSUMS), sums.as_bytes())
 }
 
 /// Whether the entry at `path` (a file, or a folder with `CHECKSUMS`) was written by an
@@ -223,6 +257,13 @@ mod tests {
         v1.extend_from_slice(&ragtune_core::sha256(b"payload"));
         v1.extend_from_slice(b"payload");
         assert_eq!(verify_file(&v1, Stage::Chunks, "k"), Verdict::Outdated);
+        // A flip that turns a new entry's magic into the old one's is damage, not age.
+        let mut flipped = encode(Stage::Chunks, "k", b"payload");
+        flipped[3] = b'1';
+        assert!(matches!(
+            verify_file(&flipped, Stage::Chunks, "k"),
+            Verdict::Damaged(_)
+        ));
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("a"), b"one").unwrap();
         let p = d.path().join("v1");
@@ -252,9 +293,18 @@ mod tests {
             verify_dir(d.path(), Stage::Hnsw, "k1"),
             Verdict::Damaged(_)
         ));
-        // A first-format CHECKSUMS has no binding line.
+        // A first-format CHECKSUMS has no binding line: outdated when its files match it,
+        // damaged when they do not, and re-sealed it reads back bound.
         std::fs::write(d.path().join(CHECKSUMS), "a 3 abc\n").unwrap();
+        assert!(matches!(
+            verify_dir(d.path(), Stage::Hnsw, "k1"),
+            Verdict::Damaged(_)
+        ));
+        let v1 = file_lines(d.path()).unwrap().join("\n") + "\n";
+        std::fs::write(d.path().join(CHECKSUMS), v1).unwrap();
         assert_eq!(verify_dir(d.path(), Stage::Hnsw, "k1"), Verdict::Outdated);
         assert!(is_outdated(d.path()));
+        reseal(d.path(), Stage::Hnsw, "k1").unwrap();
+        assert_eq!(verify_dir(d.path(), Stage::Hnsw, "k1"), Verdict::Good(()));
     }
 }

@@ -178,11 +178,11 @@ impl StageStore {
 
     /// Whether entry `key` is present (its contents are checked when it is read).
     pub fn contains(&self, stage: Stage, key: &str) -> bool {
-        self.path(stage, key).is_file()
-            || self
-                .path(stage, &format!("{key}.d"))
-                .join(CHECKSUMS)
-                .is_file()
+        let file = self.path(stage, key);
+        let dir = self.path(stage, &format!("{key}.d"));
+        // An entry of an older format will be recomputed: it is not held.
+        (file.is_file() && !entry::is_outdated(&file))
+            || (dir.join(CHECKSUMS).is_file() && !entry::is_outdated(&dir))
     }
 
     /// The verified payload of file entry `key`, or `None` (missing or damaged).

@@ -236,6 +236,29 @@ impl Manifest {
     }
 }
 
+/// How file `path` differs from what was recorded of it, if it does (its sha256 compared
+/// only when `hash`).
+fn file_differs(path: &Path, want: &FileRecord, hash: bool) -> Option<String> {
+    let bytes = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) => return Some(format!("missing ({e})")),
+    };
+    if bytes != want.bytes {
+        return Some(format!(
+            "{bytes} bytes, not the {} bytes the sweep wrote: damaged or truncated",
+            want.bytes
+        ));
+    }
+    if !hash {
+        return None;
+    }
+    match std::fs::read(path) {
+        Ok(b) if ragtune_core::sha256_hex(&b) == want.sha256 => None,
+        Ok(_) => Some("not the bytes the sweep wrote (its sha256 differs): damaged".into()),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 /// A run folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -403,15 +426,29 @@ impl RunDir {
     /// the command that finishes it. (Runs written before files were recorded are taken
     /// at their status.)
     pub fn finished(&self) -> Result<Manifest> {
+        self.check_finished(true)
+    }
+
+    /// Whether the run looks finished: its status, and each recorded file's size (no
+    /// hashing: what `ragtune runs` shows for every run it lists).
+    pub fn looks_finished(&self) -> bool {
+        self.check_finished(false).is_ok()
+    }
+
+    fn check_finished(&self, hash: bool) -> Result<Manifest> {
         let m = self.read_manifest()?;
-        let resume = format!(
-            "`ragtune sweep {} --out {} --resume` finishes it",
-            m.grid_path.display(),
-            self.root.display()
-        );
+        let how = if m.shards.is_empty() {
+            format!(
+                "`ragtune sweep {} --out {} --resume` finishes it",
+                m.grid_path.display(),
+                self.root.display()
+            )
+        } else {
+            format!("`ragtune merge {}` finishes it", self.root.display())
+        };
         let refuse = |path: PathBuf, what: String| SweepError::Run {
             path,
-            message: format!("{what}; {resume}"),
+            message: format!("{what}; {how}"),
         };
         if !m.status.is_finished() {
             let why = m
@@ -427,17 +464,8 @@ impl RunDir {
         }
         for (name, want) in &m.files {
             let path = self.root.join(name);
-            let got = std::fs::read(&path).map(|b| (b.len() as u64, ragtune_core::sha256_hex(&b)));
-            match got {
-                Ok((bytes, sha)) if bytes == want.bytes && sha == want.sha256 => {}
-                Ok((bytes, _)) => {
-                    let what = format!(
-                        "{bytes} bytes, not the {} bytes the sweep wrote, or other bytes: damaged or truncated",
-                        want.bytes
-                    );
-                    return Err(refuse(path, what));
-                }
-                Err(e) => return Err(refuse(path, e.to_string())),
+            if let Some(what) = file_differs(&path, want, hash) {
+                return Err(refuse(path, what));
             }
         }
         Ok(m)

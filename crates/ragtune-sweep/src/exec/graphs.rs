@@ -14,7 +14,7 @@ use crate::error::{Result, SweepError};
 use crate::plan::SetupNodes;
 use crate::record::RunDir;
 use ragtune_store::Stage;
-use ragtune_store::entry::{Verdict, verify_dir};
+use ragtune_store::entry::{Verdict, reseal, verify_dir};
 
 use super::{Built, Executor, Group, hnsw_shape};
 
@@ -127,15 +127,20 @@ impl Executor<'_> {
     /// allows), so that the run can be served from the scored graph even after the store
     /// is collected.
     pub(super) fn keep_graph(&self, h: usize, run: &RunDir) -> Result<()> {
-        let key = &self.plan.nodes[h].key;
-        let dst = run.path().join("index").join("hnsw").join(key);
-        if dst.is_dir() && matches!(verify_dir(&dst, Stage::Hnsw, key), Verdict::Good(())) {
+        if self.lock(&self.kept).contains(&h) {
             return Ok(());
         }
-        let Some(src) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key)) else {
-            return Ok(());
-        };
-        self.link_graph(&src, &dst, key)
+        let key = &self.plan.nodes[h].key;
+        let dst = run.path().join("index").join("hnsw").join(key);
+        let good = dst.is_dir() && matches!(verify_dir(&dst, Stage::Hnsw, key), Verdict::Good(()));
+        if !good {
+            let Some(src) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key)) else {
+                return Ok(());
+            };
+            self.link_graph(&src, &dst, key)?;
+        }
+        self.lock(&self.kept).insert(h);
+        Ok(())
     }
 
     /// Copy store folder `src` (hard links where the filesystem allows) to run-folder
@@ -168,7 +173,12 @@ impl Executor<'_> {
         }
         let why = match verify_dir(&kept, Stage::Hnsw, key) {
             Verdict::Good(()) => return Ok(Some(kept)),
-            Verdict::Outdated => "written by an older ragtune".to_string(),
+            Verdict::Outdated => {
+                // Intact, sealed by an older ragtune: the scored graph, bound to its key
+                // (its folder's name) from now on.
+                reseal(&kept, Stage::Hnsw, key).map_err(|e| SweepError::io(&kept, e))?;
+                return Ok(Some(kept));
+            }
             Verdict::Damaged(why) => why,
         };
         if let Some(src) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key)) {

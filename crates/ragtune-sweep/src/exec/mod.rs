@@ -121,6 +121,8 @@ pub struct Executor<'a> {
     only: Option<std::collections::HashSet<String>>,
     /// Nodes [`Self::build_graphs_ahead`] computed or read, and counted.
     ahead: Mutex<std::collections::HashSet<usize>>,
+    /// Graphs whose run-folder copy this execution verified or wrote (each hashed once).
+    kept: Mutex<std::collections::HashSet<usize>>,
 }
 
 /// One chunk set with what its setups need from it.
@@ -161,6 +163,7 @@ impl<'a> Executor<'a> {
             stopped: std::sync::atomic::AtomicBool::new(false),
             only: None,
             ahead: Mutex::default(),
+            kept: Mutex::default(),
         }
     }
 

@@ -50,10 +50,18 @@ pub fn write_outputs(
             crate::failpoint::hit("after-best");
             manifest.best_config_id = Some(b.config_id.clone());
         }
-        None => eprintln!(
-            "ragtune: no setup meets max_context_tokens = {:?} at k = {k}; no best.toml written",
-            grid.select.max_context_tokens
-        ),
+        None => {
+            // A best.toml left by an earlier pass of this run would be served otherwise.
+            let stale = out.join("best.toml");
+            if stale.exists() {
+                std::fs::remove_file(&stale)
+                    .with_context(|| format!("removing {}", stale.display()))?;
+            }
+            eprintln!(
+                "ragtune: no setup meets max_context_tokens = {:?} at k = {k}; no best.toml written",
+                grid.select.max_context_tokens
+            )
+        }
     }
     // The status is written last: only with every table and best.toml durably in place
     // (each written, synced and renamed) does the manifest say the run is finished.

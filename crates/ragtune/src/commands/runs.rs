@@ -29,7 +29,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<()> {
         };
         // A finished run whose files no longer match what the sweep wrote is listed as
         // damaged, not hidden and not as complete.
-        let status = if m.status.is_finished() && run.finished().is_err() {
+        let status = if m.status.is_finished() && !run.looks_finished() {
             "damaged".to_string()
         } else {
             m.status.to_string()
