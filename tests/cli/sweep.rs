@@ -387,18 +387,9 @@ fn killed_sweeps_resume_to_the_same_tables() {
     for (i, ms) in moments_ms.iter().enumerate() {
         let out = tmp.path().join(format!("run{i}"));
         let cache = tmp.path().join(format!("cache{i}"));
-        let args = [
-            "sweep",
-            grid.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ];
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ragtune"))
-            .args(args)
-            .current_dir(tmp.path())
-            .env("RAGTUNE_MODELS_DIR", root().join("models"))
+        let args = sweep_args(&grid, &out, &cache);
+        let mut child = command(tmp.path())
+            .args(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -409,7 +400,7 @@ fn killed_sweeps_resume_to_the_same_tables() {
             killed += 1;
         }
         child.wait().unwrap();
-        let mut resume = args.to_vec();
+        let mut resume: Vec<&str> = args.iter().map(String::as_str).collect();
         resume.push("--resume");
         ragtune_ok(tmp.path(), &resume);
         python_ok(

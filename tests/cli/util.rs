@@ -32,12 +32,27 @@ fn finish(out: Output) -> Run {
     }
 }
 
+/// The real binary, to run in `cwd` with the bundled models.
+pub fn command(cwd: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ragtune"));
+    c.current_dir(cwd)
+        .env("RAGTUNE_MODELS_DIR", root().join("models"));
+    c
+}
+
+/// `sweep GRID --out OUT --cache-dir CACHE`.
+pub fn sweep_args(grid: &Path, out: &Path, cache: &Path) -> Vec<String> {
+    let p = |p: &Path| p.to_str().unwrap().to_string();
+    let (grid, out, cache) = (p(grid), p(out), p(cache));
+    ["sweep", &grid, "--out", &out, "--cache-dir", &cache]
+        .map(String::from)
+        .to_vec()
+}
+
 /// Run the real binary in `cwd`.
 pub fn ragtune(cwd: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_ragtune"))
+    let out = command(cwd)
         .args(args)
-        .current_dir(cwd)
-        .env("RAGTUNE_MODELS_DIR", root().join("models"))
         .output()
         .expect("the ragtune binary runs");
     finish(out)
@@ -144,17 +159,8 @@ pub fn entry<'a>(array: &'a serde_json::Value, key: &str, value: &str) -> &'a se
 
 /// `ragtune sweep GRID --out OUT --cache-dir CACHE` in `cwd`, asserting success.
 pub fn sweep_ok(cwd: &Path, grid: &Path, out: &Path, cache: &Path) -> Run {
-    ragtune_ok(
-        cwd,
-        &[
-            "sweep",
-            grid.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
-    )
+    let args = sweep_args(grid, out, cache);
+    ragtune_ok(cwd, &args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// Run inline Python `code` with `args`, asserting success.

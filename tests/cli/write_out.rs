@@ -67,18 +67,9 @@ fn a_sweep_stopped_at_each_write_out_fail_point_is_refused_until_resumed() {
     let reference_s = reference.to_str().unwrap();
     for point in FAIL_POINTS {
         let out = runs.join(point);
-        let args = [
-            "sweep",
-            grid.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ];
-        let status = std::process::Command::new(env!("CARGO_BIN_EXE_ragtune"))
-            .args(args)
-            .current_dir(tmp.path())
-            .env("RAGTUNE_MODELS_DIR", root().join("models"))
+        let args = sweep_args(&grid, &out, &cache);
+        let status = command(tmp.path())
+            .args(&args)
             .env("RAGTUNE_FAILPOINT", point)
             .output()
             .unwrap()
@@ -100,7 +91,7 @@ fn a_sweep_stopped_at_each_write_out_fail_point_is_refused_until_resumed() {
             "the sweep is scored",
         );
         assert_eq!(listed_status(tmp.path(), &runs, &out), "scored", "{point}");
-        let mut resume = args.to_vec();
+        let mut resume: Vec<&str> = args.iter().map(String::as_str).collect();
         resume.push("--resume");
         ragtune_ok(tmp.path(), &resume);
         assert_eq!(read_json(&out.join("manifest.json"))["status"], "complete");

@@ -22,24 +22,24 @@ fn served_rankings_equal_evaluated_ones_for_every_setup() {
         )
         .unwrap();
         assert!(engine.reloaded, "{}: served from the store", rec.label);
-        let stored = run.read_rankings(&rec.config_id).unwrap();
-        for q in &stored.questions {
-            let text = &engine.question(&q.id).unwrap().text;
-            let got: Vec<u32> = engine
-                .search(text, 3)
-                .unwrap()
-                .results
-                .iter()
-                .map(|h| h.chunk)
-                .collect();
-            assert_eq!(
-                got,
-                q.chunks[..3.min(q.chunks.len())],
-                "{} {}",
-                rec.label,
-                q.id
-            );
-        }
+        assert_serves_what_was_scored(&engine, &run, &rec.config_id);
+    }
+}
+
+/// Every question's top 3 as `engine` serves them equal the rankings the sweep stored for
+/// setup `id`.
+fn assert_serves_what_was_scored(engine: &Engine, run: &RunDir, id: &str) {
+    let stored = run.read_rankings(id).unwrap();
+    for q in &stored.questions {
+        let text = &engine.question(&q.id).unwrap().text;
+        let got: Vec<u32> = engine
+            .search(text, 3)
+            .unwrap()
+            .results
+            .iter()
+            .map(|h| h.chunk)
+            .collect();
+        assert_eq!(got, q.chunks[..3.min(q.chunks.len())], "{id} {}", q.id);
     }
 }
 
@@ -125,18 +125,7 @@ fn a_damaged_run_folder_graph_is_repaired_from_the_store_and_serves_what_was_sco
     flip_graph_bits(&graph);
     let opts = testing::options(dir.path());
     let engine = Engine::open_with(run.path(), Some(&id), &opts, &MODELS).unwrap();
-    let stored = run.read_rankings(&id).unwrap();
-    for q in &stored.questions {
-        let text = &engine.question(&q.id).unwrap().text;
-        let got: Vec<u32> = engine
-            .search(text, 3)
-            .unwrap()
-            .results
-            .iter()
-            .map(|h| h.chunk)
-            .collect();
-        assert_eq!(got, q.chunks[..3.min(q.chunks.len())], "{}", q.id);
-    }
+    assert_serves_what_was_scored(&engine, &run, &id);
     // The run folder holds a good copy again.
     let key = graph.file_name().unwrap().to_string_lossy().into_owned();
     let verdict = ragtune_store::entry::verify_dir(&graph, ragtune_store::Stage::Hnsw, &key);
