@@ -60,12 +60,11 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
-    /// `rung 0`, or `stage 1 (retriever+model+index)`.
-    pub fn label(&self) -> String {
-        if self.what == "rung" {
-            format!("rung {}", self.index)
-        } else {
-            format!("stage {} ({})", self.index, self.what)
+    /// `rung 0` (a halving search's step), or `stage 1 (retriever+model+index)`.
+    pub fn label(&self, strategy: Strategy) -> String {
+        match strategy {
+            Strategy::Halving => format!("rung {}", self.index),
+            Strategy::Staged | Strategy::Full => format!("stage {} ({})", self.index, self.what),
         }
     }
 

@@ -32,9 +32,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             continue;
         };
         let verdict = match (d.significant(), d.mean > 0.0) {
-            (false, _) => "same",
-            (true, true) => "better",
-            (true, false) => "worse",
+            (false, _) => Verdict::Same,
+            (true, true) => Verdict::Better,
+            (true, false) => Verdict::Worse,
         };
         rows.push((pa.label.clone(), pa.config_id.clone(), d, verdict));
     }
@@ -53,7 +53,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     if args.json {
         let v: Vec<_> = rows
             .iter()
-            .map(|(l, id, d, verdict)| json!({"setup": l, "config_id": id, "metric": o.to_string(), "diff": d.mean, "ci_low": d.low, "ci_high": d.high, "questions": d.n, "verdict": verdict}))
+            .map(|(l, id, d, verdict)| json!({"setup": l, "config_id": id, "metric": o.to_string(), "diff": d.mean, "ci_low": d.low, "ci_high": d.high, "questions": d.n, "verdict": verdict.name()}))
             .collect();
         super::print_json(&mut out, &v)?;
         return Ok(());
@@ -65,13 +65,17 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     for (label, _, d, verdict) in &rows {
         writeln!(
             out,
-            "{:>+8.4} [{:+.4}, {:+.4}]  n={:<6} {verdict:<6}  {label}",
-            d.mean, d.low, d.high, d.n
+            "{:>+8.4} [{:+.4}, {:+.4}]  n={:<6} {:<6}  {label}",
+            d.mean,
+            d.low,
+            d.high,
+            d.n,
+            verdict.name()
         )?;
     }
     let (better, worse) = (
-        rows.iter().filter(|r| r.3 == "better").count(),
-        rows.iter().filter(|r| r.3 == "worse").count(),
+        rows.iter().filter(|r| r.3 == Verdict::Better).count(),
+        rows.iter().filter(|r| r.3 == Verdict::Worse).count(),
     );
     writeln!(
         out,
@@ -85,4 +89,25 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// How setup B compares with setup A on the objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// The paired interval holds 0.
+    Same,
+    /// Significantly higher in B.
+    Better,
+    /// Significantly lower in B.
+    Worse,
+}
+
+impl Verdict {
+    fn name(self) -> &'static str {
+        match self {
+            Verdict::Same => "same",
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+        }
+    }
 }

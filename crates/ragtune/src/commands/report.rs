@@ -103,7 +103,7 @@ fn steps(m: &ragtune_sweep::Manifest) -> Vec<ragtune_results::StepBar> {
     s.steps
         .iter()
         .map(|st| ragtune_results::StepBar {
-            label: st.label(),
+            label: st.label(s.strategy),
             setups: st.setups,
             kept: st.kept.len(),
             data: st.data(),

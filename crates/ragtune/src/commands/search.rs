@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use ragtune_eval::{BestSetup, PointRecord, SearchVerdict};
-use ragtune_grid::Grid;
+use ragtune_grid::{Grid, Strategy};
 use ragtune_sweep::Manifest;
 use ragtune_sweep::search::{StepRecord, against_eliminated};
 
@@ -33,10 +33,10 @@ pub fn verdict(
     }))
 }
 
-fn step_line(s: &StepRecord) -> String {
+fn step_line(s: &StepRecord, strategy: Strategy) -> String {
     format!(
         "  {}: {} on {}; kept {} ({:.1} s, {} tokens embedded)",
-        s.label(),
+        s.label(strategy),
         crate::count_of(s.setups, "setup"),
         s.data(),
         s.kept.len(),
@@ -66,7 +66,7 @@ pub fn print_summary(manifest: &Manifest, records: &[PointRecord]) -> anyhow::Re
         s.embedded_tokens
     )?;
     for step in &s.steps {
-        writeln!(out, "{}", step_line(step))?;
+        writeln!(out, "{}", step_line(step, s.strategy))?;
     }
     for note in &s.notes {
         writeln!(out, "  note: {note}")?;
@@ -91,14 +91,14 @@ mod tests {
             ..StepRecord::default()
         };
         assert_eq!(
-            step_line(&s),
+            step_line(&s, Strategy::Halving),
             "  rung 2: 1 setup on all 10570 questions; kept 1 (35.6 s, 314827 tokens embedded)"
         );
         s.setups = 5;
         s.screened = true;
         s.fraction = 0.335;
         assert_eq!(
-            step_line(&s),
+            step_line(&s, Strategy::Halving),
             "  rung 2: 5 setups on 10570 questions, 33.5% of the text; kept 1 (35.6 s, 314827 tokens embedded)"
         );
     }
