@@ -131,4 +131,46 @@ fn a_sweep_stopped_at_each_write_out_fail_point_is_refused_until_resumed() {
         "damaged or truncated",
     );
     assert_eq!(listed_status(tmp.path(), &runs, &reference), "damaged");
+    // A point or a ranking changed after the run finished (one digit) is refused when it
+    // is opened, not read as that setup's numbers.
+    let best =
+        toml::from_str::<toml::Value>(&std::fs::read_to_string(other.join("best.toml")).unwrap())
+            .unwrap()["config_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    for sub in ["rankings", "points"] {
+        let file = other.join(sub).join(format!("{best}.json"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let at = text.find(|c: char| c.is_ascii_digit() && c != '9').unwrap();
+        let mut edited = text.clone().into_bytes();
+        edited[at] += 1;
+        std::fs::write(&file, edited).unwrap();
+        let o = other.to_str().unwrap();
+        let trec = tmp.path().join(format!("trec-{sub}"));
+        let r = match sub {
+            "rankings" => ragtune(
+                tmp.path(),
+                &[
+                    "export-trec",
+                    "--run",
+                    o,
+                    "--config",
+                    &best,
+                    "--k",
+                    "5",
+                    "--out",
+                    trec.to_str().unwrap(),
+                ],
+            ),
+            _ => ragtune(tmp.path(), &["report", "--run", o]),
+        };
+        assert_eq!(r.code, 2, "{sub}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("not the bytes the sweep wrote"),
+            "{sub}: {}",
+            r.stderr
+        );
+        std::fs::write(&file, text).unwrap();
+    }
 }

@@ -112,7 +112,7 @@ pub fn read_point(run: &RunDir, id: &str) -> Result<PointRecord> {
     let Some(path) = point_path(run, id) else {
         return Err(unknown_id(run, id)?);
     };
-    let bytes = std::fs::read(&path).map_err(|e| SweepError::io(&path, e))?;
+    let bytes = run.read_checked(&path, &run.recorded())?;
     serde_json::from_slice(&bytes).map_err(|e| run_err(&path, e.to_string()))
 }
 

@@ -354,11 +354,43 @@ impl RunDir {
                 message: format!("no stored rankings for config id {config_id:?} in this run"),
             });
         }
-        let bytes = std::fs::read(&path).map_err(|e| SweepError::io(&path, e))?;
+        let bytes = self.read_checked(&path, &self.recorded())?;
         serde_json::from_slice(&bytes).map_err(|e| SweepError::Run {
             path,
             message: e.to_string(),
         })
+    }
+
+    /// What a finished run recorded of its files (none for a run still being written, or
+    /// written before files were recorded).
+    pub(crate) fn recorded(&self) -> BTreeMap<String, FileRecord> {
+        match self.read_manifest() {
+            Ok(m) if m.status.is_finished() => m.files,
+            _ => BTreeMap::new(),
+        }
+    }
+
+    /// The bytes of run-folder file `path`, checked once, as it is opened, against what
+    /// was recorded of it when the run finished (a point or a ranking edited or damaged
+    /// since is refused, not read as another setup's numbers).
+    pub(crate) fn read_checked(
+        &self,
+        path: &Path,
+        recorded: &BTreeMap<String, FileRecord>,
+    ) -> Result<Vec<u8>> {
+        let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+        let rel = path
+            .strip_prefix(&self.root)
+            .map(|p| p.to_string_lossy().into_owned());
+        if let Some(want) = rel.ok().and_then(|r| recorded.get(&r))
+            && (bytes.len() as u64 != want.bytes || ragtune_core::sha256_hex(&bytes) != want.sha256)
+        {
+            return Err(SweepError::Run {
+                path: path.to_path_buf(),
+                message: "not the bytes the sweep wrote: damaged or edited; remove it and `ragtune sweep GRID --out RUN --resume` scores that setup again".into(),
+            });
+        }
+        Ok(bytes)
     }
 
     /// Config ids of the stored points, sorted (from file names; nothing is parsed).
@@ -380,13 +412,14 @@ impl RunDir {
     /// Read every stored point, sorted by config id.
     pub fn read_points(&self) -> Result<Vec<PointRecord>> {
         let dir = self.root.join("points");
+        let recorded = self.recorded();
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(|e| SweepError::io(&dir, e))? {
             let path = entry.map_err(|e| SweepError::io(&dir, e))?.path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(|e| SweepError::io(&path, e))?;
+            let bytes = self.read_checked(&path, &recorded)?;
             let rec: PointRecord = serde_json::from_slice(&bytes).map_err(|e| SweepError::Run {
                 path: path.clone(),
                 message: e.to_string(),
@@ -462,7 +495,10 @@ impl RunDir {
             );
             return Err(refuse(self.root.clone(), what));
         }
-        for (name, want) in &m.files {
+        // Points and rankings are checked as each is read (read_checked); the tables and
+        // best.toml here.
+        let eager = m.files.iter().filter(|(n, _)| !n.contains('/'));
+        for (name, want) in eager {
             let path = self.root.join(name);
             if let Some(what) = file_differs(&path, want, hash) {
                 return Err(refuse(path, what));

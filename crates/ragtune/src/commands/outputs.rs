@@ -63,14 +63,7 @@ pub fn write_outputs(
             )
         }
     }
-    // The status is written last: only with every table and best.toml durably in place
-    // (each written, synced and renamed) does the manifest say the run is finished.
-    let mut files = vec!["results.parquet", "per_question.parquet"];
-    files.extend(best.is_some().then_some("best.toml"));
-    run.record_files(&mut manifest, &files)?;
-    crate::failpoint::hit("before-finish");
-    manifest.finish();
-    run.write_manifest(&manifest)?;
+    finish_run(run, &mut manifest, best.is_some())?;
     print_table(full, &stats, grid, show)?;
     super::search::print_summary(&manifest, &records)?;
     eprintln!(
@@ -81,6 +74,35 @@ pub fn write_outputs(
         manifest.cache_hits,
         manifest.cache_misses,
     );
+    Ok(())
+}
+
+/// Record the run's files (the tables, best.toml when `best`, every point and ranking) in
+/// `manifest`, then write it finished. The status is written last: only with every table
+/// and best.toml durably in place (each written, synced and renamed) does the manifest
+/// say the run is finished.
+fn finish_run(
+    run: &RunDir,
+    manifest: &mut ragtune_sweep::Manifest,
+    best: bool,
+) -> anyhow::Result<()> {
+    // Every point and ranking too: each is checked against this when it is read.
+    let mut files: Vec<String> = ["results.parquet", "per_question.parquet"]
+        .map(String::from)
+        .to_vec();
+    files.extend(best.then(|| "best.toml".to_string()));
+    for id in run.config_ids()? {
+        files.push(format!("points/{id}.json"));
+        let rankings = format!("rankings/{id}.json");
+        if run.path().join(&rankings).is_file() {
+            files.push(rankings);
+        }
+    }
+    let names: Vec<&str> = files.iter().map(String::as_str).collect();
+    run.record_files(manifest, &names)?;
+    crate::failpoint::hit("before-finish");
+    manifest.finish();
+    run.write_manifest(manifest)?;
     Ok(())
 }
 
