@@ -89,6 +89,52 @@ fn shards_run_at_once_merge_to_the_tables_of_one_process() {
     }
 }
 
+/// Every file under `dir` whose name marks it temporary (`.NAME.tmp-PID-N`).
+fn temporary_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().contains(".tmp-") {
+            out.push(p.clone());
+        }
+        if p.is_dir() {
+            out.extend(temporary_files(&p));
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh and the test venv; run scripts/test.sh"]
+fn the_same_shard_twice_at_once_both_finish_and_merge_to_one_process() {
+    // Two processes on one shard race to place the same store entries and the same
+    // run-folder HNSW graphs: a rename that loses must keep the winner's entry, not fail.
+    let tmp = tempfile::tempdir().unwrap();
+    let (grid, single) = reference(tmp.path());
+    for trial in 0..2 {
+        let out = tmp.path().join(format!("run{trial}"));
+        let cache = tmp.path().join(format!("cache{trial}"));
+        let twins: Vec<Child> = (0..2)
+            .map(|_| spawn(tmp.path(), &shard_args(&grid, 1, 2, &out, &cache)))
+            .collect();
+        for c in twins {
+            let o = c.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success(), "trial {trial}: {err}");
+        }
+        let last = spawn(tmp.path(), &shard_args(&grid, 0, 2, &out, &cache));
+        let o = last.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        python_ok(
+            "same_tables.py",
+            &[single.to_str().unwrap(), out.to_str().unwrap()],
+        );
+        assert_eq!(best_id(&out), best_id(&single), "trial {trial}");
+        let left = [temporary_files(&out), temporary_files(&cache)].concat();
+        assert!(left.is_empty(), "temporary files survive: {left:?}");
+    }
+}
+
 #[test]
 #[ignore = "end-to-end: needs models/fetch.sh and the test venv; run scripts/test.sh"]
 fn a_killed_shard_rerun_gives_the_same_merged_tables() {
