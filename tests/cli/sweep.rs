@@ -371,6 +371,54 @@ fn cache_stats_and_gc(dir: &std::path::Path, grid: &std::path::Path, cache: &std
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("--max-size"), "{}", bad.stderr);
     sweep_ok(dir, grid, &dir.join("run2"), cache);
+    gc_on_a_read_only_store(dir, cache);
+}
+
+/// Unmounts its folder when dropped, however the test ends.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A store that cannot be written (bind-mounted read-only: file modes do not stop root,
+/// who runs these tests) cannot be collected: gc names each entry it could not remove and
+/// exits 2, never "removed 0 entries" with exit 0.
+fn gc_on_a_read_only_store(dir: &std::path::Path, cache: &std::path::Path) {
+    let ro = dir.join("cache-read-only");
+    std::fs::create_dir(&ro).unwrap();
+    let mount = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new("mount")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let bound = mount(&["--bind".as_ref(), cache.as_os_str(), ro.as_os_str()]);
+    let _unmount = Unmount(ro.clone());
+    let read_only = bound && mount(&["-o".as_ref(), "remount,bind,ro".as_ref(), ro.as_os_str()]);
+    assert!(
+        read_only,
+        "could not bind-mount the store read-only (mount needs root): the read-only gc case did NOT run"
+    );
+    let r = ragtune(
+        dir,
+        &[
+            "cache",
+            "gc",
+            "--cache-dir",
+            ro.to_str().unwrap(),
+            "--max-size",
+            "0",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("could not remove") && r.stderr.contains("removed less than asked"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
