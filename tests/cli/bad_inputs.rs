@@ -210,6 +210,27 @@ const CASES: &[Case] = &[
         "g.toml:11:",
     ),
     grid(
+        "fractional chunk_overlap",
+        &[("chunk_overlap = [0]", "chunk_overlap = [1.5]")],
+        "g.toml:9:18: invalid type: floating point `1.5`, expected a whole number of the chunker's units",
+    ),
+    grid(
+        "max_questions zero",
+        &[(
+            "questions = \"q.jsonl\"",
+            "questions = \"q.jsonl\"\nmax_questions = 0",
+        )],
+        "g.toml:6:1: `max_questions`: must be at least 1",
+    ),
+    grid(
+        "empty include",
+        &[(
+            "questions = \"q.jsonl\"",
+            "questions = \"q.jsonl\"\ninclude = []",
+        )],
+        "g.toml:6:1: `include`: the list is empty",
+    ),
+    grid(
         "alpha above 1",
         &[(
             "retriever = [\"bm25\"]",

@@ -147,13 +147,44 @@ pub const MAX_EF: usize = 100_000;
 pub const MAX_CHUNK_SIZE: usize = 10_000_000;
 
 /// `chunk_overlap` entry: absolute, or `"N%"` of the size.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum OverlapValue {
     /// Units of the chunker's size.
     Absolute(usize),
     /// A percentage of the chunk size, like `"50%"`.
     Percent(String),
+}
+
+/// Read by hand rather than as an untagged enum, whose error ("data did not match any
+/// variant") says nothing of what was expected.
+impl<'de> Deserialize<'de> for OverlapValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = OverlapValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a whole number of the chunker's units (like 50) or a percentage of the size (like \"25%\")")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+                usize::try_from(v)
+                    .map(OverlapValue::Absolute)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+                usize::try_from(v)
+                    .map(OverlapValue::Absolute)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(OverlapValue::Percent(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// The `[grid]` table.
@@ -404,6 +435,7 @@ impl Grid {
         if raw.name.get_ref().trim().is_empty() {
             return c.err(raw.name.span(), "name", "must not be empty");
         }
+        c.corpus_limits(&raw.corpus)?;
         let chunks = c.chunk_specs(&raw.grid)?;
         let (top_k, depth) = c.cut_offs(&raw)?;
         let (hnsw_m, hnsw_efc) = c.hnsw_build(&raw.retrieval)?;
@@ -628,6 +660,27 @@ impl Checker<'_> {
             );
         }
         Ok((top_k, depth))
+    }
+
+    /// `[corpus] max_questions` and `include`: a limit of 0 or an empty list keeps no
+    /// question, which would otherwise surface later as "no labelled questions".
+    fn corpus_limits(&self, corpus: &CorpusSpec) -> Result<()> {
+        let text = self.text;
+        if corpus.max_questions == Some(0) {
+            return self.err(
+                find_key(text, "max_questions"),
+                "max_questions",
+                "must be at least 1: it keeps the first N questions (leave it out to keep them all)",
+            );
+        }
+        if corpus.include.as_ref().is_some_and(Vec::is_empty) {
+            return self.err(
+                find_key(text, "include"),
+                "include",
+                "the list is empty; name at least one document id to keep (leave it out to keep every document)",
+            );
+        }
+        Ok(())
     }
 
     /// HNSW `M` and `ef_construction`, checked.
@@ -975,6 +1028,42 @@ objective = "recall@3"
 
     fn err(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn an_overlap_that_is_neither_a_count_nor_a_percentage_says_what_was_expected() {
+        let e = err(&OK.replace("chunk_overlap = [0, \"50%\"]", "chunk_overlap = [1.5]"));
+        assert!(e.starts_with("/g/grid.toml:"), "{e}");
+        assert!(e.contains("a whole number") && e.contains("\"25%\""), "{e}");
+        assert!(!e.contains("untagged"), "{e}");
+        let e = err(&OK.replace("chunk_overlap = [0, \"50%\"]", "chunk_overlap = [-3]"));
+        assert!(e.contains("a whole number"), "{e}");
+        let g = parse(&OK.replace(
+            "chunk_overlap = [0, \"50%\"]",
+            "chunk_overlap = [10, \"25%\"]",
+        ));
+        assert!(g.is_ok());
+    }
+
+    #[test]
+    fn corpus_limits_that_keep_no_question_are_refused_with_their_line() {
+        let with = |line: &str| {
+            OK.replace(
+                "questions = \"q.jsonl\"",
+                &format!("questions = \"q.jsonl\"\n{line}"),
+            )
+        };
+        let e = err(&with("max_questions = 0"));
+        assert!(
+            e.starts_with("/g/grid.toml:7:") && e.contains("`max_questions`"),
+            "{e}"
+        );
+        let e = err(&with("include = []"));
+        assert!(
+            e.starts_with("/g/grid.toml:7:") && e.contains("`include`") && e.contains("empty"),
+            "{e}"
+        );
+        assert!(parse(&with("max_questions = 1")).is_ok());
     }
 
     #[test]
