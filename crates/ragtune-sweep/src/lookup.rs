@@ -8,7 +8,7 @@ use ragtune_eval::{BestSetup, PointRecord};
 use ragtune_grid::Grid;
 
 use crate::error::{Result, SweepError};
-use crate::record::RunDir;
+use crate::record::{Recorded, RunDir};
 
 pub(crate) fn run_err(path: &Path, message: impl Into<String>) -> SweepError {
     SweepError::Run {
@@ -109,10 +109,16 @@ fn unknown_id(run: &RunDir, id: &str) -> Result<SweepError> {
 
 /// Read `points/<id>.json`, listing some valid ids when it is missing.
 pub fn read_point(run: &RunDir, id: &str) -> Result<PointRecord> {
+    read_point_in(run, id, &run.recorded())
+}
+
+/// [`read_point`] against `recorded`, what the run recorded of its files, read once by a
+/// caller that reads many points (the manifest is not parsed again for each).
+pub(crate) fn read_point_in(run: &RunDir, id: &str, recorded: &Recorded) -> Result<PointRecord> {
     let Some(path) = point_path(run, id) else {
         return Err(unknown_id(run, id)?);
     };
-    let bytes = run.read_checked(&path, &run.recorded())?;
+    let bytes = run.read_checked(&path, recorded)?;
     serde_json::from_slice(&bytes).map_err(|e| run_err(&path, e.to_string()))
 }
 

@@ -259,6 +259,9 @@ fn file_differs(path: &Path, want: &FileRecord, hash: bool) -> Option<String> {
     }
 }
 
+/// What a finished run recorded of its files, by path in the run folder.
+pub(crate) type Recorded = BTreeMap<String, FileRecord>;
+
 /// A run folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -363,7 +366,7 @@ impl RunDir {
 
     /// What a finished run recorded of its files (none for a run still being written, or
     /// written before files were recorded).
-    pub(crate) fn recorded(&self) -> BTreeMap<String, FileRecord> {
+    pub(crate) fn recorded(&self) -> Recorded {
         match self.read_manifest() {
             Ok(m) if m.status.is_finished() => m.files,
             _ => BTreeMap::new(),
@@ -373,11 +376,7 @@ impl RunDir {
     /// The bytes of run-folder file `path`, checked once, as it is opened, against what
     /// was recorded of it when the run finished (a point or a ranking edited or damaged
     /// since is refused, not read as another setup's numbers).
-    pub(crate) fn read_checked(
-        &self,
-        path: &Path,
-        recorded: &BTreeMap<String, FileRecord>,
-    ) -> Result<Vec<u8>> {
+    pub(crate) fn read_checked(&self, path: &Path, recorded: &Recorded) -> Result<Vec<u8>> {
         let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
         let rel = path
             .strip_prefix(&self.root)

@@ -10,7 +10,7 @@ use crate::error::{Result, SweepError};
 use crate::exec::{Executor, Reporter};
 use crate::models::Models;
 use crate::prepare::{Prepared, SweepOptions, prepare};
-use crate::record::{Manifest, RunDir, RunStatus};
+use crate::record::{Manifest, Recorded, RunDir, RunStatus};
 use crate::search::{Runner, SearchRecord, halving, staged};
 use ragtune_grid::Grid;
 use ragtune_grid::{SearchSpec, Strategy};
@@ -107,11 +107,12 @@ pub fn run_sweep(
 fn kept_points(grid: &Grid, run: &RunDir, reusable: bool) -> Result<HashMap<String, PointRecord>> {
     let wanted: std::collections::HashSet<String> =
         grid.points.iter().map(|p| p.config_id()).collect();
+    let recorded = run.recorded();
     let mut kept = HashMap::new();
     for id in run.config_ids()? {
         if !wanted.contains(&id) {
             run.remove_point(&id)?;
-        } else if reusable && let Some(p) = reusable_point(run, &id, grid)? {
+        } else if reusable && let Some(p) = reusable_point(run, &id, grid, &recorded)? {
             kept.insert(id, p);
         }
     }
@@ -120,8 +121,13 @@ fn kept_points(grid: &Grid, run: &RunDir, reusable: bool) -> Result<HashMap<Stri
 
 /// Point `id` of the run folder, when it was scored at the grid's cut-offs (a run at other
 /// cut-offs is rescored, not kept).
-pub(crate) fn reusable_point(run: &RunDir, id: &str, grid: &Grid) -> Result<Option<PointRecord>> {
-    let p = crate::lookup::read_point(run, id)?;
+pub(crate) fn reusable_point(
+    run: &RunDir,
+    id: &str,
+    grid: &Grid,
+    recorded: &Recorded,
+) -> Result<Option<PointRecord>> {
+    let p = crate::lookup::read_point_in(run, id, recorded)?;
     let ks: Vec<usize> = p.rows.iter().map(|r| r.top_k as usize).collect();
     Ok((ks == grid.top_k).then_some(p))
 }

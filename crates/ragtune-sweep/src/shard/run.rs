@@ -282,9 +282,10 @@ fn embed_pieces(ex: &Executor, store: &StageStore, pieces: &[super::EmbedUnit]) 
 /// when scored at the grid's cut-offs.
 fn kept_points(run: &RunDir, ids: &[String], grid: &Grid) -> Result<HashMap<String, PointRecord>> {
     let present: HashSet<String> = run.config_ids()?.into_iter().collect();
+    let recorded = run.recorded();
     let mut kept = HashMap::new();
     for id in ids.iter().filter(|id| present.contains(*id)) {
-        if let Some(p) = reusable_point(run, id, grid)? {
+        if let Some(p) = reusable_point(run, id, grid, &recorded)? {
             kept.insert(id.clone(), p);
         }
     }
@@ -415,9 +416,10 @@ pub fn merge_shards(root: &Path) -> Result<(Grid, Vec<PointRecord>, Manifest)> {
     let mut ids: Vec<&String> = recs.iter().flat_map(|r| &r.written).collect();
     let mut seen = HashSet::new();
     ids.retain(|id| seen.insert(*id));
+    let recorded = run.recorded();
     let mut records = ids
         .iter()
-        .map(|id| crate::lookup::read_point(&run, id))
+        .map(|id| crate::lookup::read_point_in(&run, id, &recorded))
         .collect::<Result<Vec<_>>>()?;
     let position: HashMap<String, usize> = grid
         .points
