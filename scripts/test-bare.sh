@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 copy="$(mktemp -d)"
 trap 'rm -rf "$copy"' EXIT
 mkdir "$copy/ragtune"
+# Extracted with fresh modification times (-m): cargo tracks workspace crates by relative
+# path, so with the clone's times it would judge the clone's test binaries fresh and run
+# them, with the clone's CARGO_MANIFEST_DIR (and its models/ and ../shared) baked in.
 git ls-files --cached --others --exclude-standard -z \
-  | tar --null -T - -cf - 2>/dev/null | tar -xf - -C "$copy/ragtune"
+  | tar --null -T - -cf - 2>/dev/null | tar -xmf - -C "$copy/ragtune"
 rm -rf "$copy/ragtune/models" "$copy/ragtune/.venv"
 if [ -e "$copy/shared" ] || [ -e "$copy/ragtune/models" ]; then
   echo "test-bare.sh: the copy still has models/ or ../shared" >&2
