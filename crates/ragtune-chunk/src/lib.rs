@@ -397,6 +397,7 @@ mod tests {
                     id: format!("d{i}"),
                     title: Some(format!("Title {i}")),
                     text: t.to_string(),
+                    pages: Vec::new(),
                 })
                 .collect(),
             questions: vec![],

@@ -64,11 +64,13 @@ mod tests {
                     id: "a".into(),
                     title: None,
                     text: "hello world again".into(),
+                    pages: Vec::new(),
                 },
                 Document {
                     id: "b".into(),
                     title: None,
                     text: "x".into(),
+                    pages: Vec::new(),
                 },
             ],
             questions: vec![],

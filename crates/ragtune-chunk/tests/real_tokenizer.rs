@@ -26,6 +26,8 @@ fn corpus(format: CorpusFormat, path: &str) -> Corpus {
         split: None,
         include: None,
         max_questions: None,
+        on_error: Default::default(),
+        unresolved: Default::default(),
     };
     ragtune_corpus::load(&spec).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -9,7 +9,7 @@ use crate::hash::ContentHasher;
 pub type DocId = u32;
 
 /// One source document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Document {
     /// The id the source format gives it (a relative path, a JSONL id, a title…).
     pub id: String,
@@ -17,6 +17,32 @@ pub struct Document {
     pub title: Option<String>,
     /// The full text. Every offset in ragtune is a byte offset into this string.
     pub text: String,
+    /// Where each page starts (a byte offset into `text`, ascending, the first 0), for
+    /// documents with pages (PDF); empty for the rest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<usize>,
+}
+
+impl Document {
+    /// The 1-based pages that bytes `[start, end)` lie on, first and last; `None` for a
+    /// document without pages.
+    pub fn page_range(&self, start: usize, end: usize) -> Option<(u32, u32)> {
+        if self.pages.is_empty() {
+            return None;
+        }
+        let page = |b: usize| self.pages.partition_point(|&p| p <= b).max(1) as u32;
+        let first = page(start);
+        Some((first, page(end.saturating_sub(1).max(start)).max(first)))
+    }
+}
+
+/// `"p. 3"` or `"pp. 3–4"` for a page range.
+pub fn format_pages((first, last): (u32, u32)) -> String {
+    if first == last {
+        format!("p. {first}")
+    } else {
+        format!("pp. {first}–{last}")
+    }
 }
 
 /// A labelled excerpt: the bytes `[start, end)` of document `doc`.
@@ -55,6 +81,23 @@ pub struct Question {
     pub relevant_docs: Vec<DocId>,
     /// Gold spans, as given (possibly overlapping).
     pub spans: Vec<Span>,
+    /// Labels found at several places (an answer text that occurs more than once): each
+    /// entry is one label's alternative spans, and the label counts as found when any one
+    /// of them is covered (span metrics take the best alternative).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Vec<Span>>,
+}
+
+impl Question {
+    /// Every gold span, direct or alternative: what a chunk must overlap to be relevant.
+    pub fn all_spans(&self) -> impl Iterator<Item = &Span> {
+        self.spans.iter().chain(self.alternatives.iter().flatten())
+    }
+
+    /// Whether the question has any span label.
+    pub fn has_spans(&self) -> bool {
+        self.all_spans().next().is_some()
+    }
 }
 
 /// Documents plus labelled questions.
@@ -88,9 +131,12 @@ impl Corpus {
                 h.field(d.to_le_bytes());
             }
             for s in &q.spans {
-                h.field(s.doc.to_le_bytes())
-                    .field(s.start.to_le_bytes())
-                    .field(s.end.to_le_bytes());
+                hash_span(&mut h, s);
+            }
+            // Only where present, so that fingerprints of corpora without them stay put.
+            for (i, alts) in q.alternatives.iter().enumerate() {
+                h.field(b"alternatives").field(i.to_le_bytes());
+                alts.iter().for_each(|s| hash_span(&mut h, s));
             }
         }
         h.finish_hex()
@@ -101,6 +147,10 @@ impl Corpus {
             h.field(&d.id)
                 .field(d.title.as_deref().unwrap_or("\u{0}"))
                 .field(&d.text);
+            if !d.pages.is_empty() {
+                h.field(b"pages");
+                d.pages.iter().for_each(|p| _ = h.field(p.to_le_bytes()));
+            }
         }
     }
 
@@ -126,6 +176,12 @@ impl Corpus {
     pub fn total_bytes(&self) -> usize {
         self.docs.iter().map(|d| d.text.len()).sum()
     }
+}
+
+fn hash_span(h: &mut ContentHasher, s: &Span) {
+    h.field(s.doc.to_le_bytes())
+        .field(s.start.to_le_bytes())
+        .field(s.end.to_le_bytes());
 }
 
 /// A chunk: bytes `[start, end)` of document `doc`.
@@ -199,6 +255,7 @@ mod tests {
                 id: "a".into(),
                 title: Some("T".into()),
                 text: "hello world".into(),
+                pages: Vec::new(),
             }],
             questions: vec![Question {
                 id: "q".into(),
@@ -209,6 +266,7 @@ mod tests {
                     start: 6,
                     end: 11,
                 }],
+                alternatives: Vec::new(),
             }],
         }
     }
@@ -220,6 +278,38 @@ mod tests {
         b.questions[0].spans[0].start = 5;
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert_eq!(a.fingerprint(), corpus().fingerprint());
+    }
+
+    #[test]
+    fn page_ranges_are_one_based_and_inclusive() {
+        let d = Document {
+            text: "aaaa\n\nbbbb\n\ncc".into(),
+            pages: vec![0, 6, 12],
+            ..Document::default()
+        };
+        assert_eq!(d.page_range(0, 4), Some((1, 1)));
+        assert_eq!(d.page_range(6, 10), Some((2, 2)));
+        assert_eq!(d.page_range(2, 8), Some((1, 2)));
+        assert_eq!(d.page_range(12, 14), Some((3, 3)));
+        // A range ending exactly where page 2 starts does not reach page 2.
+        assert_eq!(d.page_range(0, 6), Some((1, 1)));
+        assert_eq!(Document::default().page_range(0, 1), None);
+        assert_eq!(format_pages((2, 2)), "p. 2");
+        assert_eq!(format_pages((2, 3)), "pp. 2–3");
+    }
+
+    #[test]
+    fn alternatives_change_the_fingerprint() {
+        let a = corpus();
+        let mut b = corpus();
+        b.questions[0].alternatives = vec![vec![Span {
+            doc: 0,
+            start: 0,
+            end: 5,
+        }]];
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert!(b.questions[0].has_spans());
+        assert_eq!(b.questions[0].all_spans().count(), 2);
     }
 
     #[test]

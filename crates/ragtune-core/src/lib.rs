@@ -24,7 +24,7 @@ mod ranking;
 mod setup;
 
 pub use atomic::{temp_path, write_atomic};
-pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span};
+pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span, format_pages};
 pub use embedder::{
     BatchSink, Batching, EmbedFailure, EmbedOutput, Embedder, FakeEmbedder, TokenVectors,
     l2_normalize, pool_span, window_owners, window_ranges,

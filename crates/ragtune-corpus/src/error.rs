@@ -38,6 +38,15 @@ pub enum CorpusError {
         /// What is missing.
         what: String,
     },
+    /// A document that could not be read: damaged, encrypted, empty, not UTF-8, or a
+    /// format the loader cannot extract.
+    #[error("{}: {message}", path.display())]
+    Document {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Labels whose text does not match the document at their offsets.
     #[error("{}: {count} of {total} labels do not match the document text at their offsets (offsets count Unicode code points); first mismatches:\n{}", path.display(), examples.join("\n"))]
     LabelMismatch {

@@ -2,13 +2,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use ragtune_core::{Corpus, DocId, Document, Question};
+use ragtune_core::{Corpus, DocId, Document};
 use serde::Deserialize;
 
 use crate::error::{CorpusError, Result};
 use crate::labels::{Labeler, question};
+use crate::{LoadOptions, Loaded};
 
 /// The text placed between the paragraphs of a SQuAD article.
 pub const SQUAD_SEPARATOR: &str = "\n\n";
@@ -41,27 +42,6 @@ struct JsonlDoc {
     text: String,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonlQuestion {
-    id: String,
-    question: String,
-    #[serde(default)]
-    doc_ids: Vec<String>,
-    #[serde(default)]
-    spans: Vec<JsonlSpan>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonlSpan {
-    doc_id: String,
-    start: usize,
-    end: usize,
-    #[serde(default)]
-    text: Option<String>,
-}
-
 /// Every document id once. `lines` gives each document's line in `path` (line-based
 /// formats), so the error can name where the repeat is.
 fn check_unique_doc_ids(docs: &[Document], lines: Option<&[usize]>, path: &Path) -> Result<()> {
@@ -92,93 +72,31 @@ fn check_unique_doc_ids(docs: &[Document], lines: Option<&[usize]>, path: &Path)
     Ok(())
 }
 
-/// Questions in ragtune's JSONL format.
-fn load_question_jsonl(docs: &[Document], path: &Path) -> Result<Vec<Question>> {
-    let rows: Vec<(usize, JsonlQuestion)> = jsonl(path)?;
-    let mut labeler = Labeler::new(docs, path);
-    let mut questions = Vec::with_capacity(rows.len());
-    let mut ids = HashMap::new();
-    for (line, q) in rows {
-        if ids.insert(q.id.clone(), line).is_some() {
-            return Err(CorpusError::parse(
-                path,
-                line,
-                format!("question id {:?} appears twice", q.id),
-            ));
-        }
-        if q.doc_ids.is_empty() && q.spans.is_empty() {
-            return Err(CorpusError::parse(
-                path,
-                line,
-                format!(
-                    "question {:?} has no labels: give `doc_ids` or `spans`",
-                    q.id
-                ),
-            ));
-        }
-        let doc_ids = q
-            .doc_ids
-            .iter()
-            .map(|d| labeler.doc(d, line))
-            .collect::<Result<Vec<_>>>()?;
-        let mut spans = Vec::with_capacity(q.spans.len());
-        for s in &q.spans {
-            let doc = labeler.doc(&s.doc_id, line)?;
-            spans.push(labeler.span(doc, s.start, s.end, s.text.as_deref(), line, &q.id)?);
-        }
-        questions.push(question(q.id, q.question, doc_ids, spans));
-    }
-    labeler.finish()?;
-    Ok(questions)
+/// A questions file (JSONL or CSV) resolved against `docs`.
+fn load_questions(docs: &[Document], path: &Path, opts: &LoadOptions) -> Result<Loaded> {
+    let raw = crate::questions::read(path)?;
+    let (questions, labels) = crate::resolve::resolve(docs, raw, path, opts.unresolved)?;
+    Ok(Loaded {
+        corpus: Corpus {
+            docs: Vec::new(),
+            questions,
+        },
+        skipped: Vec::new(),
+        labels,
+    })
 }
 
-/// A folder of `.txt`/`.md` files plus questions JSONL.
-pub(crate) fn load_dir(root: &Path, questions: &Path) -> Result<Corpus> {
-    let mut files = Vec::new();
-    walk(root, &mut files)?;
-    files.sort();
-    if files.is_empty() {
-        return Err(CorpusError::Missing {
-            path: root.to_path_buf(),
-            what: "no .txt or .md files found".into(),
-        });
-    }
-    let mut docs = Vec::with_capacity(files.len());
-    for f in files {
-        let rel = f.strip_prefix(root).unwrap_or(&f);
-        let id = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        docs.push(Document {
-            id,
-            title: None,
-            text: read(&f)?,
-        });
-    }
-    let questions = load_question_jsonl(&docs, questions)?;
-    Ok(Corpus { docs, questions })
+/// A folder of documents plus a questions file.
+pub(crate) fn load_dir(root: &Path, questions: &Path, opts: &LoadOptions) -> Result<Loaded> {
+    let (docs, skipped) = crate::documents::read_dir_docs(root, opts.extract, opts.on_error)?;
+    let mut loaded = load_questions(&docs, questions, opts)?;
+    loaded.corpus.docs = docs;
+    loaded.skipped = skipped;
+    Ok(loaded)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|e| CorpusError::io(dir, e))?;
-    for entry in entries {
-        let path = entry.map_err(|e| CorpusError::io(dir, e))?.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("txt" | "md")
-        ) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// JSONL documents plus questions JSONL.
-pub(crate) fn load_jsonl(path: &Path, questions: &Path) -> Result<Corpus> {
+/// JSONL documents plus a questions file.
+pub(crate) fn load_jsonl(path: &Path, questions: &Path, opts: &LoadOptions) -> Result<Loaded> {
     let (lines, docs): (Vec<usize>, Vec<Document>) = jsonl::<JsonlDoc>(path)?
         .into_iter()
         .map(|(line, d)| {
@@ -186,13 +104,15 @@ pub(crate) fn load_jsonl(path: &Path, questions: &Path) -> Result<Corpus> {
                 id: d.id,
                 title: d.title.filter(|t| !t.is_empty()),
                 text: d.text,
+                pages: Vec::new(),
             };
             (line, doc)
         })
         .unzip();
     check_unique_doc_ids(&docs, Some(&lines), path)?;
-    let questions = load_question_jsonl(&docs, questions)?;
-    Ok(Corpus { docs, questions })
+    let mut loaded = load_questions(&docs, questions, opts)?;
+    loaded.corpus.docs = docs;
+    Ok(loaded)
 }
 
 #[derive(Deserialize)]
@@ -220,6 +140,7 @@ pub(crate) fn load_beir(root: &Path, split: &str) -> Result<Corpus> {
             id: d.id,
             title: d.title.filter(|t| !t.is_empty()),
             text: d.text,
+            pages: Vec::new(),
         })
         .collect();
     check_unique_doc_ids(&docs, None, &corpus_path)?;
@@ -336,6 +257,7 @@ pub(crate) fn load_squad(path: &Path) -> Result<Corpus> {
             id: article.title.clone(),
             title: Some(article.title.replace('_', " ")),
             text,
+            pages: Vec::new(),
         });
     }
     check_unique_doc_ids(&docs, None, path)?;
@@ -395,6 +317,7 @@ fn chroma_docs(root: &Path) -> Result<Vec<Document>> {
                 id,
                 title: None,
                 text: read(&path)?,
+                pages: Vec::new(),
             })
         })
         .collect::<Result<Vec<_>>>()
@@ -468,6 +391,8 @@ pub(crate) fn load_chroma(root: &Path) -> Result<Corpus> {
 mod tests {
     use std::io::Write;
 
+    use std::path::PathBuf;
+
     use super::*;
     use crate::{CorpusFormat, CorpusSpec, load};
 
@@ -491,6 +416,8 @@ mod tests {
             split: None,
             include: None,
             max_questions: None,
+            on_error: Default::default(),
+            unresolved: Default::default(),
         }
     }
 

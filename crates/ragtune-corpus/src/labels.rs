@@ -143,6 +143,7 @@ pub(crate) fn question(
         text,
         relevant_docs: docs,
         spans,
+        alternatives: Vec::new(),
     }
 }
 
@@ -181,14 +182,22 @@ pub(crate) fn restrict(corpus: Corpus, include: &[String], path: &Path) -> Resul
                 .iter()
                 .map(|&d| keep[d as usize])
                 .collect::<Option<Vec<_>>>()?;
-            let spans = q
-                .spans
+            let moved = |spans: &[Span]| {
+                spans
+                    .iter()
+                    .map(|s| keep[s.doc as usize].map(|doc| Span { doc, ..*s }))
+                    .collect::<Option<Vec<_>>>()
+            };
+            let spans = moved(&q.spans)?;
+            let alternatives = q
+                .alternatives
                 .iter()
-                .map(|s| keep[s.doc as usize].map(|doc| Span { doc, ..*s }))
+                .map(|a| moved(a))
                 .collect::<Option<Vec<_>>>()?;
             Some(Question {
                 relevant_docs,
                 spans,
+                alternatives,
                 ..q
             })
         })

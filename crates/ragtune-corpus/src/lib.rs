@@ -1,31 +1,43 @@
 //! Read corpora and labelled questions into a [`ragtune_core::Corpus`].
 //!
 //! Formats ([`CorpusFormat`]):
-//! - `dir`: a folder of `.txt`/`.md` files; a document's id is its relative path.
-//!   Questions come from a JSONL file (see below).
-//! - `jsonl`: one `{"id", "title"?, "text"}` object per line; questions from a JSONL file.
+//! - `dir`: a folder of `.txt`, `.md`, `.pdf`, `.html`/`.htm` and `.docx` files; a
+//!   document's id is its relative path. PDF, HTML and Word files are read through an
+//!   [`Extract`]or (ragtune-extract). The walk never opens anything but regular files and
+//!   never enters a folder twice (symbolic-link loops); what it passes over is listed in
+//!   [`Loaded::skipped`]. Questions come from a questions file (see below).
+//! - `jsonl`: one `{"id", "title"?, "text"}` object per line; questions from a questions file.
 //! - `beir`: `corpus.jsonl`, `queries.jsonl` and `qrels/<split>.tsv`; queries without a
 //!   positive qrel are dropped, as BEIR's evaluation does.
 //! - `squad`: SQuAD v1.1 JSON. Each article is a document whose paragraphs are joined by
 //!   [`SQUAD_SEPARATOR`]; each answer becomes a gold span in the article.
 //! - `chroma`: Chroma's chunking-evaluation layout, `corpora/*.md` plus `questions_df.csv`.
 //!
-//! Question JSONL: `{"id", "question", "doc_ids": [...]?, "spans": [{"doc_id", "start", "end", "text"?}]?}`.
+//! Questions files (`dir` and `jsonl` formats) are JSONL or CSV with a `question` and any
+//! of `id`, `answer` (text quoted from the documents, located by [`locate`]), `source` (a
+//! file name or document id), `doc_ids` and `spans`; rows that repeat a question add
+//! labels to it (module `questions`). How each label resolved is in [`Loaded::labels`].
 //!
 //! Offsets in every external format count Unicode code points, end exclusive. They are
 //! converted to byte offsets once, here, and every label that carries its text is checked
 //! against the document: a mismatch is an error listing the first mismatches.
 #![deny(missing_docs)]
 
+mod documents;
 mod error;
 mod formats;
 mod labels;
+pub mod locate;
+mod questions;
+mod resolve;
 
 use std::path::{Path, PathBuf};
 
+pub use documents::{DocKind, Extract, Extracted, NoExtract, OnError, SkipReason, Skipped};
 pub use error::{CorpusError, Result};
 pub use formats::SQUAD_SEPARATOR;
 use ragtune_core::Corpus;
+pub use resolve::{LabelReport, Resolution, Unresolved};
 use serde::{Deserialize, Serialize};
 
 /// The on-disk layout of a corpus.
@@ -64,6 +76,37 @@ pub struct CorpusSpec {
     /// Keep only the first N questions (after `include`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_questions: Option<usize>,
+    /// `dir`: what to do with a file that cannot be read (`fail` or `skip`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub on_error: OnError,
+    /// What to do with an answer not found in the documents (`fail` or `drop`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub unresolved: Unresolved,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// How to load: the extractor for PDF, HTML and Word files, and the spec's policies.
+pub struct LoadOptions<'a> {
+    /// Reads PDF, HTML and Word files.
+    pub extract: &'a dyn Extract,
+    /// From the spec.
+    pub on_error: OnError,
+    /// From the spec.
+    pub unresolved: Unresolved,
+}
+
+/// A loaded corpus with what loading passed over and how its labels resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The documents and questions.
+    pub corpus: Corpus,
+    /// Files of a `dir` corpus that were not read.
+    pub skipped: Vec<Skipped>,
+    /// How each label of a questions file resolved (empty for the research formats).
+    pub labels: Vec<LabelReport>,
 }
 
 impl CorpusSpec {
@@ -84,17 +127,38 @@ impl CorpusSpec {
     }
 }
 
-/// Load the corpus and its questions.
+/// Load the corpus and its questions, without a document extractor (PDF, HTML and Word
+/// files are errors).
 pub fn load(spec: &CorpusSpec) -> Result<Corpus> {
-    let mut corpus = match spec.format {
-        CorpusFormat::Dir => formats::load_dir(&spec.path, require_questions(spec)?)?,
-        CorpusFormat::Jsonl => formats::load_jsonl(&spec.path, require_questions(spec)?)?,
-        CorpusFormat::Beir => {
-            formats::load_beir(&spec.path, spec.split.as_deref().unwrap_or("test"))?
-        }
-        CorpusFormat::Squad => formats::load_squad(&spec.path)?,
-        CorpusFormat::Chroma => formats::load_chroma(&spec.path)?,
+    Ok(load_with(spec, &NoExtract)?.corpus)
+}
+
+/// Load the corpus and its questions, reading PDF, HTML and Word files with `extract`.
+pub fn load_with(spec: &CorpusSpec, extract: &dyn Extract) -> Result<Loaded> {
+    let opts = LoadOptions {
+        extract,
+        on_error: spec.on_error,
+        unresolved: spec.unresolved,
     };
+    let plain = |corpus| Loaded {
+        corpus,
+        ..Loaded::default()
+    };
+    let mut loaded = match spec.format {
+        CorpusFormat::Dir => formats::load_dir(&spec.path, require_questions(spec)?, &opts)?,
+        CorpusFormat::Jsonl => formats::load_jsonl(&spec.path, require_questions(spec)?, &opts)?,
+        CorpusFormat::Beir => plain(formats::load_beir(
+            &spec.path,
+            spec.split.as_deref().unwrap_or("test"),
+        )?),
+        CorpusFormat::Squad => plain(formats::load_squad(&spec.path)?),
+        CorpusFormat::Chroma => plain(formats::load_chroma(&spec.path)?),
+    };
+    loaded.corpus = finish(std::mem::take(&mut loaded.corpus), spec)?;
+    Ok(loaded)
+}
+
+fn finish(mut corpus: Corpus, spec: &CorpusSpec) -> Result<Corpus> {
     if let Some(include) = &spec.include {
         corpus = labels::restrict(corpus, include, &spec.path)?;
     }

@@ -29,6 +29,11 @@
 //!
 //! Overlapping gold spans (SQuAD's repeated answers) are counted once, through `G`.
 //!
+//! A label located at several places (an answer text that occurs more than once) has
+//! **alternatives**: it counts as found when any one is covered. Before `G` is formed, each
+//! such label contributes the one alternative with the most bytes in `C` (the first on a
+//! tie), so every span metric takes the best alternative ([`span_metrics_with`]).
+//!
 //! ```
 //! use ragtune_core::{Chunk, Span};
 //! use ragtune_eval::span_metrics;
@@ -189,6 +194,33 @@ pub fn span_metrics(chunks: &[Chunk], gold: &[Span]) -> Option<SpanMetrics> {
     })
 }
 
+/// [`span_metrics`] where each entry of `alternatives` is one label located at several
+/// places: the alternative with the most bytes covered by `chunks` (the first on a tie)
+/// joins `gold` before the metrics are computed.
+pub fn span_metrics_with(
+    chunks: &[Chunk],
+    gold: &[Span],
+    alternatives: &[Vec<Span>],
+) -> Option<SpanMetrics> {
+    if alternatives.is_empty() {
+        return span_metrics(chunks, gold);
+    }
+    let c = union(chunks.iter().map(|c| (c.doc, c.start, c.end)).collect());
+    let mut all = gold.to_vec();
+    for alts in alternatives {
+        let covered = |s: &Span| intersection_len(&union(vec![(s.doc, s.start, s.end)]), &c);
+        let mut best: Option<(&Span, usize)> = None;
+        for a in alts {
+            let n = covered(a);
+            if best.is_none_or(|(_, b)| n > b) {
+                best = Some((a, n));
+            }
+        }
+        all.extend(best.map(|(s, _)| *s));
+    }
+    span_metrics(chunks, &all)
+}
+
 /// Value at percentile `p` (0–100) of `values` by linear interpolation between closest
 /// ranks (numpy's default). `None` for an empty slice.
 pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
@@ -215,6 +247,33 @@ mod tests {
     }
     fn sp(doc: DocId, start: usize, end: usize) -> Span {
         Span { doc, start, end }
+    }
+
+    // Gold: one direct span [0, 4) of doc 0 and one label found twice, at [20, 30) of
+    // doc 0 and [0, 10) of doc 1. Chunks: doc 0 [0, 10) and doc 1 [5, 15).
+    // Alternative [20, 30) has 0 bytes covered, [0, 10) of doc 1 has 5: the second wins.
+    // G = {doc 0 [0, 4), doc 1 [0, 10)} = 14 bytes; covered 4 + 5 = 9; Σ|c| = 20.
+    // recall 9/14, precision 9/20, iou 9 / (20 + 5).
+    #[test]
+    fn alternatives_take_the_best_covered() {
+        let chunks = [ch(0, 0, 10), ch(1, 5, 15)];
+        let alts = vec![vec![sp(0, 20, 30), sp(1, 0, 10)]];
+        let m = span_metrics_with(&chunks, &[sp(0, 0, 4)], &alts).unwrap();
+        close(m.recall, 9.0 / 14.0);
+        close(m.precision, 9.0 / 20.0);
+        close(m.iou, 9.0 / 25.0);
+        // Nothing covered: the first alternative stands, as a plain span would.
+        let m = span_metrics_with(&[ch(2, 0, 5)], &[], &alts).unwrap();
+        assert_eq!(m, span_metrics(&[ch(2, 0, 5)], &[sp(0, 20, 30)]).unwrap());
+        // A tie keeps the first.
+        let tie = vec![vec![sp(0, 0, 10), sp(1, 5, 15)]];
+        let m = span_metrics_with(&chunks, &[], &tie).unwrap();
+        assert_eq!(m, span_metrics(&chunks, &[sp(0, 0, 10)]).unwrap());
+        // Without alternatives it is span_metrics.
+        assert_eq!(
+            span_metrics_with(&chunks, &[sp(0, 2, 8)], &[]),
+            span_metrics(&chunks, &[sp(0, 2, 8)])
+        );
     }
 
     #[test]

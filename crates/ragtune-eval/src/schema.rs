@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use ragtune_core::{Chunk, DocId, Question, Setup};
 use serde::{Deserialize, Serialize};
 
-use crate::{doc_metrics, span_metrics};
+use crate::{doc_metrics, span_metrics_with};
 
 macro_rules! metrics {
     ($($variant:ident => $name:literal, $doc:literal;)*) => {
@@ -126,7 +126,7 @@ pub fn question_metrics(q: &Question, ranked: &[Chunk], k: usize) -> MetricValue
     let docs: Vec<DocId> = ranked.iter().map(|c| c.doc).collect();
     let cut = &ranked[..ranked.len().min(k)];
     let dm = doc_metrics(&docs, k, &q.relevant_docs);
-    let sm = span_metrics(cut, &q.spans);
+    let sm = span_metrics_with(cut, &q.spans, &q.alternatives);
     let mut v = MetricValues::default();
     v.set(Metric::Recall, dm.map(|m| m.recall));
     v.set(Metric::Precision, dm.map(|m| m.precision));

@@ -140,11 +140,13 @@ mod tests {
                     id: "A".into(),
                     title: None,
                     text: "x".into(),
+                    pages: Vec::new(),
                 },
                 Document {
                     id: "B b".into(),
                     title: None,
                     text: "y".into(),
+                    pages: Vec::new(),
                 },
             ],
             questions: vec![Question {
@@ -152,6 +154,7 @@ mod tests {
                 text: "?".into(),
                 relevant_docs: vec![0],
                 spans: vec![],
+                alternatives: Vec::new(),
             }],
         };
         assert_eq!(qrels_file(&corpus).unwrap(), "q1 0 A 1\n");

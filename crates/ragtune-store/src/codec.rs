@@ -163,6 +163,36 @@ pub fn fingerprint(set: &ChunkSet) -> String {
     h.finish_hex()
 }
 
+/// Encode an extracted text: the page count and page starts (u64 each), then the text.
+pub fn encode_text(text: &str, pages: &[usize]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 * (pages.len() + 1) + text.len());
+    out.extend_from_slice(&(pages.len() as u64).to_le_bytes());
+    for &p in pages {
+        out.extend_from_slice(&(p as u64).to_le_bytes());
+    }
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
+/// Decode [`encode_text`]; `None` unless the pages ascend, lie on character boundaries
+/// of the text and the text is UTF-8.
+pub fn decode_text(bytes: &[u8]) -> Option<(String, Vec<usize>)> {
+    let word = |i: usize| -> Option<usize> {
+        let b = bytes.get(8 * i..8 * i + 8)?;
+        usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok()
+    };
+    let n = word(0)?;
+    let head = n.checked_add(1)?.checked_mul(8)?;
+    if head > bytes.len() {
+        return None;
+    }
+    let pages: Vec<usize> = (1..=n).map(word).collect::<Option<_>>()?;
+    let text = std::str::from_utf8(&bytes[head..]).ok()?.to_string();
+    let ok =
+        pages.windows(2).all(|w| w[0] <= w[1]) && pages.iter().all(|&p| text.is_char_boundary(p));
+    ok.then_some((text, pages))
+}
+
 /// Encode vectors.
 pub fn encode_vectors(data: &[f32]) -> Vec<u8> {
     f32s_to_le_bytes(data)
@@ -180,6 +210,25 @@ pub fn decode_vectors(bytes: &[u8], n: usize, dim: usize) -> Option<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_round_trip_and_refuse_bad_pages() {
+        let b = encode_text("héllo\n\nworld", &[0, 8]);
+        assert_eq!(
+            decode_text(&b),
+            Some(("héllo\n\nworld".to_string(), vec![0, 8]))
+        );
+        assert_eq!(
+            decode_text(&encode_text("x", &[])),
+            Some(("x".into(), vec![]))
+        );
+        // Inside "é", descending, past the end, truncated.
+        assert_eq!(decode_text(&encode_text("héllo", &[2])), None);
+        assert_eq!(decode_text(&encode_text("hello", &[3, 1])), None);
+        assert_eq!(decode_text(&encode_text("hello", &[9])), None);
+        assert_eq!(decode_text(&b[..12]), None);
+        assert_eq!(decode_text(&[0xff; 8]), None);
+    }
 
     #[test]
     fn rankings_round_trip_bit_exact_and_reject_trailing_bytes() {

@@ -131,6 +131,7 @@ mod tests {
                     id: format!("d{i}"),
                     title: None,
                     text: t.to_string(),
+                    pages: Vec::new(),
                 })
                 .collect(),
             ..Corpus::default()

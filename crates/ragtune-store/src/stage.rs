@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
+    /// One PDF, HTML or Word file's extracted text, keyed by the file's sha256 and the
+    /// extractor's version.
+    Text,
     /// A chunk set with its token counts.
     Chunks,
     /// A tantivy BM25 index (folder).
@@ -24,7 +27,8 @@ pub enum Stage {
 
 impl Stage {
     /// Every stored stage.
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
+        Stage::Text,
         Stage::Chunks,
         Stage::Bm25,
         Stage::Embed,
@@ -40,6 +44,7 @@ impl Stage {
     /// Folder name.
     pub fn name(self) -> &'static str {
         match self {
+            Stage::Text => "text",
             Stage::Chunks => "chunks",
             Stage::Bm25 => "bm25",
             Stage::Embed => "embed",

@@ -29,6 +29,7 @@ pub mod shard;
 mod sweep;
 #[doc(hidden)]
 pub mod testing;
+mod texts;
 
 pub use accounting::Accounting;
 pub use error::{Result, SweepError};
@@ -43,6 +44,7 @@ pub use ragtune_core::Setup;
 pub use ragtune_eval::{
     BestSetup, PointRecord, QuestionRanking, QuestionRow, RankingsRecord, ResultRow,
 };
-pub use record::{EmbedRecord, Manifest, RunDir, RunStatus, StageRecord};
+pub use record::{EmbedRecord, Manifest, RunDir, RunStatus, StageRecord, UnresolvedLabel};
 pub use score::chunk_is_relevant;
 pub use sweep::run_sweep;
+pub use texts::{TEXTS_DIR, TextCounts, Texts, text_key};

@@ -73,6 +73,10 @@ pub struct Prepared {
     pub sizer: Sizer,
     /// The plan.
     pub plan: Plan,
+    /// Files of a `dir` corpus that were not read.
+    pub skipped: Vec<ragtune_corpus::Skipped>,
+    /// How each label of a questions file resolved.
+    pub labels: Vec<ragtune_corpus::LabelReport>,
 }
 
 /// The tokenizer that sizes `tokens` chunks and counts context tokens: `[retrieval]
@@ -95,17 +99,21 @@ pub fn counting_tokenizer_path(
 
 /// Load and check everything `grid` needs (every user mistake surfaces here, before any
 /// work), and plan it. `tokenizer` overrides the counting tokenizer (serving uses the
-/// one its sweep used).
+/// one its sweep used); `texts` reads PDF, HTML and Word documents.
 pub fn prepare(
     grid: &Grid,
     models: &dyn Models,
     models_dir: &Path,
     tokenizer: Option<&Path>,
+    texts: &dyn ragtune_corpus::Extract,
 ) -> Result<Prepared> {
-    let corpus = ragtune_corpus::load(&grid.corpus).map_err(|source| SweepError::GridCorpus {
-        grid: grid.path.clone(),
-        source,
+    let loaded = ragtune_corpus::load_with(&grid.corpus, texts).map_err(|source| {
+        SweepError::GridCorpus {
+            grid: grid.path.clone(),
+            source,
+        }
     })?;
+    let corpus = loaded.corpus;
     let infos: BTreeMap<String, ModelInfo> = grid
         .models()
         .into_iter()
@@ -134,6 +142,8 @@ pub fn prepare(
         tokenizer_path: tokenizer_path.canonicalize().unwrap_or(tokenizer_path),
         sizer,
         plan,
+        skipped: loaded.skipped,
+        labels: loaded.labels,
     })
 }
 

@@ -198,6 +198,26 @@ pub struct Manifest {
     /// was given and how long it took.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<crate::shard::ShardSummary>,
+    /// Files of a `dir` corpus that were not read, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_files: Vec<ragtune_corpus::Skipped>,
+    /// Answer labels not found in the documents, dropped under `unresolved = "drop"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unresolved_labels: Vec<UnresolvedLabel>,
+    /// Where the PDF, HTML and Word documents' texts came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub texts: Option<crate::texts::TextCounts>,
+}
+
+/// An answer label that was not found in the documents and was dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnresolvedLabel {
+    /// The question's id.
+    pub question: String,
+    /// The line of the questions file.
+    pub line: usize,
+    /// The answer text.
+    pub answer: String,
 }
 
 fn one() -> usize {
@@ -217,9 +237,10 @@ impl Manifest {
     }
 
     /// Load the run's corpus, refusing it if it changed since the sweep: anything built
-    /// from a changed corpus would not be what was evaluated.
-    pub fn load_corpus(&self) -> Result<ragtune_core::Corpus> {
-        let corpus = ragtune_corpus::load(&self.corpus)?;
+    /// from a changed corpus would not be what was evaluated. `texts` reads PDF, HTML and
+    /// Word documents (from the run folder's copy, [`crate::Texts::with_run`]).
+    pub fn load_corpus(&self, texts: &dyn ragtune_corpus::Extract) -> Result<ragtune_core::Corpus> {
+        let corpus = ragtune_corpus::load_with(&self.corpus, texts)?.corpus;
         self.check_corpus(&corpus)?;
         Ok(corpus)
     }

@@ -13,11 +13,10 @@ use ragtune_vector::recall_vs_exact;
 /// Whether `chunk` is relevant to `q`: it overlaps a gold span, or — for questions with
 /// only document labels — it belongs to a relevant document.
 pub fn chunk_is_relevant(q: &Question, chunk: &Chunk) -> bool {
-    if q.spans.is_empty() {
+    if !q.has_spans() {
         q.relevant_docs.contains(&chunk.doc)
     } else {
-        q.spans
-            .iter()
+        q.all_spans()
             .any(|s| s.doc == chunk.doc && s.start < chunk.end && chunk.start < s.end)
     }
 }

@@ -62,7 +62,7 @@ pub struct Screen {
 /// The corpus cut into regions: whole documents, or for span labels paragraph-aligned
 /// windows of about `region_chars` bytes.
 pub fn regions(corpus: &Corpus, region_chars: usize) -> Vec<Region> {
-    let by_span = corpus.questions.iter().any(|q| !q.spans.is_empty());
+    let by_span = corpus.questions.iter().any(|q| q.has_spans());
     let mut out = Vec::new();
     for (d, doc) in corpus.docs.iter().enumerate() {
         let text = doc.text.as_str();
@@ -125,10 +125,9 @@ fn gold_regions(corpus: &Corpus, regions: &[Region], q: usize) -> Vec<usize> {
     let mut out = BTreeSet::new();
     for (i, r) in regions.iter().enumerate() {
         let by_span = q
-            .spans
-            .iter()
+            .all_spans()
             .any(|s| s.doc == r.doc && s.start < r.end && r.start < s.end.max(s.start + 1));
-        let by_doc = q.relevant_docs.contains(&r.doc) && !q.spans.iter().any(|s| s.doc == r.doc);
+        let by_doc = q.relevant_docs.contains(&r.doc) && !q.all_spans().any(|s| s.doc == r.doc);
         if by_span || by_doc {
             out.insert(i);
         }
@@ -192,7 +191,7 @@ pub fn screen(corpus: &Corpus, regions: &[Region], p: &ScreenParams) -> Screen {
 fn gold_spans(corpus: &Corpus, questions: &[usize]) -> Vec<Vec<(usize, usize)>> {
     let mut gold: Vec<Vec<(usize, usize)>> = vec![Vec::new(); corpus.docs.len()];
     for &q in questions {
-        for s in &corpus.questions[q].spans {
+        for s in corpus.questions[q].all_spans() {
             gold[s.doc as usize].push((s.start, s.end));
         }
     }
@@ -310,6 +309,7 @@ mod tests {
                     text: format!("what is fact {d}-{p}"),
                     relevant_docs: vec![d],
                     spans: vec![Span { doc: d, start, end }],
+                    alternatives: Vec::new(),
                 });
                 text.push_str("\n\n");
             }
@@ -317,6 +317,7 @@ mod tests {
                 id: format!("doc{d}"),
                 title: None,
                 text,
+                pages: Vec::new(),
             });
         }
         Corpus { docs, questions }

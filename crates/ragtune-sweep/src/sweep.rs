@@ -16,6 +16,8 @@ use ragtune_grid::Grid;
 use ragtune_grid::{SearchSpec, Strategy};
 use ragtune_store::StageStore;
 
+use crate::texts::{TextCounts, Texts};
+
 pub(crate) fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
     Manifest {
         status: RunStatus::Running,
@@ -53,6 +55,9 @@ pub(crate) fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
         tokenizer: None,
         search: None,
         shards: vec![],
+        skipped_files: vec![],
+        unresolved_labels: vec![],
+        texts: None,
     }
 }
 
@@ -142,8 +147,11 @@ fn sweep_inner(
     previous: Option<Previous>,
 ) -> Result<Vec<PointRecord>> {
     let t = Instant::now();
-    let prep = prepare(grid, models, &opts.models_dir, None)?;
+    let store = opts.store()?;
+    let texts = Texts::new(&opts.models_dir, store.as_ref()).with_run(run.path(), true);
+    let prep = prepare(grid, models, &opts.models_dir, None, &texts)?;
     describe_inputs(manifest, &prep);
+    describe_texts(manifest, &texts);
     if let Some(p) = &previous
         && !p.fingerprint.is_empty()
         && p.fingerprint != manifest.corpus_fingerprint
@@ -159,7 +167,6 @@ fn sweep_inner(
         .is_some_and(|p| p.depth == Some(grid.depth));
     let done = kept_points(grid, run, same_depth)?;
     manifest.resumed_points = done.len();
-    let store = opts.store()?;
     run.write_manifest(manifest)?;
     manifest
         .stage_seconds
@@ -192,6 +199,23 @@ pub(crate) fn describe_inputs(m: &mut Manifest, prep: &Prepared) {
     m.n_questions = prep.corpus.questions.len();
     m.tokenizer = Some(prep.tokenizer_path.clone());
     m.models = prep.infos.values().map(|i| i.record.clone()).collect();
+    m.skipped_files = prep.skipped.clone();
+    m.unresolved_labels = prep
+        .labels
+        .iter()
+        .filter(|l| l.resolution == ragtune_corpus::Resolution::NotFound)
+        .map(|l| crate::record::UnresolvedLabel {
+            question: l.question.clone(),
+            line: l.line,
+            answer: l.label.clone(),
+        })
+        .collect();
+}
+
+/// Record where extracted texts came from, when there were any.
+pub(crate) fn describe_texts(m: &mut Manifest, texts: &Texts) {
+    let c = texts.counts();
+    m.texts = (c != TextCounts::default()).then_some(c);
 }
 
 /// Score the grid, whole or through its `[search]` strategy, under its budget.

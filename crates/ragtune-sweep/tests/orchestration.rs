@@ -284,9 +284,15 @@ fn the_plan_counts_distinct_nodes_and_what_is_stored() {
         &testing::grid_text("[120, 200]", "[0.3, 0.7]", "[1, 3]"),
     );
     let opts = f.opts();
-    let mut plan = prepare(&grid, &MODELS, &opts.models_dir, None)
-        .unwrap()
-        .plan;
+    let mut plan = prepare(
+        &grid,
+        &MODELS,
+        &opts.models_dir,
+        None,
+        &ragtune_corpus::NoExtract,
+    )
+    .unwrap()
+    .plan;
     let store = StageStore::open(opts.cache_dir.as_deref().unwrap()).unwrap();
     plan.check_store(&store);
     let counts: BTreeMap<NodeKind, (usize, usize)> = plan
@@ -489,6 +495,11 @@ fn stage_entries(store: &Path, stage: ragtune_store::Stage) -> Vec<PathBuf> {
 #[test]
 fn store_entries_rotated_among_themselves_are_damage_and_the_tables_stay_the_same() {
     let f = Fixture::new();
+    // Two web pages, so that extracted texts are stored too.
+    for i in 1..=2 {
+        let page = format!("<main><h1>Extra {i}</h1><p>Page {i} of the handbook.</p></main>");
+        std::fs::write(f.path().join(format!("docs/extra-{i}.html")), page).unwrap();
+    }
     // Late embedding too, so that every kind the store keeps has entries.
     let text = testing::grid_text("[80, 120]", "[0.5]", "[1, 3]").replace(
         "model = [\"fake-a\"]",

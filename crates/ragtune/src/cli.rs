@@ -40,6 +40,30 @@ pub enum Command {
     ExportTrec(ExportTrecArgs),
     /// Export a run to an MLflow tracking server: a parent run, one child per setup.
     ExportMlflow(ExportMlflowArgs),
+    /// Inspect a grid's labels: how each answer, source and span resolved.
+    Labels(LabelsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabelsArgs {
+    #[command(subcommand)]
+    pub command: LabelsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabelsCommand {
+    /// Per question, how each label resolved (exact, normalised, fuzzy with its
+    /// similarity, ambiguous with its places, not found with the nearest text), then a
+    /// summary. Exits 1 when an answer was not found.
+    Check {
+        /// The grid file whose [corpus] to read.
+        grid: PathBuf,
+        /// Print one JSON document (offsets in Unicode code points).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -85,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => ok(commands::serve::run(a)),
         Command::ExportTrec(a) => ok(commands::export_trec::run(a)),
         Command::ExportMlflow(a) => ok(commands::export_mlflow::run(a)),
+        Command::Labels(a) => commands::labels::run(a),
     };
     match result {
         Ok(code) => code,

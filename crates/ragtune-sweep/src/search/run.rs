@@ -101,6 +101,8 @@ impl<'a> Runner<'a> {
             tokenizer_path: p.tokenizer_path.clone(),
             sizer: p.sizer.clone(),
             plan: Plan::build(grid, inputs),
+            skipped: Vec::new(),
+            labels: Vec::new(),
         }
     }
 

@@ -325,7 +325,14 @@ mod tests {
         testing::write_corpus(dir.path());
         let text = testing::grid_text(sizes, "[0.5]", "[1, 3]");
         let grid = testing::grid(dir.path(), "g.toml", &text).unwrap();
-        crate::prepare(&grid, &testing::MODELS, dir.path(), None).unwrap()
+        crate::prepare(
+            &grid,
+            &testing::MODELS,
+            dir.path(),
+            None,
+            &ragtune_corpus::NoExtract,
+        )
+        .unwrap()
     }
 
     #[test]

@@ -211,9 +211,11 @@ fn shard_inner(
     rep: &dyn Reporter,
     rec: &mut ShardRecord,
 ) -> Result<()> {
-    let prep = prepare(grid, models, &opts.models_dir, None)?;
-    describe_inputs(&mut rec.manifest, &prep);
     let store = opts.store()?.expect("checked: shards have a store");
+    let texts = crate::Texts::new(&opts.models_dir, Some(&store)).with_run(run.path(), true);
+    let prep = prepare(grid, models, &opts.models_dir, None, &texts)?;
+    describe_inputs(&mut rec.manifest, &prep);
+    crate::sweep::describe_texts(&mut rec.manifest, &texts);
     let sp = ShardPlan::new(&prep, rec.shard.count);
     let i = rec.shard.index;
     rec.estimated_tokens = sp.embed_tokens[i];

@@ -248,7 +248,7 @@ fn diff(args: &ExplainArgs, a: &str, b: &str) -> anyhow::Result<()> {
             .collect()
     };
     let (fa, fb) = (found(&ra), found(&rb));
-    let corpus = ragtune_corpus::load(&manifest.corpus)?;
+    let corpus = manifest.load_corpus(&super::run_texts(&run))?;
     let text = |id: &str| {
         corpus
             .questions

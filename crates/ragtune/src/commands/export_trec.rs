@@ -12,7 +12,7 @@ pub fn run(args: ExportTrecArgs) -> anyhow::Result<()> {
     let manifest = run.finished()?;
     let record = run.read_rankings(&ragtune_sweep::listed_id(&run, &args.config)?)?;
     let run_text = run_file(&record, args.k).map_err(|e| UserError(e.to_string()))?;
-    let corpus = manifest.load_corpus()?;
+    let corpus = manifest.load_corpus(&super::run_texts(&run))?;
     let qrels_text = qrels_file(&corpus).map_err(|e| UserError(e.to_string()))?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| UserError(format!("{}: {e}", args.out.display())))?;

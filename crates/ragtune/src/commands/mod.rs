@@ -4,6 +4,7 @@ pub mod compare;
 pub mod explain;
 pub mod export_mlflow;
 pub mod export_trec;
+pub mod labels;
 mod loop_stats;
 mod outputs;
 pub mod plan;
@@ -51,6 +52,13 @@ pub fn sweep_options(e: &EngineArgs) -> anyhow::Result<SweepOptions> {
         version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: env!("RAGTUNE_GIT_COMMIT").to_string(),
     })
+}
+
+/// What reads a finished run's PDF, HTML and Word documents: the run folder's copy of
+/// their texts, and only for a text it lacks the extractor (libpdfium from the default
+/// models folder or `RAGTUNE_PDFIUM`).
+pub fn run_texts(run: &ragtune_sweep::RunDir) -> ragtune_sweep::Texts<'static> {
+    ragtune_sweep::Texts::new(&crate::models_dir(None), None).with_run(run.path(), false)
 }
 
 /// `value` as pretty JSON and a newline: what every `--json` flag prints on stdout.

@@ -15,9 +15,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let grid = Grid::load(&args.grid)?;
     let opts = super::sweep_options(&args.engine)?;
     let models = OnnxModels::new(opts.embed_options());
-    let mut prep = prepare(&grid, &models, &opts.models_dir, None)?;
-    let mut identical = Vec::new();
     let store = opts.store()?;
+    let texts = ragtune_sweep::Texts::new(&opts.models_dir, store.as_ref());
+    let mut prep = prepare(&grid, &models, &opts.models_dir, None, &texts)?;
+    let mut identical = Vec::new();
     if let Some(store) = &store {
         prep.plan.check_store(store);
         identical = prep.plan.identical_chunk_sets(store, &prep.corpus);
