@@ -13,7 +13,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check \
   polars==2.1.0 pyarrow==26.0.1 pytrec_eval-terrier==0.5.11 langchain-text-splitters==1.1.3 \
-  pandas==3.1.1 duckdb==2.0.1 pillow==13.0.0
+  pandas==3.1.1 duckdb==2.0.1 pillow==13.0.0 \
+  python-docx==1.2.0 markdown==3.11.3 pypdfium2==5.15.2 pypdf==7.1.0
 export RAGTUNE_PYTHON="$PWD/.venv/bin/python"
 # The report test opens report.html in real headless Chromium: Debian's package.
 if ! command -v chromium >/dev/null; then

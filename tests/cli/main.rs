@@ -13,6 +13,7 @@ mod batching;
 mod chunkers;
 mod dense;
 mod disk_full;
+mod documents;
 mod errors;
 mod late;
 mod load;

@@ -197,18 +197,41 @@ pub(crate) fn read_dir_docs(
         .map(|(path, kind)| read_one(root, path, *kind, extract).map_err(|e| (path.clone(), e)))
         .collect();
     let mut docs = Vec::with_capacity(read.len());
+    let mut failed: Vec<(PathBuf, String)> = Vec::new();
     for r in read {
-        match (r, on_error) {
-            (Ok(d), _) => docs.push(d),
-            (Err((path, message)), OnError::Fail) => {
-                return Err(CorpusError::Document { path, message });
-            }
-            (Err((path, detail)), OnError::Skip) => walk.skipped.push(Skipped {
+        match r {
+            Ok(d) => docs.push(d),
+            Err(e) => failed.push(e),
+        }
+    }
+    match (failed.first(), on_error) {
+        (Some((path, message)), OnError::Fail) => {
+            let message = if failed.len() == 1 {
+                message.clone()
+            } else {
+                let others: Vec<String> = failed[1..]
+                    .iter()
+                    .take(4)
+                    .map(|(p, m)| format!("\n  {}: {m}", p.display()))
+                    .collect();
+                format!(
+                    "{message}\n{} more files cannot be read:{}\n`on_error = \"skip\"` in [corpus] skips them (they are listed in the manifest)",
+                    failed.len() - 1,
+                    others.concat()
+                )
+            };
+            return Err(CorpusError::Document {
+                path: path.clone(),
+                message,
+            });
+        }
+        _ => walk
+            .skipped
+            .extend(failed.into_iter().map(|(path, detail)| Skipped {
                 path: rel_id(root, &path),
                 reason: SkipReason::Unreadable,
                 detail,
-            }),
-        }
+            })),
     }
     if docs.is_empty() {
         return Err(CorpusError::Missing {

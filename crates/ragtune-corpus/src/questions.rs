@@ -239,7 +239,14 @@ fn group(rows: Vec<(usize, Row)>, path: &Path) -> Result<Vec<RawQuestion>> {
                     ),
                 ));
             }
-            Some(&i) => out[i].labels.extend(labels),
+            Some(&i) => {
+                // The same label again (three annotators quoting one answer) adds nothing.
+                for l in labels {
+                    if !out[i].labels.iter().any(|(_, have)| *have == l.1) {
+                        out[i].labels.push(l);
+                    }
+                }
+            }
             None => {
                 by_key.insert(id.clone(), out.len());
                 out.push(RawQuestion {
@@ -272,6 +279,7 @@ mod tests {
             "question,answer,source\n\
              Who?,\"Ada, Countess\",a.pdf\n\
              Who?,Lovelace,\n\
+             Who?,Lovelace,\n\
              When?,,b.html\n",
         );
         let qs = read(&p).unwrap();
@@ -297,7 +305,7 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(qs[1].labels, vec![(4, RawLabel::Source("b.html".into()))]);
+        assert_eq!(qs[1].labels, vec![(5, RawLabel::Source("b.html".into()))]);
     }
 
     #[test]

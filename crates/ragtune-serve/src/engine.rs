@@ -51,6 +51,12 @@ pub struct SearchHit {
     pub start: usize,
     /// One past the last byte.
     pub end: usize,
+    /// The 1-based page the chunk starts on, for documents with pages (PDF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_page: Option<u32>,
+    /// The 1-based page the chunk ends on (inclusive), for documents with pages (PDF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_page: Option<u32>,
     /// The chunk text.
     pub text: String,
     /// Final (fused, for hybrids) score.
@@ -283,12 +289,16 @@ impl Engine {
             .enumerate()
             .map(|(i, h)| {
                 let c = self.set.chunks[h.chunk as usize];
+                let doc = &self.corpus.docs[c.doc as usize];
+                let pages = doc.page_range(c.start, c.end);
                 SearchHit {
                     rank: i + 1,
                     chunk: h.chunk,
-                    doc_id: self.corpus.docs[c.doc as usize].id.clone(),
+                    doc_id: doc.id.clone(),
                     start: c.start,
                     end: c.end,
+                    first_page: pages.map(|p| p.0),
+                    last_page: pages.map(|p| p.1),
                     text: self.set.text(&self.corpus, h.chunk as usize).to_string(),
                     score: h.score,
                     bm25: h.bm25.map(|(rank, score)| Component { rank, score }),

@@ -79,13 +79,20 @@ impl Explain<'_> {
         } else {
             " "
         };
-        let doc = &self.engine.corpus.docs[c.doc as usize].id;
         format!(
-            "  {:>3}. {mark} {score:>9.4}  chunk {chunk} {doc} [{}, {})",
+            "  {:>3}. {mark} {score:>9.4}  chunk {chunk} {}",
             i + 1,
-            c.start,
-            c.end
+            self.place(c.doc, c.start, c.end)
         )
+    }
+
+    /// "doc [start, end)", or "doc, p. 3 [start, end)" for a document with pages.
+    fn place(&self, doc: u32, start: usize, end: usize) -> String {
+        let d = &self.engine.corpus.docs[doc as usize];
+        let pages = d.page_range(start, end).map_or(String::new(), |p| {
+            format!(", {}", ragtune_core::format_pages(p))
+        });
+        format!("{}{pages} [{start}, {end})", d.id)
     }
 
     fn header(&self, out: &mut impl Write) -> std::io::Result<()> {
@@ -160,19 +167,48 @@ impl Explain<'_> {
             let overlaps = |c: &Chunk| c.doc == doc && c.start < end && start < c.end;
             writeln!(
                 out,
-                "  span {} [{start}, {end}) \"{}\": {}",
-                corpus.docs[doc as usize].id,
+                "  span {} \"{}\": {}",
+                self.place(doc, start, end),
                 one_line(text, 60),
                 self.rank_in(&overlaps)
             )?;
             writeln!(out, "    {}", self.holders(s))?;
         }
+        self.alternatives(out)?;
         for &d in &self.q.relevant_docs {
-            if self.q.spans.iter().any(|s| s.doc == d) {
+            if self.q.all_spans().any(|s| s.doc == d) {
                 continue;
             }
             let found = self.rank_in(&|c: &Chunk| c.doc == d);
             writeln!(out, "  document {}: {found}", corpus.docs[d as usize].id)?;
+        }
+        Ok(())
+    }
+
+    /// Labels found at several places: the best rank of any of them, and the first few.
+    fn alternatives(&self, out: &mut impl Write) -> std::io::Result<()> {
+        const SHOWN: usize = 3;
+        let corpus = &self.engine.corpus;
+        for alts in &self.q.alternatives {
+            let any = |c: &Chunk| {
+                alts.iter()
+                    .any(|s| c.doc == s.doc && c.start < s.end && s.start < c.end)
+            };
+            let first = &alts[0];
+            let text = &corpus.docs[first.doc as usize].text[first.start..first.end];
+            writeln!(
+                out,
+                "  answer \"{}\" at {} places (any one counts): {}",
+                one_line(text, 60),
+                alts.len(),
+                self.rank_in(&any)
+            )?;
+            for s in alts.iter().take(SHOWN) {
+                writeln!(out, "    {}", self.place(s.doc, s.start, s.end))?;
+            }
+            if alts.len() > SHOWN {
+                writeln!(out, "    … and {} more", alts.len() - SHOWN)?;
+            }
         }
         Ok(())
     }

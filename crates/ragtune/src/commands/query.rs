@@ -48,9 +48,12 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         let comp = |c: Option<ragtune_serve::Component>| {
             c.map_or("-".to_string(), |c| format!("#{} {:.4}", c.rank, c.score))
         };
+        let pages = h.first_page.zip(h.last_page).map_or(String::new(), |p| {
+            format!(", {}", ragtune_core::format_pages(p))
+        });
         writeln!(
             out,
-            "{:>3}. {:.4}  {} [{}, {})  bm25 {}  vector {}",
+            "{:>3}. {:.4}  {}{pages} [{}, {})  bm25 {}  vector {}",
             h.rank,
             h.score,
             h.doc_id,

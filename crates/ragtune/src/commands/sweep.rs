@@ -27,10 +27,40 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let bars = Bars::new();
     let models = OnnxModels::new(opts.embed_options());
     let (records, manifest) = run_sweep(&grid, &run, &opts, &models, &bars, resume)?;
+    report_inputs(&manifest);
     if manifest.search.as_ref().is_some_and(|s| s.budget_reached) {
         eprintln!("ragtune: the [search] budget was reached; everything scored so far is written");
     }
     super::outputs::write_outputs(&run, records, manifest, &grid, args.show)
+}
+
+/// Once on stderr: files the corpus passed over, labels dropped, and where extracted
+/// texts came from; the manifest lists each.
+pub(crate) fn report_inputs(m: &ragtune_sweep::Manifest) {
+    use ragtune_corpus::SkipReason;
+    if !m.skipped_files.is_empty() {
+        let n = |r: SkipReason| m.skipped_files.iter().filter(|s| s.reason == r).count();
+        eprintln!(
+            "ragtune: skipped {} ({} unreadable, {} by extension, {} not regular files, {} symbolic-link loops); listed in manifest.json",
+            crate::count_of(m.skipped_files.len(), "file"),
+            n(SkipReason::Unreadable),
+            n(SkipReason::Extension),
+            n(SkipReason::NotAFile),
+            n(SkipReason::SymlinkLoop)
+        );
+    }
+    if !m.unresolved_labels.is_empty() {
+        eprintln!(
+            "ragtune: dropped {} not found in the documents (unresolved = \"drop\"); listed in manifest.json",
+            crate::count_of(m.unresolved_labels.len(), "answer label")
+        );
+    }
+    if let Some(t) = m.texts {
+        eprintln!(
+            "ragtune: document texts: {} extracted, {} from the store, {} from the run folder",
+            t.extracted, t.stored, t.from_run
+        );
+    }
 }
 
 /// `runs/<timestamp>-<grid name>`, the name made safe for a folder.
