@@ -210,6 +210,24 @@ fn pages_survive_without_store_or_pdfium(tmp: &Path, run: &Path) {
     let text = run_cmd(e);
     assert!(text.contains("Super_Bowl_50.pdf, p. 1 ["), "{text}");
     assert!(text.contains("answer \"Denver Broncos\" at "), "{text}");
+    // The report lists missed questions with where their answers are.
+    let page = tmp.join("report.html");
+    run_cmd(vec![
+        "report".into(),
+        "--run".into(),
+        run.display().to_string(),
+        "--out".into(),
+        page.display().to_string(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("Questions the best setup misses"),
+        "no missed-questions table"
+    );
+    assert!(
+        html.contains(".pdf, p. "),
+        "no page in the missed-questions table"
+    );
 }
 
 #[test]

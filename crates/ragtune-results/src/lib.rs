@@ -20,7 +20,7 @@ use ragtune_eval::{
     BestSetup, Metric, MetricValues, Objective, PointRecord, QuestionRow, ResultRow, Split,
     select_order,
 };
-pub use report::{ACCENTS, ReportInput, StepBar, render as render_report};
+pub use report::{ACCENTS, Missed, ReportInput, StepBar, render as render_report};
 
 /// Results failures.
 #[derive(Debug, thiserror::Error)]

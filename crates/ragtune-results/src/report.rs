@@ -8,6 +8,8 @@
 //! 4. A chunking × retriever heatmap of the best objective in each cell.
 //! 5. The per-question win/loss matrix of the top setups.
 //! 6. The run's facts (corpus, models, device, cache hits, stage times).
+//! 7. Questions the best setup misses at the objective's k, with where their labelled
+//!    answers lie ("file, p. N" for documents with pages).
 //!
 //! Each plot's frame carries an accent rule of its own colour ([`ACCENTS`]), so a
 //! screenshot shows which plots rendered.
@@ -50,6 +52,45 @@ pub struct ReportInput<'a> {
     pub facts: Vec<(String, String)>,
     /// A `[search]`'s rungs or stages, in order (empty for a full grid).
     pub steps: Vec<StepBar>,
+    /// Questions the best setup misses, with where their answers are (at most a few).
+    pub missed: Vec<Missed>,
+    /// How many questions it misses in all.
+    pub missed_total: usize,
+}
+
+/// A question the best setup misses, and where its labelled answers are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Missed {
+    /// The question's id.
+    pub id: String,
+    /// The question.
+    pub text: String,
+    /// Where its answers lie: "file, p. 3", or the document for a document label.
+    pub gold: Vec<String>,
+}
+
+/// The table of missed questions, when there are any.
+fn missed_table(input: &ReportInput) -> String {
+    if input.missed.is_empty() {
+        return String::new();
+    }
+    let mut rows = String::new();
+    for m in &input.missed {
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&m.id),
+            esc(&m.text),
+            esc(&m.gold.join("; "))
+        );
+    }
+    format!(
+        "<section><h2>Questions the best setup misses ({} of {} shown)</h2>\
+         <table class=\"missed\"><tr><th>question</th><th>text</th><th>answer at</th></tr>{rows}</table>\
+         <p class=\"note\">A question is missed when its objective is 0 at the objective's k. `ragtune explain --question ID` traces one.</p></section>",
+        input.missed.len(),
+        input.missed_total
+    )
 }
 
 /// One rung or stage of a search, as the report draws it.
@@ -555,13 +596,14 @@ pub fn render(input: &ReportInput) -> String {
          figure{{margin:0 0 28px 0}}figcaption{{font-weight:bold;margin:6px 0}}\
          table{{border-collapse:collapse;font-size:13px}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}}\
          .note{{font-size:12px;color:#555}}ol.cols{{font-size:12px}}\
-         </style></head><body><h1>ragtune report: {t}</h1>{facts}\n{}{}{}{}{}{}</body></html>\n",
+         </style></head><body><h1>ragtune report: {t}</h1>{facts}\n{}{}{}{}{}{}{}</body></html>\n",
         objective_plot(input, &ranked),
         recall_plot(input, &ranked),
         frontier_plot(input),
         heatmap_plot(input),
         winloss_plot(input, &ranked),
         search_plot(input),
+        missed_table(input),
         t = esc(input.title),
     )
 }

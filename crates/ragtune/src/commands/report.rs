@@ -111,6 +111,71 @@ fn steps(m: &ragtune_sweep::Manifest) -> Vec<ragtune_results::StepBar> {
         .collect()
 }
 
+/// How many missed questions the report lists.
+const MISSED_SHOWN: usize = 10;
+
+/// The questions the best setup misses at the objective's k (its objective is 0), with
+/// where their answers lie. Empty when the corpus cannot be read any more.
+fn missed(
+    run: &Run,
+    records: &[ragtune_sweep::PointRecord],
+    objective: ragtune_eval::Objective,
+) -> (Vec<ragtune_results::Missed>, usize) {
+    let best = run.manifest.best_config_id.as_deref();
+    let Some(rec) = records.iter().find(|r| Some(r.config_id.as_str()) == best) else {
+        return (Vec::new(), 0);
+    };
+    let ids: Vec<&str> = rec
+        .questions
+        .iter()
+        .filter(|q| q.top_k as usize == objective.k)
+        .filter(|q| q.metrics.get(objective.metric) == Some(0.0))
+        .map(|q| q.question_id.as_str())
+        .collect();
+    let Ok(corpus) = run.manifest.load_corpus(&super::run_texts(&run.dir)) else {
+        return (Vec::new(), ids.len());
+    };
+    let shown = ids
+        .iter()
+        .take(MISSED_SHOWN)
+        .filter_map(|id| corpus.questions.iter().find(|q| q.id == *id))
+        .map(|q| ragtune_results::Missed {
+            id: q.id.clone(),
+            text: q.text.clone(),
+            gold: gold_places(&corpus, q),
+        })
+        .collect();
+    (shown, ids.len())
+}
+
+/// "file, p. N" for each of a question's spans (the first place of a label found at
+/// several), and the file of each document label.
+fn gold_places(corpus: &ragtune_core::Corpus, q: &ragtune_core::Question) -> Vec<String> {
+    let place = |s: &ragtune_core::Span| {
+        let d = &corpus.docs[s.doc as usize];
+        match d.page_range(s.start, s.end) {
+            Some(p) => format!("{}, {}", d.id, ragtune_core::format_pages(p)),
+            None => d.id.clone(),
+        }
+    };
+    let mut out: Vec<String> = q.spans.iter().map(place).collect();
+    for alts in &q.alternatives {
+        out.push(format!(
+            "{} (or {} other places)",
+            place(&alts[0]),
+            alts.len() - 1
+        ));
+    }
+    for &d in &q.relevant_docs {
+        let id = &corpus.docs[d as usize].id;
+        if !out.iter().any(|o| o.starts_with(id.as_str())) {
+            out.push(id.clone());
+        }
+    }
+    out.dedup();
+    out
+}
+
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| args.run.join("report.html"));
     write(&args.run, &out)?;
@@ -132,6 +197,7 @@ pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()>
             best: run.manifest.best_config_id.as_deref(),
         },
     );
+    let (missed, missed_total) = missed(&run, &records, objective);
     let html = ragtune_results::render_report(&ReportInput {
         title: &run.manifest.grid_name,
         objective,
@@ -140,6 +206,8 @@ pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()>
         stats: &stats,
         facts: facts(&run.manifest),
         steps: steps(&run.manifest),
+        missed,
+        missed_total,
     });
     ragtune_core::write_atomic(out, html.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
