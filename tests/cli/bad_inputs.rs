@@ -4,7 +4,9 @@
 //!
 //! Each case starts from a valid BM25 sweep (`GRID` over `docs/` and `q.jsonl`) and breaks
 //! one thing: the grid, a corpus or label file, a flag, or the run folder. The cases run
-//! without models, so `cargo test --workspace` covers them everywhere.
+//! without models, so `cargo test --workspace` covers them everywhere. Beside each case's
+//! own expected text, every error line is read mechanically ([`unclear`]): it must name
+//! where (file, field or flag) and say what was expected or what to do.
 
 use std::path::Path;
 
@@ -69,6 +71,9 @@ const fn file(
         want,
     }
 }
+
+/// The grid reads `q.csv`, whose rows `files` gives.
+const CSV: &[(&str, &str)] = &[("questions = \"q.jsonl\"", "questions = \"q.csv\"")];
 
 const fn cli(name: &'static str, args: &'static [&'static str], want: &'static str) -> Case {
     Case {
@@ -362,6 +367,44 @@ const CASES: &[Case] = &[
         "\"q1\" appears twice",
     ),
     file("documents: not UTF-8", &[("docs/b.txt", NOT_UTF8)], "b.txt"),
+    file(
+        "documents: a damaged PDF",
+        &[("docs/b.pdf", "%PDF-1.4 not really")],
+        "docs/b.pdf: ",
+    ),
+    file(
+        "documents: a web page without text",
+        &[("docs/b.html", "<html><script>var x;</script></html>")],
+        "docs/b.html: the file holds no text",
+    ),
+    Case {
+        name: "questions CSV: unknown column",
+        edits: CSV,
+        files: &[("q.csv", "question,answers\nbeta?,beta\n")],
+        args: None,
+        want: "q.csv:1: unknown column \"answers\"; expected some of id, question, answer",
+    },
+    Case {
+        name: "questions CSV: an answer not in the documents",
+        edits: CSV,
+        files: &[("q.csv", "question,answer\nbeta?,delta epsilon\n")],
+        args: None,
+        want: "1 of 1 answers were not found in the documents",
+    },
+    Case {
+        name: "questions CSV: an unknown source",
+        edits: CSV,
+        files: &[("q.csv", "question,source\nbeta?,b.txt\n")],
+        args: None,
+        want: "q.csv:2: source \"b.txt\" is no document of the corpus",
+    },
+    Case {
+        name: "questions CSV: a question without labels",
+        edits: CSV,
+        files: &[("q.csv", "question,answer\nbeta?,\n")],
+        args: None,
+        want: "has no labels: give `answer`, `source`, `doc_ids` or `spans`",
+    },
     Case {
         name: "BEIR: repeated query id",
         edits: &[(
@@ -385,7 +428,46 @@ const CASES: &[Case] = &[
         args: None,
         want: "\"q1\" appears twice",
     },
+    Case {
+        name: "late_window past the model's positions",
+        edits: &[
+            (
+                "retriever = [\"bm25\"]",
+                "retriever = [\"vector\"]\nmodel = [\"tiny\"]\nembedding = [\"late\"]",
+            ),
+            ("depth = 10", "depth = 10\nlate_window = 600"),
+        ],
+        files: &[
+            ("tiny/model.toml", "max_positions = 512\n"),
+            (
+                "tiny/model.onnx",
+                "not run: the limit is checked before any model loads",
+            ),
+            ("tiny/tokenizer.json", "{}"),
+        ],
+        args: None,
+        want: "g.toml:16:1: `late_window`: a late-chunking window of 600 tokens is more than model \"tiny\" takes (512 positions",
+    },
+    Case {
+        name: "more setups than --max-points",
+        edits: &[("chunk_size = [100]", "chunk_size = [100, 200]")],
+        files: &[],
+        args: Some(&["sweep", "g.toml", "--out", "run", "--max-points", "1"]),
+        want: "g.toml: the grid has 2 distinct setups (2 chunkings × (1 retrievers",
+    },
+    Case {
+        name: "plan: more setups than --max-points",
+        edits: &[("chunk_size = [100]", "chunk_size = [100, 200]")],
+        files: &[],
+        args: Some(&["plan", "g.toml", "--max-points", "1"]),
+        want: "more than the limit of 1; search it with [search]",
+    },
     // Flags and commands.
+    cli(
+        "--max-points 0",
+        &["sweep", "g.toml", "--max-points", "0"],
+        "--max-points",
+    ),
     cli(
         "--threads 0",
         &["sweep", "g.toml", "--threads", "0"],
@@ -404,7 +486,7 @@ const CASES: &[Case] = &[
     cli(
         "--batch-size not a size",
         &["sweep", "g.toml", "--batch-size", "big"],
-        "neither a whole number, `tokens:N` nor `auto`",
+        "expected a whole number, `tokens:N` or `auto`",
     ),
     cli(
         "--threads not a number",
@@ -512,6 +594,62 @@ fn prepare(dir: &Path, case: &Case) {
     }
 }
 
+/// What an error line lacks, if anything, by a mechanical reading: it must name where
+/// (a file, with its line where there is one, a `field`, or a --flag) and say what was
+/// expected or what to do.
+fn unclear(line: &str) -> Option<&'static str> {
+    const FILES: [&str; 10] = [
+        ".toml", ".jsonl", ".json", ".csv", ".tsv", ".txt", ".pdf", ".html", "docs", "run",
+    ];
+    let names_where =
+        FILES.iter().any(|f| line.contains(f)) || line.contains('`') || line.contains("--");
+    const SAYS: [&str; 29] = [
+        "expected",
+        "must",
+        "give",
+        "use ",
+        "at least",
+        "at most",
+        "one of",
+        "need",
+        "choose",
+        "raise",
+        "lower",
+        "only",
+        "set ",
+        "run ",
+        "empty",
+        "missing",
+        "unknown",
+        "twice",
+        "does not",
+        "not a",
+        "no such",
+        "cannot",
+        "more than",
+        "less than",
+        "instead",
+        "is not",
+        "no ",
+        "already",
+        "possible values",
+    ];
+    let says_what = SAYS.iter().any(|w| line.to_lowercase().contains(w));
+    match (names_where, says_what) {
+        (false, _) => Some("names no file, field or flag"),
+        (_, false) => Some("says neither what was expected nor what to do"),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_clarity_check_can_fail() {
+    assert!(unclear("error: something went wrong").is_some());
+    assert!(unclear("error: g.toml: `k`: bad").is_some());
+    assert!(unclear("error: must be at least 1").is_some());
+    assert!(unclear("error: g.toml:3:1: `k`: must be at least 1").is_none());
+}
+
 /// What is wrong with the outcome of `case`, if anything.
 fn judge(dir: &Path, case: &Case, r: &Run) -> Option<String> {
     let errors: Vec<&str> = r
@@ -519,6 +657,14 @@ fn judge(dir: &Path, case: &Case, r: &Run) -> Option<String> {
         .lines()
         .filter(|l| l.starts_with("error:"))
         .collect();
+    // The error with its indented continuation lines (clap's possible values, say).
+    let message: String = r
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("error:"))
+        .take_while(|l| l.starts_with("error:") || l.starts_with(' '))
+        .collect::<Vec<_>>()
+        .join("\n");
     let run = dir.join("run");
     let half_written = run.exists()
         && !(run.join("manifest.json").is_file()
@@ -531,6 +677,8 @@ fn judge(dir: &Path, case: &Case, r: &Run) -> Option<String> {
         format!("{} error lines (expected 1)", errors.len())
     } else if !errors[0].contains(case.want) {
         format!("the error line lacks {:?}", case.want)
+    } else if let Some(lack) = unclear(&message) {
+        format!("the error line {lack}")
     } else if run.join("results.parquet").exists() || run.join("best.toml").exists() {
         "results were written".into()
     } else if half_written {

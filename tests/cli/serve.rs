@@ -263,8 +263,87 @@ fn http_surface_limits_and_errors() {
     let spec: Value = serde_json::from_str(&spec).unwrap();
     assert!(spec["paths"]["/search"]["post"].is_object());
     search_limits_and_metrics(base);
+    raw_http_errors_are_json_and_slow_connections_close(base);
     server.stop();
     restart_reads_the_stored_indexes(tmp.path(), &run, &cache, &best_id);
+}
+
+/// Send `request` as raw bytes and read the whole response (the server closes after an
+/// error it answers itself).
+fn raw(addr: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    // The server may answer and close before the whole request is sent.
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What the HTTP layer answers itself (414, 431, 400 for a bad header or request line)
+/// has a JSON body; connections that send nothing, or stop mid-headers, are closed.
+fn raw_http_errors_are_json_and_slow_connections_close(base: &str) {
+    let addr = base.trim_start_matches("http://");
+    let long_url = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100_000));
+    let mut many = String::from("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..10_000 {
+        many.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    let cases: [(&str, &[u8], u16); 4] = [
+        ("a 100 KB URL", long_url.as_bytes(), 414),
+        ("10,000 headers", many.as_bytes(), 431),
+        (
+            "Content-Length: abc",
+            b"POST /search HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+            400,
+        ),
+        ("a garbage request line", b"\x01\x02 nonsense\r\n\r\n", 400),
+    ];
+    for (what, request, want) in cases {
+        let response = raw(addr, request);
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {want} ")),
+            "{what}: {head}"
+        );
+        assert!(
+            head.contains("content-type: application/json"),
+            "{what}: {head}"
+        );
+        let v: Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: {e}: {body:?}"));
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: {body}"
+        );
+    }
+    // Idle, and stopped mid-headers: both closed by the server (the read ends) well before
+    // the client's own 30 s limit.
+    let waits: Vec<_> = [&b""[..], b"GET /healthz HTTP/1.1\r\nHost: x\r\n"]
+        .into_iter()
+        .map(|sent| {
+            let addr = addr.to_string();
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut s = std::net::TcpStream::connect(&addr).unwrap();
+                s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+                    .unwrap();
+                s.write_all(sent).unwrap();
+                let mut buf = Vec::new();
+                match s.read_to_end(&mut buf) {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(()),
+                    Err(e) => Err(format!("{sent:?}: still open ({e})")),
+                }
+            })
+        })
+        .collect();
+    for w in waits {
+        w.join().unwrap().unwrap();
+    }
 }
 
 /// POST /search: the default k, 400 for malformed bodies and over-long queries, 413 for

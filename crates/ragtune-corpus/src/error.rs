@@ -48,7 +48,7 @@ pub enum CorpusError {
         message: String,
     },
     /// Labels whose text does not match the document at their offsets.
-    #[error("{}: {count} of {total} labels do not match the document text at their offsets (offsets count Unicode code points); first mismatches:\n{}", path.display(), examples.join("\n"))]
+    #[error("{}: {count} of {total} labels do not match the document text at their offsets (offsets count Unicode code points; a label's `text` must equal the document's text there); first mismatches:\n{}", path.display(), examples.join("\n"))]
     LabelMismatch {
         /// The labels file.
         path: PathBuf,
@@ -74,6 +74,15 @@ impl CorpusError {
             path: path.to_path_buf(),
             source,
         }
+    }
+}
+
+/// A JSON line's parse error, saying what a line must be.
+pub(crate) fn json_line_error(e: &serde_json::Error) -> String {
+    if e.is_data() {
+        e.to_string()
+    } else {
+        format!("{e}; expected one JSON object per line")
     }
 }
 

@@ -27,7 +27,7 @@ fn jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<(usize, T)>> {
             continue;
         }
         let value = serde_json::from_str(line)
-            .map_err(|e| CorpusError::parse(path, i + 1, e.to_string()))?;
+            .map_err(|e| CorpusError::parse(path, i + 1, crate::error::json_line_error(&e)))?;
         out.push((i + 1, value));
     }
     Ok(out)

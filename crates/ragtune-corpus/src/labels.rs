@@ -62,9 +62,13 @@ impl<'a> Labeler<'a> {
         let map = self.maps[d].get_or_insert_with(|| CharToByte::new(text));
         if start >= end {
             let why = if start == end {
-                format!("span [{start}, {end}) is empty; a gold span holds at least one character")
+                format!(
+                    "span [{start}, {end}) is empty; a gold span must hold at least one character"
+                )
             } else {
-                format!("span start {start} is after its end {end}")
+                format!(
+                    "span start {start} is after its end {end}; a span must be [start, end) with start < end"
+                )
             };
             return Err(CorpusError::parse(
                 &self.path,
@@ -77,7 +81,7 @@ impl<'a> Labeler<'a> {
                 &self.path,
                 line,
                 format!(
-                    "question {question:?}: span [{start}, {end}) lies outside document {:?}, which has {} code points",
+                    "question {question:?}: span [{start}, {end}) lies outside document {:?}, which has {} code points; offsets must count code points from 0, end exclusive",
                     self.docs[d].id,
                     map.n_chars()
                 ),

@@ -127,7 +127,7 @@ fn jsonl_rows(path: &Path) -> Result<Vec<(usize, Row)>> {
             continue;
         }
         let row = serde_json::from_str(line)
-            .map_err(|e| CorpusError::parse(path, i + 1, e.to_string()))?;
+            .map_err(|e| CorpusError::parse(path, i + 1, crate::error::json_line_error(&e)))?;
         out.push((i + 1, row));
     }
     Ok(out)

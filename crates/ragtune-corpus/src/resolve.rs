@@ -262,7 +262,7 @@ fn check_unresolved(reports: &[LabelReport], path: &Path, policy: Unresolved) ->
     Err(CorpusError::Invalid {
         path: path.to_path_buf(),
         message: format!(
-            "{} of {} answers were not found in the documents; first:\n{examples}\n`ragtune labels check GRID` shows every label and the nearest text; `unresolved = \"drop\"` in [corpus] sweeps without them (they are listed in the manifest)",
+            "{} of {} answers were not found in the documents (an answer must be text quoted from them); first:\n{examples}\n`ragtune labels check GRID` shows every label and the nearest text; `unresolved = \"drop\"` in [corpus] sweeps without them (they are listed in the manifest)",
             missing.len(),
             answers.count()
         ),

@@ -52,7 +52,7 @@ impl FromStr for BatchSize {
             Ok(0) => Err(format!("{what} must be at least 1")),
             Ok(n) => Ok(n),
             Err(_) => Err(format!(
-                "{s:?} is neither a whole number, `tokens:N` nor `auto`"
+                "{s:?} is not a batch size: expected a whole number, `tokens:N` or `auto`"
             )),
         };
         match s.trim() {
@@ -151,7 +151,12 @@ mod tests {
         assert!("0".parse::<BatchSize>().unwrap_err().contains("at least 1"));
         let zero = "tokens:0".parse::<BatchSize>().unwrap_err();
         assert!(zero.contains("token budget must be at least 1"), "{zero}");
-        assert!("big".parse::<BatchSize>().unwrap_err().contains("neither"));
+        assert!(
+            "big"
+                .parse::<BatchSize>()
+                .unwrap_err()
+                .contains("expected a whole number")
+        );
         assert!(
             "tokens:lots"
                 .parse::<BatchSize>()

@@ -28,6 +28,8 @@ struct ModelToml {
     #[serde(default)]
     max_tokens: Option<usize>,
     #[serde(default)]
+    max_positions: Option<usize>,
+    #[serde(default)]
     pooling: Option<Pooling>,
     #[serde(default)]
     normalize: Option<bool>,
@@ -57,6 +59,9 @@ pub struct ModelSpec {
     pub dim: Option<usize>,
     /// Truncation limit, special tokens included.
     pub max_tokens: usize,
+    /// The model's position slots (the longest input it can take at all), if declared:
+    /// what bounds a late-chunking window.
+    pub max_positions: Option<usize>,
     /// Pooling.
     pub pooling: Pooling,
     /// Whether vectors are L2-normalised (required for cosine by dot product).
@@ -161,6 +166,7 @@ pub fn resolve_model(name_or_path: &str, models_dir: &Path) -> Result<ModelSpec>
             name: None,
             dim: None,
             max_tokens: None,
+            max_positions: None,
             pooling: None,
             normalize: None,
             output: None,
@@ -177,6 +183,7 @@ pub fn resolve_model(name_or_path: &str, models_dir: &Path) -> Result<ModelSpec>
         dir,
         dim: meta.dim,
         max_tokens: meta.max_tokens.unwrap_or(256),
+        max_positions: meta.max_positions,
         pooling: meta.pooling.unwrap_or(Pooling::Mean),
         normalize: meta.normalize.unwrap_or(true),
         output: meta.output,

@@ -30,6 +30,18 @@ pub enum GridError {
         /// What was expected.
         message: String,
     },
+    /// The grid expands to more setups than the limit (`--max-points`).
+    #[error("{}: the grid has {} distinct setups ({factors}), more than the limit of {limit}; search it with [search] (docs/grid.md), narrow its lists, or raise the limit with --max-points", path.display(), count_text(*count))]
+    TooLarge {
+        /// Grid file.
+        path: PathBuf,
+        /// Distinct setups (saturating at `u64::MAX`).
+        count: u64,
+        /// The dimensions that multiply it, in words.
+        factors: String,
+        /// The limit.
+        limit: u64,
+    },
     /// The grid file could not be read.
     #[error("{}: {source}", path.display())]
     Io {
@@ -38,6 +50,22 @@ pub enum GridError {
         /// Cause.
         source: std::io::Error,
     },
+}
+
+/// `n` with thousands separated, or "more than 18 quintillion" when it saturated.
+pub(crate) fn count_text(n: u64) -> String {
+    if n == u64::MAX {
+        return "more than 18 quintillion".into();
+    }
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Result alias.

@@ -49,7 +49,7 @@ use ragtune_eval::Objective;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::error::{GridError, Result};
+use crate::error::{GridError, Result, count_text};
 use crate::search::SearchSpec;
 
 /// A retriever.
@@ -141,6 +141,13 @@ impl FusionKind {
 /// Largest `top_k` and `depth`: rankings this deep are never read by a person or a model,
 /// and a larger value would only ask for memory.
 pub const MAX_DEPTH: usize = 100_000;
+/// The most distinct setups a grid may expand to unless a command raises it
+/// (`--max-points`): a sweep this size runs for days in full, and `[search]` is the way
+/// to explore it.
+pub const DEFAULT_MAX_POINTS: u64 = 100_000;
+/// Chunker, size and overlap combinations are resolved one by one (overlaps in percent
+/// depend on the size); past this many, the grid is refused before they are.
+const MAX_CHUNK_COMBINATIONS: u64 = 10_000_000;
 /// Largest `hnsw_ef_search` and `hnsw_ef_construction`.
 pub const MAX_EF: usize = 100_000;
 /// Largest `chunk_size`, in characters or tokens.
@@ -297,6 +304,9 @@ pub struct Grid {
     pub objective: Objective,
     /// The distinct setups, in a stable order.
     pub points: Vec<Setup>,
+    /// The number of distinct setups as counted from the lists before expansion: the
+    /// length `points` had when parsed (a test checks this on every grid of the repo).
+    pub counted: u64,
     /// How many combinations of the grid's lists each setup stands for (dimensions that
     /// do not apply to a setup collapse: BM25 with two models is one setup), in the
     /// order of `points`.
@@ -397,8 +407,20 @@ impl Grid {
     }
 
     /// Read and validate a grid file. Every problem that can be seen without doing work is
-    /// reported here, with the file, line and column.
+    /// reported here, with the file, line and column. A grid of more than
+    /// [`DEFAULT_MAX_POINTS`] distinct setups is refused ([`Grid::load_limited`]).
     pub fn load(path: &Path) -> Result<Grid> {
+        Self::load_limited(path, DEFAULT_MAX_POINTS)
+    }
+
+    /// [`Grid::load`], refusing grids of more than `max_points` distinct setups.
+    pub fn load_limited(path: &Path, max_points: u64) -> Result<Grid> {
+        if path.is_dir() {
+            return Err(GridError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("is a folder; expected a grid file (TOML)"),
+            });
+        }
         let bytes = std::fs::read(path).map_err(|e| GridError::Io {
             path: path.to_path_buf(),
             source: e,
@@ -417,11 +439,24 @@ impl Grid {
                 ),
             }
         })?;
-        Self::parse(path, text)
+        Self::parse_limited(path, text, max_points)
     }
 
-    /// Parse grid `text` as if read from `path`.
+    /// Parse grid `text` as if read from `path`, refusing more than
+    /// [`DEFAULT_MAX_POINTS`] setups.
     pub fn parse(path: &Path, text: String) -> Result<Grid> {
+        Self::parse_limited(path, text, DEFAULT_MAX_POINTS)
+    }
+
+    /// Parse a grid a run recorded: it was swept, so no limit applies.
+    pub fn parse_recorded(path: &Path, text: String) -> Result<Grid> {
+        Self::parse_limited(path, text, u64::MAX)
+    }
+
+    /// Parse grid `text` as if read from `path`. Its distinct setups are counted from the
+    /// lists before anything is expanded, and a grid of more than `max_points` is refused
+    /// with the count and the dimensions that multiply it.
+    pub fn parse_limited(path: &Path, text: String, max_points: u64) -> Result<Grid> {
         let raw: RawGrid = toml::from_str(&text).map_err(|e| {
             let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
             GridError::Syntax {
@@ -448,6 +483,15 @@ impl Grid {
         let mut dims = c.dimensions(&raw.grid, chunks, (hnsw_m, hnsw_efc), depth)?;
         let late = c.late_window(&raw.retrieval)?;
         dims.embeddings = c.embeddings(&raw.grid, late)?;
+        let count = dims.count();
+        if count > max_points {
+            return Err(GridError::TooLarge {
+                path: path.to_path_buf(),
+                count,
+                factors: dims.factors(),
+                limit: max_points,
+            });
+        }
         let (points, combinations) = dims.expand();
         let base = base_dir(path);
         let resolve = |p: &Path| {
@@ -481,12 +525,28 @@ impl Grid {
             select: raw.select.into_inner(),
             objective,
             points,
+            counted: count,
             combinations,
             top_k,
             depth,
             search: raw.search.map(Spanned::into_inner),
             text,
         })
+    }
+
+    /// An error at the grid's `key` (its first `key =` line, or the top of the file when
+    /// the grid leaves the key to its default): for checks made after parsing, against
+    /// what the grid names (a model's limits, say).
+    pub fn value_error(&self, key: &str, message: impl Into<String>) -> GridError {
+        let at = find_key(&self.text, key);
+        let (line, column) = line_col(&self.text, at.start);
+        GridError::Value {
+            path: self.path.clone(),
+            line,
+            column,
+            field: key.to_string(),
+            message: message.into(),
+        }
     }
 
     /// Models used by any setup, in first-use order.
@@ -553,7 +613,18 @@ impl Checker<'_> {
             .chunk_overlap
             .as_ref()
             .map_or(g.chunker.span(), |o| o.span());
+        let combinations = (chunkers.len() as u64)
+            .saturating_mul(sizes.len().max(1) as u64)
+            .saturating_mul(overlaps.len() as u64);
+        if combinations > MAX_CHUNK_COMBINATIONS {
+            return c.err(
+                g.chunker.span(),
+                "chunker",
+                format!("chunker × chunk_size × chunk_overlap make {} combinations, more than {}; no sweep can use that many chunkings", count_text(combinations), count_text(MAX_CHUNK_COMBINATIONS)),
+            );
+        }
         let mut chunk_specs: Vec<ChunkSpec> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for &kind in &chunkers {
             if !kind.is_sized() {
                 chunk_specs.push(ChunkSpec {
@@ -574,7 +645,7 @@ impl Checker<'_> {
                         size,
                         overlap,
                     };
-                    if !chunk_specs.contains(&spec) {
+                    if seen.insert(spec) {
                         chunk_specs.push(spec);
                     }
                 }
@@ -903,6 +974,50 @@ impl Dimensions {
             },
         };
         Setup { chunk, retriever }
+    }
+
+    /// How many setups of one model and chunking each retriever kind gives:
+    /// `(vector, hybrid)`, saturating.
+    fn per_model(&self) -> (u64, u64) {
+        let n = |v: usize| v as u64;
+        let has_index = |k: IndexKind| u64::from(self.indexes.contains(&k));
+        let indexes = has_index(IndexKind::Exact)
+            .saturating_add(has_index(IndexKind::Hnsw).saturating_mul(n(self.efs.len())));
+        let has_fusion = |f: FusionKind| u64::from(self.fusions.contains(&f));
+        let weighted = n(self.alphas.len()).saturating_mul(n(self.norms.len()));
+        let fusions = has_fusion(FusionKind::Rrf)
+            .saturating_mul(n(self.rrf_ks.len()))
+            .saturating_add(has_fusion(FusionKind::Weighted).saturating_mul(weighted));
+        (indexes, indexes.saturating_mul(fusions))
+    }
+
+    /// The number of distinct setups [`Dimensions::expand`] gives, from the lists alone
+    /// (dimensions that do not apply dropped as `expand` drops them), saturating.
+    fn count(&self) -> u64 {
+        let models = (self.models.len().max(1) as u64).saturating_mul(self.embeddings.len() as u64);
+        let (vector, hybrid) = self.per_model();
+        let per_chunk = self.retrievers.iter().fold(0u64, |acc, r| {
+            acc.saturating_add(match r {
+                RetrieverKind::Bm25 => 1,
+                RetrieverKind::Vector => models.saturating_mul(vector),
+                RetrieverKind::Hybrid => models.saturating_mul(hybrid),
+            })
+        });
+        (self.chunks.len() as u64).saturating_mul(per_chunk)
+    }
+
+    /// The dimensions that multiply [`Dimensions::count`], in words.
+    fn factors(&self) -> String {
+        let (vector, hybrid) = self.per_model();
+        format!(
+            "{} chunkings × ({} retrievers: {} models × {} embeddings, {} vector and {} hybrid setups per model: index × hnsw_ef_search × fusion × rrf_k or alpha × normalization)",
+            self.chunks.len(),
+            self.retrievers.len(),
+            self.models.len(),
+            self.embeddings.len(),
+            vector,
+            hybrid
+        )
     }
 
     /// Every combination of the lists, collapsed to distinct setups in first-seen order,
@@ -1266,6 +1381,41 @@ objective = "recall@3"
                 .unwrap()
                 .join("docs")
         );
+    }
+
+    #[test]
+    fn the_count_comes_before_the_expansion_and_bounds_it() {
+        // 40 sizes × 40 overlaps × 2 chunkers; 3 retrievers; 40 models; exact and hnsw with
+        // 40 ef values; rrf with 40 k and weighted with 40 alphas × 2 normalisations.
+        let list = |f: &dyn Fn(usize) -> String| (1..=40).map(f).collect::<Vec<_>>().join(", ");
+        let text = format!(
+            "name = \"huge\"\n[corpus]\nformat = \"squad\"\npath = \"x.json\"\n[grid]\n\
+             chunker = [\"chars\", \"tokens\"]\nchunk_size = [{}]\nchunk_overlap = [{}]\n\
+             retriever = [\"bm25\", \"vector\", \"hybrid\"]\nmodel = [{}]\nindex = [\"exact\", \"hnsw\"]\n\
+             hnsw_ef_search = [{}]\nfusion = [\"rrf\", \"weighted\"]\nrrf_k = [{}]\nalpha = [{}]\n\
+             normalization = [\"minmax\", \"zscore\"]\ntop_k = [{}]\n[select]\nobjective = \"recall@1\"\n",
+            list(&|i| (1000 + i).to_string()),
+            list(&|i| i.to_string()),
+            list(&|i| format!("\"m{i}\"")),
+            list(&|i| i.to_string()),
+            list(&|i| i.to_string()),
+            list(&|i| format!("{}", i as f64 / 40.0)),
+            list(&|i| i.to_string()),
+        );
+        let e = err(&text);
+        // 3200 chunkings × (1 + 40 × 41 + 40 × 41 × (40 + 80)).
+        let n: u64 = 3200 * (1 + 40 * 41 + 40 * 41 * 120);
+        assert!(
+            e.contains(&format!("the grid has {} distinct setups", count_text(n))),
+            "{e}"
+        );
+        assert!(
+            e.contains("3200 chunkings × (3 retrievers: 40 models"),
+            "{e}"
+        );
+        assert!(e.contains("--max-points"), "{e}");
+        assert_eq!(count_text(1234567), "1,234,567");
+        assert_eq!(count_text(u64::MAX), "more than 18 quintillion");
     }
 
     #[test]

@@ -31,8 +31,8 @@ mod search;
 
 pub use error::{GridError, Result};
 pub use grid::{
-    DEFAULT_LATE_OVERLAP, DEFAULT_LATE_WINDOW, EmbeddingKind, FusionKind, Grid, GridTable,
-    IndexKind, MAX_CHUNK_SIZE, MAX_DEPTH, MAX_EF, OverlapValue, RetrievalSettings, RetrieverKind,
-    SelectSpec,
+    DEFAULT_LATE_OVERLAP, DEFAULT_LATE_WINDOW, DEFAULT_MAX_POINTS, EmbeddingKind, FusionKind, Grid,
+    GridTable, IndexKind, MAX_CHUNK_SIZE, MAX_DEPTH, MAX_EF, OverlapValue, RetrievalSettings,
+    RetrieverKind, SelectSpec,
 };
 pub use search::{DIMENSIONS, SearchSpec, Strategy};

@@ -1,7 +1,8 @@
 //! Every grid the repository ships or documents parses: grids/*.toml, benches/*.toml and
 //! each ```toml block of README.md and docs/*.md (read as a grid file in the folder of
 //! the document that holds it). A grid that drifts from the schema fails here, on any
-//! machine, before a user copies it.
+//! machine, before a user copies it; and on each, the setups counted from the lists before
+//! expansion (which bounds a grid's size) equal the setups expanded.
 
 use std::path::{Path, PathBuf};
 
@@ -39,9 +40,17 @@ fn toml_blocks(text: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// Parse, and check that the count made before expansion is the expansion's length.
 fn parse(path: &Path, text: String, what: &str) {
-    if let Err(e) = ragtune_grid::Grid::parse(path, text) {
-        panic!("{what} does not parse as a grid: {e}");
+    match ragtune_grid::Grid::parse(path, text) {
+        Err(e) => panic!("{what} does not parse as a grid: {e}"),
+        Ok(g) => assert_eq!(
+            g.counted,
+            g.points.len() as u64,
+            "{what}: counted {} setups, expanded {}",
+            g.counted,
+            g.points.len()
+        ),
     }
 }
 

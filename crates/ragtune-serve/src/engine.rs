@@ -159,7 +159,7 @@ impl Engine {
         let t = Instant::now();
         let run = RunDir::open(run_dir)?;
         let manifest = run.finished()?;
-        let mut grid = Grid::parse(&manifest.grid_path, manifest.grid_text.clone())?;
+        let mut grid = Grid::parse_recorded(&manifest.grid_path, manifest.grid_text.clone())?;
         let point = resolve_point(&run, config)?;
         grid.points = vec![point.clone()];
         // The corpus as the sweep resolved it: the grid's relative paths were resolved

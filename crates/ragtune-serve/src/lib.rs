@@ -10,10 +10,13 @@
 //!
 //! Limits: request bodies up to [`Limits::max_body_bytes`], queries up to
 //! [`Limits::max_query_chars`] characters, `k` from 1 to [`Limits::max_k`], and a
-//! per-request timeout. Every error is a JSON body `{"error": "..."}`.
+//! per-request timeout; connections that do not send their headers, or stay idle, are
+//! closed after [`conn::HEADER_READ_TIMEOUT`]. Every error is a JSON body
+//! `{"error": "..."}`, also those the HTTP layer answers itself (400, 414, 431: [`conn`]).
 #![deny(missing_docs)]
 
 mod api;
+pub mod conn;
 mod engine;
 mod metrics;
 
@@ -288,10 +291,45 @@ pub fn serve_blocking(
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         on_ready(listener.local_addr()?);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        accept_loop(listener, app).await;
+        Ok(())
     })
+}
+
+/// Accept connections until a shutdown signal, each served by hyper's HTTP/1.1 with the
+/// limits of [`conn`]; then wait for in-flight requests to finish.
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(conn::HEADER_READ_TIMEOUT)
+        .max_headers(conn::MAX_HEADERS);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: the listener stays.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
+            });
+        let io = hyper_util::rt::TokioIo::new(conn::JsonErrors::new(stream));
+        let connection = graceful.watch(http.serve_connection(io, service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    graceful.shutdown().await;
 }
 
 async fn shutdown_signal() {

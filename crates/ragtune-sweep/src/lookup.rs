@@ -66,7 +66,7 @@ pub fn listed_id(run: &RunDir, id: &str) -> Result<String> {
     let label = run
         .read_manifest()
         .ok()
-        .and_then(|m| Grid::parse(&m.grid_path, m.grid_text).ok())
+        .and_then(|m| Grid::parse_recorded(&m.grid_path, m.grid_text).ok())
         .and_then(|g| g.points.into_iter().find(|p| p.config_id() == id))
         .map(|p| p.label());
     let Some(label) = label else {

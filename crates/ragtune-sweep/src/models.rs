@@ -25,6 +25,9 @@ pub struct ModelRecord {
     pub dim: Option<usize>,
     /// Truncation limit.
     pub max_tokens: usize,
+    /// Position slots, where the model folder declares them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_positions: Option<usize>,
 }
 
 /// What identifies a model, known without loading it.
@@ -75,6 +78,7 @@ impl Models for OnnxModels {
                 sha256: id.sha256,
                 dim: spec.dim,
                 max_tokens: spec.max_tokens,
+                max_positions: spec.max_positions,
             },
         })
     }
@@ -111,6 +115,7 @@ impl Models for FakeModels {
                 sha256: String::new(),
                 dim: Some(self.dim),
                 max_tokens: e.max_words,
+                max_positions: None,
             },
         })
     }

@@ -77,6 +77,8 @@ pub struct Prepared {
     pub skipped: Vec<ragtune_corpus::Skipped>,
     /// How each label of a questions file resolved.
     pub labels: Vec<ragtune_corpus::LabelReport>,
+    /// What the models' limits say of the grid (the sweep prints and records them).
+    pub warnings: Vec<String>,
 }
 
 /// The tokenizer that sizes `tokens` chunks and counts context tokens: `[retrieval]
@@ -119,6 +121,7 @@ pub fn prepare(
         .into_iter()
         .map(|m| Ok((m.clone(), models.info(&m)?)))
         .collect::<Result<_>>()?;
+    let warnings = check_model_limits(grid, &infos)?;
     let tokenizer_path = tokenizer.map_or_else(
         || counting_tokenizer_path(grid, &infos, models_dir),
         Path::to_path_buf,
@@ -144,7 +147,57 @@ pub fn prepare(
         plan,
         skipped: loaded.skipped,
         labels: loaded.labels,
+        warnings,
     })
+}
+
+/// What the models' declared limits say of the grid, before any model is loaded: a
+/// late-chunking window past a model's position slots is refused (ONNX Runtime would fail
+/// mid-run); token chunks longer than a model reads are warned about, with the share of
+/// each chunk its vector sees.
+fn check_model_limits(grid: &Grid, infos: &BTreeMap<String, ModelInfo>) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    for p in &grid.points {
+        let Some(v) = p.retriever.vector() else {
+            continue;
+        };
+        let Some(info) = infos.get(&v.model) else {
+            continue;
+        };
+        let r = &info.record;
+        if let (ragtune_core::Embedding::Late { window, .. }, Some(slots)) =
+            (v.embedding, r.max_positions)
+            && window > slots
+        {
+            return Err(grid
+                .value_error(
+                    "late_window",
+                    format!(
+                        "a late-chunking window of {window} tokens is more than model {:?} takes ({slots} positions, max_positions in {}); use at most {slots}",
+                        v.model,
+                        r.dir.join("model.toml").display()
+                    ),
+                )
+                .into());
+        }
+        let tokens = p.chunk.kind.needs_tokenizer();
+        if tokens
+            && v.embedding == ragtune_core::Embedding::Standalone
+            && p.chunk.size > r.max_tokens
+        {
+            let w = format!(
+                "chunk_size {} (tokens) is more than model {:?} reads ({} tokens, special tokens included): each vector sees about the first {:.0}% of its chunk",
+                p.chunk.size,
+                v.model,
+                r.max_tokens,
+                100.0 * r.max_tokens as f64 / p.chunk.size as f64
+            );
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+    }
+    Ok(warnings)
 }
 
 /// What identifies a chunk sizer in keys: an encoding's name, or a tokenizer file's sha256.

@@ -82,7 +82,7 @@ pub fn run_sweep(
     }
     run.write_manifest(&manifest)?;
     let previous = previous.map(|p| Previous {
-        depth: Grid::parse(&p.grid_path, p.grid_text.clone())
+        depth: Grid::parse_recorded(&p.grid_path, p.grid_text.clone())
             .ok()
             .map(|g| g.depth),
         fingerprint: p.corpus_fingerprint,

@@ -137,6 +137,10 @@ pub struct SweepArgs {
     /// With `--shard auto` in a Kubernetes Indexed Job: the job's completions.
     #[arg(long, value_name = "N", requires = "shard", value_parser = at_least_one)]
     pub shards: Option<usize>,
+    /// Refuse a grid of more distinct setups than this; they are counted from the lists
+    /// before anything is expanded.
+    #[arg(long, value_name = "N", default_value_t = ragtune_grid::DEFAULT_MAX_POINTS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_points: u64,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -160,6 +164,10 @@ pub struct PlanArgs {
     /// Show how N shards would split the work, with each one's estimated tokens.
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub shards: Option<usize>,
+    /// Refuse a grid of more distinct setups than this; they are counted from the lists
+    /// before anything is expanded.
+    #[arg(long, value_name = "N", default_value_t = ragtune_grid::DEFAULT_MAX_POINTS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_points: u64,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

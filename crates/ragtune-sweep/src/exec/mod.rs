@@ -152,7 +152,7 @@ impl<'a> Executor<'a> {
             tokenizer: &prep.tokenizer,
             sizer: &prep.sizer,
             overlaps: Mutex::new(HashMap::new()),
-            warnings: Mutex::new(Vec::new()),
+            warnings: Mutex::new(prep.warnings.clone()),
             equivalents: Mutex::new(HashMap::new()),
             rep,
             embeds: Mutex::new(Vec::new()),

@@ -103,6 +103,7 @@ impl<'a> Runner<'a> {
             plan: Plan::build(grid, inputs),
             skipped: Vec::new(),
             labels: Vec::new(),
+            warnings: p.warnings.clone(),
         }
     }
 

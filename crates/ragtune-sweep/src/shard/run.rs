@@ -413,7 +413,7 @@ pub fn merge_shards(root: &Path) -> Result<(Grid, Vec<PointRecord>, Manifest)> {
         ));
     }
     let base = &recs[0].manifest;
-    let mut grid = Grid::parse(&base.grid_path, base.grid_text.clone())?;
+    let mut grid = Grid::parse_recorded(&base.grid_path, base.grid_text.clone())?;
     grid.corpus = base.corpus.clone();
     let mut ids: Vec<&String> = recs.iter().flat_map(|r| &r.written).collect();
     let mut seen = HashSet::new();

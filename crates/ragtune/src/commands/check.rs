@@ -14,9 +14,9 @@ use crate::cli::CheckArgs;
 
 /// `metric@k>=threshold`.
 fn requirement(text: &str) -> Result<(Objective, f64), String> {
-    let (o, x) = text
-        .split_once(">=")
-        .ok_or_else(|| format!("{text:?} is not metric@k>=threshold, like span_recall@5>=0.85"))?;
+    let (o, x) = text.split_once(">=").ok_or_else(|| {
+        format!("--require {text:?}: expected metric@k>=threshold, like span_recall@5>=0.85")
+    })?;
     let x: f64 = x
         .trim()
         .parse()

@@ -265,7 +265,7 @@ fn scores(out: &mut impl Write, rec: &PointRecord, qid: &str) -> std::io::Result
 fn diff(args: &ExplainArgs, a: &str, b: &str) -> anyhow::Result<()> {
     let run = RunDir::open(&args.run)?;
     let manifest = run.finished()?;
-    let grid = Grid::parse(&manifest.grid_path, manifest.grid_text.clone())?;
+    let grid = Grid::parse_recorded(&manifest.grid_path, manifest.grid_text.clone())?;
     let k = grid.objective.k as u32;
     let (ra, rb) = (
         read_point(&run, &listed_id(&run, a)?)?,

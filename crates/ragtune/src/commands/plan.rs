@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::cli::PlanArgs;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
-    let grid = Grid::load(&args.grid)?;
+    let grid = Grid::load_limited(&args.grid, args.max_points)?;
     let opts = super::sweep_options(&args.engine)?;
     let models = OnnxModels::new(opts.embed_options());
     let store = opts.store()?;

@@ -10,11 +10,17 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     // The same limits as POST /search.
     let limits = ragtune_serve::Limits::default();
     if !(1..=limits.max_k).contains(&args.k) {
-        let msg = format!("-k must be between 1 and {}", limits.max_k);
+        let msg = format!(
+            "-k/--k {}: must be between 1 and {} (the server's limit)",
+            args.k, limits.max_k
+        );
         return Err(crate::UserError(msg).into());
     }
     if args.text.trim().is_empty() {
-        return Err(crate::UserError("the query text must not be empty".into()).into());
+        return Err(crate::UserError(
+            "`TEXT`: the query must not be empty; give the question to retrieve for".into(),
+        )
+        .into());
     }
     if args.text.chars().count() > limits.max_query_chars {
         let msg = format!(

@@ -8,7 +8,7 @@ use crate::progress::Bars;
 
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     // The grid is validated in full before anything is created or computed.
-    let grid = Grid::load(&args.grid)?;
+    let grid = Grid::load_limited(&args.grid, args.max_points)?;
     let opts = super::sweep_options(&args.engine)?;
     if opts.device == ragtune_embed::Device::Cuda && !cfg!(feature = "cuda") {
         return Err(ragtune_embed::EmbedError::CudaNotBuilt.into());
