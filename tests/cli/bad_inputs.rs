@@ -312,7 +312,7 @@ const CASES: &[Case] = &[
     file(
         "questions: none",
         &[("q.jsonl", "\n")],
-        "no labelled questions",
+        "no questions were found",
     ),
     file(
         "questions: span end before start",
@@ -399,11 +399,14 @@ const CASES: &[Case] = &[
         want: "q.csv:2: source \"b.txt\" is no document of the corpus",
     },
     Case {
-        name: "questions CSV: a question without labels",
+        name: "questions CSV: a judged region past the document",
         edits: CSV,
-        files: &[("q.csv", "question,answer\nbeta?,\n")],
+        files: &[(
+            "q.csv",
+            "question,judged\nbeta?,\"[{\"\"doc_id\"\": \"\"a.txt\"\", \"\"start\"\": 0, \"\"end\"\": 999}]\"\n",
+        )],
         args: None,
-        want: "has no labels: give `answer`, `source`, `doc_ids` or `spans`",
+        want: "q.csv:2: question \"q-",
     },
     Case {
         name: "BEIR: repeated query id",
@@ -460,7 +463,7 @@ const CASES: &[Case] = &[
         edits: &[("chunk_size = [100]", "chunk_size = [100, 200]")],
         files: &[],
         args: Some(&["plan", "g.toml", "--max-points", "1"]),
-        want: "more than the limit of 1; search it with [search]",
+        want: "more than the limit of 1; narrow its lists, or raise the limit with --max-points",
     },
     // Flags and commands.
     cli(

@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-METRICS = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou"]
+METRICS = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou", "judged"]
 RESULT_COLUMNS = [
     "config_id", "chunker", "chunk_size", "chunk_overlap", "retriever", "model", "embedding", "index",
     "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "equivalent",
@@ -26,9 +26,9 @@ RESULT_COLUMNS = [
 ]
 QUESTION_COLUMNS = [
     "config_id", "top_k", "question_id", "recall", "precision", "mrr", "ndcg", "hit_rate",
-    "span_recall", "span_precision", "span_iou", "context_tokens", "first_relevant_rank",
+    "span_recall", "span_precision", "span_iou", "judged", "context_tokens", "first_relevant_rank",
 ]
-UNIT = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou", "hnsw_recall_vs_exact", "overlap_share"]
+UNIT = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou", "judged", "hnsw_recall_vs_exact", "overlap_share"]
 
 
 def fail(msg):

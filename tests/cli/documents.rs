@@ -386,5 +386,75 @@ fn labels_check_names_how_each_label_resolved() {
     );
     let m = read_json(&tmp.join("r2/manifest.json"));
     assert_eq!(m["unresolved_labels"][0]["question"], "f");
-    assert_eq!(m["n_questions"], 5);
+    // Question f stays, unlabelled: ranked, not scored.
+    assert_eq!(m["n_questions"], 6);
+}
+
+/// A grid of BM25 over the SQuAD articles as plain text with `questions` (JSONL).
+fn jsonl_grid(tmp: &Path, questions: &str) -> PathBuf {
+    std::fs::write(tmp.join("q.jsonl"), questions).unwrap();
+    grid(
+        tmp,
+        "g.toml",
+        &format!(
+            "name = \"pooled\"\n[corpus]\nformat = \"dir\"\npath = \"{}\"\nquestions = \"q.jsonl\"\n[grid]\nchunker = [\"chars\"]\nchunk_size = [400]\nretriever = [\"bm25\"]\ntop_k = [1, 5]\n[select]\nobjective = \"span_recall@5\"\n",
+            documents().join("squad/txt").display()
+        ),
+    )
+}
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
+fn pooled_labels_show_judged_at_k_and_unlabelled_questions_are_ranked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    // One question judged over a small region only, one without labels.
+    let g = jsonl_grid(
+        tmp,
+        concat!(
+            r#"{"id":"p1","question":"Which NFL team represented the AFC at Super Bowl 50?","answer":"Denver Broncos","source":"Super_Bowl_50.txt","judged":[{"doc_id":"Super_Bowl_50.txt","start":0,"end":200}]}"#,
+            "\n",
+            r#"{"id":"u1","question":"Where is Warsaw?"}"#,
+            "\n"
+        ),
+    );
+    let r = sweep_ok(tmp, &g, &tmp.join("run"), &tmp.join("cache"));
+    assert!(
+        r.stdout.contains("judged@5"),
+        "pooled labels print judged@k:\n{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("warning: only") && r.stderr.contains("were judged"),
+        "{}",
+        r.stderr
+    );
+    let m = read_json(&tmp.join("run/manifest.json"));
+    assert_eq!(m["status"], "complete");
+    let rankings = std::fs::read_dir(tmp.join("run/rankings"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let ids: Vec<String> = read_json(&rankings)["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["p1", "u1"], "the unlabelled question is ranked too");
+    // No labels at all: rankings only, said so, no best setup.
+    let g = jsonl_grid(tmp, "{\"id\":\"u1\",\"question\":\"Where is Warsaw?\"}\n");
+    let r = sweep_ok(tmp, &g, &tmp.join("run2"), &tmp.join("cache"));
+    assert!(
+        r.stderr.contains("rankings only: no question has labels"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        read_json(&tmp.join("run2/manifest.json"))["status"],
+        "rankings only"
+    );
+    assert!(!tmp.join("run2/best.toml").exists());
 }

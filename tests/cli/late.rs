@@ -135,8 +135,9 @@ fn a_late_setup_answers_a_query(
 
 #[test]
 #[ignore = "end-to-end: needs models/fetch.sh and ../shared/datasets; run scripts/test.sh"]
-fn a_window_past_the_models_positions_says_which_setting_to_lower() {
-    // A State of the Union address runs to about 11k tokens: windows of 1024 are full.
+fn a_window_past_the_models_positions_is_refused_before_any_work() {
+    // The bundled model.toml declares 512 positions: a window of 1024 is refused when the
+    // plan is made, at its line, before ONNX Runtime loads (it used to fail mid-run).
     let tmp = tempfile::tempdir().unwrap();
     let tables = r#"
 [grid]
@@ -164,21 +165,14 @@ objective = "recall@5"
             "cache",
         ],
     );
-    assert_ne!(r.code, 0, "{}", r.stderr);
-    let last = r
-        .stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default();
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        last.contains("lower [retrieval] late_window"),
+        r.stderr.contains("late.toml:14:1: `late_window`: a late-chunking window of 1024 tokens is more than model \"all-minilm-l6-v2\" takes (512 positions"),
         "{}",
         r.stderr
     );
     assert!(
-        r.stderr.contains("embedding with all-minilm-l6-v2"),
-        "{}",
-        r.stderr
+        !tmp.path().join("cache/vectors").exists(),
+        "nothing was embedded"
     );
 }

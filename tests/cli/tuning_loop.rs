@@ -168,7 +168,7 @@ fn check_gates(tmp: &std::path::Path, l: &str) {
     for (args, why) in [
         (
             &["check", "--run", l, "--require", "span_recall@5>0.5"][..],
-            "not metric@k>=threshold",
+            "expected metric@k>=threshold",
         ),
         (&["check", "--run", l][..], "nothing to check"),
     ] {

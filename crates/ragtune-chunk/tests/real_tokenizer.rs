@@ -28,6 +28,7 @@ fn corpus(format: CorpusFormat, path: &str) -> Corpus {
         max_questions: None,
         on_error: Default::default(),
         unresolved: Default::default(),
+        labels: None,
     };
     ragtune_corpus::load(&spec).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

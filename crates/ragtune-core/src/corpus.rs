@@ -86,6 +86,11 @@ pub struct Question {
     /// of them is covered (span metrics take the best alternative).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternatives: Vec<Vec<Span>>,
+    /// Where a person looked, for pooled labels: every gold span and every region judged
+    /// not relevant. A chunk is judged when all its bytes lie in these regions. `None` for
+    /// complete labels, where every chunk counts as judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged: Option<Vec<Span>>,
 }
 
 impl Question {
@@ -97,6 +102,11 @@ impl Question {
     /// Whether the question has any span label.
     pub fn has_spans(&self) -> bool {
         self.all_spans().next().is_some()
+    }
+
+    /// Whether the question has any label at all (an unlabelled one is ranked, not scored).
+    pub fn is_labelled(&self) -> bool {
+        !self.relevant_docs.is_empty() || self.has_spans()
     }
 }
 
@@ -137,6 +147,10 @@ impl Corpus {
             for (i, alts) in q.alternatives.iter().enumerate() {
                 h.field(b"alternatives").field(i.to_le_bytes());
                 alts.iter().for_each(|s| hash_span(&mut h, s));
+            }
+            if let Some(judged) = &q.judged {
+                h.field(b"judged");
+                judged.iter().for_each(|s| hash_span(&mut h, s));
             }
         }
         h.finish_hex()
@@ -267,6 +281,7 @@ mod tests {
                     end: 11,
                 }],
                 alternatives: Vec::new(),
+                judged: None,
             }],
         }
     }

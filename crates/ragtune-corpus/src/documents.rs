@@ -70,19 +70,31 @@ pub struct Extracted {
 /// Turns a PDF, HTML or Word file into text. Implemented by ragtune-extract (and a cache
 /// in front of it); the corpus crate only calls it.
 pub trait Extract: Sync {
-    /// The text of the file at `path`, or why there is none (one line, naming no path).
-    fn extract(&self, path: &Path, kind: DocKind) -> std::result::Result<Extracted, String>;
+    /// The text of the file at `path`, or why there is none.
+    fn extract(&self, path: &Path, kind: DocKind)
+    -> std::result::Result<Extracted, ExtractFailure>;
+}
+
+/// Why a file gave no text: the file itself (skippable under `on_error = "skip"`), or the
+/// machine (no libpdfium, a store that cannot be written), which stops the load whatever
+/// `on_error` says, since every file would fail the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtractFailure {
+    /// Damaged, encrypted, empty, without a text layer: one line, naming no path.
+    Document(String),
+    /// Not the file's fault: one line.
+    Environment(String),
 }
 
 /// No extractor: PDF, HTML and Word files are errors.
 pub struct NoExtract;
 
 impl Extract for NoExtract {
-    fn extract(&self, _: &Path, kind: DocKind) -> std::result::Result<Extracted, String> {
-        Err(format!(
+    fn extract(&self, _: &Path, kind: DocKind) -> std::result::Result<Extracted, ExtractFailure> {
+        Err(ExtractFailure::Environment(format!(
             "reading .{} files needs the document extractor, which this command does not load",
             kind.name()
-        ))
+        )))
     }
 }
 
@@ -191,7 +203,7 @@ pub(crate) fn read_dir_docs(
     };
     walk.dir(root, root)?;
     walk.files.sort();
-    let read: Vec<std::result::Result<Document, (PathBuf, String)>> = walk
+    let read: Vec<std::result::Result<Document, (PathBuf, ExtractFailure)>> = walk
         .files
         .par_iter()
         .map(|(path, kind)| read_one(root, path, *kind, extract).map_err(|e| (path.clone(), e)))
@@ -201,7 +213,10 @@ pub(crate) fn read_dir_docs(
     for r in read {
         match r {
             Ok(d) => docs.push(d),
-            Err(e) => failed.push(e),
+            Err((path, ExtractFailure::Environment(message))) => {
+                return Err(CorpusError::Document { path, message });
+            }
+            Err((path, ExtractFailure::Document(message))) => failed.push((path, message)),
         }
     }
     match (failed.first(), on_error) {
@@ -247,20 +262,20 @@ fn read_one(
     path: &Path,
     kind: DocKind,
     extract: &dyn Extract,
-) -> std::result::Result<Document, String> {
+) -> std::result::Result<Document, ExtractFailure> {
     let Extracted { text, pages } = if kind.is_extracted() {
         let x = extract.extract(path, kind)?;
         if x.text.trim().is_empty() {
-            return Err("the file holds no text".into());
+            return Err(ExtractFailure::Document("the file holds no text".into()));
         }
         x
     } else {
-        let bytes = fs::read(path).map_err(|e| e.to_string())?;
+        let bytes = fs::read(path).map_err(|e| ExtractFailure::Document(e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|e| {
-            format!(
+            ExtractFailure::Document(format!(
                 "not UTF-8 text (invalid byte at offset {})",
                 e.utf8_error().valid_up_to()
-            )
+            ))
         })?;
         Extracted {
             text,
@@ -281,10 +296,15 @@ mod tests {
 
     struct Upper;
     impl Extract for Upper {
-        fn extract(&self, path: &Path, kind: DocKind) -> std::result::Result<Extracted, String> {
-            let t = fs::read_to_string(path).map_err(|e| e.to_string())?;
+        fn extract(
+            &self,
+            path: &Path,
+            kind: DocKind,
+        ) -> std::result::Result<Extracted, ExtractFailure> {
+            let t =
+                fs::read_to_string(path).map_err(|e| ExtractFailure::Document(e.to_string()))?;
             if t.is_empty() {
-                return Err("damaged".into());
+                return Err(ExtractFailure::Document("damaged".into()));
             }
             Ok(Extracted {
                 text: format!("{}:{}", kind.name(), t.to_uppercase()),
@@ -338,13 +358,17 @@ mod tests {
     }
 
     #[test]
-    fn without_an_extractor_a_pdf_says_what_is_missing() {
+    fn without_an_extractor_a_pdf_says_what_is_missing_even_under_skip() {
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join("a.pdf"), "%PDF").unwrap();
-        let err = read_dir_docs(d.path(), &NoExtract, OnError::Fail).unwrap_err();
-        assert!(
-            err.to_string().contains("needs the document extractor"),
-            "{err}"
-        );
+        fs::write(d.path().join("b.txt"), "text").unwrap();
+        // The machine's fault, not the file's: skipping would drop every PDF unnoticed.
+        for policy in [OnError::Fail, OnError::Skip] {
+            let err = read_dir_docs(d.path(), &NoExtract, policy).unwrap_err();
+            assert!(
+                err.to_string().contains("needs the document extractor"),
+                "{err}"
+            );
+        }
     }
 }

@@ -418,6 +418,7 @@ mod tests {
             max_questions: None,
             on_error: Default::default(),
             unresolved: Default::default(),
+            labels: None,
         }
     }
 
@@ -508,6 +509,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("has 5 code points"), "{err}");
+    }
+
+    #[test]
+    fn judged_regions_make_labels_pooled_unless_the_spec_says_complete() {
+        let d = tempfile::tempdir().unwrap();
+        let docs = write(
+            d.path(),
+            "docs.jsonl",
+            "{\"id\":\"a\",\"text\":\"alpha beta gamma\"}\n",
+        );
+        let qs = write(
+            d.path(),
+            "q.jsonl",
+            "{\"id\":\"q1\",\"question\":\"?\",\"spans\":[{\"doc_id\":\"a\",\"start\":6,\"end\":10}],\"judged\":[{\"doc_id\":\"a\",\"start\":0,\"end\":5}]}\n\
+             {\"id\":\"q2\",\"question\":\"unlabelled?\"}\n",
+        );
+        let mut s = spec(CorpusFormat::Jsonl, docs, Some(qs));
+        let c = load(&s).unwrap();
+        assert_eq!(crate::labels_kind(&c), crate::LabelsKind::Pooled);
+        // The gold span is judged too; the unlabelled question has judged nothing.
+        let regions = c.questions[0].judged.clone().unwrap();
+        assert_eq!(
+            regions.iter().map(|r| (r.start, r.end)).collect::<Vec<_>>(),
+            vec![(0, 5), (6, 10)]
+        );
+        assert_eq!(c.questions[1].judged, Some(vec![]));
+        s.labels = Some(crate::LabelsKind::Complete);
+        let c = load(&s).unwrap();
+        assert!(c.questions.iter().all(|q| q.judged.is_none()));
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl<'a> Labeler<'a> {
     }
 }
 
-fn preview(s: &str) -> String {
+pub(crate) fn preview(s: &str) -> String {
     const MAX: usize = 60;
     if s.chars().count() <= MAX {
         s.to_string()
@@ -148,6 +148,7 @@ pub(crate) fn question(
         relevant_docs: docs,
         spans,
         alternatives: Vec::new(),
+        judged: None,
     }
 }
 
@@ -198,10 +199,17 @@ pub(crate) fn restrict(corpus: Corpus, include: &[String], path: &Path) -> Resul
                 .iter()
                 .map(|a| moved(a))
                 .collect::<Option<Vec<_>>>()?;
+            // A judged region in a document left out goes with it.
+            let judged = q.judged.as_ref().map(|j| {
+                j.iter()
+                    .filter_map(|s| keep[s.doc as usize].map(|doc| Span { doc, ..*s }))
+                    .collect()
+            });
             Some(Question {
                 relevant_docs,
                 spans,
                 alternatives,
+                judged,
                 ..q
             })
         })

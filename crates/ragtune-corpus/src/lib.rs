@@ -33,7 +33,9 @@ mod resolve;
 
 use std::path::{Path, PathBuf};
 
-pub use documents::{DocKind, Extract, Extracted, NoExtract, OnError, SkipReason, Skipped};
+pub use documents::{
+    DocKind, Extract, ExtractFailure, Extracted, NoExtract, OnError, SkipReason, Skipped,
+};
 pub use error::{CorpusError, Result};
 pub use formats::SQUAD_SEPARATOR;
 use ragtune_core::Corpus;
@@ -82,6 +84,23 @@ pub struct CorpusSpec {
     /// What to do with an answer not found in the documents (`fail` or `drop`).
     #[serde(default, skip_serializing_if = "is_default")]
     pub unresolved: Unresolved,
+    /// How the labels were made: `complete` (every relevant text is labelled) or `pooled`
+    /// (only what a person judged is known). Default: `pooled` when the questions file
+    /// lists `judged` regions, else `complete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelsKind>,
+}
+
+/// How a corpus's labels were made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelsKind {
+    /// Every relevant text is labelled: whatever is not labelled is not relevant, and every
+    /// retrieved chunk counts as judged.
+    Complete,
+    /// Labels from judging pooled results: a chunk outside the judged regions is unknown,
+    /// and judged@k says how much of a ranking was judged.
+    Pooled,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -155,7 +174,40 @@ pub fn load_with(spec: &CorpusSpec, extract: &dyn Extract) -> Result<Loaded> {
         CorpusFormat::Chroma => plain(formats::load_chroma(&spec.path)?),
     };
     loaded.corpus = finish(std::mem::take(&mut loaded.corpus), spec)?;
+    apply_labels_kind(&mut loaded.corpus, spec.labels);
     Ok(loaded)
+}
+
+/// Complete labels judge everything (`judged: None`); pooled labels judge their regions
+/// and every gold span.
+fn apply_labels_kind(corpus: &mut Corpus, kind: Option<LabelsKind>) {
+    let pooled = corpus.questions.iter().any(|q| q.judged.is_some());
+    let kind = kind.unwrap_or(if pooled {
+        LabelsKind::Pooled
+    } else {
+        LabelsKind::Complete
+    });
+    for q in &mut corpus.questions {
+        q.judged = match kind {
+            LabelsKind::Complete => None,
+            LabelsKind::Pooled => {
+                let mut regions = q.judged.take().unwrap_or_default();
+                regions.extend(q.all_spans().copied());
+                regions.sort_unstable();
+                regions.dedup();
+                Some(regions)
+            }
+        };
+    }
+}
+
+/// How the loaded corpus's labels were made.
+pub fn labels_kind(corpus: &Corpus) -> LabelsKind {
+    if corpus.questions.iter().any(|q| q.judged.is_some()) {
+        LabelsKind::Pooled
+    } else {
+        LabelsKind::Complete
+    }
 }
 
 fn finish(mut corpus: Corpus, spec: &CorpusSpec) -> Result<Corpus> {
@@ -169,7 +221,7 @@ fn finish(mut corpus: Corpus, spec: &CorpusSpec) -> Result<Corpus> {
     if corpus.questions.is_empty() {
         return Err(CorpusError::Missing {
             path: spec.path.clone(),
-            what: "no labelled questions were found".into(),
+            what: "no questions were found".into(),
         });
     }
     Ok(corpus)

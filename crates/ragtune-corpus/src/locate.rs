@@ -24,7 +24,8 @@ use ragtune_core::{DocId, Document};
 /// The shortest answer (in normalised bytes) that is matched fuzzily: shorter ones match
 /// by chance too often.
 pub const FUZZY_MIN_CHARS: usize = 20;
-/// The least similarity (`1 − edits / length`) of a fuzzy match.
+/// The least similarity (`1 − edits / length`) of a fuzzy match: at most one edit per
+/// ten bytes of the answer.
 pub const FUZZY_MIN_SCORE: f64 = 0.9;
 /// The longest prefix of an answer that is compared when looking for the nearest place of
 /// an answer that was not found.
@@ -294,7 +295,9 @@ impl<'a> Locator<'a> {
     /// The fuzzy places with the best similarity at or above [`FUZZY_MIN_SCORE`].
     fn fuzzy(&self, needle: &str, scope: &[DocId]) -> Vec<Place> {
         let m = needle.len();
-        let k = ((1.0 - FUZZY_MIN_SCORE) * m as f64).floor() as usize;
+        // 1 − k/m ≥ 0.9 exactly, in integers (0.1 · m in floating point is a hair short
+        // for multiples of 10).
+        let k = m / 10;
         let mut hits: Vec<(usize, Place)> = Vec::new();
         for &d in scope {
             let n = self.norm(d);
@@ -549,6 +552,13 @@ mod tests {
         assert_eq!(
             &text[p.start..p.end],
             "The quick brown fox jumped over the lazy dog."
+        );
+        // Exactly at the threshold: 20 bytes, 2 substitutions, similarity 0.90.
+        let docs20 = [doc("x abcdefghij klmnopqrs y")];
+        let at = Locator::new(&docs20).locate("abcdefghiX klmnopqrY", None);
+        assert!(
+            matches!(at, Located::Found { kind: MatchKind::Fuzzy(s), .. } if (s - 0.9).abs() < 1e-9),
+            "{at:?}"
         );
         // Short answers are never matched fuzzily.
         assert!(matches!(

@@ -4,7 +4,8 @@
 //! quoted from the documents), `source` (a file name or document id), `doc_ids` and
 //! `spans` (`[{"doc_id", "start", "end", "text"?}]`, code points). In JSONL, `answer` and
 //! `source` may be lists. In CSV, `doc_ids` is a JSON list or `;`-separated and `spans` a
-//! JSON list. Rows with the same `id` (or, without one, the same question text) add labels
+//! JSON list. `judged` (`[{"doc_id", "start", "end"}]`) lists regions a person judged, for
+//! pooled labels. A question without labels is welcome: it is ranked, not scored. Rows with the same `id` (or, without one, the same question text) add labels
 //! to one question. A question without an `id` is named `q-` and the first 8 hex digits of
 //! its text's sha256, so that adding rows never renames it.
 
@@ -31,6 +32,13 @@ pub(crate) enum RawLabel {
     Answer { text: String, sources: Vec<String> },
     /// A file name or document id.
     Source(String),
+    /// Code-point offsets of a region a person judged (pooled labels): looked at, and
+    /// relevant only where a span or document label says so.
+    Judged {
+        doc_id: String,
+        start: usize,
+        end: usize,
+    },
 }
 
 /// A question with its labels as written, each with its 1-based line.
@@ -56,6 +64,16 @@ pub(crate) struct Row {
     answer: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     source: Vec<String>,
+    #[serde(default)]
+    judged: Vec<RowRegion>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RowRegion {
+    doc_id: String,
+    start: usize,
+    end: usize,
 }
 
 #[derive(Deserialize)]
@@ -99,12 +117,19 @@ impl Row {
             sources: self.source.clone(),
         }));
         labels.extend(self.source.into_iter().map(RawLabel::Source));
+        labels.extend(self.judged.into_iter().map(|r| RawLabel::Judged {
+            doc_id: r.doc_id,
+            start: r.start,
+            end: r.end,
+        }));
         (self.id.filter(|i| !i.is_empty()), self.question, labels)
     }
 }
 
 /// The columns a questions CSV may have.
-const COLUMNS: [&str; 6] = ["id", "question", "answer", "source", "doc_ids", "spans"];
+const COLUMNS: [&str; 7] = [
+    "id", "question", "answer", "source", "doc_ids", "spans", "judged",
+];
 
 /// Read a questions file: CSV when its name ends in `.csv`, else JSONL.
 pub(crate) fn read(path: &Path) -> Result<Vec<RawQuestion>> {
@@ -136,10 +161,13 @@ fn jsonl_rows(path: &Path) -> Result<Vec<(usize, Row)>> {
 fn csv_rows(path: &Path) -> Result<Vec<(usize, Row)>> {
     let mut reader =
         csv::Reader::from_path(path).map_err(|e| CorpusError::parse(path, 0, e.to_string()))?;
-    let headers = reader
+    // Excel's "CSV UTF-8" starts with a byte-order mark; spreadsheets pad names.
+    let headers: csv::StringRecord = reader
         .headers()
         .map_err(|e| CorpusError::parse(path, 1, e.to_string()))?
-        .clone();
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim())
+        .collect();
     for h in &headers {
         if !COLUMNS.contains(&h) {
             return Err(CorpusError::parse(
@@ -202,7 +230,16 @@ fn csv_row(headers: &csv::StringRecord, record: &csv::StringRecord) -> Result<Ro
             format!("column `spans`: expected a JSON list of {{\"doc_id\", \"start\", \"end\", \"text\"?}}: {e}")
         })?,
     };
+    let judged = match cell("judged") {
+        None => Vec::new(),
+        Some(v) => serde_json::from_str(v).map_err(|e| {
+            format!(
+                "column `judged`: expected a JSON list of {{\"doc_id\", \"start\", \"end\"}}: {e}"
+            )
+        })?,
+    };
     Ok(Row {
+        judged,
         id: cell("id").map(str::to_string),
         question: cell("question").unwrap_or_default().to_string(),
         doc_ids,
@@ -212,9 +249,10 @@ fn csv_row(headers: &csv::StringRecord, record: &csv::StringRecord) -> Result<Ro
     })
 }
 
-/// The id a question without one gets: stable under edits to other rows.
+/// The id a question without one gets: stable under edits to other rows (48 bits of
+/// its text's sha256: a collision among a million questions has odds of about 1 in 500).
 pub(crate) fn derived_id(text: &str) -> String {
-    format!("q-{}", &ragtune_core::sha256_hex(text.as_bytes())[..8])
+    format!("q-{}", &ragtune_core::sha256_hex(text.as_bytes())[..12])
 }
 
 /// Merge rows that repeat a question (same id, or the same text where there is no id).
@@ -306,6 +344,13 @@ mod tests {
             ]
         );
         assert_eq!(qs[1].labels, vec![(5, RawLabel::Source("b.html".into()))]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_padded_headers_are_read() {
+        let (_d, p) = write("q.csv", "\u{feff}question , answer\nWho?,Ada\n");
+        let qs = read(&p).unwrap();
+        assert_eq!(qs[0].labels.len(), 1);
     }
 
     #[test]

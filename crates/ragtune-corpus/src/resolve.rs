@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CorpusError, Result};
-use crate::labels::Labeler;
+use crate::labels::{Labeler, preview};
 use crate::locate::{Located, Locator, MatchKind, Place};
 use crate::questions::{RawLabel, RawQuestion};
 
@@ -20,7 +20,8 @@ pub enum Unresolved {
     /// Refuse the labels, listing what was not found (the default).
     #[default]
     Fail,
-    /// Drop those labels (and questions left with none), listing them in the manifest.
+    /// Drop those labels, listing them in the manifest (a question left with none is
+    /// ranked, not scored).
     Drop,
 }
 
@@ -93,24 +94,15 @@ pub(crate) fn resolve(
         })
         .collect();
     for (q, found) in raw.into_iter().zip(located) {
-        if q.labels.is_empty() {
-            return Err(CorpusError::parse(
-                path,
-                q.line,
-                format!(
-                    "question {:?} has no labels: give `answer`, `source`, `doc_ids` or `spans`",
-                    q.id
-                ),
-            ));
-        }
         let mut b = Built::default();
         for ((line, label), found) in q.labels.iter().zip(found) {
-            let report = b.add(&mut labeler, &names, &q.id, *line, label, found, path)?;
-            reports.push(report);
+            if let Some(report) = b.add(&mut labeler, &names, &q.id, *line, label, found, path)? {
+                reports.push(report);
+            }
         }
-        if let Some(question) = b.finish(q.id, q.text) {
-            questions.push(question);
-        }
+        // A question without labels (written so, or left so by `unresolved = "drop"`) is
+        // welcome: it is ranked, not scored.
+        questions.push(b.finish(q.id, q.text));
     }
     labeler.finish()?;
     check_unresolved(&reports, path, unresolved)?;
@@ -123,6 +115,7 @@ struct Built {
     docs: Vec<DocId>,
     spans: Vec<Span>,
     alternatives: Vec<Vec<Span>>,
+    judged: Vec<Span>,
 }
 
 impl Built {
@@ -136,7 +129,7 @@ impl Built {
         label: &RawLabel,
         found: Option<Located>,
         path: &Path,
-    ) -> Result<LabelReport> {
+    ) -> Result<Option<LabelReport>> {
         let report = |label: &str, resolution, places| LabelReport {
             question: question.to_string(),
             line,
@@ -144,7 +137,13 @@ impl Built {
             resolution,
             places,
         };
-        Ok(match label {
+        Ok(Some(match label {
+            RawLabel::Judged { doc_id, start, end } => {
+                let d = labeler.doc(doc_id, line)?;
+                let region = labeler.span(d, *start, *end, None, line, question)?;
+                self.judged.push(region);
+                return Ok(None);
+            }
             RawLabel::Doc(id) | RawLabel::Source(id) => {
                 let d = match label {
                     RawLabel::Doc(_) => labeler.doc(id, line)?,
@@ -169,7 +168,7 @@ impl Built {
                 names.resolve_all(sources, line, path)?;
                 self.answer(found, |res, places| report(text, res, places))
             }
-        })
+        }))
     }
 
     fn answer(
@@ -208,21 +207,19 @@ impl Built {
         }
     }
 
-    /// The question, or `None` when every label was dropped.
-    fn finish(mut self, id: String, text: String) -> Option<Question> {
-        if self.docs.is_empty() && self.spans.is_empty() && self.alternatives.is_empty() {
-            return None;
-        }
+    /// The question with its resolved labels (possibly none).
+    fn finish(mut self, id: String, text: String) -> Question {
         self.docs.extend(self.spans.iter().map(|s| s.doc));
         self.docs.sort_unstable();
         self.docs.dedup();
-        Some(Question {
+        Question {
             id,
             text,
             relevant_docs: self.docs,
             spans: self.spans,
             alternatives: self.alternatives,
-        })
+            judged: (!self.judged.is_empty()).then_some(self.judged),
+        }
     }
 }
 
@@ -267,15 +264,6 @@ fn check_unresolved(reports: &[LabelReport], path: &Path, policy: Unresolved) ->
             answers.count()
         ),
     })
-}
-
-fn preview(s: &str) -> String {
-    const MAX: usize = 60;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(MAX).collect::<String>())
-    }
 }
 
 /// Documents by id, by file name and by file stem, for `source` labels.
@@ -427,6 +415,43 @@ mod tests {
     }
 
     #[test]
+    fn unlabelled_questions_stay_and_judged_regions_are_kept() {
+        let docs = docs();
+        let p = Path::new("q.jsonl");
+        let unlabelled = RawQuestion {
+            id: "u".into(),
+            text: "?".into(),
+            line: 1,
+            labels: vec![],
+        };
+        let judged = RawLabel::Judged {
+            doc_id: "b/notes.html".into(),
+            start: 0,
+            end: 4,
+        };
+        let (qs, reports) = resolve(
+            &docs,
+            vec![unlabelled, q(vec![judged])],
+            p,
+            Unresolved::Fail,
+        )
+        .unwrap();
+        assert_eq!(qs.len(), 2);
+        assert!(!qs[0].is_labelled() && qs[0].judged.is_none());
+        // Judged and found nothing relevant: no label, one judged region.
+        assert!(!qs[1].is_labelled());
+        assert_eq!(
+            qs[1].judged,
+            Some(vec![Span {
+                doc: 1,
+                start: 0,
+                end: 4
+            }])
+        );
+        assert!(reports.is_empty());
+    }
+
+    #[test]
     fn sources_scope_answers_and_resolve_by_file_name() {
         let docs = docs();
         let p = Path::new("q.csv");
@@ -473,7 +498,9 @@ mod tests {
             "{e}"
         );
         let (qs, reports) = resolve(&docs, raw(), p, Unresolved::Drop).unwrap();
-        assert!(qs.is_empty());
+        // The question stays, unlabelled: ranked, not scored.
+        assert_eq!(qs.len(), 1);
+        assert!(!qs[0].is_labelled());
         assert_eq!(reports[0].resolution, Resolution::NotFound);
     }
 }

@@ -26,6 +26,7 @@ fn long_answers_are_not_found_in_the_wrong_article() {
         max_questions: None,
         on_error: Default::default(),
         unresolved: Default::default(),
+        labels: None,
     };
     let corpus = ragtune_corpus::load(&spec).unwrap();
     let locator = Locator::new(&corpus.docs);

@@ -29,6 +29,12 @@
 //!
 //! Overlapping gold spans (SQuAD's repeated answers) are counted once, through `G`.
 //!
+//! # Judged
+//! `judged@k` is the share of the `k` chunks whose bytes all lie in regions a person
+//! judged (pooled labels: the gold spans and the regions judged not relevant); with
+//! complete labels every chunk counts as judged and it is 1 ([`judged_share`]). A low
+//! judged@k says the other metrics count unjudged chunks as misses.
+//!
 //! A label located at several places (an answer text that occurs more than once) has
 //! **alternatives**: it counts as found when any one is covered. Before `G` is formed, each
 //! such label contributes the one alternative with the most bytes in `C` (the first on a
@@ -57,7 +63,7 @@ pub use schema::{
     metric_names, question_metrics, split_of,
 };
 
-use ragtune_core::{Chunk, DocId, Span};
+use ragtune_core::{Chunk, DocId, Question, Span};
 
 /// Distinct documents among the chunk documents `chunk_docs` (already cut to `k`), in
 /// first-chunk order.
@@ -221,6 +227,27 @@ pub fn span_metrics_with(
     span_metrics(chunks, &all)
 }
 
+/// judged@k: the share of the `k` chunks (already cut) whose bytes all lie in the
+/// question's judged regions; 1 for complete labels (`judged: None`), where every chunk
+/// counts as judged; `None` when no chunk was retrieved.
+pub fn judged_share(q: &Question, cut: &[Chunk]) -> Option<f64> {
+    if cut.is_empty() {
+        return None;
+    }
+    let Some(regions) = &q.judged else {
+        return Some(1.0);
+    };
+    let judged = union(regions.iter().map(|s| (s.doc, s.start, s.end)).collect());
+    let n = cut
+        .iter()
+        .filter(|c| {
+            let whole = [(c.doc, c.start, c.end)];
+            intersection_len(&whole, &judged) == c.len()
+        })
+        .count();
+    Some(n as f64 / cut.len() as f64)
+}
+
 /// Value at percentile `p` (0–100) of `values` by linear interpolation between closest
 /// ranks (numpy's default). `None` for an empty slice.
 pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
@@ -274,6 +301,27 @@ mod tests {
             span_metrics_with(&chunks, &[sp(0, 2, 8)], &[]),
             span_metrics(&chunks, &[sp(0, 2, 8)])
         );
+    }
+
+    // Regions: doc 0 [0, 10) and [10, 20) (adjacent: one region [0, 20)), doc 1 [5, 8).
+    // Chunks: doc 0 [2, 18) inside; doc 0 [15, 25) partly outside; doc 1 [5, 8) inside;
+    // doc 2 [0, 1) outside. judged@4 = 2/4; judged@1 = 1.
+    #[test]
+    fn judged_share_counts_chunks_wholly_inside_judged_regions() {
+        let mut q = Question {
+            id: "q".into(),
+            text: "?".into(),
+            relevant_docs: vec![],
+            spans: vec![],
+            alternatives: vec![],
+            judged: Some(vec![sp(0, 0, 10), sp(0, 10, 20), sp(1, 5, 8)]),
+        };
+        let cut = [ch(0, 2, 18), ch(0, 15, 25), ch(1, 5, 8), ch(2, 0, 1)];
+        close(judged_share(&q, &cut).unwrap(), 0.5);
+        close(judged_share(&q, &cut[..1]).unwrap(), 1.0);
+        assert_eq!(judged_share(&q, &[]), None);
+        q.judged = None;
+        close(judged_share(&q, &cut).unwrap(), 1.0);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use ragtune_core::{Chunk, DocId, Question, Setup};
 use serde::{Deserialize, Serialize};
 
-use crate::{doc_metrics, span_metrics_with};
+use crate::{doc_metrics, judged_share, span_metrics_with};
 
 macro_rules! metrics {
     ($($variant:ident => $name:literal, $doc:literal;)*) => {
@@ -40,6 +40,7 @@ metrics! {
     SpanRecall => "span_recall", "Covered gold bytes ÷ gold bytes.";
     SpanPrecision => "span_precision", "Covered gold bytes ÷ summed chunk bytes.";
     SpanIou => "span_iou", "Covered gold bytes ÷ (chunk bytes + uncovered gold bytes).";
+    Judged => "judged", "Share of the k chunks that lie wholly in judged regions (1 with complete labels).";
 }
 
 impl std::str::FromStr for Metric {
@@ -136,6 +137,7 @@ pub fn question_metrics(q: &Question, ranked: &[Chunk], k: usize) -> MetricValue
     v.set(Metric::SpanRecall, sm.map(|m| m.recall));
     v.set(Metric::SpanPrecision, sm.map(|m| m.precision));
     v.set(Metric::SpanIou, sm.map(|m| m.iou));
+    v.set(Metric::Judged, judged_share(q, cut));
     v
 }
 

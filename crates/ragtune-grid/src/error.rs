@@ -31,7 +31,7 @@ pub enum GridError {
         message: String,
     },
     /// The grid expands to more setups than the limit (`--max-points`).
-    #[error("{}: the grid has {} distinct setups ({factors}), more than the limit of {limit}; search it with [search] (docs/grid.md), narrow its lists, or raise the limit with --max-points", path.display(), count_text(*count))]
+    #[error("{}: the grid has {} distinct setups ({factors}), more than the limit of {limit}; narrow its lists, or raise the limit with --max-points (a [search] then explores it without scoring every setup: docs/grid.md)", path.display(), count_text(*count))]
     TooLarge {
         /// Grid file.
         path: PathBuf,

@@ -734,7 +734,7 @@ impl Checker<'_> {
     }
 
     /// `[corpus] max_questions` and `include`: a limit of 0 or an empty list keeps no
-    /// question, which would otherwise surface later as "no labelled questions".
+    /// question, which would otherwise surface later as "no questions were found".
     fn corpus_limits(&self, corpus: &CorpusSpec) -> Result<()> {
         let text = self.text;
         if corpus.max_questions == Some(0) {
@@ -819,6 +819,13 @@ impl Checker<'_> {
         let spec = select.get_ref();
         let at = |key| c.key_in_table(select.span(), key);
         let objective: Objective = match spec.objective.parse::<Objective>() {
+            Ok(o) if o.metric == ragtune_eval::Metric::Judged => {
+                return c.err(
+                    at("objective"),
+                    "objective",
+                    "judged measures how much of a ranking the labels cover, not retrieval; choose a retrieval metric such as recall@k or span_recall@k",
+                );
+            }
             Ok(o) if top_k.contains(&o.k) => o,
             Ok(_) => {
                 return c.err(

@@ -155,6 +155,7 @@ mod tests {
                 relevant_docs: vec![0],
                 spans: vec![],
                 alternatives: Vec::new(),
+                judged: None,
             }],
         };
         assert_eq!(qrels_file(&corpus).unwrap(), "q1 0 A 1\n");

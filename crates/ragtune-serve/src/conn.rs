@@ -36,6 +36,10 @@ fn message(status: u16) -> &'static str {
 
 /// The JSON response for an automatic, bodiless error response `head`, if it is one.
 fn json_error(head: &[u8]) -> Option<Vec<u8>> {
+    // Cheap first: every write passes here, and hyper's error heads are short.
+    if head.len() > 1024 || !head.starts_with(b"HTTP/1.") {
+        return None;
+    }
     let text = std::str::from_utf8(head).ok()?;
     let (line, rest) = text.split_once("\r\n")?;
     let bodiless = rest
@@ -119,6 +123,30 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonErrors<T> {
             return Poll::Ready(Ok(buf.len()));
         }
         Pin::new(&mut this.io).poll_write(cx, buf)
+    }
+
+    /// Vectored writes pass through (hyper queues a head and a body this way); a single
+    /// buffer holding an error head is rewritten as in `poll_write`.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        std::task::ready!(this.drain(cx))?;
+        let mut filled = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (filled.next(), filled.next())
+            && let Some(rewritten) = json_error(only)
+        {
+            this.pending = Some((rewritten, 0));
+            let _ = this.drain(cx)?;
+            return Poll::Ready(Ok(only.len()));
+        }
+        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -109,6 +109,14 @@ pub fn prepare(
     tokenizer: Option<&Path>,
     texts: &dyn ragtune_corpus::Extract,
 ) -> Result<Prepared> {
+    // The models' limits first: a window past a model's positions is refused before any
+    // document is read or extracted.
+    let infos: BTreeMap<String, ModelInfo> = grid
+        .models()
+        .into_iter()
+        .map(|m| Ok((m.clone(), models.info(&m)?)))
+        .collect::<Result<_>>()?;
+    let mut warnings = check_model_limits(grid, &infos)?;
     let loaded = ragtune_corpus::load_with(&grid.corpus, texts).map_err(|source| {
         SweepError::GridCorpus {
             grid: grid.path.clone(),
@@ -116,12 +124,7 @@ pub fn prepare(
         }
     })?;
     let corpus = loaded.corpus;
-    let infos: BTreeMap<String, ModelInfo> = grid
-        .models()
-        .into_iter()
-        .map(|m| Ok((m.clone(), models.info(&m)?)))
-        .collect::<Result<_>>()?;
-    let warnings = check_model_limits(grid, &infos)?;
+    warnings.extend(label_warnings(&corpus));
     let tokenizer_path = tokenizer.map_or_else(
         || counting_tokenizer_path(grid, &infos, models_dir),
         Path::to_path_buf,
@@ -149,6 +152,37 @@ pub fn prepare(
         labels: loaded.labels,
         warnings,
     })
+}
+
+/// Answers placed so loosely that the numbers mislead: labels found in several documents
+/// (they make no document relevant, so document metrics skip their questions), and
+/// labels found at very many places (any one of them counts as found).
+fn label_warnings(corpus: &Corpus) -> Vec<String> {
+    const MANY: usize = 20;
+    let no_doc = corpus
+        .questions
+        .iter()
+        .filter(|q| q.has_spans() && q.relevant_docs.is_empty())
+        .count();
+    let loose = corpus
+        .questions
+        .iter()
+        .flat_map(|q| &q.alternatives)
+        .filter(|a| a.len() > MANY)
+        .count();
+    let mut out = Vec::new();
+    if no_doc > 0 {
+        out.push(format!(
+            "{no_doc} of {} questions have answers found in several documents and no document label: document metrics (recall, precision, mrr, ndcg, hit_rate) leave them out; a `source` per answer counts them",
+            corpus.questions.len()
+        ));
+    }
+    if loose > 0 {
+        out.push(format!(
+            "{loose} answer labels occur at more than {MANY} places, any one of which counts as found: their span metrics are generous; a `source` or a longer quote narrows them (`ragtune labels check` lists them)"
+        ));
+    }
+    out
 }
 
 /// What the models' declared limits say of the grid, before any model is loaded: a
@@ -181,16 +215,14 @@ fn check_model_limits(grid: &Grid, infos: &BTreeMap<String, ModelInfo>) -> Resul
                 .into());
         }
         let tokens = p.chunk.kind.needs_tokenizer();
-        if tokens
-            && v.embedding == ragtune_core::Embedding::Standalone
-            && p.chunk.size > r.max_tokens
-        {
+        // max_tokens includes the two special tokens a text is wrapped in.
+        let reads = r.max_tokens.saturating_sub(2);
+        if tokens && v.embedding == ragtune_core::Embedding::Standalone && p.chunk.size > reads {
             let w = format!(
-                "chunk_size {} (tokens) is more than model {:?} reads ({} tokens, special tokens included): each vector sees about the first {:.0}% of its chunk",
+                "chunk_size {} (tokens) is more than model {:?} reads ({reads} tokens of text): each vector sees about the first {:.0}% of its chunk",
                 p.chunk.size,
                 v.model,
-                r.max_tokens,
-                100.0 * r.max_tokens as f64 / p.chunk.size as f64
+                100.0 * reads as f64 / p.chunk.size as f64
             );
             if !warnings.contains(&w) {
                 warnings.push(w);

@@ -76,6 +76,10 @@ pub enum RunStatus {
     /// It stopped on an error, recorded beside the status.
     #[serde(rename = "failed")]
     Failed,
+    /// Finished, but no question had labels: every setup ranked every question and
+    /// nothing was scored (no best setup).
+    #[serde(rename = "rankings only")]
+    RankingsOnly,
 }
 
 impl RunStatus {
@@ -87,6 +91,7 @@ impl RunStatus {
             RunStatus::Complete => "complete",
             RunStatus::BudgetReached => "budget reached",
             RunStatus::Failed => "failed",
+            RunStatus::RankingsOnly => "rankings only",
         }
     }
 }
@@ -94,7 +99,10 @@ impl RunStatus {
 impl RunStatus {
     /// Whether the run's tables are all written: what reading commands require.
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Complete | RunStatus::BudgetReached)
+        matches!(
+            self,
+            RunStatus::Complete | RunStatus::BudgetReached | RunStatus::RankingsOnly
+        )
     }
 }
 

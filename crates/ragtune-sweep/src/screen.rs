@@ -310,6 +310,7 @@ mod tests {
                     relevant_docs: vec![d],
                     spans: vec![Span { doc: d, start, end }],
                     alternatives: Vec::new(),
+                    judged: None,
                 });
                 text.push_str("\n\n");
             }

@@ -152,6 +152,9 @@ fn sweep_inner(
     let prep = prepare(grid, models, &opts.models_dir, None, &texts)?;
     describe_inputs(manifest, &prep);
     describe_texts(manifest, &texts);
+    for w in &prep.warnings {
+        rep.warn(w);
+    }
     if let Some(p) = &previous
         && !p.fingerprint.is_empty()
         && p.fingerprint != manifest.corpus_fingerprint

@@ -1,12 +1,12 @@
 //! Extracted text as a stored stage: a PDF, HTML or Word file is extracted once per
-//! content and extractor version, then read from the store, and the run folder keeps a
+//! content, extractor version and (for PDFs) libpdfium, then read from the store, and the run folder keeps a
 //! copy of every text it used, so that serving, `explain` and `export` read a run's
 //! documents after `cache gc` and on a machine without libpdfium.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ragtune_corpus::{DocKind, Extract, Extracted};
+use ragtune_corpus::{DocKind, Extract, ExtractFailure, Extracted};
 use ragtune_extract::Extractor;
 use ragtune_store::codec::{decode_text, encode_text};
 use ragtune_store::entry::{self, Verdict};
@@ -31,6 +31,9 @@ pub struct TextCounts {
 /// what neither holds.
 pub struct Texts<'a> {
     extractor: Extractor,
+    /// The libpdfium file, whose content is part of a stored PDF text's key.
+    pdfium: PathBuf,
+    pdfium_id: std::sync::OnceLock<String>,
     store: Option<&'a StageStore>,
     run: Option<PathBuf>,
     write_run: bool,
@@ -49,8 +52,11 @@ pub fn text_key(bytes: &[u8], kind: DocKind) -> String {
 impl<'a> Texts<'a> {
     /// Texts from `store` (if any), extracting with the libpdfium that `models_dir` holds.
     pub fn new(models_dir: &Path, store: Option<&'a StageStore>) -> Self {
+        let pdfium = Extractor::default_library(models_dir);
         Self {
-            extractor: Extractor::new(Extractor::default_library(models_dir)),
+            extractor: Extractor::new(&pdfium),
+            pdfium,
+            pdfium_id: std::sync::OnceLock::new(),
             store,
             run: None,
             write_run: false,
@@ -76,6 +82,22 @@ impl<'a> Texts<'a> {
         }
     }
 
+    /// The store's key: the text key and, for a PDF, the libpdfium that extracts it (a
+    /// different PDFium build may read a file differently). The run folder's copy is
+    /// found by the text key alone, so that a run is read back without libpdfium.
+    fn store_key(&self, key: &str, kind: DocKind) -> String {
+        if kind != DocKind::Pdf {
+            return key.to_string();
+        }
+        let lib = self.pdfium_id.get_or_init(|| {
+            std::fs::read(&self.pdfium)
+                .map_or_else(|_| "absent".into(), |b| ragtune_core::sha256_hex(&b))
+        });
+        let mut h = ragtune_core::ContentHasher::new();
+        h.field(key).field(lib);
+        h.finish_hex()
+    }
+
     fn run_copy(&self, key: &str) -> Option<Extracted> {
         let bytes = std::fs::read(self.run.as_ref()?.join(key)).ok()?;
         match entry::verify_file(&bytes, Stage::Text, key) {
@@ -84,7 +106,7 @@ impl<'a> Texts<'a> {
         }
     }
 
-    fn keep(&self, key: &str, payload: &[u8]) -> Result<(), String> {
+    fn keep(&self, key: &str, payload: &[u8]) -> Result<(), ExtractFailure> {
         let (Some(dir), true) = (&self.run, self.write_run) else {
             return Ok(());
         };
@@ -92,9 +114,12 @@ impl<'a> Texts<'a> {
         if path.is_file() {
             return Ok(());
         }
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let env = |p: &Path, e: std::io::Error| {
+            ExtractFailure::Environment(format!("{}: {e}", p.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(|e| env(dir, e))?;
         ragtune_core::write_atomic(&path, &entry::encode(Stage::Text, key, payload))
-            .map_err(|e| format!("{}: {e}", path.display()))
+            .map_err(|e| env(&path, e))
     }
 }
 
@@ -103,28 +128,31 @@ fn decoded(payload: &[u8]) -> Option<Extracted> {
 }
 
 impl Extract for Texts<'_> {
-    fn extract(&self, path: &Path, kind: DocKind) -> Result<Extracted, String> {
-        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    fn extract(&self, path: &Path, kind: DocKind) -> Result<Extracted, ExtractFailure> {
+        let bytes = std::fs::read(path).map_err(|e| ExtractFailure::Document(e.to_string()))?;
         let key = text_key(&bytes, kind);
         if let Some(x) = self.run_copy(&key) {
             self.counts[2].fetch_add(1, Ordering::Relaxed);
             return Ok(x);
         }
-        let stored = self.store.and_then(|s| s.get(Stage::Text, &key));
+        let skey = self.store_key(&key, kind);
+        let stored = self.store.and_then(|s| s.get(Stage::Text, &skey));
         if let Some(x) = stored.as_deref().and_then(decoded) {
             self.counts[1].fetch_add(1, Ordering::Relaxed);
             self.keep(&key, &encode_text(&x.text, &x.pages))?;
             return Ok(x);
         }
-        let x = self
-            .extractor
-            .extract(&bytes, kind)
-            .map_err(|e| e.to_string())?;
+        let x = self.extractor.extract(&bytes, kind).map_err(|e| match e {
+            ragtune_extract::ExtractError::NoPdfium { .. } => {
+                ExtractFailure::Environment(e.to_string())
+            }
+            _ => ExtractFailure::Document(e.to_string()),
+        })?;
         self.counts[0].fetch_add(1, Ordering::Relaxed);
         let payload = encode_text(&x.text, &x.pages);
         if let Some(s) = self.store {
-            s.put(Stage::Text, &key, &payload)
-                .map_err(|e| e.to_string())?;
+            s.put(Stage::Text, &skey, &payload)
+                .map_err(|e| ExtractFailure::Environment(e.to_string()))?;
         }
         self.keep(&key, &payload)?;
         Ok(x)

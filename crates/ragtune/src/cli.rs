@@ -61,6 +61,9 @@ pub enum LabelsCommand {
         /// Print one JSON document (offsets in Unicode code points).
         #[arg(long)]
         json: bool,
+        /// Read a grid of up to this many distinct setups (only its [corpus] is used).
+        #[arg(long, value_name = "N", default_value_t = ragtune_grid::DEFAULT_MAX_POINTS, value_parser = clap::value_parser!(u64).range(1..))]
+        max_points: u64,
         #[command(flatten)]
         engine: EngineArgs,
     },

@@ -216,6 +216,9 @@ fn shard_inner(
     let prep = prepare(grid, models, &opts.models_dir, None, &texts)?;
     describe_inputs(&mut rec.manifest, &prep);
     crate::sweep::describe_texts(&mut rec.manifest, &texts);
+    for w in &prep.warnings {
+        rep.warn(w);
+    }
     let sp = ShardPlan::new(&prep, rec.shard.count);
     let i = rec.shard.index;
     rec.estimated_tokens = sp.embed_tokens[i];

@@ -13,8 +13,13 @@ use serde::Serialize;
 use crate::cli::{LabelsArgs, LabelsCommand};
 
 pub fn run(args: LabelsArgs) -> anyhow::Result<ExitCode> {
-    let LabelsCommand::Check { grid, json, engine } = args.command;
-    let grid = Grid::load(&grid)?;
+    let LabelsCommand::Check {
+        grid,
+        json,
+        max_points,
+        engine,
+    } = args.command;
+    let grid = Grid::load_limited(&grid, max_points)?;
     let opts = super::sweep_options(&engine)?;
     let store = opts.store()?;
     let texts = ragtune_sweep::Texts::new(&opts.models_dir, store.as_ref());
@@ -181,7 +186,7 @@ impl Report {
             )?;
             return Ok(());
         };
-        writeln!(out, "labels of {file}")?;
+        writeln!(out, "labels of {file} (offsets in Unicode code points)")?;
         let mut last = "";
         for l in &self.labels {
             if l.question != last {

@@ -28,6 +28,10 @@ pub fn write_outputs(
     }
     let k = grid.objective.k;
     let (records, n_full, best, stats) = judge(records, grid);
+    let rankings_only = !records
+        .iter()
+        .flat_map(|r| &r.rows)
+        .any(|row| row.metrics.get(grid.objective.metric).is_some());
     let full = &records[..n_full];
     ragtune_results::write_tables(&records, &stats, run.path())
         .context("writing results tables")?;
@@ -57,13 +61,26 @@ pub fn write_outputs(
                 std::fs::remove_file(&stale)
                     .with_context(|| format!("removing {}", stale.display()))?;
             }
-            eprintln!(
-                "ragtune: no setup meets max_context_tokens = {:?} at k = {k}; no best.toml written",
-                grid.select.max_context_tokens
-            )
+            if rankings_only {
+                eprintln!(
+                    "ragtune: rankings only: no question has labels for {}, so nothing was scored and no best.toml written; every setup's rankings are in {}/rankings. Add `answer`, `source`, `doc_ids` or `spans` to the questions file and sweep again",
+                    grid.objective,
+                    out.display()
+                );
+            } else {
+                eprintln!(
+                    "ragtune: no setup meets max_context_tokens = {:?} at k = {k}; no best.toml written",
+                    grid.select.max_context_tokens
+                );
+            }
         }
     }
+    warn_unjudged(&records, best.as_ref(), grid);
     finish_run(run, &mut manifest, best.is_some())?;
+    if rankings_only {
+        manifest.status = ragtune_sweep::RunStatus::RankingsOnly;
+        run.write_manifest(&manifest)?;
+    }
     print_table(full, &stats, grid, show)?;
     super::search::print_summary(&manifest, &records)?;
     eprintln!(
@@ -137,6 +154,37 @@ fn judge(
     (records, n_full, best, stats)
 }
 
+/// Whether any row saw an unjudged chunk: the labels are pooled, not complete.
+fn pooled(records: &[ragtune_sweep::PointRecord]) -> bool {
+    records
+        .iter()
+        .flat_map(|r| &r.rows)
+        .any(|row| row.metrics.get(Metric::Judged).is_some_and(|j| j < 1.0))
+}
+
+/// With pooled labels, when less than 80% of the best setup's top-k chunks were judged:
+/// its other metrics count the unjudged ones as misses.
+fn warn_unjudged(
+    records: &[ragtune_sweep::PointRecord],
+    best: Option<&ragtune_eval::BestSetup>,
+    grid: &Grid,
+) {
+    const ENOUGH: f64 = 0.8;
+    let k = grid.objective.k;
+    let Some(rec) = best.and_then(|b| records.iter().find(|r| r.config_id == b.config_id)) else {
+        return;
+    };
+    let judged = ragtune_eval::judged_row(rec, k).and_then(|row| row.metrics.get(Metric::Judged));
+    if let Some(j) = judged
+        && j < ENOUGH
+    {
+        eprintln!(
+            "ragtune: warning: only {:.0}% of the best setup's top {k} chunks were judged (judged@{k} {j:.3}); unjudged chunks count as misses, so every metric here is a lower bound: judge the pooled results and sweep again",
+            100.0 * j
+        );
+    }
+}
+
 fn fmt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
 }
@@ -206,7 +254,11 @@ fn print_table(
     let ranked = ragtune_results::ranked(records, objective, grid.select.max_context_tokens);
     // The objective, then the table's fixed metrics (each once), at the objective's k.
     let mut shown = vec![objective.metric];
-    for m in [Metric::Recall, Metric::Mrr, Metric::SpanRecall] {
+    let judged = pooled(records).then_some(Metric::Judged);
+    for m in [Metric::Recall, Metric::Mrr, Metric::SpanRecall]
+        .into_iter()
+        .chain(judged)
+    {
         if !shown.contains(&m) {
             shown.push(m);
         }

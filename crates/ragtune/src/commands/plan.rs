@@ -18,6 +18,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     let store = opts.store()?;
     let texts = ragtune_sweep::Texts::new(&opts.models_dir, store.as_ref());
     let mut prep = prepare(&grid, &models, &opts.models_dir, None, &texts)?;
+    for w in &prep.warnings {
+        eprintln!("ragtune: warning: {w}");
+    }
     let mut identical = Vec::new();
     if let Some(store) = &store {
         prep.plan.check_store(store);

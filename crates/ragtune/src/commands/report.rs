@@ -111,6 +111,26 @@ fn steps(m: &ragtune_sweep::Manifest) -> Vec<ragtune_results::StepBar> {
         .collect()
 }
 
+/// judged@k of the best setup, for pooled labels (with complete labels it is 1, and the
+/// report says nothing of it).
+fn judged_fact(
+    run: &Run,
+    records: &[ragtune_sweep::PointRecord],
+    objective: ragtune_eval::Objective,
+) -> Option<(String, String)> {
+    let best = run.manifest.best_config_id.as_deref()?;
+    let rec = records.iter().find(|r| r.config_id == best)?;
+    let row = ragtune_eval::judged_row(rec, objective.k)?;
+    let j = row
+        .metrics
+        .get(ragtune_eval::Metric::Judged)
+        .filter(|&j| j < 1.0)?;
+    Some((
+        format!("judged@{} (best setup)", objective.k),
+        format!("{j:.3}: pooled labels; unjudged chunks count as misses"),
+    ))
+}
+
 /// How many missed questions the report lists.
 const MISSED_SHOWN: usize = 10;
 
@@ -166,10 +186,10 @@ fn gold_places(corpus: &ragtune_core::Corpus, q: &ragtune_core::Question) -> Vec
             alts.len() - 1
         ));
     }
+    // Documents labelled as a whole: those no span lies in.
     for &d in &q.relevant_docs {
-        let id = &corpus.docs[d as usize].id;
-        if !out.iter().any(|o| o.starts_with(id.as_str())) {
-            out.push(id.clone());
+        if !q.all_spans().any(|s| s.doc == d) {
+            out.push(corpus.docs[d as usize].id.clone());
         }
     }
     out.dedup();
@@ -198,13 +218,15 @@ pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()>
         },
     );
     let (missed, missed_total) = missed(&run, &records, objective);
+    let mut facts = facts(&run.manifest);
+    facts.extend(judged_fact(&run, &records, objective));
     let html = ragtune_results::render_report(&ReportInput {
         title: &run.manifest.grid_name,
         objective,
         max_context_tokens,
         records: &records,
         stats: &stats,
-        facts: facts(&run.manifest),
+        facts,
         steps: steps(&run.manifest),
         missed,
         missed_total,
