@@ -26,7 +26,6 @@ pub fn write_outputs(
             manifest.resumed_points
         );
     }
-    let k = grid.objective.k;
     let (records, n_full, best, stats) = judge(records, grid);
     let rankings_only = !records
         .iter()
@@ -36,10 +35,35 @@ pub fn write_outputs(
     ragtune_results::write_tables(&records, &stats, run.path())
         .context("writing results tables")?;
     crate::failpoint::hit("after-tables");
-    match &best {
+    write_best(run, best.as_ref(), &mut manifest, grid, rankings_only)?;
+    warn_unjudged(&records, best.as_ref(), grid);
+    finish_run(run, &mut manifest, best.is_some(), rankings_only)?;
+    print_table(full, &stats, grid, show)?;
+    super::search::print_summary(&manifest, &records)?;
+    eprintln!(
+        "ragtune: wrote {}/results.parquet ({}), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
+        out.display(),
+        crate::count_of(records.iter().map(|r| r.rows.len()).sum::<usize>(), "row"),
+        if best.is_some() { ", best.toml" } else { "" },
+        manifest.cache_hits,
+        manifest.cache_misses,
+    );
+    Ok(())
+}
+
+/// Write best.toml for `best`, or say why there is none (and remove a stale one).
+fn write_best(
+    run: &RunDir,
+    best: Option<&ragtune_eval::BestSetup>,
+    manifest: &mut ragtune_sweep::Manifest,
+    grid: &Grid,
+    rankings_only: bool,
+) -> anyhow::Result<()> {
+    let out = run.path();
+    match best {
         Some(b) => {
             let mut b = b.clone();
-            b.search = super::search::verdict(&manifest, run.path(), &b, grid)?;
+            b.search = super::search::verdict(manifest, run.path(), &b, grid)?;
             let text = format!(
                 "# The best setup of this run under [select]; `ragtune serve --run {}` loads it.\n{}{}",
                 out.display(),
@@ -70,27 +94,12 @@ pub fn write_outputs(
             } else {
                 eprintln!(
                     "ragtune: no setup meets max_context_tokens = {:?} at k = {k}; no best.toml written",
-                    grid.select.max_context_tokens
+                    grid.select.max_context_tokens,
+                    k = grid.objective.k
                 );
             }
         }
     }
-    warn_unjudged(&records, best.as_ref(), grid);
-    finish_run(run, &mut manifest, best.is_some())?;
-    if rankings_only {
-        manifest.status = ragtune_sweep::RunStatus::RankingsOnly;
-        run.write_manifest(&manifest)?;
-    }
-    print_table(full, &stats, grid, show)?;
-    super::search::print_summary(&manifest, &records)?;
-    eprintln!(
-        "ragtune: wrote {}/results.parquet ({}), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
-        out.display(),
-        crate::count_of(records.iter().map(|r| r.rows.len()).sum::<usize>(), "row"),
-        if best.is_some() { ", best.toml" } else { "" },
-        manifest.cache_hits,
-        manifest.cache_misses,
-    );
     Ok(())
 }
 
@@ -102,6 +111,7 @@ fn finish_run(
     run: &RunDir,
     manifest: &mut ragtune_sweep::Manifest,
     best: bool,
+    rankings_only: bool,
 ) -> anyhow::Result<()> {
     // Every point and ranking too: each is checked against this when it is read.
     let mut files: Vec<String> = ["results.parquet", "per_question.parquet"]
@@ -119,6 +129,9 @@ fn finish_run(
     run.record_files(manifest, &names)?;
     crate::failpoint::hit("before-finish");
     manifest.finish();
+    if rankings_only {
+        manifest.status = ragtune_sweep::RunStatus::RankingsOnly;
+    }
     run.write_manifest(manifest)?;
     Ok(())
 }
