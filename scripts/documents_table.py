@@ -72,6 +72,12 @@ def main():
       + "; ".join(f"{NAMES[f]}: " + (", ".join(repr(u["answer"]) for u in load(root / f"run-squad-{f}/manifest.json").get("unresolved_labels", [])) or "none") for f in FORMATS)
       + " (a PDF printed on a machine without CJK fonts loses Chinese characters).\n")
     by = {f: recalls(root / f"run-squad-{f}") for f in FORMATS}
+    warnings = load(root / "run-squad-txt/manifest.json").get("warnings", [])
+    if warnings:
+        w("What the sweep warns of these labels (plain text; answers only, no sources):\n")
+        for x in warnings:
+            w(f"- {x}")
+        w("")
     w("## span_recall@5 per setup (all-minilm-l6-v2, RRF for hybrid)\n")
     w("| setup | plain text | HTML | Δ HTML | PDF | Δ PDF |")
     w("|---|---|---|---|---|---|")

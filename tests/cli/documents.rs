@@ -287,7 +287,7 @@ fn bad_files_are_named_or_skipped_and_listed() {
     let g = grid(tmp, "g.toml", &text("on_error = \"skip\""));
     let r = sweep_ok(tmp, &g, &tmp.join("r2"), &tmp.join("cache"));
     assert!(
-        r.stderr.contains("skipped 8 files (5 unreadable, 1 by extension, 1 not regular files, 1 symbolic-link loops)"),
+        r.stderr.contains("skipped 8 files (5 unreadable, 1 by extension, 1 not regular files, 1 symbolic-link loops, 0 hidden)"),
         "{}",
         r.stderr
     );

@@ -120,6 +120,9 @@ pub enum SkipReason {
     NotAFile,
     /// A symbolic link back to a folder already walked.
     SymlinkLoop,
+    /// A hidden file or folder (its name starts with a dot: `.git`, `.DS_Store`); a
+    /// hidden folder is not walked.
+    Hidden,
     /// Unreadable, damaged, encrypted or empty, under `on_error = "skip"`.
     Unreadable,
 }
@@ -140,6 +143,7 @@ struct Walk {
     files: Vec<(PathBuf, DocKind)>,
     skipped: Vec<Skipped>,
     seen_dirs: HashSet<PathBuf>,
+    on_error: OnError,
 }
 
 fn rel_id(root: &Path, path: &Path) -> String {
@@ -174,8 +178,26 @@ impl Walk {
             .map_err(|e| CorpusError::io(dir, e))?;
         entries.sort();
         for path in entries {
-            // Follows a symbolic link; a dangling one is an error naming it.
-            let meta = fs::metadata(&path).map_err(|e| CorpusError::io(&path, e))?;
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
+                self.skip(root, &path, SkipReason::Hidden);
+                continue;
+            }
+            // Follows a symbolic link; a dangling one cannot be read.
+            let meta = match fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) if self.on_error == OnError::Skip => {
+                    self.skipped.push(Skipped {
+                        path: rel_id(root, &path),
+                        reason: SkipReason::Unreadable,
+                        detail: e.to_string(),
+                    });
+                    continue;
+                }
+                Err(e) => return Err(CorpusError::io(&path, e)),
+            };
             if meta.is_dir() {
                 self.dir(root, &path)?;
             } else if !meta.is_file() {
@@ -200,6 +222,7 @@ pub(crate) fn read_dir_docs(
         files: Vec::new(),
         skipped: Vec::new(),
         seen_dirs: HashSet::new(),
+        on_error,
     };
     walk.dir(root, root)?;
     walk.files.sort();
@@ -329,6 +352,8 @@ mod tests {
         fs::write(root.join("a.txt"), "plain").unwrap();
         fs::write(root.join("sub/b.html"), "page").unwrap();
         fs::write(root.join("c.png"), "img").unwrap();
+        fs::create_dir(root.join(".git")).unwrap();
+        fs::write(root.join(".git/HEAD.txt"), "never read").unwrap();
         fs::write(root.join("d.pdf"), "").unwrap();
         std::os::unix::fs::symlink(".", root.join("sub/loop")).unwrap();
         let fifo = root.join("pipe.txt");
@@ -346,6 +371,7 @@ mod tests {
             .collect();
         why.sort();
         let mut want = vec![
+            (".git", SkipReason::Hidden),
             ("c.png", SkipReason::Extension),
             ("d.pdf", SkipReason::Unreadable),
             ("sub/loop", SkipReason::SymlinkLoop),

@@ -94,46 +94,85 @@ pub(crate) fn extract(bytes: &[u8]) -> Result<String, ExtractError> {
     paragraphs(&doc, level)
 }
 
+/// The text an entity or character reference stands for (`&amp;`, `&#160;`, `&#xA0;`).
+fn reference(name: &str) -> String {
+    let named = match name {
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "quot" => "\"",
+        "apos" => "'",
+        _ => "",
+    };
+    let code = match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => name.strip_prefix('#').and_then(|d| d.parse().ok()),
+    };
+    code.and_then(char::from_u32)
+        .map_or_else(|| named.to_string(), String::from)
+}
+
+/// One paragraph being read: its text and style. Paragraphs nest (a text box's
+/// paragraphs inside a run of the outer one), so they are kept on a stack.
+#[derive(Default)]
+struct Para {
+    text: String,
+    style: Option<String>,
+}
+
 fn paragraphs(xml: &str, level: impl Fn(&str) -> Option<usize>) -> Result<String, ExtractError> {
     let mut reader = Reader::from_str(xml);
     let mut out: Vec<String> = Vec::new();
-    let (mut text, mut style, mut in_text) = (String::new(), None::<String>, false);
+    let mut stack: Vec<Para> = Vec::new();
+    // Inside `mc:Fallback` (the same content again, for older readers): skipped.
+    let (mut in_text, mut fallback) = (false, 0usize);
     loop {
-        match reader.read_event().map_err(not_docx)? {
+        let event = reader.read_event().map_err(not_docx)?;
+        match &event {
+            Event::Start(e) if e.name().as_ref() == b"mc:Fallback" => fallback += 1,
+            Event::End(e) if e.name().as_ref() == b"mc:Fallback" => {
+                fallback = fallback.saturating_sub(1)
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        if fallback > 0 {
+            continue;
+        }
+        let cur = stack.last_mut();
+        match event {
+            Event::Start(e) if e.name().as_ref() == b"w:p" => stack.push(Para::default()),
             Event::Start(e) | Event::Empty(e)
                 if matches!(e.name().as_ref(), b"w:tab" | b"w:br" | b"w:cr") =>
             {
-                text.push(' ');
+                cur.into_iter().for_each(|p| p.text.push(' '));
             }
-            Event::Start(e) if e.name().as_ref() == b"w:p" => {
-                text.clear();
-                style = None;
+            Event::Empty(e) if matches!(e.name().as_ref(), b"w:noBreakHyphen") => {
+                cur.into_iter().for_each(|p| p.text.push('-'));
             }
-            Event::Empty(e) if e.name().as_ref() == b"w:pStyle" => style = attr(&e, b"w:val"),
+            Event::Empty(e) if e.name().as_ref() == b"w:pStyle" => {
+                cur.into_iter().for_each(|p| p.style = attr(&e, b"w:val"));
+            }
             Event::Start(e) if e.name().as_ref() == b"w:t" => in_text = true,
             Event::End(e) if e.name().as_ref() == b"w:t" => in_text = false,
-            Event::Text(t) if in_text => text.push_str(&t.decode().map_err(not_docx)?),
+            Event::Text(t) if in_text => {
+                let t = t.decode().map_err(not_docx)?;
+                cur.into_iter().for_each(|p| p.text.push_str(&t));
+            }
             Event::GeneralRef(r) if in_text => {
-                let name = r.decode().map_err(not_docx)?;
-                text.push_str(match name.as_ref() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                });
+                let r = reference(&r.decode().map_err(not_docx)?);
+                cur.into_iter().for_each(|p| p.text.push_str(&r));
             }
             Event::End(e) if e.name().as_ref() == b"w:p" => {
-                let t = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let Some(p) = stack.pop() else { continue };
+                let t = p.text.split_whitespace().collect::<Vec<_>>().join(" ");
                 if !t.is_empty() {
-                    match style.as_deref().and_then(&level) {
+                    match p.style.as_deref().and_then(&level) {
                         Some(l) => out.push(format!("{} {t}", "#".repeat(l))),
                         None => out.push(t),
                     }
                 }
             }
-            Event::Eof => break,
             _ => {}
         }
     }
@@ -157,6 +196,18 @@ mod tests {
         assert_eq!(
             paragraphs(xml, level).unwrap(),
             "# Guide\n\nFish & chips now\n\n## Part\n\ncell"
+        );
+    }
+
+    #[test]
+    fn text_boxes_keep_the_outer_paragraph_and_are_read_once() {
+        let xml = r#"<w:document><w:body><w:p><w:r><w:t>before</w:t></w:r><w:r><mc:AlternateContent>
+<mc:Choice><w:txbxContent><w:p><w:r><w:t>box</w:t></w:r></w:p></w:txbxContent></mc:Choice>
+<mc:Fallback><w:txbxContent><w:p><w:r><w:t>box</w:t></w:r></w:p></w:txbxContent></mc:Fallback>
+</mc:AlternateContent></w:r><w:r><w:t xml:space="preserve"> after&#160;all</w:t></w:r></w:p></w:body></w:document>"#;
+        assert_eq!(
+            paragraphs(xml, |_| None).unwrap(),
+            "box\n\nbefore after all"
         );
     }
 

@@ -41,12 +41,13 @@ pub(crate) fn report_inputs(m: &ragtune_sweep::Manifest) {
     if !m.skipped_files.is_empty() {
         let n = |r: SkipReason| m.skipped_files.iter().filter(|s| s.reason == r).count();
         eprintln!(
-            "ragtune: skipped {} ({} unreadable, {} by extension, {} not regular files, {} symbolic-link loops); listed in manifest.json",
+            "ragtune: skipped {} ({} unreadable, {} by extension, {} not regular files, {} symbolic-link loops, {} hidden); listed in manifest.json",
             crate::count_of(m.skipped_files.len(), "file"),
             n(SkipReason::Unreadable),
             n(SkipReason::Extension),
             n(SkipReason::NotAFile),
-            n(SkipReason::SymlinkLoop)
+            n(SkipReason::SymlinkLoop),
+            n(SkipReason::Hidden)
         );
     }
     if !m.unresolved_labels.is_empty() {
