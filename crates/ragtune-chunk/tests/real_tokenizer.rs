@@ -19,17 +19,7 @@ fn root() -> PathBuf {
 }
 
 fn corpus(format: CorpusFormat, path: &str) -> Corpus {
-    let spec = CorpusSpec {
-        format,
-        path: root().join("../shared/datasets").join(path),
-        questions: None,
-        split: None,
-        include: None,
-        max_questions: None,
-        on_error: Default::default(),
-        unresolved: Default::default(),
-        labels: None,
-    };
+    let spec = CorpusSpec::new(format, root().join("../shared/datasets").join(path));
     ragtune_corpus::load(&spec).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

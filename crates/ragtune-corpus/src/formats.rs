@@ -18,21 +18,6 @@ fn read(path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|e| CorpusError::io(path, e))
 }
 
-/// Parse each non-blank line of a JSONL file, keeping 1-based line numbers.
-fn jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<(usize, T)>> {
-    let text = read(path)?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value = serde_json::from_str(line)
-            .map_err(|e| CorpusError::parse(path, i + 1, crate::error::json_line_error(&e)))?;
-        out.push((i + 1, value));
-    }
-    Ok(out)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonlDoc {
@@ -97,7 +82,7 @@ pub(crate) fn load_dir(root: &Path, questions: &Path, opts: &LoadOptions) -> Res
 
 /// JSONL documents plus a questions file.
 pub(crate) fn load_jsonl(path: &Path, questions: &Path, opts: &LoadOptions) -> Result<Loaded> {
-    let (lines, docs): (Vec<usize>, Vec<Document>) = jsonl::<JsonlDoc>(path)?
+    let (lines, docs): (Vec<usize>, Vec<Document>) = crate::jsonl::read::<JsonlDoc>(path)?
         .into_iter()
         .map(|(line, d)| {
             let doc = Document {
@@ -134,7 +119,7 @@ struct BeirQuery {
 /// BEIR: corpus.jsonl, queries.jsonl, qrels/<split>.tsv. Relevance > 0 counts as relevant.
 pub(crate) fn load_beir(root: &Path, split: &str) -> Result<Corpus> {
     let corpus_path = root.join("corpus.jsonl");
-    let docs: Vec<Document> = jsonl::<BeirDoc>(&corpus_path)?
+    let docs: Vec<Document> = crate::jsonl::read::<BeirDoc>(&corpus_path)?
         .into_iter()
         .map(|(_, d)| Document {
             id: d.id,
@@ -145,7 +130,7 @@ pub(crate) fn load_beir(root: &Path, split: &str) -> Result<Corpus> {
         .collect();
     check_unique_doc_ids(&docs, None, &corpus_path)?;
     let queries_path = root.join("queries.jsonl");
-    let queries: Vec<(usize, BeirQuery)> = jsonl(&queries_path)?;
+    let queries: Vec<(usize, BeirQuery)> = crate::jsonl::read(&queries_path)?;
     // A repeated query id would otherwise take the labels once and vanish the second time.
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (line, q) in &queries {
@@ -410,15 +395,8 @@ mod tests {
 
     fn spec(format: CorpusFormat, path: PathBuf, questions: Option<PathBuf>) -> CorpusSpec {
         CorpusSpec {
-            format,
-            path,
             questions,
-            split: None,
-            include: None,
-            max_questions: None,
-            on_error: Default::default(),
-            unresolved: Default::default(),
-            labels: None,
+            ..CorpusSpec::new(format, path)
         }
     }
 

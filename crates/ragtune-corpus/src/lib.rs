@@ -26,6 +26,7 @@
 mod documents;
 mod error;
 mod formats;
+mod jsonl;
 mod labels;
 pub mod locate;
 mod questions;
@@ -129,6 +130,21 @@ pub struct Loaded {
 }
 
 impl CorpusSpec {
+    /// A spec of `format` at `path`, everything else at its default.
+    pub fn new(format: CorpusFormat, path: impl Into<PathBuf>) -> Self {
+        CorpusSpec {
+            format,
+            path: path.into(),
+            questions: None,
+            split: None,
+            include: None,
+            max_questions: None,
+            on_error: OnError::default(),
+            unresolved: Unresolved::default(),
+            labels: None,
+        }
+    }
+
     /// Resolve relative paths against `base` (the grid file's folder).
     pub fn resolved(&self, base: &Path) -> CorpusSpec {
         let abs = |p: &Path| {

@@ -139,23 +139,9 @@ pub(crate) fn read(path: &Path) -> Result<Vec<RawQuestion>> {
     let rows = if is_csv {
         csv_rows(path)?
     } else {
-        jsonl_rows(path)?
+        crate::jsonl::read(path)?
     };
     group(rows, path)
-}
-
-fn jsonl_rows(path: &Path) -> Result<Vec<(usize, Row)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| CorpusError::io(path, e))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row = serde_json::from_str(line)
-            .map_err(|e| CorpusError::parse(path, i + 1, crate::error::json_line_error(&e)))?;
-        out.push((i + 1, row));
-    }
-    Ok(out)
 }
 
 fn csv_rows(path: &Path) -> Result<Vec<(usize, Row)>> {

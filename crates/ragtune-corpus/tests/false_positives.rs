@@ -17,17 +17,7 @@ fn squad() -> PathBuf {
 #[test]
 #[ignore = "needs ../shared/datasets; run scripts/test.sh"]
 fn long_answers_are_not_found_in_the_wrong_article() {
-    let spec = CorpusSpec {
-        format: CorpusFormat::Squad,
-        path: squad(),
-        questions: None,
-        split: None,
-        include: None,
-        max_questions: None,
-        on_error: Default::default(),
-        unresolved: Default::default(),
-        labels: None,
-    };
+    let spec = CorpusSpec::new(CorpusFormat::Squad, squad());
     let corpus = ragtune_corpus::load(&spec).unwrap();
     let locator = Locator::new(&corpus.docs);
     let n_docs = corpus.docs.len() as u32;

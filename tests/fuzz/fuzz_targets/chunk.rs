@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
             id: "d".into(),
             title: Some("t".into()),
             text,
+            pages: vec![],
         }],
         questions: vec![],
     };

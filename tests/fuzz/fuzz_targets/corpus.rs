@@ -72,17 +72,13 @@ fuzz_target!(|data: &[u8]| {
         std::fs::write(&p, parts.next().unwrap_or_default()).unwrap();
     }
     let spec = CorpusSpec {
-        format,
-        path: root.join(path),
         questions: questions.map(|q| root.join(q)),
-        split: None,
-        include: None,
-        max_questions: None,
+        ..CorpusSpec::new(format, root.join(path))
     };
     match ragtune_corpus::load(&spec) {
         Ok(corpus) => {
             for q in &corpus.questions {
-                for s in &q.spans {
+                for s in q.all_spans() {
                     let doc = &corpus.docs[s.doc as usize].text;
                     assert!(s.start < s.end && s.end <= doc.len(), "{s:?}");
                     assert!(doc.is_char_boundary(s.start) && doc.is_char_boundary(s.end));
