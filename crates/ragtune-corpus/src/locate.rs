@@ -208,6 +208,7 @@ fn occurrences(hay: &str, needle: &str, bounded: bool) -> Vec<usize> {
 pub struct Locator<'a> {
     docs: &'a [Document],
     normalized: Vec<OnceLock<Normalized>>,
+    nearest: bool,
 }
 
 impl<'a> Locator<'a> {
@@ -216,7 +217,15 @@ impl<'a> Locator<'a> {
         Self {
             docs,
             normalized: (0..docs.len()).map(|_| OnceLock::new()).collect(),
+            nearest: true,
         }
+    }
+
+    /// Whether an answer not found gets its nearest places (the costly part of a miss:
+    /// one pass over every document in scope); a sweep that drops misses needs none.
+    pub fn with_nearest(mut self, nearest: bool) -> Self {
+        self.nearest = nearest;
+        self
     }
 
     fn norm(&self, d: DocId) -> &Normalized {
@@ -256,7 +265,11 @@ impl<'a> Locator<'a> {
             }
         }
         Located::NotFound {
-            nearest: self.nearest(&needle, scope),
+            nearest: if self.nearest {
+                self.nearest(&needle, scope)
+            } else {
+                Vec::new()
+            },
         }
     }
 

@@ -23,6 +23,10 @@ pub enum Unresolved {
     /// Drop those labels, listing them in the manifest (a question left with none is
     /// ranked, not scored).
     Drop,
+    /// Keep going and find each one's nearest text: what `labels check` reports (not a
+    /// grid setting).
+    #[serde(skip)]
+    Report,
 }
 
 /// How one label was resolved.
@@ -73,7 +77,9 @@ pub(crate) fn resolve(
     unresolved: Unresolved,
 ) -> Result<(Vec<Question>, Vec<LabelReport>)> {
     let names = SourceNames::new(docs);
-    let locator = Locator::new(docs);
+    // The nearest text of a miss is for people: `labels check` and a failing load's
+    // examples. A sweep that drops misses skips the search.
+    let locator = Locator::new(docs).with_nearest(unresolved != Unresolved::Drop);
     let mut labeler = Labeler::new(docs, path);
     let mut questions = Vec::with_capacity(raw.len());
     let mut reports = Vec::new();
@@ -231,7 +237,7 @@ fn check_unresolved(reports: &[LabelReport], path: &Path, policy: Unresolved) ->
         .iter()
         .filter(|r| r.resolution == Resolution::NotFound)
         .collect();
-    if missing.is_empty() || policy == Unresolved::Drop {
+    if missing.is_empty() || policy != Unresolved::Fail {
         return Ok(());
     }
     let answers = reports.iter().filter(|r| {
@@ -501,6 +507,11 @@ mod tests {
         // The question stays, unlabelled: ranked, not scored.
         assert_eq!(qs.len(), 1);
         assert!(!qs[0].is_labelled());
+        // Dropping needs no nearest text; reporting finds it.
+        assert!(reports[0].places.is_empty());
+        let (_, reported) = resolve(&docs, raw(), p, Unresolved::Report).unwrap();
+        assert_eq!(reported[0].resolution, Resolution::NotFound);
+        assert!(!reported[0].places.is_empty());
         assert_eq!(reports[0].resolution, Resolution::NotFound);
     }
 }

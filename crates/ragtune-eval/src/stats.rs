@@ -53,6 +53,38 @@ pub fn bootstrap_cis(columns: &[&[f64]]) -> Vec<Option<(f64, f64)>> {
     if n == 0 {
         return vec![None; columns.len()];
     }
+    // A column of all zeros or all ones (judged@k with complete labels, a metric every
+    // question scores 1 on) has the interval [v, v] exactly: every resample's sum is
+    // v·n and v·n / n is v in floating point. It is left out of the draws, which are the
+    // same for the other columns either way.
+    let constant: Vec<Option<f64>> = columns
+        .iter()
+        .map(|c| {
+            let v = c[0];
+            ((v == 0.0 || v == 1.0) && c.iter().all(|&x| x == v)).then_some(v)
+        })
+        .collect();
+    let drawn: Vec<&[f64]> = columns
+        .iter()
+        .zip(&constant)
+        .filter(|(_, k)| k.is_none())
+        .map(|(c, _)| *c)
+        .collect();
+    let mut intervals = draw(&drawn, n).into_iter();
+    constant
+        .into_iter()
+        .map(|k| match k {
+            Some(v) => Some((v, v)),
+            None => intervals.next().flatten(),
+        })
+        .collect()
+}
+
+/// The percentile intervals of `columns` (each `n` long) from [`RESAMPLES`] shared draws.
+fn draw(columns: &[&[f64]], n: usize) -> Vec<Option<(f64, f64)>> {
+    if columns.is_empty() {
+        return Vec::new();
+    }
     let mut rng = SplitMix(SEED ^ n as u64);
     let mut means = vec![Vec::with_capacity(RESAMPLES); columns.len()];
     let mut sums = vec![0.0; columns.len()];
@@ -113,6 +145,28 @@ pub fn paired_diff(a: &[f64], b: &[f64]) -> Option<PairedDiff> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The full draw of a column, as before constant columns were left out.
+    fn drawn_alone(c: &[f64]) -> Option<(f64, f64)> {
+        draw(&[c], c.len()).pop().flatten()
+    }
+
+    #[test]
+    fn constant_zero_or_one_columns_skip_the_draws_and_change_nothing() {
+        let ones = vec![1.0; 37];
+        let zeros = vec![0.0; 37];
+        let mixed: Vec<f64> = (0..37).map(|i| f64::from(i % 3 == 0)).collect();
+        let out = bootstrap_cis(&[&ones, &mixed, &zeros]);
+        assert_eq!(out[0], drawn_alone(&ones));
+        assert_eq!(out[0], Some((1.0, 1.0)));
+        assert_eq!(out[2], drawn_alone(&zeros));
+        // The other columns see the same draws, so their intervals are unchanged.
+        assert_eq!(out[1], drawn_alone(&mixed));
+        assert_eq!(out[1], bootstrap_cis(&[&mixed])[0]);
+        // A constant other than 0 or 1 is drawn like any column.
+        let third = vec![0.3; 37];
+        assert_eq!(bootstrap_cis(&[&third])[0], drawn_alone(&third));
+    }
 
     #[test]
     fn hand_worked_intervals() {

@@ -25,7 +25,7 @@ pub fn run(args: LabelsArgs) -> anyhow::Result<ExitCode> {
     let texts = ragtune_sweep::Texts::new(&opts.models_dir, store.as_ref());
     // Every label is reported, so nothing may stop at the first answer not found.
     let mut spec = grid.corpus.clone();
-    spec.unresolved = Unresolved::Drop;
+    spec.unresolved = Unresolved::Report;
     let loaded = ragtune_corpus::load_with(&spec, &texts).map_err(|source| {
         ragtune_sweep::SweepError::GridCorpus {
             grid: grid.path.clone(),
