@@ -63,6 +63,26 @@ impl<'a> CharToByte<'a> {
         let walked = self.text[base..].char_indices().nth(rest).map(|(b, _)| b)?;
         Some(base + walked)
     }
+
+    /// The inverse of [`CharToByte::byte`]: how many code points start before byte
+    /// offset `byte` (the code-point offset of a character boundary; `text.len()` and
+    /// beyond map to `n_chars()`).
+    pub fn char_offset(&self, byte: usize) -> usize {
+        if self.ascii {
+            return byte.min(self.text.len());
+        }
+        // The last checkpoint at or before `byte`, then a walk of under STRIDE characters.
+        let i = self
+            .checkpoints
+            .partition_point(|&b| b <= byte)
+            .saturating_sub(1);
+        let base = self.checkpoints[i];
+        let walked = self.text[base..]
+            .char_indices()
+            .take_while(|(b, _)| base + b < byte)
+            .count();
+        i * Self::STRIDE + walked
+    }
 }
 
 #[cfg(test)]
@@ -75,6 +95,7 @@ mod tests {
         assert_eq!(m.byte(0), Some(0));
         assert_eq!(m.byte(5), Some(5));
         assert_eq!(m.byte(6), None);
+        assert_eq!((m.char_offset(3), m.char_offset(9)), (3, 5));
     }
 
     #[test]
@@ -86,6 +107,12 @@ mod tests {
             assert_eq!(m.byte(c), Some(*b), "code point {c}");
         }
         assert_eq!(m.byte(expected.len()), Some(text.len()));
+        for (c, b) in expected.iter().enumerate() {
+            assert_eq!(m.char_offset(*b), c, "byte {b}");
+        }
+        assert_eq!(m.char_offset(text.len()), expected.len());
+        // Inside a character: the code points that start before it.
+        assert_eq!(m.char_offset(2), 2, "byte 2 is inside 'é' (bytes 1..3)");
         assert_eq!(m.byte(expected.len() + 1), None);
         assert_eq!(m.n_chars(), expected.len());
     }

@@ -197,12 +197,8 @@ pub fn load_with(spec: &CorpusSpec, extract: &dyn Extract) -> Result<Loaded> {
 /// Complete labels judge everything (`judged: None`); pooled labels judge their regions
 /// and every gold span.
 fn apply_labels_kind(corpus: &mut Corpus, kind: Option<LabelsKind>) {
-    let pooled = corpus.questions.iter().any(|q| q.judged.is_some());
-    let kind = kind.unwrap_or(if pooled {
-        LabelsKind::Pooled
-    } else {
-        LabelsKind::Complete
-    });
+    // Unless the spec says: pooled when the questions file gave judged regions.
+    let kind = kind.unwrap_or_else(|| labels_kind(corpus));
     for q in &mut corpus.questions {
         q.judged = match kind {
             LabelsKind::Complete => None,

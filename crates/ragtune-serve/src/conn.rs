@@ -82,6 +82,17 @@ impl<T> JsonErrors<T> {
 }
 
 impl<T: AsyncWrite + Unpin> JsonErrors<T> {
+    /// When `buf` is an automatic error head: queue its JSON rewrite, start writing it,
+    /// and answer that all of `buf` was taken (hyper's bytes are replaced by ours).
+    fn rewrite(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Option<Poll<io::Result<usize>>> {
+        let rewritten = json_error(buf)?;
+        self.pending = Some((rewritten, 0));
+        Some(match self.drain(cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            _ => Poll::Ready(Ok(buf.len())),
+        })
+    }
+
     /// Write what is pending; ready once nothing is.
     fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some((bytes, done)) = &mut self.pending {
@@ -116,11 +127,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonErrors<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         std::task::ready!(this.drain(cx))?;
-        if let Some(rewritten) = json_error(buf) {
-            // Taken whole: hyper is told its bytes were written, and ours follow.
-            this.pending = Some((rewritten, 0));
-            let _ = this.drain(cx)?;
-            return Poll::Ready(Ok(buf.len()));
+        if let Some(done) = this.rewrite(cx, buf) {
+            return done;
         }
         Pin::new(&mut this.io).poll_write(cx, buf)
     }
@@ -136,11 +144,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonErrors<T> {
         std::task::ready!(this.drain(cx))?;
         let mut filled = bufs.iter().filter(|b| !b.is_empty());
         if let (Some(only), None) = (filled.next(), filled.next())
-            && let Some(rewritten) = json_error(only)
+            && let Some(done) = this.rewrite(cx, only)
         {
-            this.pending = Some((rewritten, 0));
-            let _ = this.drain(cx)?;
-            return Poll::Ready(Ok(only.len()));
+            return done;
         }
         Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
     }

@@ -137,9 +137,10 @@ impl Extract for Texts<'_> {
         }
         let skey = self.store_key(&key, kind);
         let stored = self.store.and_then(|s| s.get(Stage::Text, &skey));
-        if let Some(x) = stored.as_deref().and_then(decoded) {
+        if let Some((payload, x)) = stored.and_then(|p| decoded(&p).map(|x| (p, x))) {
             self.counts[1].fetch_add(1, Ordering::Relaxed);
-            self.keep(&key, &encode_text(&x.text, &x.pages))?;
+            // The stored payload, as verified: not decoded and encoded again.
+            self.keep(&key, &payload)?;
             return Ok(x);
         }
         let x = self.extractor.extract(&bytes, kind).map_err(|e| match e {

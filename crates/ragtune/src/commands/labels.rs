@@ -1,10 +1,10 @@
 //! `ragtune labels check GRID [--json]`: how every label of a questions file resolved.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
 
-use ragtune_core::{Document, format_pages};
+use ragtune_core::{CharToByte, Document, format_pages};
 use ragtune_corpus::locate::Place;
 use ragtune_corpus::{LabelReport, Resolution, Unresolved};
 use ragtune_grid::Grid;
@@ -49,25 +49,26 @@ pub fn run(args: LabelsArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Byte offsets to code points, per document, built when first needed.
+/// Byte offsets to code points, per document, indexed when first needed
+/// ([`CharToByte::char_offset`]).
 struct CodePoints<'a> {
     docs: &'a [Document],
-    starts: Vec<std::cell::OnceCell<Vec<usize>>>,
+    maps: Vec<std::cell::OnceCell<CharToByte<'a>>>,
 }
 
 impl<'a> CodePoints<'a> {
     fn new(docs: &'a [Document]) -> Self {
         Self {
             docs,
-            starts: docs.iter().map(|_| Default::default()).collect(),
+            maps: docs.iter().map(|_| Default::default()).collect(),
         }
     }
 
     fn of(&self, doc: u32, byte: usize) -> usize {
         let d = doc as usize;
-        let starts = self.starts[d]
-            .get_or_init(|| self.docs[d].text.char_indices().map(|(i, _)| i).collect());
-        starts.partition_point(|&b| b < byte)
+        self.maps[d]
+            .get_or_init(|| CharToByte::new(&self.docs[d].text))
+            .char_offset(byte)
     }
 }
 
@@ -135,9 +136,9 @@ impl Report {
             labels: labels.len(),
             ..Summary::default()
         };
-        let mut questions = BTreeMap::new();
+        let mut questions = BTreeSet::new();
         for l in labels {
-            questions.insert(l.question.as_str(), ());
+            questions.insert(l.question.as_str());
             match l.resolution {
                 Resolution::Exact => s.exact += 1,
                 Resolution::Normalised => s.normalised += 1,
