@@ -2,8 +2,8 @@
 # The test suite, from a fresh clone: provisions ONNX Runtime and the models (models/fetch.sh),
 # a Python virtualenv with the independent readers and oracles the end-to-end tests use
 # (polars, pyarrow, pandas and DuckDB to open the Parquet tables, pytrec_eval for metric
-# agreement, LangChain's splitters for chunker equality, Pillow to read screenshots) and
-# Chromium for the report test and a real MLflow tracking server for the export test, then
+# agreement, LangChain's splitters for chunker equality, Pillow to read screenshots,
+# Playwright to drive the judging page) and Chromium for the report and judging tests and a real MLflow tracking server for the export test, then
 # runs every test in the release profile, the same profile the quickstart builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +14,11 @@ fi
 .venv/bin/pip install --quiet --disable-pip-version-check \
   polars==2.1.0 pyarrow==26.0.1 pytrec_eval-terrier==0.5.11 langchain-text-splitters==1.1.3 \
   pandas==3.1.1 duckdb==2.0.1 pillow==13.0.0 \
-  python-docx==1.2.0 markdown==3.11.3 pypdfium2==5.15.2 pypdf==7.1.0
+  python-docx==1.2.0 markdown==3.11.3 pypdfium2==5.15.2 pypdf==7.1.0 playwright==1.65.3
 export RAGTUNE_PYTHON="$PWD/.venv/bin/python"
-# The report test opens report.html in real headless Chromium: Debian's package.
+# The report test opens report.html, and the judging test drives `ragtune judge`'s page
+# (Playwright, pointed at this binary: it downloads no browser), in real headless
+# Chromium: Debian's package.
 if ! command -v chromium >/dev/null; then
   sudo_if_needed=""
   if [ "$(id -u)" != 0 ]; then sudo_if_needed="sudo"; fi

@@ -15,6 +15,7 @@ mod dense;
 mod disk_full;
 mod documents;
 mod errors;
+mod judge;
 mod late;
 mod load;
 mod mlflow;

@@ -198,8 +198,8 @@ fn hash_span(h: &mut ContentHasher, s: &Span) {
         .field(s.end.to_le_bytes());
 }
 
-/// A chunk: bytes `[start, end)` of document `doc`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A chunk: bytes `[start, end)` of document `doc`; chunks order by document, then place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Chunk {
     /// Source document.
     pub doc: DocId,

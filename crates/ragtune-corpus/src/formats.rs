@@ -519,6 +519,52 @@ mod tests {
     }
 
     #[test]
+    fn judgements_merge_by_id_and_moved_spans_are_found_by_their_text() {
+        let d = tempfile::tempdir().unwrap();
+        let docs = write(
+            d.path(),
+            "docs.jsonl",
+            "{\"id\":\"a\",\"text\":\"alpha beta gamma\"}\n{\"id\":\"b\",\"text\":\"delta\"}\n",
+        );
+        let qs = write(
+            d.path(),
+            "q.jsonl",
+            "{\"id\":\"q1\",\"question\":\"?\"}\n{\"id\":\"q2\",\"question\":\"??\",\"doc_ids\":[\"b\"]}\n",
+        );
+        // q1: "gamma" quoted at [6, 11), where "beta " is now; a whole relevant chunk of
+        // b; a region judged not relevant.
+        let judged = write(
+            d.path(),
+            "j.jsonl",
+            "{\"id\":\"q1\",\"question\":\"?\",\"spans\":[{\"doc_id\":\"a\",\"start\":6,\"end\":11,\"text\":\"gamma\"}],\"judged\":[{\"doc_id\":\"a\",\"start\":6,\"end\":16}]}\n\
+             {\"id\":\"q1\",\"question\":\"?\",\"doc_ids\":[\"b\"],\"judged\":[{\"doc_id\":\"b\",\"start\":0,\"end\":5}]}\n",
+        );
+        let mut s = spec(CorpusFormat::Jsonl, docs, Some(qs));
+        s.judgements = Some(judged);
+        let c = load(&s).unwrap();
+        let q1 = &c.questions[0];
+        assert_eq!(q1.spans.len(), 1);
+        assert_eq!((q1.spans[0].start, q1.spans[0].end), (11, 16));
+        assert_eq!(q1.relevant_docs, vec![0, 1]);
+        assert_eq!(crate::labels_kind(&c), crate::LabelsKind::Pooled);
+        // The unjudged question keeps its own label and judged the label's text only.
+        assert_eq!(c.questions[1].relevant_docs, vec![1]);
+        assert_eq!(c.questions[1].judged, Some(vec![]));
+        // A row naming no question of the corpus is refused with its line.
+        let bad = write(
+            d.path(),
+            "bad.jsonl",
+            "{\"id\":\"q9\",\"question\":\"?\"}\n",
+        );
+        s.judgements = Some(bad);
+        let err = load(&s).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.jsonl:1:") && err.contains("\"q9\""),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn dir_ids_are_relative_paths() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "corpus/sub/b.md", "# B\nbody");

@@ -27,6 +27,7 @@ mod documents;
 mod error;
 mod formats;
 mod jsonl;
+mod judgements;
 mod labels;
 pub mod locate;
 mod questions;
@@ -90,6 +91,10 @@ pub struct CorpusSpec {
     /// lists `judged` regions, else `complete`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<LabelsKind>,
+    /// A judgements file (`ragtune judge` writes one): rows of labels a person added,
+    /// merged into the questions by `id` (module `judgements`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judgements: Option<PathBuf>,
 }
 
 /// How a corpus's labels were made.
@@ -142,6 +147,7 @@ impl CorpusSpec {
             on_error: OnError::default(),
             unresolved: Unresolved::default(),
             labels: None,
+            judgements: None,
         }
     }
 
@@ -157,6 +163,7 @@ impl CorpusSpec {
         CorpusSpec {
             path: abs(&self.path),
             questions: self.questions.as_deref().map(abs),
+            judgements: self.judgements.as_deref().map(abs),
             ..self.clone()
         }
     }
@@ -189,6 +196,9 @@ pub fn load_with(spec: &CorpusSpec, extract: &dyn Extract) -> Result<Loaded> {
         CorpusFormat::Squad => plain(formats::load_squad(&spec.path)?),
         CorpusFormat::Chroma => plain(formats::load_chroma(&spec.path)?),
     };
+    if let Some(path) = &spec.judgements {
+        judgements::merge(&mut loaded, path, spec.unresolved)?;
+    }
     loaded.corpus = finish(std::mem::take(&mut loaded.corpus), spec)?;
     apply_labels_kind(&mut loaded.corpus, spec.labels);
     Ok(loaded)

@@ -18,6 +18,7 @@
 mod api;
 pub mod conn;
 mod engine;
+mod judge;
 mod metrics;
 
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use engine::{Component, Engine, SearchHit, SearchResponse};
+pub use judge::judge_router;
 pub use metrics::Metrics;
 use utoipa::OpenApi;
 

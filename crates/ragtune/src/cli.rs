@@ -36,6 +36,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Serve a run's chosen setup over HTTP.
     Serve(ServeArgs),
+    /// Judge a run's pooled results in the browser: every setup's top chunks per
+    /// question, marked relevant, not relevant or by the exact relevant text.
+    Judge(JudgeArgs),
     /// Export a setup's document-level run and qrels in TREC format.
     ExportTrec(ExportTrecArgs),
     /// Export a run to an MLflow tracking server: a parent run, one child per setup.
@@ -316,6 +319,24 @@ pub struct ServeArgs {
     pub config: Option<String>,
     /// Address to listen on (loopback unless you say otherwise).
     #[arg(long, default_value = "127.0.0.1:7878")]
+    pub addr: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// Run folder written by `ragtune sweep`.
+    pub run: PathBuf,
+    /// Chunks pooled from each setup's ranking, per question.
+    #[arg(long, default_value_t = ragtune_judge::DEFAULT_DEPTH)]
+    pub depth: usize,
+    /// The judgements file, read to resume and rewritten at every judgement [default: the
+    /// grid's `[corpus] judgements`, else GRID.judgements.jsonl beside the grid file].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Address to listen on (loopback unless you say otherwise).
+    #[arg(long, default_value = "127.0.0.1:7879")]
     pub addr: String,
     #[command(flatten)]
     pub engine: EngineArgs,

@@ -34,6 +34,8 @@ fn is_user_error(err: &anyhow::Error) -> bool {
             || e.downcast_ref::<ragtune_sweep::SweepError>()
                 .is_some_and(|s| s.is_user_error())
             || e.is::<ragtune_grid::GridError>()
+            || e.downcast_ref::<ragtune_judge::JudgeError>()
+                .is_some_and(|j| j.is_user_error())
             || e.downcast_ref::<ragtune_store::StoreError>()
                 .is_some_and(|s| s.is_user_error())
             || e.is::<ragtune_corpus::CorpusError>()
@@ -83,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Query(a) => ok(commands::query::run(a)),
         Command::Explain(a) => ok(commands::explain::run(a)),
         Command::Serve(a) => ok(commands::serve::run(a)),
+        Command::Judge(a) => ok(commands::judge::run(a)),
         Command::ExportTrec(a) => ok(commands::export_trec::run(a)),
         Command::ExportMlflow(a) => ok(commands::export_mlflow::run(a)),
         Command::Labels(a) => commands::labels::run(a),

@@ -4,6 +4,7 @@ pub mod compare;
 pub mod explain;
 pub mod export_mlflow;
 pub mod export_trec;
+pub mod judge;
 pub mod labels;
 mod loop_stats;
 mod outputs;

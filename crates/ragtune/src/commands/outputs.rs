@@ -87,7 +87,7 @@ fn write_best(
             }
             if rankings_only {
                 eprintln!(
-                    "ragtune: rankings only: no question has labels for {}, so nothing was scored and no best.toml written; every setup's rankings are in {}/rankings. Add `answer`, `source`, `doc_ids` or `spans` to the questions file and sweep again",
+                    "ragtune: rankings only: no question has labels for {}, so nothing was scored and no best.toml written; every setup's rankings are in {}/rankings. Judge them in the browser with `ragtune judge {1}`, or add `answer`, `source`, `doc_ids` or `spans` to the questions file, and sweep again",
                     grid.objective,
                     out.display()
                 );

@@ -1,0 +1,296 @@
+//! `ragtune judge`'s local page and the endpoints it (and any script) judges through.
+//!
+//! | route | |
+//! |---|---|
+//! | `GET /` | the page: one file, no network, no CDN |
+//! | `GET /api/pool` | the run, the depth, and every question with its progress |
+//! | `GET /api/questions/{i}` | question `i` (0-based, corpus order) with its pooled chunks, each with its file, pages, text and judgement |
+//! | `POST /api/judge` | `{"question", "doc_id", "start", "end", "verdict": "relevant" \| "not_relevant" \| "selected" \| "clear", "selections"?: [{"start", "end"}]}`: saved before the answer is sent |
+//!
+//! Offsets are code points of the document. Requests must be JSON (`Content-Type:
+//! application/json`), which a page of another origin cannot send without the browser
+//! asking first, and this server never agrees.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ragtune_judge::{Book, Pool, Progress, Region, Verdict};
+use serde::{Deserialize, Serialize};
+
+use crate::api::ErrorBody;
+
+const PAGE: &str = include_str!("judge.html");
+
+struct JudgeState {
+    pool: Pool,
+    book: Mutex<Book>,
+    run: String,
+}
+
+/// One pooled chunk as the page shows it.
+#[derive(Debug, Serialize)]
+struct ChunkView {
+    doc_id: String,
+    start: usize,
+    end: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_page: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_page: Option<u32>,
+    text: String,
+    /// Judged: all its text lies in judged chunks (its own judgement or others').
+    judged: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    judgement: Option<Verdict>,
+}
+
+#[derive(Debug, Serialize)]
+struct QuestionSummary {
+    index: usize,
+    id: String,
+    text: String,
+    labelled: bool,
+    #[serde(flatten)]
+    progress: Progress,
+}
+
+#[derive(Debug, Serialize)]
+struct PoolView {
+    run: String,
+    out: String,
+    depth: usize,
+    setups: usize,
+    #[serde(flatten)]
+    progress: Progress,
+    questions: Vec<QuestionSummary>,
+}
+
+#[derive(Debug, Serialize)]
+struct QuestionView {
+    #[serde(flatten)]
+    summary: QuestionSummary,
+    chunks: Vec<ChunkView>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum VerdictArg {
+    Relevant,
+    NotRelevant,
+    Selected,
+    Clear,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Range {
+    start: usize,
+    end: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JudgeRequest {
+    question: String,
+    doc_id: String,
+    start: usize,
+    end: usize,
+    verdict: VerdictArg,
+    #[serde(default)]
+    selections: Vec<Range>,
+}
+
+#[derive(Debug, Serialize)]
+struct JudgeResponse {
+    question: QuestionSummary,
+    total: Progress,
+    chunk: ChunkView,
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = ErrorBody {
+        error: message.into(),
+    };
+    (status, Json(body)).into_response()
+}
+
+impl JudgeState {
+    fn summary(&self, book: &Book, q: usize) -> QuestionSummary {
+        let question = &self.pool.corpus.questions[q];
+        QuestionSummary {
+            index: q,
+            id: question.id.clone(),
+            text: question.text.clone(),
+            labelled: question.is_labelled(),
+            progress: book.progress(q, &self.pool.questions[q].regions),
+        }
+    }
+
+    fn total(&self, book: &Book) -> Progress {
+        (0..self.pool.questions.len()).fold(Progress::default(), |acc, q| {
+            let p = book.progress(q, &self.pool.questions[q].regions);
+            Progress {
+                judged: acc.judged + p.judged,
+                pooled: acc.pooled + p.pooled,
+            }
+        })
+    }
+
+    fn chunk(&self, book: &Book, q: usize, i: usize) -> ChunkView {
+        let (c, region) = (
+            self.pool.questions[q].chunks[i],
+            &self.pool.questions[q].regions[i],
+        );
+        let doc = &self.pool.corpus.docs[c.doc as usize];
+        let pages = doc.page_range(c.start, c.end);
+        ChunkView {
+            doc_id: region.doc_id.clone(),
+            start: region.start,
+            end: region.end,
+            first_page: pages.map(|p| p.0),
+            last_page: pages.map(|p| p.1),
+            text: doc.text[c.start..c.end].to_string(),
+            judged: book.is_judged(q, region),
+            judgement: book.verdict(q, region).cloned(),
+        }
+    }
+}
+
+async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+async fn pool_view(State(s): State<Arc<JudgeState>>) -> Response {
+    let book = s.book.lock().expect("judge lock");
+    let view = PoolView {
+        run: s.run.clone(),
+        out: book.path().display().to_string(),
+        depth: s.pool.depth,
+        setups: s.pool.setups,
+        progress: s.total(&book),
+        questions: (0..s.pool.questions.len())
+            .map(|q| s.summary(&book, q))
+            .collect(),
+    };
+    Json(view).into_response()
+}
+
+async fn question_view(State(s): State<Arc<JudgeState>>, UrlPath(i): UrlPath<String>) -> Response {
+    let n = s.pool.questions.len();
+    let Some(q) = i.parse::<usize>().ok().filter(|&q| q < n) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no question {i:?}: questions are numbered 0 to {}", n - 1),
+        );
+    };
+    let book = s.book.lock().expect("judge lock");
+    let chunks = (0..s.pool.questions[q].chunks.len())
+        .map(|c| s.chunk(&book, q, c))
+        .collect();
+    Json(QuestionView {
+        summary: s.summary(&book, q),
+        chunks,
+    })
+    .into_response()
+}
+
+async fn judge(State(s): State<Arc<JudgeState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_json = (headers.get(header::CONTENT_TYPE))
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_json {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected Content-Type: application/json",
+        );
+    }
+    let req: JudgeRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "invalid JSON body: {e}; expected {{\"question\", \"doc_id\", \"start\", \"end\", \"verdict\", \"selections\"?}}"
+                ),
+            );
+        }
+    };
+    match apply(&s, req) {
+        Ok(resp) => Json(resp).into_response(),
+        Err((status, message)) => error(status, message),
+    }
+}
+
+/// Record one judgement: the chunk must be pooled for the question; the file is written
+/// before the answer says so.
+fn apply(s: &JudgeState, req: JudgeRequest) -> Result<JudgeResponse, (StatusCode, String)> {
+    let bad = |m: String| (StatusCode::BAD_REQUEST, m);
+    let q = (s.pool.question_index(&req.question)).ok_or_else(|| {
+        bad(format!(
+            "no question with id {:?} in this run",
+            req.question
+        ))
+    })?;
+    let region = Region {
+        doc_id: req.doc_id,
+        start: req.start,
+        end: req.end,
+    };
+    let i = (s.pool.questions[q]
+        .regions
+        .iter()
+        .position(|r| *r == region))
+    .ok_or_else(|| {
+        bad(format!(
+            "{:?} [{}, {}) is not a pooled chunk of question {:?}",
+            region.doc_id, region.start, region.end, req.question
+        ))
+    })?;
+    let verdict = match req.verdict {
+        VerdictArg::Relevant => Some(Verdict::Relevant),
+        VerdictArg::NotRelevant => Some(Verdict::NotRelevant),
+        VerdictArg::Clear => None,
+        VerdictArg::Selected => Some(Verdict::Selected(
+            (req.selections.iter())
+                .map(|r| ragtune_judge::selection(&s.pool.corpus, &region, r.start, r.end))
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad(e.to_string()))?,
+        )),
+    };
+    let mut book = s.book.lock().expect("judge lock");
+    book.set(q, region, verdict).map_err(|e| match e {
+        ragtune_judge::JudgeError::Invalid(m) => bad(m),
+        other => (StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    })?;
+    Ok(JudgeResponse {
+        question: s.summary(&book, q),
+        total: s.total(&book),
+        chunk: s.chunk(&book, q, i),
+    })
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such route")
+}
+
+/// The judging page and its endpoints over `pool`, keeping judgements in `book`.
+pub fn judge_router(pool: Pool, book: Book, run: String) -> Router {
+    let state = Arc::new(JudgeState {
+        pool,
+        book: Mutex::new(book),
+        run,
+    });
+    Router::new()
+        .route("/", get(page))
+        .route("/api/pool", get(pool_view))
+        .route("/api/questions/{i}", get(question_view))
+        .route("/api/judge", post(judge))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(256 * 1024))
+        .with_state(state)
+}
