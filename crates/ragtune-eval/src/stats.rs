@@ -14,6 +14,8 @@ pub const RESAMPLES: usize = 2000;
 /// The generator's seed: fixed, so intervals are reproducible.
 pub const SEED: u64 = 0x0005_EED0_F2A6_7E5E;
 
+use strength_reduce::StrengthReducedU64;
+
 /// SplitMix64: a small, well-mixed, seedable generator (no dependency needed).
 struct SplitMix(u64);
 
@@ -25,8 +27,10 @@ impl SplitMix {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+    /// `next() % n`, with the modulo by multiplication ([`StrengthReducedU64`]): the
+    /// same value a hardware division gives, several times faster.
+    fn below(&mut self, n: StrengthReducedU64) -> usize {
+        (self.next() % n) as usize
     }
 }
 
@@ -80,23 +84,46 @@ pub fn bootstrap_cis(columns: &[&[f64]]) -> Vec<Option<(f64, f64)>> {
         .collect()
 }
 
+/// Columns summed together: one 64-byte row of values per drawn question.
+const LANES: usize = 8;
+
 /// The percentile intervals of `columns` (each `n` long) from [`RESAMPLES`] shared draws.
+/// Columns go [`LANES`] at a time, laid out question by question, so that a draw reads one
+/// cache line and the sums advance as one vector; each column's sum still adds its values
+/// in draw order, so every interval is the one a column drawn alone gets.
 fn draw(columns: &[&[f64]], n: usize) -> Vec<Option<(f64, f64)>> {
-    if columns.is_empty() {
-        return Vec::new();
-    }
+    columns
+        .chunks(LANES)
+        .flat_map(|g| match g.len() {
+            1 => draw_group::<1>(g, n),
+            _ => draw_group::<LANES>(g, n),
+        })
+        .collect()
+}
+
+/// The intervals of up to `L` columns.
+fn draw_group<const L: usize>(group: &[&[f64]], n: usize) -> Vec<Option<(f64, f64)>> {
+    let rows: Vec<[f64; L]> = (0..n)
+        .map(|i| {
+            let mut row = [0.0; L];
+            for (v, c) in row.iter_mut().zip(group) {
+                *v = c[i];
+            }
+            row
+        })
+        .collect();
     let mut rng = SplitMix(SEED ^ n as u64);
-    let mut means = vec![Vec::with_capacity(RESAMPLES); columns.len()];
-    let mut sums = vec![0.0; columns.len()];
+    let below = StrengthReducedU64::new(n as u64);
+    let mut means = vec![Vec::with_capacity(RESAMPLES); group.len()];
     for _ in 0..RESAMPLES {
-        sums.fill(0.0);
+        let mut sums = [0.0; L];
         for _ in 0..n {
-            let i = rng.below(n);
-            for (s, c) in sums.iter_mut().zip(columns) {
-                *s += c[i];
+            let row = &rows[rng.below(below)];
+            for (s, v) in sums.iter_mut().zip(row) {
+                *s += v;
             }
         }
-        for (m, s) in means.iter_mut().zip(&sums) {
+        for (m, s) in means.iter_mut().zip(sums) {
             m.push(s / n as f64);
         }
     }
@@ -145,6 +172,43 @@ pub fn paired_diff(a: &[f64], b: &[f64]) -> Option<PairedDiff> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The draws as first written: a hardware modulo per draw, one column at a time.
+    fn reference(column: &[f64]) -> (f64, f64) {
+        let n = column.len();
+        let mut rng = SplitMix(SEED ^ n as u64);
+        let mut means = Vec::new();
+        for _ in 0..RESAMPLES {
+            let mut sum = 0.0;
+            for _ in 0..n {
+                sum += column[(rng.next() % n as u64) as usize];
+            }
+            means.push(sum / n as f64);
+        }
+        means.sort_by(f64::total_cmp);
+        (quantile(&means, 0.025), quantile(&means, 0.975))
+    }
+
+    #[test]
+    fn grouped_draws_give_every_column_the_intervals_of_the_first_implementation() {
+        // Eleven columns (a group of eight, then three), values that do not sum exactly.
+        let n = 357;
+        let columns: Vec<Vec<f64>> = (0..11)
+            .map(|c| {
+                (0..n)
+                    .map(|i| ((i * 31 + c * 7) % 17) as f64 / 7.0)
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+        let got = bootstrap_cis(&refs);
+        for (c, g) in columns.iter().zip(got) {
+            let (lo, hi) = g.unwrap();
+            let (rlo, rhi) = reference(c);
+            assert_eq!((lo.to_bits(), hi.to_bits()), (rlo.to_bits(), rhi.to_bits()));
+        }
+        assert_eq!(bootstrap_ci(&columns[3]), Some(reference(&columns[3])));
+    }
 
     /// The full draw of a column, as before constant columns were left out.
     fn drawn_alone(c: &[f64]) -> Option<(f64, f64)> {

@@ -9,8 +9,14 @@
 //!   bootstrap interval ([`ragtune_eval::paired_diff`]). The best setup's own row is 0.
 //! - `near_best`: the interval reaches 0, so the setup is not significantly worse than
 //!   the best at the 95% level.
+//!
+//! A row's intervals depend only on its per-question values (and the bootstrap's seed and
+//! resamples), and `vs_best` only on the two setups' paired values: [`row_stats_cached`]
+//! keeps both under keys made of exactly those, so a re-run, a grown grid or a halving
+//! rung computes none for rows whose values it has seen.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ragtune_eval::{
     Metric, Objective, PairedDiff, PointRecord, QuestionRow, ResultRow, Split, bootstrap_cis,
@@ -60,6 +66,171 @@ pub fn stats_of<'s>(stats: &'s Stats, rec: &PointRecord, row: &ResultRow) -> Opt
     stats.get(&(rec.config_id.clone(), row.top_k, row.split))
 }
 
+/// Where row statistics computed once are kept between runs (the stage store, in the
+/// CLI). Entries are looked up by key; a damaged or missing one is computed again.
+pub trait StatsCache: Sync {
+    /// The bytes kept under `key`, if any (verified by the store).
+    fn get(&self, key: &str) -> Option<Vec<u8>>;
+    /// Keep `bytes` under `key`; a failure only costs a recomputation next time.
+    fn put(&self, key: &str, bytes: &[u8]);
+}
+
+/// The version of interval entries: part of every key, bumped when the draws, the
+/// metrics or the encoding change.
+pub const STATS_VERSION: u32 = 1;
+
+/// How many interval computations a call made and how many it read back.
+#[derive(Debug, Default)]
+pub struct StatsCounts {
+    /// Computed by resampling.
+    pub computed: AtomicUsize,
+    /// Read from the cache.
+    pub reused: AtomicUsize,
+}
+
+/// A key over `what`, the bootstrap's settings and `columns` of optional values.
+fn stats_key<'a>(what: &str, columns: impl Iterator<Item = Option<f64>> + 'a) -> String {
+    let mut h = ragtune_core::ContentHasher::new();
+    h.field(what)
+        .field(STATS_VERSION.to_le_bytes())
+        .field(ragtune_eval::SEED.to_le_bytes())
+        .field((ragtune_eval::RESAMPLES as u64).to_le_bytes());
+    let mut buf = Vec::new();
+    for v in columns {
+        match v {
+            Some(x) => {
+                buf.push(1);
+                buf.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            None => buf.push(0),
+        }
+    }
+    h.field(&buf);
+    h.finish_hex()
+}
+
+fn encode_cis(cis: &[Option<(f64, f64)>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cis.len() * 17);
+    for ci in cis {
+        match ci {
+            Some((lo, hi)) => {
+                out.push(1);
+                out.extend_from_slice(&lo.to_le_bytes());
+                out.extend_from_slice(&hi.to_le_bytes());
+            }
+            None => out.push(0),
+        }
+    }
+    out
+}
+
+fn f64_at(bytes: &[u8], at: usize) -> Option<f64> {
+    Some(f64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+fn decode_cis(bytes: &[u8], n: usize) -> Option<Vec<Option<(f64, f64)>>> {
+    let (mut at, mut out) = (0, Vec::with_capacity(n));
+    for _ in 0..n {
+        match *bytes.get(at)? {
+            0 => {
+                out.push(None);
+                at += 1;
+            }
+            1 => {
+                out.push(Some((f64_at(bytes, at + 1)?, f64_at(bytes, at + 9)?)));
+                at += 17;
+            }
+            _ => return None,
+        }
+    }
+    (at == bytes.len()).then_some(out)
+}
+
+/// `compute`'s value, or the one kept under `key`.
+fn cached<T>(
+    cache: Option<&dyn StatsCache>,
+    counts: &StatsCounts,
+    key: impl FnOnce() -> String,
+    decode: impl FnOnce(&[u8]) -> Option<T>,
+    encode: impl FnOnce(&T) -> Vec<u8>,
+    compute: impl FnOnce() -> T,
+) -> T {
+    let Some(cache) = cache else {
+        counts.computed.fetch_add(1, Ordering::Relaxed);
+        return compute();
+    };
+    let key = key();
+    if let Some(v) = cache.get(&key).as_deref().and_then(decode) {
+        counts.reused.fetch_add(1, Ordering::Relaxed);
+        return v;
+    }
+    counts.computed.fetch_add(1, Ordering::Relaxed);
+    let v = compute();
+    cache.put(&key, &encode(&v));
+    v
+}
+
+/// Every metric's interval over `qs`, kept in `cache` under the values' key.
+fn metric_cis_cached(
+    qs: &[&QuestionRow],
+    cache: Option<&dyn StatsCache>,
+    counts: &StatsCounts,
+) -> Vec<Option<(f64, f64)>> {
+    let n = Metric::ALL.len();
+    cached(
+        cache,
+        counts,
+        || {
+            let values = Metric::ALL
+                .iter()
+                .flat_map(|&m| qs.iter().map(move |q| q.metrics.get(m)));
+            stats_key(&format!("cis/{n}/{}", qs.len()), values)
+        },
+        |b| decode_cis(b, n),
+        |v| encode_cis(v),
+        || metric_cis(qs),
+    )
+}
+
+/// The paired difference of `x` and `y`, kept in `cache` under their key.
+fn paired_cached(
+    x: &[f64],
+    y: &[f64],
+    cache: Option<&dyn StatsCache>,
+    counts: &StatsCounts,
+) -> Option<PairedDiff> {
+    cached(
+        cache,
+        counts,
+        || {
+            let values = x.iter().chain(y).map(|&v| Some(v));
+            stats_key(&format!("paired/{}", x.len()), values)
+        },
+        |b| match b {
+            [0] => Some(None),
+            [1, rest @ ..] if rest.len() == 32 => Some(Some(PairedDiff {
+                mean: f64_at(rest, 0)?,
+                low: f64_at(rest, 8)?,
+                high: f64_at(rest, 16)?,
+                n: u64::from_le_bytes(rest[24..32].try_into().ok()?) as usize,
+            })),
+            _ => None,
+        },
+        |d| match d {
+            None => vec![0],
+            Some(d) => {
+                let mut out = vec![1];
+                for v in [d.mean, d.low, d.high] {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+                out.extend_from_slice(&(d.n as u64).to_le_bytes());
+                out
+            }
+        },
+        || paired_diff(x, y),
+    )
+}
+
 /// Every metric's interval over `qs`. Metrics present for every question share one set of
 /// bootstrap draws; any other is resampled over the questions where it applies.
 fn metric_cis(qs: &[&QuestionRow]) -> Vec<Option<(f64, f64)>> {
@@ -104,6 +275,17 @@ fn best_values<'a>(
 
 /// The statistics of every row of every record.
 pub fn row_stats(records: &[PointRecord], ctx: &TableContext) -> Stats {
+    row_stats_cached(records, ctx, None, &StatsCounts::default())
+}
+
+/// [`row_stats`], reading and keeping each row's intervals and paired difference in
+/// `cache`; `counts` says how many were computed and reused.
+pub fn row_stats_cached(
+    records: &[PointRecord],
+    ctx: &TableContext,
+    cache: Option<&dyn StatsCache>,
+    counts: &StatsCounts,
+) -> Stats {
     let best = best_values(records, ctx);
     records
         .par_iter()
@@ -127,13 +309,13 @@ pub fn row_stats(records: &[PointRecord], ctx: &TableContext) -> Stats {
                             ))
                         })
                         .unzip();
-                    paired_diff(&x, &y)
+                    paired_cached(&x, &y, cache, counts)
                 });
             let key = (p.config_id.clone(), r.top_k, r.split);
             (
                 key,
                 RowStats {
-                    ci: metric_cis(&qs),
+                    ci: metric_cis_cached(&qs, cache, counts),
                     vs_best,
                 },
             )
@@ -149,7 +331,7 @@ mod tests {
     use super::*;
 
     /// A BM25 setup with one row at k = 1 whose questions score `recall` each.
-    fn record(size: usize, recall: &[f64]) -> PointRecord {
+    pub(super) fn record(size: usize, recall: &[f64]) -> PointRecord {
         let point = Setup {
             chunk: ChunkSpec {
                 kind: ChunkerKind::Chars,
@@ -233,5 +415,65 @@ mod tests {
             get(&half).interval(Metric::Recall),
             ragtune_eval::bootstrap_ci(&v)
         );
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Memory(Mutex<HashMap<String, Vec<u8>>>);
+
+    impl StatsCache for Memory {
+        fn get(&self, key: &str) -> Option<Vec<u8>> {
+            self.0.lock().unwrap().get(key).cloned()
+        }
+        fn put(&self, key: &str, bytes: &[u8]) {
+            self.0
+                .lock()
+                .unwrap()
+                .insert(key.to_string(), bytes.to_vec());
+        }
+    }
+
+    #[test]
+    fn kept_statistics_are_the_computed_ones_and_are_reused() {
+        let a = super::tests::record(100, &[1.0, 0.0, 1.0, 1.0, 0.5]);
+        let b = super::tests::record(200, &[0.0, 0.0, 1.0, 0.25, 0.5]);
+        let records = [a.clone(), b];
+        let ctx = TableContext {
+            objective: "recall@1".parse().unwrap(),
+            holdout: None,
+            best: Some(&a.config_id),
+        };
+        let plain = row_stats(&records, &ctx);
+        let memory = Memory::default();
+        let first = StatsCounts::default();
+        assert_eq!(
+            row_stats_cached(&records, &ctx, Some(&memory), &first),
+            plain
+        );
+        // Two rows: each its intervals and its paired difference.
+        assert_eq!(first.computed.load(Ordering::Relaxed), 4);
+        let again = StatsCounts::default();
+        assert_eq!(
+            row_stats_cached(&records, &ctx, Some(&memory), &again),
+            plain
+        );
+        assert_eq!(again.computed.load(Ordering::Relaxed), 0);
+        assert_eq!(again.reused.load(Ordering::Relaxed), 4);
+        // A damaged entry is computed again, not trusted.
+        for v in memory.0.lock().unwrap().values_mut() {
+            v.push(7);
+        }
+        let damaged = StatsCounts::default();
+        assert_eq!(
+            row_stats_cached(&records, &ctx, Some(&memory), &damaged),
+            plain
+        );
+        assert_eq!(damaged.computed.load(Ordering::Relaxed), 4);
     }
 }

@@ -13,7 +13,10 @@ pub mod trec;
 
 use std::path::Path;
 
-pub use intervals::{RowStats, Stats, TableContext, row_stats, stats_of};
+pub use intervals::{
+    RowStats, STATS_VERSION, Stats, StatsCache, StatsCounts, TableContext, row_stats,
+    row_stats_cached, stats_of,
+};
 use polars::prelude::*;
 use ragtune_core::FlatSetup;
 use ragtune_eval::{

@@ -23,11 +23,14 @@ pub enum Stage {
     Rankings,
     /// One document's token vectors under one model and late-chunking window.
     Tokens,
+    /// A results row's bootstrap intervals, or a paired difference, keyed by the
+    /// per-question values they were drawn from.
+    Intervals,
 }
 
 impl Stage {
     /// Every stored stage.
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 9] = [
         Stage::Text,
         Stage::Chunks,
         Stage::Bm25,
@@ -36,6 +39,7 @@ impl Stage {
         Stage::Vectors,
         Stage::Hnsw,
         Stage::Rankings,
+        Stage::Intervals,
     ];
     /// Whether its entries are folders (an index on disk) rather than files.
     pub fn is_folder(self) -> bool {
@@ -52,6 +56,7 @@ impl Stage {
             Stage::Hnsw => "hnsw",
             Stage::Rankings => "rankings",
             Stage::Tokens => "tokens",
+            Stage::Intervals => "intervals",
         }
     }
 }

@@ -17,6 +17,7 @@ pub fn write_outputs(
     mut manifest: ragtune_sweep::Manifest,
     grid: &Grid,
     show: usize,
+    store: Option<&ragtune_store::StageStore>,
 ) -> anyhow::Result<()> {
     let out = run.path();
     super::plan::print_stage_counts(&manifest.stages);
@@ -26,7 +27,16 @@ pub fn write_outputs(
             manifest.resumed_points
         );
     }
-    let (records, n_full, best, stats) = judge(records, grid);
+    let counts = ragtune_results::StatsCounts::default();
+    let cache = store.map(StoreStats);
+    let (records, n_full, best, stats) = judge(
+        records,
+        grid,
+        cache
+            .as_ref()
+            .map(|c| c as &dyn ragtune_results::StatsCache),
+        &counts,
+    );
     let rankings_only = !records
         .iter()
         .flat_map(|r| &r.rows)
@@ -41,12 +51,14 @@ pub fn write_outputs(
     print_table(full, &stats, grid, show)?;
     super::search::print_summary(&manifest, &records)?;
     eprintln!(
-        "ragtune: wrote {}/results.parquet ({}), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded)",
+        "ragtune: wrote {}/results.parquet ({}), per_question.parquet, manifest.json{}; embedding cache {} hits, {} misses (texts embedded); intervals computed/reused {}/{}",
         out.display(),
         crate::count_of(records.iter().map(|r| r.rows.len()).sum::<usize>(), "row"),
         if best.is_some() { ", best.toml" } else { "" },
         manifest.cache_hits,
         manifest.cache_misses,
+        counts.computed.load(std::sync::atomic::Ordering::Relaxed),
+        counts.reused.load(std::sync::atomic::Ordering::Relaxed),
     );
     Ok(())
 }
@@ -144,6 +156,8 @@ fn finish_run(
 fn judge(
     records: Vec<ragtune_sweep::PointRecord>,
     grid: &Grid,
+    cache: Option<&dyn ragtune_results::StatsCache>,
+    counts: &ragtune_results::StatsCounts,
 ) -> (
     Vec<ragtune_sweep::PointRecord>,
     usize,
@@ -161,10 +175,30 @@ fn judge(
         holdout: grid.select.holdout,
         best,
     };
-    let mut stats =
-        ragtune_results::row_stats(full, &ctx(best.as_ref().map(|b| b.config_id.as_str())));
-    stats.extend(ragtune_results::row_stats(screened, &ctx(None)));
+    let best_id = best.as_ref().map(|b| b.config_id.as_str());
+    let mut stats = ragtune_results::row_stats_cached(full, &ctx(best_id), cache, counts);
+    stats.extend(ragtune_results::row_stats_cached(
+        screened,
+        &ctx(None),
+        cache,
+        counts,
+    ));
     (records, n_full, best, stats)
+}
+
+/// The stage store as the keeper of row statistics (`intervals/` entries).
+struct StoreStats<'s>(&'s ragtune_store::StageStore);
+
+impl ragtune_results::StatsCache for StoreStats<'_> {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.0.get(ragtune_store::Stage::Intervals, key)
+    }
+    fn put(&self, key: &str, bytes: &[u8]) {
+        // Not kept: computed again next time, nothing else is lost.
+        if let Err(e) = self.0.put(ragtune_store::Stage::Intervals, key, bytes) {
+            tracing::warn!("keeping intervals in the stage store failed: {e}");
+        }
+    }
 }
 
 /// Whether any row saw an unjudged chunk: the labels are pooled, not complete.

@@ -78,5 +78,5 @@ pub fn merge(run: &Path, show: usize) -> anyhow::Result<()> {
     );
     let dir = RunDir::shared(run)?;
     dir.write_manifest(&manifest)?;
-    super::outputs::write_outputs(&dir, records, manifest, &grid, show)
+    super::outputs::write_outputs(&dir, records, manifest, &grid, show, None)
 }

@@ -31,7 +31,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if manifest.search.as_ref().is_some_and(|s| s.budget_reached) {
         eprintln!("ragtune: the [search] budget was reached; everything scored so far is written");
     }
-    super::outputs::write_outputs(&run, records, manifest, &grid, args.show)
+    let store = opts.store()?;
+    super::outputs::write_outputs(&run, records, manifest, &grid, args.show, store.as_ref())
 }
 
 /// Once on stderr: files the corpus passed over, labels dropped, and where extracted
