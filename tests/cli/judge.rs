@@ -52,11 +52,11 @@ struct Judge {
 }
 
 impl Judge {
-    fn start(tmp: &Path) -> Judge {
+    fn start(tmp: &Path, run: &str) -> Judge {
         let mut child = command(tmp)
             .args([
                 "judge",
-                "run",
+                run,
                 "--addr",
                 "127.0.0.1:0",
                 "--out",
@@ -104,8 +104,27 @@ fn judged_lines(tmp: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// The endpoints refuse what is not a pooled chunk, and what is not JSON.
+/// A raw request with `host` in its Host header: the status code.
+fn status_for_host(base: &str, host: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /api/pool HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_whitespace().nth(1).unwrap().to_string()
+}
+
+/// The endpoints refuse what is not a pooled chunk, what is not JSON, another origin and
+/// another host name.
 fn bad_requests(base: &str) {
+    assert_eq!(status_for_host(base, "rebound.example:80"), "403");
+    let port = base.rsplit(':').next().unwrap().trim_end_matches('/');
+    assert_eq!(status_for_host(base, &format!("localhost:{port}")), "200");
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -138,6 +157,29 @@ fn bad_requests(base: &str) {
         .send(body.to_string())
         .unwrap();
     assert_eq!(r.status().as_u16(), 415);
+    let r = agent
+        .post(format!("{base}api/judge"))
+        .header("content-type", "application/json")
+        .header("origin", "http://rebound.example")
+        .send(body.to_string())
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}
+
+/// One judgement through the endpoint, as a script would make it.
+fn judge_first_chunk(base: &str, question: usize) {
+    let q: Value = ureq::get(format!("{base}api/questions/{question}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let c = &q["chunks"][0];
+    let body = json!({"question": q["id"], "doc_id": c["doc_id"], "start": c["start"], "end": c["end"], "verdict": "not_relevant"});
+    ureq::post(format!("{base}api/judge"))
+        .header("content-type", "application/json")
+        .send(body.to_string())
+        .unwrap();
 }
 
 #[test]
@@ -150,8 +192,26 @@ fn judging_in_chromium_survives_a_reload_and_a_killed_server_and_feeds_a_sweep()
     let r = sweep_ok(tmp, &g, &tmp.join("run"), &tmp.join("cache"));
     assert!(r.stderr.contains("ragtune judge"), "{}", r.stderr);
 
-    let mut judge = Judge::start(tmp);
+    let mut judge = Judge::start(tmp, "run");
     bad_requests(&judge.base);
+    // One writer per file: a second judge on it is refused while the first runs.
+    let second = ragtune(
+        tmp,
+        &[
+            "judge",
+            "run",
+            "--out",
+            "judged.jsonl",
+            "--addr",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("another `ragtune judge`"),
+        "{}",
+        second.stderr
+    );
     let first = judge.browser("first");
     let q1 = &first["q1_after_reload"];
     assert_eq!(
@@ -180,7 +240,7 @@ fn judging_in_chromium_survives_a_reload_and_a_killed_server_and_feeds_a_sweep()
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[2]["spans"][0]["text"], json!(selected), "{lines:?}");
 
-    let mut judge = Judge::start(tmp);
+    let mut judge = Judge::start(tmp, "run");
     let second = judge.browser("second");
     assert_eq!(
         states(&second["q1_after_restart"])[..3],
@@ -209,6 +269,17 @@ fn judging_in_chromium_survives_a_reload_and_a_killed_server_and_feeds_a_sweep()
     assert!(row["recall"].as_f64().is_some(), "{row}");
     // Pooled labels: most of each top 5 was never judged.
     assert!(row["judged"].as_f64().unwrap() < 0.8, "{row}");
+
+    // A second round on the judged run, whose grid reads the file being written: it
+    // starts again after a judgement and a killed server.
+    let mut judge = Judge::start(tmp, "run2");
+    judge_first_chunk(&judge.base, 3);
+    judge.child.kill().unwrap();
+    judge.child.wait().unwrap();
+    let mut judge = Judge::start(tmp, "run2");
+    judge.child.kill().unwrap();
+    judge.child.wait().unwrap();
+    assert_eq!(judged_lines(tmp).len(), 6);
 }
 
 fn toml_config_id(best: &Path) -> String {

@@ -302,7 +302,8 @@ fn plan_sweep_cache_stats_and_gc_on_the_quickstart() {
         !plan["collapsed"].as_array().unwrap().is_empty(),
         "bm25 ignores model and index"
     );
-    sweep_ok(tmp.path(), &grid, &tmp.path().join("run"), &cache);
+    let first = sweep_ok(tmp.path(), &grid, &tmp.path().join("run"), &cache);
+    intervals_are_kept_and_read_back(tmp.path(), &grid, &cache, &first.stderr);
     let r = ragtune_ok(tmp.path(), &["plan", g, "--cache-dir", c, "--json"]);
     let after: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     // markdown/150/37 and markdown/600/150 come out identical to their 0-overlap chunk
@@ -328,6 +329,41 @@ fn plan_sweep_cache_stats_and_gc_on_the_quickstart() {
         "{text}"
     );
     cache_stats_and_gc(tmp.path(), &grid, &cache);
+}
+
+/// The first sweep computed the rows' intervals; an identical one reads them all back
+/// from the store, and its tables are those of the first, intervals included.
+fn intervals_are_kept_and_read_back(
+    dir: &std::path::Path,
+    grid: &std::path::Path,
+    cache: &std::path::Path,
+    first: &str,
+) {
+    let counts = |stderr: &str| -> (u64, u64) {
+        let at = stderr
+            .find("intervals computed/reused ")
+            .expect("the counts are printed");
+        let rest = &stderr[at + "intervals computed/reused ".len()..];
+        let pair = rest.split_whitespace().next().unwrap();
+        let (c, r) = pair.split_once('/').unwrap();
+        (c.parse().unwrap(), r.parse().unwrap())
+    };
+    // Rows with the same values (an HNSW setup ranking as exact does) share an entry
+    // within the first sweep already.
+    let (computed, reused) = counts(first);
+    assert!(computed > 0, "{first}");
+    let again = sweep_ok(dir, grid, &dir.join("run-again"), cache);
+    assert_eq!(
+        counts(&again.stderr),
+        (0, computed + reused),
+        "{}",
+        again.stderr
+    );
+    let (a, b) = (dir.join("run"), dir.join("run-again"));
+    python_ok(
+        "same_tables.py",
+        &[a.to_str().unwrap(), b.to_str().unwrap()],
+    );
 }
 
 /// The bytes the stage store holds, by `cache stats --json`.

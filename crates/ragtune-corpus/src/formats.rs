@@ -506,13 +506,16 @@ mod tests {
         let mut s = spec(CorpusFormat::Jsonl, docs, Some(qs));
         let c = load(&s).unwrap();
         assert_eq!(crate::labels_kind(&c), crate::LabelsKind::Pooled);
-        // The gold span is judged too; the unlabelled question has judged nothing.
+        // The gold span is judged too; the question without judged regions keeps its
+        // labels complete (it has none: it is ranked, not scored).
         let regions = c.questions[0].judged.clone().unwrap();
         assert_eq!(
             regions.iter().map(|r| (r.start, r.end)).collect::<Vec<_>>(),
             vec![(0, 5), (6, 10)]
         );
-        assert_eq!(c.questions[1].judged, Some(vec![]));
+        assert_eq!(c.questions[1].judged, None);
+        s.labels = Some(crate::LabelsKind::Pooled);
+        assert_eq!(load(&s).unwrap().questions[1].judged, Some(vec![]));
         s.labels = Some(crate::LabelsKind::Complete);
         let c = load(&s).unwrap();
         assert!(c.questions.iter().all(|q| q.judged.is_none()));
@@ -547,9 +550,9 @@ mod tests {
         assert_eq!((q1.spans[0].start, q1.spans[0].end), (11, 16));
         assert_eq!(q1.relevant_docs, vec![0, 1]);
         assert_eq!(crate::labels_kind(&c), crate::LabelsKind::Pooled);
-        // The unjudged question keeps its own label and judged the label's text only.
+        // The unjudged question keeps its own label, complete.
         assert_eq!(c.questions[1].relevant_docs, vec![1]);
-        assert_eq!(c.questions[1].judged, Some(vec![]));
+        assert_eq!(c.questions[1].judged, None);
         // A row naming no question of the corpus is refused with its line.
         let bad = write(
             d.path(),

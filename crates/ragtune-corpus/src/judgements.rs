@@ -42,7 +42,7 @@ pub(crate) fn merge(loaded: &mut Loaded, path: &Path, unresolved: Unresolved) ->
                 path,
                 lines[&j.id],
                 format!(
-                    "question id {:?} is not among the corpus's questions; a judgements file names questions by the ids of the questions file",
+                    "question id {:?} is not among the corpus's questions (a judgements file names questions by their ids: was the question removed, or reworded without an `id`?); remove this question's lines or restore the question",
                     j.id
                 ),
             ));
@@ -86,8 +86,13 @@ fn add(to: &mut Question, from: Question) {
     to.relevant_docs.extend(from.relevant_docs);
     to.relevant_docs.sort_unstable();
     to.relevant_docs.dedup();
+    // A judgements file that repeats the questions file's labels adds nothing twice.
     to.spans.extend(from.spans);
+    to.spans.sort_unstable();
+    to.spans.dedup();
     to.alternatives.extend(from.alternatives);
+    to.alternatives.sort_unstable();
+    to.alternatives.dedup();
     if let Some(regions) = from.judged {
         to.judged.get_or_insert_with(Vec::new).extend(regions);
     }

@@ -87,8 +87,9 @@ pub struct CorpusSpec {
     #[serde(default, skip_serializing_if = "is_default")]
     pub unresolved: Unresolved,
     /// How the labels were made: `complete` (every relevant text is labelled) or `pooled`
-    /// (only what a person judged is known). Default: `pooled` when the questions file
-    /// lists `judged` regions, else `complete`.
+    /// (only what a person judged is known). Default: per question, `pooled` where it has
+    /// judged regions (a judgements file, or `judged` in the questions file), else
+    /// `complete`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<LabelsKind>,
     /// A judgements file (`ragtune judge` writes one): rows of labels a person added,
@@ -205,20 +206,24 @@ pub fn load_with(spec: &CorpusSpec, extract: &dyn Extract) -> Result<Loaded> {
 }
 
 /// Complete labels judge everything (`judged: None`); pooled labels judge their regions
-/// and every gold span.
+/// and every gold span. Unless the spec says which, a question's labels are pooled when it
+/// has judged regions (a judgements file, or `judged` in the questions file) and complete
+/// otherwise: judging some questions leaves the others' labels as they were.
 fn apply_labels_kind(corpus: &mut Corpus, kind: Option<LabelsKind>) {
-    // Unless the spec says: pooled when the questions file gave judged regions.
-    let kind = kind.unwrap_or_else(|| labels_kind(corpus));
     for q in &mut corpus.questions {
-        q.judged = match kind {
-            LabelsKind::Complete => None,
-            LabelsKind::Pooled => {
-                let mut regions = q.judged.take().unwrap_or_default();
-                regions.extend(q.all_spans().copied());
-                regions.sort_unstable();
-                regions.dedup();
-                Some(regions)
-            }
+        let pooled = match kind {
+            Some(LabelsKind::Complete) => false,
+            Some(LabelsKind::Pooled) => true,
+            None => q.judged.is_some(),
+        };
+        q.judged = if pooled {
+            let mut regions = q.judged.take().unwrap_or_default();
+            regions.extend(q.all_spans().copied());
+            regions.sort_unstable();
+            regions.dedup();
+            Some(regions)
+        } else {
+            None
         };
     }
 }

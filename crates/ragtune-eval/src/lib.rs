@@ -32,8 +32,9 @@
 //! # Judged
 //! `judged@k` is the share of the `k` chunks whose bytes all lie in regions a person
 //! judged (pooled labels: the gold spans and the regions judged not relevant); with
-//! complete labels every chunk counts as judged and it is 1 ([`judged_share`]). A low
-//! judged@k says the other metrics count unjudged chunks as misses.
+//! complete labels every chunk counts as judged and it is 1 ([`judged_share`]). Like the
+//! other metrics it is defined for labelled questions only. A low judged@k says the other
+//! metrics count unjudged chunks as misses.
 //!
 //! A label located at several places (an answer text that occurs more than once) has
 //! **alternatives**: it counts as found when any one is covered. Before `G` is formed, each

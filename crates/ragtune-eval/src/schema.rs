@@ -137,7 +137,11 @@ pub fn question_metrics(q: &Question, ranked: &[Chunk], k: usize) -> MetricValue
     v.set(Metric::SpanRecall, sm.map(|m| m.recall));
     v.set(Metric::SpanPrecision, sm.map(|m| m.precision));
     v.set(Metric::SpanIou, sm.map(|m| m.iou));
-    v.set(Metric::Judged, judged_share(q, cut));
+    // Like every other metric, judged@k describes the questions that are scored.
+    v.set(
+        Metric::Judged,
+        q.is_labelled().then(|| judged_share(q, cut)).flatten(),
+    );
     v
 }
 

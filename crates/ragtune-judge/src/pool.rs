@@ -62,7 +62,12 @@ impl Pool {
         let mut grid = Grid::parse_recorded(&manifest.grid_path, manifest.grid_text.clone())
             .map_err(ragtune_sweep::SweepError::from)?;
         grid.points = records.iter().map(|r| r.point.clone()).collect();
-        grid.corpus = manifest.corpus.clone();
+        // The labels as the questions file has them: the judgements the page is changing
+        // are read by the Book, not merged into the pool's corpus.
+        grid.corpus = ragtune_corpus::CorpusSpec {
+            judgements: None,
+            ..manifest.corpus.clone()
+        };
         let store = opts.store()?;
         let texts = Texts::new(&opts.models_dir, store.as_ref()).with_run(run.path(), false);
         let prep = prepare(
@@ -72,7 +77,7 @@ impl Pool {
             manifest.tokenizer.as_deref(),
             &texts,
         )?;
-        manifest.check_corpus(&prep.corpus)?;
+        manifest.check_documents(&prep.corpus)?;
         let ex = Executor::new(&grid, &prep, store.as_ref(), models, &Silent);
         let index: HashMap<&str, usize> = (prep.corpus.questions.iter().enumerate())
             .map(|(i, q)| (q.id.as_str(), i))

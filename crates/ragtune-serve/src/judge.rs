@@ -7,15 +7,22 @@
 //! | `GET /api/questions/{i}` | question `i` (0-based, corpus order) with its pooled chunks, each with its file, pages, text and judgement |
 //! | `POST /api/judge` | `{"question", "doc_id", "start", "end", "verdict": "relevant" \| "not_relevant" \| "selected" \| "clear", "selections"?: [{"start", "end"}]}`: saved before the answer is sent |
 //!
-//! Offsets are code points of the document. Requests must be JSON (`Content-Type:
-//! application/json`), which a page of another origin cannot send without the browser
-//! asking first, and this server never agrees.
+//! Offsets are code points of the document. The server writes a file, so it answers
+//! only its own page:
+//! - on a loopback address, only requests whose `Host` is a loopback name (a page of
+//!   another site that rebinds its name to 127.0.0.1 is refused);
+//! - a `POST` must be JSON (`Content-Type: application/json`, which a page of another
+//!   origin cannot send without the browser asking first, and this server never agrees)
+//!   and, when the browser names its `Origin`, come from this server's own;
+//! - the page may not be framed (`X-Frame-Options: DENY`), so no other page can overlay
+//!   it and steer clicks or keys.
 
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -30,6 +37,7 @@ struct JudgeState {
     pool: Pool,
     book: Mutex<Book>,
     run: String,
+    loopback: bool,
 }
 
 /// One pooled chunk as the page shows it.
@@ -219,9 +227,14 @@ async fn judge(State(s): State<Arc<JudgeState>>, headers: HeaderMap, body: Bytes
             );
         }
     };
-    match apply(&s, req) {
-        Ok(resp) => Json(resp).into_response(),
-        Err((status, message)) => error(status, message),
+    // The file is written and synced before the answer: off the async workers.
+    match tokio::task::spawn_blocking(move || apply(&s, req)).await {
+        Ok(Ok(resp)) => Json(resp).into_response(),
+        Ok(Err((status, message))) => error(status, message),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("judging failed: {e}"),
+        ),
     }
 }
 
@@ -277,12 +290,68 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such route")
 }
 
-/// The judging page and its endpoints over `pool`, keeping judgements in `book`.
-pub fn judge_router(pool: Pool, book: Book, run: String) -> Router {
+/// The host part of a `Host` header or an origin's authority: `[::1]:80` → `[::1]`.
+fn host_name(authority: &str) -> &str {
+    match authority.strip_prefix('[') {
+        Some(rest) => rest
+            .split(']')
+            .next()
+            .map_or(authority, |h| &authority[..h.len() + 2]),
+        None => authority.split(':').next().unwrap_or(authority),
+    }
+}
+
+fn is_loopback_name(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// Why `req` is not this server's own page talking to it, if it is not (module docs).
+fn refusal(s: &JudgeState, req: &Request) -> Option<String> {
+    let header_str = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let host = header_str(header::HOST).unwrap_or("");
+    if s.loopback && !is_loopback_name(host_name(host)) {
+        return Some(format!(
+            "Host {host:?} is not this machine; open the page as http://127.0.0.1:PORT/"
+        ));
+    }
+    match header_str(header::ORIGIN) {
+        Some(origin)
+            if req.method() == axum::http::Method::POST
+                && origin.split("://").nth(1) != Some(host) =>
+        {
+            Some(format!("a judgement from {origin:?} is not from this page"))
+        }
+        _ => None,
+    }
+}
+
+/// Refuse what is not this server's own page talking to it (module docs).
+async fn same_site(State(s): State<Arc<JudgeState>>, req: Request, next: Next) -> Response {
+    if let Some(refusal) = refusal(&s, &req) {
+        return error(StatusCode::FORBIDDEN, refusal);
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("frame-ancestors 'none'; connect-src 'self'"),
+    );
+    resp
+}
+
+/// The judging page and its endpoints over `pool`, keeping judgements in `book`;
+/// `loopback`: the server listens on a loopback address, and answers loopback names only.
+pub fn judge_router(pool: Pool, book: Book, run: String, loopback: bool) -> Router {
     let state = Arc::new(JudgeState {
         pool,
         book: Mutex::new(book),
         run,
+        loopback,
     });
     Router::new()
         .route("/", get(page))
@@ -292,5 +361,20 @@ pub fn judge_router(pool: Pool, book: Book, run: String) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(256 * 1024))
+        .layer(middleware::from_fn_with_state(state.clone(), same_site))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn host_names_of_authorities() {
+        use super::{host_name, is_loopback_name};
+        assert_eq!(host_name("127.0.0.1:7879"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:7879"), "[::1]");
+        assert_eq!(host_name("localhost"), "localhost");
+        assert!(is_loopback_name(host_name("localhost:1")));
+        assert!(!is_loopback_name(host_name("evil.example:7879")));
+        assert!(!is_loopback_name(host_name("127.0.0.1.evil.example")));
+    }
 }

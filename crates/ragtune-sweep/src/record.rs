@@ -144,6 +144,10 @@ pub struct Manifest {
     pub corpus: CorpusSpec,
     /// Hash of documents and labels.
     pub corpus_fingerprint: String,
+    /// Hash of the documents alone, and of the question texts: what chunk sets and
+    /// rankings depend on (`ragtune judge` pools a run whose labels it is changing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs_fingerprint: Option<(String, String)>,
     /// Documents.
     pub n_documents: usize,
     /// Questions.
@@ -251,6 +255,25 @@ impl Manifest {
         let corpus = ragtune_corpus::load_with(&self.corpus, texts)?.corpus;
         self.check_corpus(&corpus)?;
         Ok(corpus)
+    }
+
+    /// Refuse `corpus` unless its documents and question texts are the ones this run was
+    /// swept on (its labels may differ). Runs written before this was recorded compare
+    /// the whole fingerprint.
+    pub fn check_documents(&self, corpus: &ragtune_core::Corpus) -> Result<()> {
+        match &self.docs_fingerprint {
+            Some((docs, questions))
+                if *docs == corpus.docs_fingerprint()
+                    && *questions == corpus.questions_fingerprint() =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(SweepError::Run {
+                path: self.corpus.path.clone(),
+                message: "the documents or the questions changed since the sweep; sweep again before judging its results".into(),
+            }),
+            None => self.check_corpus(corpus),
+        }
     }
 
     /// Refuse `corpus` unless it is the one this run was swept on.

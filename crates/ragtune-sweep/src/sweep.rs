@@ -29,6 +29,7 @@ pub(crate) fn new_manifest(grid: &Grid, opts: &SweepOptions) -> Manifest {
         grid_text: grid.text.clone(),
         corpus: grid.corpus.clone(),
         corpus_fingerprint: String::new(),
+        docs_fingerprint: None,
         n_documents: 0,
         n_questions: 0,
         n_points: grid.points.len(),
@@ -198,6 +199,10 @@ fn sweep_inner(
 /// Record what the sweep ran on: the corpus, its size, the tokenizer and the models.
 pub(crate) fn describe_inputs(m: &mut Manifest, prep: &Prepared) {
     m.corpus_fingerprint = prep.corpus.fingerprint();
+    m.docs_fingerprint = Some((
+        prep.corpus.docs_fingerprint(),
+        prep.corpus.questions_fingerprint(),
+    ));
     m.n_documents = prep.corpus.docs.len();
     m.n_questions = prep.corpus.questions.len();
     m.tokenizer = Some(prep.tokenizer_path.clone());

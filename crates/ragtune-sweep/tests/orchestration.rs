@@ -512,6 +512,11 @@ fn store_entries_rotated_among_themselves_are_damage_and_the_tables_stay_the_sam
     let store = f.path().join("store");
     let mut rotated = BTreeMap::new();
     for stage in ragtune_store::Stage::ALL {
+        if stage == ragtune_store::Stage::Intervals {
+            // Written by the command line's write-out, not by the sweep library; entries
+            // of every kind are verified against their stage and key alike.
+            continue;
+        }
         let entries = stage_entries(&store, stage);
         assert!(entries.len() >= 2, "{stage:?}: {} entries", entries.len());
         let tmp = store.join("rotating");
