@@ -3,7 +3,8 @@
 # measured in the same invocation, on the same machine.
 #   1. grids/reference-squad.toml cold (empty store), then the identical grid into a new run
 #      folder: ratio warm/cold (target ≤ 0.02, i.e. ≥ 50× faster), and the warm manifest
-#      must show nothing chunked, embedded or indexed.
+#      must show nothing chunked, embedded or indexed; with perf, the bootstrap's share of
+#      the re-run's CPU samples (target < 10%: the intervals are stored).
 #   2. a 20-point hybrid grid on two Chroma corpora cold, then the same grid with one more
 #      alpha and one more k into a new folder: ratio grown/cold (target ≤ 0.10), with no
 #      text embedded and no index built.
@@ -52,6 +53,24 @@ must_build_nothing squad-warm
 printf '%-44s %9s s\n' "cold (empty store)" "$t_cold" "identical grid, new folder" "$t_warm"
 echo "ratio warm/cold: $(ratio "$t_warm" "$t_cold")   target ≤ x0.02"
 echo "warm stages computed/reused: $(computed squad-warm)"
+if command -v perf >/dev/null; then
+  # Where the re-run's CPU goes: the bootstrap's share of the samples (target < 10%).
+  perf record -q -F 999 -o "$tmp/perf.data" -- \
+    "$bin" sweep grids/reference-squad.toml --out "$tmp/run-squad-perf" --cache-dir "$tmp/store1" \
+    --show 0 >/dev/null 2>&1
+  perf report -q -i "$tmp/perf.data" --stdio --sort symbol 2>/dev/null > "$tmp/perf.txt"
+  python3 - "$tmp/perf.txt" <<'PY'
+import re, sys
+rows = [l for l in open(sys.argv[1]) if re.match(r"\s*[0-9.]+%", l)]
+share = lambda pat: sum(float(l.split('%')[0]) for l in rows if re.search(pat, l))
+print(f"re-run CPU in the bootstrap (ragtune_eval::stats): {share(r'ragtune_eval::stats'):.1f}%   target < 10%")
+print("re-run's top symbols:")
+for l in rows[:8]:
+    print("  " + l.strip()[:110])
+PY
+else
+  echo "perf is not installed: the bootstrap's share of the re-run is not measured" >&2
+fi
 
 echo "== 2. one more alpha and one more k on a 20-point hybrid grid"
 hybrid() { # NAME ALPHAS TOPK

@@ -11,6 +11,7 @@ mod util;
 mod bad_inputs;
 mod batching;
 mod chunkers;
+mod clients;
 mod dense;
 mod disk_full;
 mod documents;
