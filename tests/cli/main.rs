@@ -19,6 +19,7 @@ mod errors;
 mod judge;
 mod late;
 mod load;
+mod mcp;
 mod mlflow;
 mod q8;
 mod reference;

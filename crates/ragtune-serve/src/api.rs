@@ -23,6 +23,53 @@ fn default_k() -> usize {
     5
 }
 
+/// `POST /explain`'s body (and the MCP tool `explain`'s input).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainRequest {
+    /// The id of one of the run's questions.
+    #[schema(min_length = 1)]
+    pub question: String,
+    /// How many chunks to return.
+    #[serde(default = "default_explain_k")]
+    #[schema(default = 10, minimum = 1)]
+    pub k: usize,
+}
+
+fn default_explain_k() -> usize {
+    10
+}
+
+/// One labelled text of a question, and where the served setup ranks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoldLabel {
+    /// The document.
+    pub doc_id: String,
+    /// First byte of the labelled text (absent for a document label).
+    pub start: Option<usize>,
+    /// One past its last byte.
+    pub end: Option<usize>,
+    /// The 1-based rank of the first returned chunk that holds part of it, if any.
+    pub rank: Option<usize>,
+}
+
+/// `POST /explain`: one of the run's questions through the served setup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainResponse {
+    /// The setup that answered.
+    pub config_id: String,
+    /// The question's id.
+    pub question_id: String,
+    /// The question.
+    pub question: String,
+    /// Its labels and where each was found (empty for an unlabelled question).
+    pub gold: Vec<GoldLabel>,
+    /// The ranked chunks, as `POST /search` returns them for the question's text.
+    pub results: Vec<crate::SearchHit>,
+}
+
 /// Every error's body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -314,3 +314,48 @@ impl Engine {
         })
     }
 }
+
+impl Engine {
+    /// Question `id` of the run through this setup: its top `k` chunks and where each of
+    /// its labels is found among them; `None` for an id the run does not have.
+    pub fn explain(&self, id: &str, k: usize) -> Result<Option<crate::ExplainResponse>> {
+        let Some(q) = self.question(id) else {
+            return Ok(None);
+        };
+        let found = self.search(&q.text, k)?;
+        let doc_of = |d: u32| self.corpus.docs[d as usize].id.clone();
+        let rank = |doc: &str, start: usize, end: usize| {
+            (found.results.iter())
+                .find(|h| h.doc_id == doc && h.start < end && start < h.end)
+                .map(|h| h.rank)
+        };
+        let mut gold: Vec<crate::GoldLabel> = (q.all_spans())
+            .map(|s| {
+                let doc = doc_of(s.doc);
+                crate::GoldLabel {
+                    rank: rank(&doc, s.start, s.end),
+                    doc_id: doc,
+                    start: Some(s.start),
+                    end: Some(s.end),
+                }
+            })
+            .collect();
+        let spanned: Vec<u32> = q.all_spans().map(|s| s.doc).collect();
+        for &d in q.relevant_docs.iter().filter(|d| !spanned.contains(d)) {
+            let doc = doc_of(d);
+            gold.push(crate::GoldLabel {
+                rank: rank(&doc, 0, usize::MAX),
+                doc_id: doc,
+                start: None,
+                end: None,
+            });
+        }
+        Ok(Some(crate::ExplainResponse {
+            config_id: found.config_id,
+            question_id: q.id.clone(),
+            question: q.text.clone(),
+            gold,
+            results: found.results,
+        }))
+    }
+}

@@ -3,6 +3,8 @@
 //! | route | |
 //! |---|---|
 //! | `POST /search` | `{"query": "...", "k": 5}` → ranked chunks with doc id, byte range, text, final score and each retriever's own rank and score |
+//! | `POST /explain` | `{"question": "ID", "k": 10}` → one of the run's questions: its ranked chunks and where each label is found |
+//! | `POST /mcp` | MCP over streamable HTTP: tools `search` and `explain`, with the schemas of the two routes above ([`mcp`]) |
 //! | `GET /config` | the setup and its measured metrics |
 //! | `GET /healthz` | `ok` |
 //! | `GET /metrics` | Prometheus text: request counts and a latency histogram |
@@ -19,13 +21,17 @@ mod api;
 pub mod conn;
 mod engine;
 mod judge;
+pub mod mcp;
 mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use api::{ConfigResponse, ErrorBody, SearchRequest, openapi_spec};
+pub use api::{
+    ConfigResponse, ErrorBody, ExplainRequest, ExplainResponse, GoldLabel, SearchRequest,
+    openapi_spec,
+};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
@@ -62,11 +68,11 @@ impl Default for Limits {
     }
 }
 
-struct AppState {
-    engine: Engine,
+pub(crate) struct AppState {
+    pub(crate) engine: Engine,
     config: ConfigResponse,
     metrics: Metrics,
-    limits: Limits,
+    pub(crate) limits: Limits,
 }
 
 /// The OpenAPI document, derived from the handlers and the bodies they send
@@ -77,12 +83,15 @@ struct AppState {
         title = "ragtune",
         description = "Retrieval with the setup ragtune evaluated."
     ),
-    paths(search, config_handler, healthz, metrics_text, openapi),
+    paths(search, explain, config_handler, healthz, metrics_text, openapi),
     components(schemas(
         SearchRequest,
         SearchResponse,
         SearchHit,
         Component,
+        ExplainRequest,
+        ExplainResponse,
+        GoldLabel,
         ErrorBody,
         ConfigResponse
     ))
@@ -127,24 +136,8 @@ async fn search(
             );
         }
     };
-    let limits = state.limits;
-    if req.query.trim().is_empty() {
-        return error(StatusCode::BAD_REQUEST, "`query` must not be empty");
-    }
-    if req.query.chars().count() > limits.max_query_chars {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "`query` is longer than {} characters",
-                limits.max_query_chars
-            ),
-        );
-    }
-    if !(1..=limits.max_k).contains(&req.k) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("`k` must be between 1 and {}", limits.max_k),
-        );
+    if let Err(why) = check_search(&req, &state.limits) {
+        return error(StatusCode::BAD_REQUEST, why);
     }
     let st = state.clone();
     match tokio::task::spawn_blocking(move || st.engine.search(&req.query, req.k)).await {
@@ -153,6 +146,81 @@ async fn search(
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("search task failed: {e}"),
+        ),
+    }
+}
+
+/// Why `req` is out of the limits, if it is: what `POST /search` and the MCP tool
+/// `search` refuse alike.
+pub(crate) fn check_search(req: &SearchRequest, limits: &Limits) -> Result<(), String> {
+    if req.query.trim().is_empty() {
+        return Err("`query` must not be empty".into());
+    }
+    if req.query.chars().count() > limits.max_query_chars {
+        return Err(format!(
+            "`query` is longer than {} characters",
+            limits.max_query_chars
+        ));
+    }
+    if !(1..=limits.max_k).contains(&req.k) {
+        return Err(format!("`k` must be between 1 and {}", limits.max_k));
+    }
+    Ok(())
+}
+
+/// Why `req` is out of the limits, if it is.
+pub(crate) fn check_explain(req: &ExplainRequest, limits: &Limits) -> Result<(), String> {
+    if !(1..=limits.max_k).contains(&req.k) {
+        return Err(format!("`k` must be between 1 and {}", limits.max_k));
+    }
+    Ok(())
+}
+
+/// Explain one of the run's questions: its top k chunks and where its labels are.
+#[utoipa::path(
+    post,
+    path = "/explain",
+    request_body = ExplainRequest,
+    responses(
+        (status = 200, description = "The question's ranked chunks and labels", body = ExplainResponse),
+        (status = 400, description = "Malformed JSON or a value out of range", body = ErrorBody),
+        (status = 404, description = "No such question in the run", body = ErrorBody),
+        (status = 500, description = "Retrieval failed", body = ErrorBody)
+    )
+)]
+async fn explain(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(rej) => return error(rej.status(), rej.body_text()),
+    };
+    let req: ExplainRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "invalid JSON body: {e}; expected {{\"question\": string, \"k\": integer}}"
+                ),
+            );
+        }
+    };
+    if let Err(why) = check_explain(&req, &state.limits) {
+        return error(StatusCode::BAD_REQUEST, why);
+    }
+    let st = state.clone();
+    match tokio::task::spawn_blocking(move || st.engine.explain(&req.question, req.k)).await {
+        Ok(Ok(Some(resp))) => Json(resp).into_response(),
+        Ok(Ok(None)) => error(
+            StatusCode::NOT_FOUND,
+            "no question with that id in this run",
+        ),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("explain task failed: {e}"),
         ),
     }
 }
@@ -249,16 +317,22 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     resp
 }
 
-/// The router for `engine`; `config` is what `GET /config` returns.
-pub fn router(engine: Engine, config: ConfigResponse, limits: Limits) -> Router {
-    let state = Arc::new(AppState {
+/// What the routes and the MCP tools share.
+pub(crate) fn app_state(engine: Engine, config: ConfigResponse, limits: Limits) -> Arc<AppState> {
+    Arc::new(AppState {
         engine,
         config,
         metrics: Metrics::default(),
         limits,
-    });
-    Router::new()
+    })
+}
+
+/// The router for `engine`; `config` is what `GET /config` returns.
+pub fn router(engine: Engine, config: ConfigResponse, limits: Limits) -> Router {
+    let state = app_state(engine, config, limits);
+    let api = Router::new()
         .route("/search", post(search))
+        .route("/explain", post(explain))
         .route("/config", get(config_handler))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
@@ -275,7 +349,12 @@ pub fn router(engine: Engine, config: ConfigResponse, limits: Limits) -> Router 
             declared_length,
         ))
         .layer(middleware::from_fn(json_errors))
-        .with_state(state)
+        .with_state(state.clone());
+    // MCP streams stay open as long as the client keeps them: outside the request
+    // timeout and the body limit (rmcp applies its own), beside the API.
+    Router::new()
+        .nest_service("/mcp", mcp::service(state))
+        .merge(api)
 }
 
 /// Serve until SIGINT or SIGTERM, then finish in-flight requests and return.

@@ -36,6 +36,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Serve a run's chosen setup over HTTP.
     Serve(ServeArgs),
+    /// Serve a run's chosen setup as MCP tools over stdio, for desktop agents (stdout
+    /// carries JSON-RPC only; `serve` offers the same tools over HTTP at /mcp).
+    Mcp(McpArgs),
     /// Judge a run's pooled results in the browser: every setup's top chunks per
     /// question, marked relevant, not relevant or by the exact relevant text.
     Judge(JudgeArgs),
@@ -320,6 +323,17 @@ pub struct ServeArgs {
     /// Address to listen on (loopback unless you say otherwise).
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub addr: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// A run folder written by `ragtune sweep`, or a best.toml inside one.
+    pub run: PathBuf,
+    /// Setup to serve: a config id [default: the run's best.toml].
+    #[arg(long)]
+    pub config: Option<String>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -86,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Explain(a) => ok(commands::explain::run(a)),
         Command::Serve(a) => ok(commands::serve::run(a)),
         Command::Judge(a) => ok(commands::judge::run(a)),
+        Command::Mcp(a) => ok(commands::serve::mcp(a)),
         Command::ExportTrec(a) => ok(commands::export_trec::run(a)),
         Command::ExportMlflow(a) => ok(commands::export_mlflow::run(a)),
         Command::Labels(a) => commands::labels::run(a),

@@ -4,7 +4,7 @@ use anyhow::Context;
 use ragtune_serve::Engine;
 use ragtune_sweep::{RunDir, read_point};
 
-use crate::cli::ServeArgs;
+use crate::cli::{McpArgs, ServeArgs};
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let opts = super::sweep_options(&args.engine)?;
@@ -17,9 +17,34 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let app = ragtune_serve::router(engine, config, ragtune_serve::Limits::default());
     ragtune_serve::serve_blocking(app, &args.addr, opts.threads, |addr| {
         tracing::info!(startup_seconds = startup, "serving");
-        eprintln!("ragtune: serving {id} on http://{addr} (startup {startup:.2}s, {how}); Ctrl-C or SIGTERM stops");
+        eprintln!("ragtune: serving {id} on http://{addr} (startup {startup:.2}s, {how}); MCP at http://{addr}/mcp; Ctrl-C or SIGTERM stops");
     })
     .with_context(|| format!("serving on {}", args.addr))?;
     eprintln!("ragtune: stopped");
+    Ok(())
+}
+
+/// `ragtune mcp RUN|best.toml`: the MCP tools over stdio. Nothing but JSON-RPC is written
+/// to stdout; what the command has to say goes to stderr.
+pub fn mcp(args: McpArgs) -> anyhow::Result<()> {
+    let opts = super::sweep_options(&args.engine)?;
+    let (run, config) = if args.run.is_file() {
+        let run = args.run.parent().map(std::path::Path::to_path_buf);
+        let run = run
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| ".".into());
+        (run, Some(args.run.display().to_string()))
+    } else {
+        (args.run.clone(), args.config.clone())
+    };
+    let engine = Engine::open(&run, config.as_deref(), &opts)?;
+    let record = read_point(&RunDir::open(&run)?, &engine.config_id)?;
+    let response = ragtune_serve::ConfigResponse::of(&engine, &record.rows, &run)?;
+    eprintln!(
+        "ragtune: MCP tools of setup {} over stdio (startup {:.2}s)",
+        engine.config_id, engine.startup_seconds
+    );
+    ragtune_serve::mcp::serve_stdio(engine, response, ragtune_serve::Limits::default())
+        .context("serving MCP over stdio")?;
     Ok(())
 }
