@@ -16,6 +16,7 @@ mod dense;
 mod disk_full;
 mod documents;
 mod errors;
+mod export_index;
 mod judge;
 mod late;
 mod load;

@@ -7,6 +7,7 @@
 //! a half-written table.
 #![deny(missing_docs)]
 
+pub mod export;
 mod intervals;
 mod report;
 pub mod trec;

@@ -359,3 +359,46 @@ impl Engine {
         }))
     }
 }
+
+impl Engine {
+    /// The setup's chunk vectors, when it ranks by vectors.
+    pub fn vectors(&self) -> Option<&Vectors> {
+        self.vector.as_ref().map(|side| &side.vectors)
+    }
+
+    /// `query`'s vector under the setup's model, as the sweep embedded it; `None` for a
+    /// setup without vectors.
+    pub fn query_vector(&self, query: &str) -> Result<Option<Vec<f32>>> {
+        (self.vector.as_ref())
+            .map(|side| self.embed_query(side, query))
+            .transpose()
+    }
+
+    /// How this setup queries, for a system that rebuilds it from an export: the setup,
+    /// the ranking depth, the vector metric and BM25's parameters.
+    pub fn query_settings(&self) -> serde_json::Value {
+        let dim = self.vectors().map(|v| v.dim);
+        serde_json::json!({
+            "config_id": self.config_id,
+            "label": self.point.label(),
+            "setup": self.point,
+            "retriever": self.point.retriever.name(),
+            "model": self.point.model(),
+            "dim": dim,
+            "metric": dim.map(|_| "cosine: vectors are unit length, so the inner product ranks the same"),
+            "depth": self.depth,
+            "objective": self.grid.select.objective,
+            "bm25": self.bm25.as_ref().map(|_| serde_json::json!({
+                "k1": as_written(ragtune_lexical::BM25_K1),
+                "b": as_written(ragtune_lexical::BM25_B),
+                "analyzer": ragtune_lexical::ANALYZER,
+                "unit": "chunk",
+            })),
+        })
+    }
+}
+
+/// An f32 constant as it is written in the code (1.2, not 1.2000000476837158).
+fn as_written(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}

@@ -44,6 +44,9 @@ pub enum Command {
     Judge(JudgeArgs),
     /// Export a setup's document-level run and qrels in TREC format.
     ExportTrec(ExportTrecArgs),
+    /// Export a setup for other systems: `ragtune export index` writes its chunks and
+    /// vectors as Parquet that vector databases load.
+    Export(ExportArgs),
     /// Export a run to an MLflow tracking server: a parent run, one child per setup.
     ExportMlflow(ExportMlflowArgs),
     /// Inspect a grid's labels: how each answer, source and span resolved.
@@ -352,6 +355,38 @@ pub struct JudgeArgs {
     /// Address to listen on (loopback unless you say otherwise).
     #[arg(long, default_value = "127.0.0.1:7879")]
     pub addr: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    pub command: ExportCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The setup's chunks (id, document, byte range, pages, text) and float32 vectors as
+    /// chunks.parquet, the run's questions with their query vectors as questions.parquet,
+    /// and setup.json (how the setup queries). Written to a temporary folder renamed into
+    /// place: an interrupted export leaves nothing half-written.
+    Index(ExportIndexArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportIndexArgs {
+    /// Run folder written by `ragtune sweep`.
+    pub run: PathBuf,
+    /// Setup to export: a best.toml file or a config id [default: the run's best.toml].
+    #[arg(long)]
+    pub config: Option<String>,
+    /// The folder to write (refused if it exists, unless --overwrite).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing folder.
+    #[arg(long)]
+    pub overwrite: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

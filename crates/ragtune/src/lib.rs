@@ -88,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Judge(a) => ok(commands::judge::run(a)),
         Command::Mcp(a) => ok(commands::serve::mcp(a)),
         Command::ExportTrec(a) => ok(commands::export_trec::run(a)),
+        Command::Export(a) => ok(commands::export_index::run(a)),
         Command::ExportMlflow(a) => ok(commands::export_mlflow::run(a)),
         Command::Labels(a) => commands::labels::run(a),
     };

@@ -2,6 +2,7 @@ pub mod cache;
 pub mod check;
 pub mod compare;
 pub mod explain;
+pub mod export_index;
 pub mod export_mlflow;
 pub mod export_trec;
 pub mod judge;
