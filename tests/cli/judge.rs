@@ -1,7 +1,6 @@
 //! `ragtune judge`: the judging page in real headless Chromium (Playwright, Debian's
 //! chromium), judgements kept across a reload and a killed server, and a sweep on them.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
@@ -53,7 +52,7 @@ struct Judge {
 
 impl Judge {
     fn start(tmp: &Path, run: &str) -> Judge {
-        let mut child = command(tmp)
+        let child = command(tmp)
             .args([
                 "judge",
                 run,
@@ -66,17 +65,7 @@ impl Judge {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("judge exited before listening")
-                .unwrap();
-            if let Some(i) = line.find("http://") {
-                break line[i..].split_whitespace().next().unwrap().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let (child, base) = listening(child);
         Judge { child, base }
     }
 

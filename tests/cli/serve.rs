@@ -1,7 +1,6 @@
 //! Serving: the real server on an ephemeral port must answer exactly what was evaluated.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -16,7 +15,7 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(run: &Path, config: &str, cache: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ragtune"))
+        let child = Command::new(env!("CARGO_BIN_EXE_ragtune"))
             .args([
                 "serve",
                 "--run",
@@ -32,18 +31,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
-            if let Some(i) = line.find("http://") {
-                break line[i..].split_whitespace().next().unwrap().to_string();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, base) = listening(child);
         Server { child, base }
     }
 

@@ -177,3 +177,21 @@ pub fn python_inline_ok(code: &str, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A spawned server (stderr piped) and the `http://…` address it says it listens on, read
+/// from its stderr, which is then drained so that the server never blocks on a full pipe.
+pub fn listening(mut child: std::process::Child) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server exited before listening")
+            .unwrap();
+        if let Some(i) = line.find("http://") {
+            break line[i..].split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}

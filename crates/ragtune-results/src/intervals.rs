@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ragtune_eval::{
     Metric, Objective, PairedDiff, PointRecord, QuestionRow, ResultRow, Split, bootstrap_cis,
@@ -79,13 +80,15 @@ pub trait StatsCache: Sync {
 /// metrics or the encoding change.
 pub const STATS_VERSION: u32 = 1;
 
-/// How many interval computations a call made and how many it read back.
+/// How many interval computations a call made and how many it read back, and the entries
+/// it has seen: rows with equal values (within one call too) are resampled once.
 #[derive(Debug, Default)]
 pub struct StatsCounts {
-    /// Computed by resampling.
+    /// Distinct entries computed by resampling.
     pub computed: AtomicUsize,
-    /// Read from the cache.
+    /// Statistics read from the cache or from an entry computed earlier in the call.
     pub reused: AtomicUsize,
+    seen: Mutex<HashMap<String, Arc<OnceLock<Vec<u8>>>>>,
 }
 
 /// A key over `what`, the bootstrap's settings and `columns` of optional values.
@@ -146,12 +149,14 @@ fn decode_cis(bytes: &[u8], n: usize) -> Option<Vec<Option<(f64, f64)>>> {
     (at == bytes.len()).then_some(out)
 }
 
-/// `compute`'s value, or the one kept under `key`.
+/// `compute`'s value, or the one kept under `key`. Each key is computed (or read from
+/// the cache) once per call, however many rows share it and whichever thread asks first,
+/// so the counts do not depend on timing.
 fn cached<T>(
     cache: Option<&dyn StatsCache>,
     counts: &StatsCounts,
     key: impl FnOnce() -> String,
-    decode: impl FnOnce(&[u8]) -> Option<T>,
+    decode: impl Fn(&[u8]) -> Option<T>,
     encode: impl FnOnce(&T) -> Vec<u8>,
     compute: impl FnOnce() -> T,
 ) -> T {
@@ -160,14 +165,31 @@ fn cached<T>(
         return compute();
     };
     let key = key();
-    if let Some(v) = cache.get(&key).as_deref().and_then(decode) {
-        counts.reused.fetch_add(1, Ordering::Relaxed);
-        return v;
-    }
-    counts.computed.fetch_add(1, Ordering::Relaxed);
-    let v = compute();
-    cache.put(&key, &encode(&v));
-    v
+    let cell = Arc::clone(
+        counts
+            .seen
+            .lock()
+            .expect("stats lock")
+            .entry(key.clone())
+            .or_default(),
+    );
+    let mut computed = false;
+    let bytes = cell.get_or_init(|| {
+        if let Some(b) = cache.get(&key).filter(|b| decode(b).is_some()) {
+            return b;
+        }
+        computed = true;
+        let b = encode(&compute());
+        cache.put(&key, &b);
+        b
+    });
+    let which = if computed {
+        &counts.computed
+    } else {
+        &counts.reused
+    };
+    which.fetch_add(1, Ordering::Relaxed);
+    decode(bytes).expect("an entry decoded once decodes again")
 }
 
 /// Every metric's interval over `qs`, kept in `cache` under the values' key.

@@ -105,6 +105,21 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// A request body parsed as `T`, or the answer that refuses it: the body's own rejection
+/// (413 and the like) or a 400 that says what was `expected`.
+fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    expected: &str,
+) -> Result<T, Response> {
+    let body = body.map_err(|rej| error(rej.status(), rej.body_text()))?;
+    serde_json::from_slice(&body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {e}; expected {expected}"),
+        )
+    })
+}
+
 /// Retrieve the top k chunks for a query.
 #[utoipa::path(
     post,
@@ -123,18 +138,9 @@ async fn search(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rej) => return error(rej.status(), rej.body_text()),
-    };
-    let req: SearchRequest = match serde_json::from_slice(&body) {
+    let req: SearchRequest = match json_body(body, "{\"query\": string, \"k\": integer}") {
         Ok(r) => r,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("invalid JSON body: {e}; expected {{\"query\": string, \"k\": integer}}"),
-            );
-        }
+        Err(refusal) => return refusal,
     };
     if let Err(why) = check_search(&req, &state.limits) {
         return error(StatusCode::BAD_REQUEST, why);
@@ -192,20 +198,9 @@ async fn explain(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rej) => return error(rej.status(), rej.body_text()),
-    };
-    let req: ExplainRequest = match serde_json::from_slice(&body) {
+    let req: ExplainRequest = match json_body(body, "{\"question\": string, \"k\": integer}") {
         Ok(r) => r,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "invalid JSON body: {e}; expected {{\"question\": string, \"k\": integer}}"
-                ),
-            );
-        }
+        Err(refusal) => return refusal,
     };
     if let Err(why) = check_explain(&req, &state.limits) {
         return error(StatusCode::BAD_REQUEST, why);
