@@ -105,15 +105,15 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// A request body parsed as `T`, or the answer that refuses it: the body's own rejection
-/// (413 and the like) or a 400 that says what was `expected`.
+/// A request body parsed as `T`, or why not: the body's own rejection (413 and the like)
+/// or a 400 that says what was `expected`.
 fn json_body<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
     expected: &str,
-) -> Result<T, Response> {
-    let body = body.map_err(|rej| error(rej.status(), rej.body_text()))?;
+) -> Result<T, (StatusCode, String)> {
+    let body = body.map_err(|rej| (rej.status(), rej.body_text()))?;
     serde_json::from_slice(&body).map_err(|e| {
-        error(
+        (
             StatusCode::BAD_REQUEST,
             format!("invalid JSON body: {e}; expected {expected}"),
         )
@@ -140,7 +140,7 @@ async fn search(
 ) -> Response {
     let req: SearchRequest = match json_body(body, "{\"query\": string, \"k\": integer}") {
         Ok(r) => r,
-        Err(refusal) => return refusal,
+        Err((status, why)) => return error(status, why),
     };
     if let Err(why) = check_search(&req, &state.limits) {
         return error(StatusCode::BAD_REQUEST, why);
@@ -200,7 +200,7 @@ async fn explain(
 ) -> Response {
     let req: ExplainRequest = match json_body(body, "{\"question\": string, \"k\": integer}") {
         Ok(r) => r,
-        Err(refusal) => return refusal,
+        Err((status, why)) => return error(status, why),
     };
     if let Err(why) = check_explain(&req, &state.limits) {
         return error(StatusCode::BAD_REQUEST, why);
