@@ -1,6 +1,8 @@
 //! The Python retrievers (clients/python) for LangChain and LlamaIndex, with the real
 //! packages, against the real server: the same ranked chunks as `POST /search`.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
 
 use crate::serve::Server;
@@ -11,15 +13,7 @@ use crate::util::*;
 fn langchain_and_llama_index_retrievers_return_what_the_server_returns() {
     let tmp = tempfile::tempdir().unwrap();
     let tmp = tmp.path();
-    let grid = quickstart_grid(
-        tmp,
-        "g.toml",
-        "clients",
-        "[grid]\nchunker = [\"markdown\"]\nchunk_size = [300]\nretriever = [\"hybrid\"]\nmodel = [\"all-minilm-l6-v2\"]\nfusion = [\"rrf\"]\ntop_k = [5]\n[select]\nobjective = \"span_recall@5\"\n",
-    );
-    let (run, cache) = (tmp.join("run"), tmp.join("cache"));
-    sweep_ok(tmp, &grid, &run, &cache);
-    let server = Server::start(&run, run.join("best.toml").to_str().unwrap(), &cache);
+    let (server, _run, _cache) = served_hybrid_quickstart(tmp, "clients");
     let questions = root().join("corpora/quickstart/questions.jsonl");
     let out = python_ok(
         "retrievers.py",
@@ -33,4 +27,20 @@ fn langchain_and_llama_index_retrievers_return_what_the_server_returns() {
         v["refused"].as_str().unwrap().contains("must not be empty"),
         "{v}"
     );
+}
+
+/// A sweep of one hybrid setup over the quickstart in `tmp`, and the server of its best
+/// setup: what the application-facing tests (retrievers, MCP) talk to. Also the run and
+/// stage-store folders.
+pub(crate) fn served_hybrid_quickstart(tmp: &Path, name: &str) -> (Server, PathBuf, PathBuf) {
+    let grid = quickstart_grid(
+        tmp,
+        "g.toml",
+        name,
+        "[grid]\nchunker = [\"markdown\"]\nchunk_size = [300]\nretriever = [\"hybrid\"]\nmodel = [\"all-minilm-l6-v2\"]\nfusion = [\"rrf\"]\ntop_k = [5]\n[select]\nobjective = \"span_recall@5\"\n",
+    );
+    let (run, cache) = (tmp.join("run"), tmp.join("cache"));
+    sweep_ok(tmp, &grid, &run, &cache);
+    let server = Server::start(&run, run.join("best.toml").to_str().unwrap(), &cache);
+    (server, run, cache)
 }

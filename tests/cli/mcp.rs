@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::serve::Server;
+use crate::clients::served_hybrid_quickstart;
 use crate::util::*;
 
 #[test]
@@ -11,15 +11,7 @@ use crate::util::*;
 fn mcp_tools_over_http_and_stdio_answer_what_the_http_api_answers() {
     let tmp = tempfile::tempdir().unwrap();
     let tmp = tmp.path();
-    let grid = quickstart_grid(
-        tmp,
-        "g.toml",
-        "mcp",
-        "[grid]\nchunker = [\"markdown\"]\nchunk_size = [300]\nretriever = [\"hybrid\"]\nmodel = [\"all-minilm-l6-v2\"]\nfusion = [\"rrf\"]\ntop_k = [5]\n[select]\nobjective = \"span_recall@5\"\n",
-    );
-    let (run, cache) = (tmp.join("run"), tmp.join("cache"));
-    sweep_ok(tmp, &grid, &run, &cache);
-    let server = Server::start(&run, run.join("best.toml").to_str().unwrap(), &cache);
+    let (server, run, cache) = served_hybrid_quickstart(tmp, "mcp");
     let questions = root().join("corpora/quickstart/questions.jsonl");
     let out = std::process::Command::new(python())
         .arg(root().join("tests/cli/mcp_client.py"))

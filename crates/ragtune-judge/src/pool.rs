@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ragtune_core::{CharToByte, Chunk, ChunkSet, Corpus};
 use ragtune_grid::Grid;
-use ragtune_sweep::{Executor, Models, OnnxModels, RunDir, Silent, SweepOptions, Texts, prepare};
+use ragtune_sweep::{Executor, Models, OnnxModels, RunDir, Silent, SweepOptions, prepare_recorded};
 
 use crate::book::Region;
 use crate::error::{JudgeError, Result};
@@ -68,15 +68,7 @@ impl Pool {
             judgements: None,
             ..manifest.corpus.clone()
         };
-        let store = opts.store()?;
-        let texts = Texts::new(&opts.models_dir, store.as_ref()).with_run(run.path(), false);
-        let prep = prepare(
-            &grid,
-            models,
-            &opts.models_dir,
-            manifest.tokenizer.as_deref(),
-            &texts,
-        )?;
+        let (prep, store) = prepare_recorded(&run, &manifest, &grid, opts, models)?;
         manifest.check_documents(&prep.corpus)?;
         let ex = Executor::new(&grid, &prep, store.as_ref(), models, &Silent);
         let index: HashMap<&str, usize> = (prep.corpus.questions.iter().enumerate())

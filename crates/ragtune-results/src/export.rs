@@ -64,33 +64,16 @@ fn vector_column(flat: &[f32], dim: usize, n: usize) -> PolarsResult<Box<dyn Arr
     Ok(FixedSizeListArray::try_new(dtype, n, values, None)?.boxed())
 }
 
-/// `cols` as the bytes of a Parquet file of `n` rows, one row group, zstd pages.
+/// `cols` as the bytes of a Parquet file of `n` rows in one row group, with the Arrow
+/// schema kept in the file: it is what says `vector` is fixed-size.
 fn parquet(cols: Vec<(&'static str, Box<dyn Array>)>, n: usize) -> PolarsResult<Vec<u8>> {
-    use polars::io::parquet::write::get_encodings;
-    use polars_parquet::write::{
-        CompressionOptions, FileWriter, StatisticsOptions, Version, WriteOptions, row_group_iter,
-        to_parquet_schema,
-    };
     let schema: ArrowSchema = cols
         .iter()
         .map(|(name, a)| Field::new((*name).into(), a.dtype().clone(), a.null_count() > 0))
         .collect();
     let arrays: Vec<Box<dyn Array>> = cols.into_iter().map(|(_, a)| a).collect();
-    let options = WriteOptions {
-        statistics: StatisticsOptions::default(),
-        version: Version::V2,
-        compression: CompressionOptions::Zstd(None),
-        data_page_size: None,
-    };
-    let encodings = get_encodings(&schema);
-    let fields = to_parquet_schema(&schema)?.fields().to_vec();
     let batch = RecordBatchT::try_new(n, std::sync::Arc::new(schema.clone()), arrays)?;
-    let mut bytes = Vec::new();
-    let mut writer = FileWriter::try_new(&mut bytes, schema, options)?;
-    writer.write(n as u64, row_group_iter(batch, encodings, fields, options))?;
-    // The Arrow schema stays in the file: it is what says `vector` is fixed-size.
-    writer.end(None)?;
-    Ok(bytes)
+    crate::parquet_file(schema, [batch], true)
 }
 
 fn write(path: &Path, bytes: PolarsResult<Vec<u8>>) -> Result<()> {

@@ -217,14 +217,29 @@ pub fn questions_frame(rows: &[&QuestionRow]) -> PolarsResult<DataFrame> {
 /// are plain UTF-8 (not string_view) and older Arrow, Spark, Trino, pandas and DuckDB readers
 /// open it; zstd pages, one row group per chunk of the frame.
 fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
+    df.rechunk_mut();
+    let compat = CompatLevel::oldest();
+    let schema = df.schema().to_arrow(compat);
+    // No embedded Arrow schema: it would name polars' large_utf8, and readers then take the
+    // Parquet types (UTF8 strings, plain integers and floats) as every Parquet reader does.
+    parquet_file(schema, df.iter_chunks(compat, false), false)
+}
+
+/// A Parquet file of `batches` under `schema`: version 1 pages, zstd, one row group per
+/// batch. `keep_arrow_schema` embeds the Arrow schema, for types Parquet alone does not
+/// say (a fixed-size list).
+pub(crate) fn parquet_file(
+    schema: polars_arrow::datatypes::ArrowSchema,
+    batches: impl IntoIterator<
+        Item = polars_arrow::record_batch::RecordBatchT<Box<dyn polars_arrow::array::Array>>,
+    >,
+    keep_arrow_schema: bool,
+) -> PolarsResult<Vec<u8>> {
     use polars::io::parquet::write::get_encodings;
     use polars_parquet::write::{
         CompressionOptions, FileWriter, StatisticsOptions, Version, WriteOptions, row_group_iter,
         to_parquet_schema,
     };
-    df.rechunk_mut();
-    let compat = CompatLevel::oldest();
-    let schema = df.schema().to_arrow(compat);
     let options = WriteOptions {
         statistics: StatisticsOptions::default(),
         version: Version::V1,
@@ -235,16 +250,15 @@ fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
     let fields = to_parquet_schema(&schema)?.fields().to_vec();
     let mut bytes = Vec::new();
     let mut writer = FileWriter::try_new(&mut bytes, schema, options)?;
-    for batch in df.iter_chunks(compat, false) {
+    for batch in batches {
         let rows = batch.len() as u64;
         writer.write(
             rows,
             row_group_iter(batch, encodings.clone(), fields.clone(), options),
         )?;
     }
-    // No embedded Arrow schema: it would name polars' large_utf8, and readers then take the
-    // Parquet types (UTF8 strings, plain integers and floats) as every Parquet reader does.
-    writer.end(Some(Vec::new()))?;
+    // `None` writes the Arrow schema; an empty list writes none.
+    writer.end((!keep_arrow_schema).then(Vec::new))?;
     Ok(bytes)
 }
 

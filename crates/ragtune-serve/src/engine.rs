@@ -24,7 +24,7 @@ use ragtune_grid::Grid;
 use ragtune_store::{StageStore, cached_vector};
 use ragtune_sweep::{
     Executor, HNSW_BASE, Manifest, Models, OnnxModels, Result, RunDir, Silent, SweepError,
-    SweepOptions, Texts, prepare, resolve_point,
+    SweepOptions, prepare_recorded, resolve_point,
 };
 
 /// One retriever's view of a hit.
@@ -165,15 +165,7 @@ impl Engine {
         // The corpus as the sweep resolved it: the grid's relative paths were resolved
         // against a folder that need not be the current one.
         grid.corpus = manifest.corpus.clone();
-        let store = opts.store()?;
-        let texts = Texts::new(&opts.models_dir, store.as_ref()).with_run(run.path(), false);
-        let prep = prepare(
-            &grid,
-            models,
-            &opts.models_dir,
-            manifest.tokenizer.as_deref(),
-            &texts,
-        )?;
+        let (prep, store) = prepare_recorded(&run, &manifest, &grid, opts, models)?;
         manifest.check_corpus(&prep.corpus)?;
         let ex = Executor::new(&grid, &prep, store.as_ref(), models, &Silent);
         let nodes = &prep.plan.setups[0];

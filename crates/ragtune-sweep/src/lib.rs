@@ -39,6 +39,7 @@ pub use models::{FakeModels, ModelInfo, ModelRecord, Models, OnnxModels};
 pub use plan::{KindCount, Node, NodeKind, Plan, PlanInputs, STAGE_VERSIONS, SetupNodes};
 pub use prepare::{
     Prepared, SweepOptions, counting_tokenizer_path, load_counting_tokenizer, plan_inputs, prepare,
+    prepare_recorded,
 };
 pub use ragtune_core::Setup;
 pub use ragtune_eval::{

@@ -81,6 +81,28 @@ pub struct Prepared {
     pub warnings: Vec<String>,
 }
 
+/// `grid` prepared as a finished run's reader does it (serve, query, explain, judge):
+/// PDF, HTML and Word texts from the run folder (else the store), the counting tokenizer
+/// the sweep recorded, and the stage store the options name, returned beside it.
+pub fn prepare_recorded(
+    run: &crate::RunDir,
+    manifest: &crate::Manifest,
+    grid: &Grid,
+    opts: &SweepOptions,
+    models: &dyn Models,
+) -> Result<(Prepared, Option<StageStore>)> {
+    let store = opts.store()?;
+    let texts = crate::Texts::new(&opts.models_dir, store.as_ref()).with_run(run.path(), false);
+    let prep = prepare(
+        grid,
+        models,
+        &opts.models_dir,
+        manifest.tokenizer.as_deref(),
+        &texts,
+    )?;
+    Ok((prep, store))
+}
+
 /// The tokenizer that sizes `tokens` chunks and counts context tokens: `[retrieval]
 /// tokenizer`, else the first model's, else all-minilm-l6-v2's in the models folder.
 pub fn counting_tokenizer_path(

@@ -26,7 +26,8 @@ fn index(args: ExportIndexArgs) -> anyhow::Result<()> {
     }
     let opts = super::sweep_options(&args.engine)?;
     let engine = Engine::open(&args.run, args.config.as_deref(), &opts)?;
-    let tmp = sibling(&args.out, "tmp")?;
+    let tmp = beside(&args.out)?;
+    std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let written = write_folder(&engine, &tmp).and_then(|n| {
         replace(&tmp, &args.out)?;
         Ok(n)
@@ -51,8 +52,9 @@ fn index(args: ExportIndexArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `out`'s hidden sibling `.NAME.KIND-PID`, created empty.
-fn sibling(out: &Path, kind: &str) -> anyhow::Result<PathBuf> {
+/// An unused hidden name beside `out` ([`ragtune_core::temp_path`]; `out`'s folder is
+/// created), for the folder being written or the one moved aside.
+fn beside(out: &Path) -> anyhow::Result<PathBuf> {
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -61,17 +63,13 @@ fn sibling(out: &Path, kind: &str) -> anyhow::Result<PathBuf> {
     let name = out
         .file_name()
         .map_or_else(|| "index".into(), |n| n.to_string_lossy().into_owned());
-    let path = parent.join(format!(".{name}.{kind}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&path);
-    std::fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
-    Ok(path)
+    Ok(ragtune_core::temp_path(parent, &name))
 }
 
 /// Put the finished folder `tmp` at `out`, replacing what is there.
 fn replace(tmp: &Path, out: &Path) -> anyhow::Result<()> {
     if out.exists() {
-        let old = sibling(out, "old")?;
-        std::fs::remove_dir(&old).ok();
+        let old = beside(out)?;
         std::fs::rename(out, &old).with_context(|| format!("moving {} aside", out.display()))?;
         std::fs::rename(tmp, out).with_context(|| format!("renaming into {}", out.display()))?;
         std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;

@@ -1,16 +1,28 @@
 //! `ragtune serve --run RUN`.
 
+use std::path::Path;
+
 use anyhow::Context;
 use ragtune_serve::Engine;
 use ragtune_sweep::{RunDir, read_point};
 
 use crate::cli::{McpArgs, ServeArgs};
 
+/// Setup `config` of the run in `run`, and what `GET /config` says of it.
+fn open(
+    run: &Path,
+    config: Option<&str>,
+    opts: &ragtune_sweep::SweepOptions,
+) -> anyhow::Result<(Engine, ragtune_serve::ConfigResponse)> {
+    let engine = Engine::open(run, config, opts)?;
+    let record = read_point(&RunDir::open(run)?, &engine.config_id)?;
+    let response = ragtune_serve::ConfigResponse::of(&engine, &record.rows, run)?;
+    Ok((engine, response))
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let opts = super::sweep_options(&args.engine)?;
-    let engine = Engine::open(&args.run, args.config.as_deref(), &opts)?;
-    let record = read_point(&RunDir::open(&args.run)?, &engine.config_id)?;
-    let config = ragtune_serve::ConfigResponse::of(&engine, &record.rows, &args.run)?;
+    let (engine, config) = open(&args.run, args.config.as_deref(), &opts)?;
     let startup = engine.startup_seconds;
     let how = engine.provenance();
     let id = engine.config_id.clone();
@@ -29,7 +41,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 pub fn mcp(args: McpArgs) -> anyhow::Result<()> {
     let opts = super::sweep_options(&args.engine)?;
     let (run, config) = if args.run.is_file() {
-        let run = args.run.parent().map(std::path::Path::to_path_buf);
+        let run = args.run.parent().map(Path::to_path_buf);
         let run = run
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| ".".into());
@@ -37,9 +49,7 @@ pub fn mcp(args: McpArgs) -> anyhow::Result<()> {
     } else {
         (args.run.clone(), args.config.clone())
     };
-    let engine = Engine::open(&run, config.as_deref(), &opts)?;
-    let record = read_point(&RunDir::open(&run)?, &engine.config_id)?;
-    let response = ragtune_serve::ConfigResponse::of(&engine, &record.rows, &run)?;
+    let (engine, response) = open(&run, config.as_deref(), &opts)?;
     eprintln!(
         "ragtune: MCP tools of setup {} over stdio (startup {:.2}s)",
         engine.config_id, engine.startup_seconds
