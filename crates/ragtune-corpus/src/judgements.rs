@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ragtune_core::{CharToByte, Question};
+use ragtune_core::{CharToByte, DocId, Document, Question};
 
 use crate::error::{CorpusError, Result};
 use crate::questions::RawLabel;
@@ -22,9 +22,11 @@ use crate::{Loaded, questions};
 pub(crate) fn merge(loaded: &mut Loaded, path: &Path, unresolved: Unresolved) -> Result<()> {
     let mut raw = questions::read(path)?;
     let docs = &loaded.corpus.docs;
+    let index = loaded.corpus.doc_index();
+    let mut maps: HashMap<DocId, CharToByte> = HashMap::new();
     for q in &mut raw {
         for (_, label) in &mut q.labels {
-            relocate_if_moved(label, docs);
+            relocate_if_moved(label, docs, &index, &mut maps);
         }
     }
     let lines: HashMap<String, usize> = raw.iter().map(|q| (q.id.clone(), q.line)).collect();
@@ -54,8 +56,13 @@ pub(crate) fn merge(loaded: &mut Loaded, path: &Path, unresolved: Unresolved) ->
 }
 
 /// A span whose quoted text is not at its offsets becomes that text, looked for in the
-/// same document.
-fn relocate_if_moved(label: &mut RawLabel, docs: &[ragtune_core::Document]) {
+/// same document. `maps` keeps each document's offset map for the next label.
+fn relocate_if_moved<'d>(
+    label: &mut RawLabel,
+    docs: &'d [Document],
+    index: &HashMap<&str, DocId>,
+    maps: &mut HashMap<DocId, CharToByte<'d>>,
+) {
     let RawLabel::Span {
         doc_id,
         start,
@@ -65,12 +72,13 @@ fn relocate_if_moved(label: &mut RawLabel, docs: &[ragtune_core::Document]) {
     else {
         return;
     };
-    let Some(doc) = docs.iter().find(|d| &d.id == doc_id) else {
+    let Some(&d) = index.get(doc_id.as_str()) else {
         return; // the resolver names the unknown document and the line
     };
-    let map = CharToByte::new(&doc.text);
+    let doc = &docs[d as usize].text;
+    let map = maps.entry(d).or_insert_with(|| CharToByte::new(doc));
     let here = match (map.byte(*start), map.byte(*end)) {
-        (Some(s), Some(e)) if s < e => doc.text.get(s..e),
+        (Some(s), Some(e)) if s < e => doc.get(s..e),
         _ => None,
     };
     if here != Some(text.as_str()) {

@@ -35,7 +35,7 @@ const PAGE: &str = include_str!("judge.html");
 
 struct JudgeState {
     pool: Pool,
-    book: Mutex<Book>,
+    judging: Mutex<Judging>,
     run: String,
     loopback: bool,
 }
@@ -120,6 +120,22 @@ struct JudgeResponse {
     chunk: ChunkView,
 }
 
+/// The judgements and each question's progress, under one lock: a judgement changes its
+/// own question's progress only, so a save recounts that one, not the whole pool.
+struct Judging {
+    book: Book,
+    progress: Vec<Progress>,
+}
+
+impl Judging {
+    fn new(book: Book, pool: &Pool) -> Self {
+        let progress = (pool.questions.iter().enumerate())
+            .map(|(q, pq)| book.progress(q, &pq.regions))
+            .collect();
+        Self { book, progress }
+    }
+}
+
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let body = ErrorBody {
         error: message.into(),
@@ -128,25 +144,24 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 impl JudgeState {
-    fn summary(&self, book: &Book, q: usize) -> QuestionSummary {
+    fn summary(&self, j: &Judging, q: usize) -> QuestionSummary {
         let question = &self.pool.corpus.questions[q];
         QuestionSummary {
             index: q,
             id: question.id.clone(),
             text: question.text.clone(),
             labelled: question.is_labelled(),
-            progress: book.progress(q, &self.pool.questions[q].regions),
+            progress: j.progress[q],
         }
     }
 
-    fn total(&self, book: &Book) -> Progress {
-        (0..self.pool.questions.len()).fold(Progress::default(), |acc, q| {
-            let p = book.progress(q, &self.pool.questions[q].regions);
-            Progress {
+    fn total(&self, j: &Judging) -> Progress {
+        j.progress
+            .iter()
+            .fold(Progress::default(), |acc, p| Progress {
                 judged: acc.judged + p.judged,
                 pooled: acc.pooled + p.pooled,
-            }
-        })
+            })
     }
 
     fn chunk(&self, book: &Book, q: usize, i: usize) -> ChunkView {
@@ -174,15 +189,15 @@ async fn page() -> Html<&'static str> {
 }
 
 async fn pool_view(State(s): State<Arc<JudgeState>>) -> Response {
-    let book = s.book.lock().expect("judge lock");
+    let j = s.judging.lock().expect("judge lock");
     let view = PoolView {
         run: s.run.clone(),
-        out: book.path().display().to_string(),
+        out: j.book.path().display().to_string(),
         depth: s.pool.depth,
         setups: s.pool.setups,
-        progress: s.total(&book),
+        progress: s.total(&j),
         questions: (0..s.pool.questions.len())
-            .map(|q| s.summary(&book, q))
+            .map(|q| s.summary(&j, q))
             .collect(),
     };
     Json(view).into_response()
@@ -196,12 +211,12 @@ async fn question_view(State(s): State<Arc<JudgeState>>, UrlPath(i): UrlPath<Str
             format!("no question {i:?}: questions are numbered 0 to {}", n - 1),
         );
     };
-    let book = s.book.lock().expect("judge lock");
+    let j = s.judging.lock().expect("judge lock");
     let chunks = (0..s.pool.questions[q].chunks.len())
-        .map(|c| s.chunk(&book, q, c))
+        .map(|c| s.chunk(&j.book, q, c))
         .collect();
     Json(QuestionView {
-        summary: s.summary(&book, q),
+        summary: s.summary(&j, q),
         chunks,
     })
     .into_response()
@@ -274,15 +289,16 @@ fn apply(s: &JudgeState, req: JudgeRequest) -> Result<JudgeResponse, (StatusCode
                 .map_err(|e| bad(e.to_string()))?,
         )),
     };
-    let mut book = s.book.lock().expect("judge lock");
-    book.set(q, region, verdict).map_err(|e| match e {
+    let mut j = s.judging.lock().expect("judge lock");
+    j.book.set(q, region, verdict).map_err(|e| match e {
         ragtune_judge::JudgeError::Invalid(m) => bad(m),
         other => (StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     })?;
+    j.progress[q] = j.book.progress(q, &s.pool.questions[q].regions);
     Ok(JudgeResponse {
-        question: s.summary(&book, q),
-        total: s.total(&book),
-        chunk: s.chunk(&book, q, i),
+        question: s.summary(&j, q),
+        total: s.total(&j),
+        chunk: s.chunk(&j.book, q, i),
     })
 }
 
@@ -348,8 +364,8 @@ async fn same_site(State(s): State<Arc<JudgeState>>, req: Request, next: Next) -
 /// `loopback`: the server listens on a loopback address, and answers loopback names only.
 pub fn judge_router(pool: Pool, book: Book, run: String, loopback: bool) -> Router {
     let state = Arc::new(JudgeState {
+        judging: Mutex::new(Judging::new(book, &pool)),
         pool,
-        book: Mutex::new(book),
         run,
         loopback,
     });

@@ -52,24 +52,25 @@ fn inline(schema: &Value, components: &Map<String, Value>) -> Value {
     }
 }
 
-/// The JSON schema of API type `name`, as the OpenAPI document has it, self-contained.
-pub fn api_schema(name: &str, limits: &Limits) -> Map<String, Value> {
-    let doc = crate::openapi_spec(limits);
-    let components = doc["components"]["schemas"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    match inline(&components[name], &components) {
+/// The JSON schema of API type `name` in the OpenAPI document's `components`,
+/// self-contained.
+fn api_schema(name: &str, components: &Map<String, Value>) -> Map<String, Value> {
+    match inline(&components[name], components) {
         Value::Object(o) => o,
         _ => unreachable!("the document has a schema for {name}"),
     }
 }
 
-/// The tools, described from the API's types.
+/// The tools, described from the API's types (one OpenAPI document for all four schemas).
 pub fn tools(limits: &Limits) -> Vec<Tool> {
+    let doc = crate::openapi_spec(limits);
+    let components = doc["components"]["schemas"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let tool = |name: &'static str, what: &'static str, input: &str, output: &str| {
-        Tool::new(name, what, Arc::new(api_schema(input, limits)))
-            .with_raw_output_schema(Arc::new(api_schema(output, limits)))
+        Tool::new(name, what, Arc::new(api_schema(input, &components)))
+            .with_raw_output_schema(Arc::new(api_schema(output, &components)))
     };
     vec![
         tool(
