@@ -27,6 +27,7 @@ mod reference;
 mod report;
 mod search;
 mod serve;
+mod serve_batching;
 mod shards;
 mod sweep;
 mod trec;

@@ -15,6 +15,17 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(run: &Path, config: &str, cache: &Path) -> Server {
+        Self::start_with(run, config, cache, &[]).0
+    }
+
+    /// [`Server::start`] with more flags; also returns what the server wrote before it
+    /// listened.
+    pub(crate) fn start_with(
+        run: &Path,
+        config: &str,
+        cache: &Path,
+        flags: &[&str],
+    ) -> (Server, Vec<String>) {
         let child = Command::new(env!("CARGO_BIN_EXE_ragtune"))
             .args([
                 "serve",
@@ -27,12 +38,13 @@ impl Server {
                 "--cache-dir",
                 cache.to_str().unwrap(),
             ])
+            .args(flags)
             .env("RAGTUNE_MODELS_DIR", root().join("models"))
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let (child, base) = listening(child);
-        Server { child, base }
+        let (child, base, before) = listening_after(child);
+        (Server { child, base }, before)
     }
 
     /// SIGTERM, then the exit status must be success (graceful shutdown).
@@ -58,7 +70,7 @@ fn agent() -> ureq::Agent {
     )
 }
 
-fn post(base: &str, body: &str) -> (u16, Value) {
+pub(crate) fn post(base: &str, body: &str) -> (u16, Value) {
     let mut r = agent()
         .post(format!("{base}/search"))
         .header("content-type", "application/json")
@@ -67,7 +79,7 @@ fn post(base: &str, body: &str) -> (u16, Value) {
     (r.status().as_u16(), r.body_mut().read_json().unwrap())
 }
 
-fn get(base: &str, path: &str) -> (u16, String) {
+pub(crate) fn get(base: &str, path: &str) -> (u16, String) {
     let mut r = agent().get(format!("{base}{path}")).call().unwrap();
     (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }

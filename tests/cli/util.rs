@@ -180,9 +180,18 @@ pub fn python_inline_ok(code: &str, args: &[&str]) {
 
 /// A spawned server (stderr piped) and the `http://…` address it says it listens on, read
 /// from its stderr, which is then drained so that the server never blocks on a full pipe.
-pub fn listening(mut child: std::process::Child) -> (std::process::Child, String) {
+pub fn listening(child: std::process::Child) -> (std::process::Child, String) {
+    let (child, base, _) = listening_after(child);
+    (child, base)
+}
+
+/// [`listening`], with the lines the server wrote before its address.
+pub fn listening_after(
+    mut child: std::process::Child,
+) -> (std::process::Child, String, Vec<String>) {
     use std::io::BufRead;
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut before = Vec::new();
     let base = loop {
         let line = lines
             .next()
@@ -191,7 +200,8 @@ pub fn listening(mut child: std::process::Child) -> (std::process::Child, String
         if let Some(i) = line.find("http://") {
             break line[i..].split_whitespace().next().unwrap().to_string();
         }
+        before.push(line);
     };
     std::thread::spawn(move || for _ in lines {});
-    (child, base)
+    (child, base, before)
 }

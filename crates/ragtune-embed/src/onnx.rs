@@ -146,6 +146,9 @@ fn token_output(session: &Session, spec: &ModelSpec, onnx: &Path) -> Result<(Str
     Ok((output, dim))
 }
 
+/// Requests of at most this many texts are tokenised serially ([`OnnxEmbedder::encode`]).
+const SERIAL_TOKENIZE: usize = 32;
+
 /// A sentence embedder running an ONNX encoder.
 pub struct OnnxEmbedder {
     spec: ModelSpec,
@@ -281,13 +284,21 @@ impl OnnxEmbedder {
     }
 
     /// Tokenize with special tokens, truncated at the model's maximum.
+    /// A few texts (served queries) are tokenised on the calling thread: handing them to
+    /// rayon's pool costs more than it saves, and a server's cores are busy already.
     fn encode(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {
+        let err = |e: tokenizers::Error| EmbedError::Tokenizer {
+            path: self.spec.tokenizer_path(),
+            message: e.to_string(),
+        };
+        if texts.len() <= SERIAL_TOKENIZE {
+            return (texts.iter())
+                .map(|t| self.tokenizer.encode(*t, true).map_err(err))
+                .collect();
+        }
         self.tokenizer
             .encode_batch(texts.to_vec(), true)
-            .map_err(|e| EmbedError::Tokenizer {
-                path: self.spec.tokenizer_path(),
-                message: e.to_string(),
-            })
+            .map_err(err)
     }
 
     /// Row `r`'s sentence vector from its token vectors `hidden[r, ..seq, ..]`: mean over

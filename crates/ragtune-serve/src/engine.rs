@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ragtune_core::{ChunkSet, Corpus, Embedder, Question, Setup};
+use ragtune_core::{ChunkSet, Corpus, Question, Setup};
 use ragtune_lexical::Bm25Index;
 use ragtune_retrieve::Trace;
 use ragtune_retrieve::{Component as Ranker, Query, Retriever};
@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use ragtune_grid::Grid;
+
+use crate::queries::{QueryOptions, QueryVectors};
 use ragtune_store::{StageStore, cached_vector};
 use ragtune_sweep::{
     Executor, HNSW_BASE, Manifest, Models, OnnxModels, Result, RunDir, Silent, SweepError,
@@ -109,7 +111,7 @@ pub struct Engine {
 }
 
 struct VectorSide {
-    embedder: Arc<dyn Embedder>,
+    queries: QueryVectors,
     vectors: Vectors,
     hnsw: Option<(HnswIndex, usize)>,
 }
@@ -184,7 +186,12 @@ impl Engine {
                     _ => None,
                 };
                 Some(VectorSide {
-                    embedder: models.load(model)?,
+                    queries: QueryVectors::new(
+                        models.load(model)?,
+                        model,
+                        QueryOptions::unbatched_uncached(),
+                        1,
+                    ),
                     vectors,
                     hnsw,
                 })
@@ -224,23 +231,35 @@ impl Engine {
         self.corpus.questions.iter().find(|q| q.id == id)
     }
 
-    fn embed_query(&self, side: &VectorSide, query: &str) -> Result<Vec<f32>> {
+    fn embed_query(&self, side: &VectorSide, query: &str) -> Result<Arc<[f32]>> {
         // The sweep's question vectors are in the store: reading them back (never writing
         // live queries) keeps served rankings identical to evaluated ones.
-        if let Some(v) = self
-            .store
-            .as_ref()
-            .and_then(|s| cached_vector(side.embedder.as_ref(), s, query))
-        {
-            return Ok(v);
-        }
-        side.embedder
-            .embed(&[query], &|_| {})
-            .map(|o| o.vectors)
+        let stored = || {
+            let store = self.store.as_ref()?;
+            cached_vector(side.queries.embedder().as_ref(), store, query)
+        };
+        side.queries
+            .vector(query, stored)
             .map_err(|f| SweepError::Embedding {
                 model: self.point.model().unwrap_or_default().to_string(),
                 failure: f,
             })
+    }
+
+    /// Embed served queries with `opts` (micro-batching over `workers` inference
+    /// sessions, a cache of query vectors); what `serve` and MCP use. Returns why
+    /// batching stays off, when it was asked for and the model refuses it.
+    pub fn serve_queries(&mut self, opts: QueryOptions, workers: usize) -> Option<String> {
+        let side = self.vector.as_mut()?;
+        let (embedder, model) = (side.queries.embedder().clone(), side.queries.model());
+        let model = model.to_string();
+        side.queries = QueryVectors::new(embedder, &model, opts, workers);
+        side.queries.batching_refused.clone()
+    }
+
+    /// The query path's metrics (Prometheus text), for a setup with vectors.
+    pub fn query_metrics(&self) -> Option<String> {
+        self.vector.as_ref().map(|side| side.queries.render())
     }
 
     /// The setup's retriever over the loaded indexes.
@@ -362,7 +381,7 @@ impl Engine {
     /// setup without vectors.
     pub fn query_vector(&self, query: &str) -> Result<Option<Vec<f32>>> {
         (self.vector.as_ref())
-            .map(|side| self.embed_query(side, query))
+            .map(|side| self.embed_query(side, query).map(|v| v.to_vec()))
             .transpose()
     }
 

@@ -7,7 +7,7 @@
 //! | `POST /mcp` | MCP over streamable HTTP: tools `search` and `explain`, with the schemas of the two routes above ([`mcp`]) |
 //! | `GET /config` | the setup and its measured metrics |
 //! | `GET /healthz` | `ok` |
-//! | `GET /metrics` | Prometheus text: request counts and a latency histogram |
+//! | `GET /metrics` | Prometheus text: request counts, a latency histogram, and the query path's cache hits and misses and queries per inference call ([`queries`]) |
 //! | `GET /openapi.json` | the OpenAPI 3 description |
 //!
 //! Limits: request bodies up to [`Limits::max_body_bytes`], queries up to
@@ -23,6 +23,7 @@ mod engine;
 mod judge;
 pub mod mcp;
 mod metrics;
+pub mod queries;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -243,7 +244,7 @@ async fn healthz() -> &'static str {
 async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render() + &state.engine.query_metrics().unwrap_or_default(),
     )
         .into_response()
 }

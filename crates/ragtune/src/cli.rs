@@ -326,8 +326,27 @@ pub struct ServeArgs {
     /// Address to listen on (loopback unless you say otherwise).
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub addr: String,
+    /// Milliseconds a query waits for others to share its inference call (micro-batching);
+    /// 0 takes only the queries already queued when the model comes free.
+    #[arg(long, default_value_t = 1.0, value_parser = batch_wait_ms)]
+    pub batch_wait_ms: f64,
+    /// Most queries in one inference call; 1 embeds each query alone.
+    #[arg(long, default_value_t = 16, value_parser = at_least_one)]
+    pub max_batch: usize,
+    /// Query vectors kept in memory for repeated queries (LRU); 0 keeps none.
+    #[arg(long, default_value_t = 10_000)]
+    pub query_cache: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// A wait from 0 to 1,000 milliseconds.
+fn batch_wait_ms(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(ms) if (0.0..=1000.0).contains(&ms) => Ok(ms),
+        Ok(_) => Err("must be from 0 to 1000 milliseconds".into()),
+        Err(_) => Err(format!("{s:?} is not a number of milliseconds")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use ragtune_serve::Engine;
+use ragtune_serve::queries::QueryOptions;
 use ragtune_sweep::{RunDir, read_point};
 
 use crate::cli::{McpArgs, ServeArgs};
@@ -22,7 +23,15 @@ fn open(
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let opts = super::sweep_options(&args.engine)?;
-    let (engine, config) = open(&args.run, args.config.as_deref(), &opts)?;
+    let (mut engine, config) = open(&args.run, args.config.as_deref(), &opts)?;
+    let queries = QueryOptions {
+        batch_wait: std::time::Duration::from_secs_f64(args.batch_wait_ms / 1000.0),
+        max_batch: args.max_batch,
+        cache_entries: args.query_cache,
+    };
+    if let Some(why) = engine.serve_queries(queries, opts.sessions) {
+        eprintln!("ragtune: micro-batching is off: {why}");
+    }
     let startup = engine.startup_seconds;
     let how = engine.provenance();
     let id = engine.config_id.clone();
