@@ -190,7 +190,6 @@ impl Engine {
                         models.load(model)?,
                         model,
                         QueryOptions::unbatched_uncached(),
-                        1,
                     ),
                     vectors,
                     hnsw,
@@ -246,14 +245,14 @@ impl Engine {
             })
     }
 
-    /// Embed served queries with `opts` (micro-batching over `workers` inference
-    /// sessions, a cache of query vectors); what `serve` and MCP use. Returns why
-    /// batching stays off, when it was asked for and the model refuses it.
-    pub fn serve_queries(&mut self, opts: QueryOptions, workers: usize) -> Option<String> {
+    /// Embed served queries with `opts` (micro-batching, a cache of query vectors); what
+    /// `serve` and its MCP endpoint use. Returns why batching stays off, when it was asked
+    /// for and the model refuses it.
+    pub fn serve_queries(&mut self, opts: QueryOptions) -> Option<String> {
         let side = self.vector.as_mut()?;
         let (embedder, model) = (side.queries.embedder().clone(), side.queries.model());
         let model = model.to_string();
-        side.queries = QueryVectors::new(embedder, &model, opts, workers);
+        side.queries = QueryVectors::new(embedder, &model, opts);
         side.queries.batching_refused.clone()
     }
 

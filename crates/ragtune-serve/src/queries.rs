@@ -4,19 +4,24 @@
 //! A query's vector comes from, in order: the cache (LRU, keyed by the exact query text;
 //! one cache per served model, so the model is part of every key); the stage store (the
 //! sweep's own question vectors, so that served rankings equal evaluated ones); the model.
-//! With batching on, a request that needs the model hands its text to a batch worker
-//! (one per ONNX Runtime session) and waits; the worker takes every query queued, up to
-//! [`QueryOptions::max_batch`], and, while the model is busy with another batch, those
-//! that arrive within [`QueryOptions::batch_wait`] of the first, and embeds them in one
-//! request to the model (sorted by length and cut into calls as the sweep's texts are). Rows of a batch are padded to its longest text, which leaves
+//! With batching on, a request that needs the model hands its text to the batch worker
+//! and waits. The worker takes every query queued, up to [`QueryOptions::max_batch`]
+//! (when more than one was queued, also those that arrive within
+//! [`QueryOptions::batch_wait`] of the first), and embeds them in one request to the
+//! model, which sorts them by length and cuts them into inference calls that run side by
+//! side on its sessions. While it embeds, the next queries queue: batches grow with the
+//! load, and a query that comes alone is embedded at once. (`ragtune serve` cuts calls
+//! at 64 padded tokens, about 4 queries: on 2 cores that served 1.4–1.5× the queries
+//! per second of unbatched serving, where one call per batch or calls of 256 tokens
+//! served fewer, docs/benchmarks.md.) Rows of a batch are padded to its longest text, which leaves
 //! each row's vector bit for bit as it is alone for float32 models; models whose vectors
 //! depend on their batch-mates (dynamically quantised ones) are detected when batching
 //! starts ([`batch_invariant`]) and served one query per call.
 
 use std::fmt::Write;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,12 +43,12 @@ pub struct QueryOptions {
 }
 
 impl Default for QueryOptions {
-    /// What `ragtune serve` uses unless told otherwise: a 1 ms wait, up to 16 queries per
-    /// call, 10,000 cached vectors (about 15 MB at 384 dimensions).
+    /// What `ragtune serve` uses unless told otherwise: a 1 ms wait, up to 32 queries per
+    /// batch, 10,000 cached vectors (about 15 MB at 384 dimensions).
     fn default() -> Self {
         Self {
             batch_wait: Duration::from_millis(1),
-            max_batch: 16,
+            max_batch: 32,
             cache_entries: 10_000,
         }
     }
@@ -74,8 +79,6 @@ struct Counters {
     /// Inference calls per bucket of [`BATCH_BUCKETS`] (not cumulative), then above them.
     batches: [AtomicU64; BATCH_BUCKETS.len() + 1],
     batched_queries: AtomicU64,
-    /// Batch workers embedding now.
-    busy: AtomicUsize,
 }
 
 impl Counters {
@@ -111,15 +114,10 @@ pub struct QueryVectors {
 }
 
 impl QueryVectors {
-    /// The query path for `embedder` with `opts`; `workers` batch workers (one per
-    /// inference session) when batching is on and the model's vectors do not depend on
-    /// their batch-mates.
-    pub fn new(
-        embedder: Arc<dyn Embedder>,
-        model: &str,
-        opts: QueryOptions,
-        workers: usize,
-    ) -> Self {
+    /// The query path for `embedder` (the model named `model`) with `opts`; a batch
+    /// worker when batching is on and the model's vectors do not depend on their
+    /// batch-mates.
+    pub fn new(embedder: Arc<dyn Embedder>, model: &str, opts: QueryOptions) -> Self {
         let cache = NonZeroUsize::new(opts.cache_entries).map(|n| Mutex::new(LruCache::new(n)));
         let counters = Arc::new(Counters::default());
         let mut refused = None;
@@ -127,7 +125,7 @@ impl QueryVectors {
             None
         } else {
             match batch_invariant(embedder.as_ref(), model) {
-                Ok(()) => Some(start_workers(&embedder, opts, workers.max(1), &counters)),
+                Ok(()) => Some(start_worker(&embedder, opts, &counters)),
                 Err(why) => {
                     refused = Some(why);
                     None
@@ -290,35 +288,29 @@ pub fn batch_invariant(embedder: &dyn Embedder, model: &str) -> Result<(), Strin
     Ok(())
 }
 
-fn start_workers(
+fn start_worker(
     embedder: &Arc<dyn Embedder>,
     opts: QueryOptions,
-    workers: usize,
     counters: &Arc<Counters>,
 ) -> Sender<Job> {
     let (tx, rx) = std::sync::mpsc::channel::<Job>();
-    let rx = Arc::new(Mutex::new(rx));
-    for i in 0..workers {
-        let (rx, embedder, counters) = (rx.clone(), embedder.clone(), counters.clone());
-        let spawned = std::thread::Builder::new()
-            .name(format!("ragtune-batch-{i}"))
-            .spawn(move || work(&rx, embedder.as_ref(), opts, &counters));
-        if let Err(e) = spawned {
-            tracing::warn!("could not start query batch worker {i}: {e}");
-        }
+    let (embedder, counters) = (embedder.clone(), counters.clone());
+    let spawned = std::thread::Builder::new()
+        .name("ragtune-batch".into())
+        .spawn(move || work(&rx, embedder.as_ref(), opts, &counters));
+    if let Err(e) = spawned {
+        // Every query then fails with "the query batcher stopped".
+        tracing::error!("could not start the query batch worker: {e}");
     }
     tx
 }
 
 /// A batch worker: take a batch, embed it, answer each query; until the queue closes.
-fn work(rx: &Mutex<Receiver<Job>>, embedder: &dyn Embedder, opts: QueryOptions, c: &Counters) {
-    while let Some(batch) = collect(&lock(rx), opts, &c.busy) {
+fn work(rx: &Receiver<Job>, embedder: &dyn Embedder, opts: QueryOptions, c: &Counters) {
+    while let Some(batch) = collect(rx, opts) {
         let texts: Vec<&str> = batch.iter().map(|j| j.text.as_str()).collect();
         c.batch(texts.len());
-        c.busy.fetch_add(1, Ordering::SeqCst);
-        let embedded = embedder.embed(&texts, &|_| {});
-        c.busy.fetch_sub(1, Ordering::SeqCst);
-        match embedded {
+        match embedder.embed(&texts, &|_| {}) {
             Ok(out) => {
                 let dim = embedder.dim();
                 for (i, job) in batch.into_iter().enumerate() {
@@ -334,29 +326,30 @@ fn work(rx: &Mutex<Receiver<Job>>, embedder: &dyn Embedder, opts: QueryOptions, 
     }
 }
 
-/// The next batch: the first queued query, then whatever else is queued, up to
-/// `max_batch`. While another worker is embedding (the model is busy, so queries are
-/// arriving faster than one worker embeds them), it also waits for queries that arrive
-/// within `batch_wait` of the first's arrival; a query that comes alone to an idle model
-/// is embedded at once. `None` once the queue is closed and empty.
-fn collect(rx: &Receiver<Job>, opts: QueryOptions, busy: &AtomicUsize) -> Option<Vec<Job>> {
+/// The next batch: the first queued query and every other queued one, up to
+/// `max_batch`. When more than one was queued (queries arrive faster than they are
+/// embedded), it also waits for those that arrive within `batch_wait` of the first's
+/// arrival; a query that comes alone is embedded at once. `None` once the queue is closed
+/// and empty.
+fn collect(rx: &Receiver<Job>, opts: QueryOptions) -> Option<Vec<Job>> {
     let first = rx.recv().ok()?;
     let deadline = first.arrived + opts.batch_wait;
     let mut batch = vec![first];
     while batch.len() < opts.max_batch {
         match rx.try_recv() {
             Ok(job) => batch.push(job),
-            Err(TryRecvError::Disconnected) => break,
-            Err(TryRecvError::Empty) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() || busy.load(Ordering::SeqCst) == 0 {
-                    break;
-                }
-                match rx.recv_timeout(left) {
-                    Ok(job) => batch.push(job),
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-                }
-            }
+            Err(_) => break,
+        }
+    }
+    let busy = batch.len() > 1;
+    while busy && batch.len() < opts.max_batch {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match rx.recv_timeout(left) {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
     }
     Some(batch)
@@ -415,7 +408,7 @@ mod tests {
             cache_entries: 2,
             ..QueryOptions::unbatched_uncached()
         };
-        let q = QueryVectors::new(fake(), "fake", opts, 1);
+        let q = QueryVectors::new(fake(), "fake", opts);
         let alone = |t: &str| fake().embed(&[t], &|_| {}).unwrap().vectors;
         for t in ["a b", "c d", "a b", "e f", "c d"] {
             assert_eq!(&q.vector(t, || None).unwrap()[..], &alone(t)[..]);
@@ -428,7 +421,7 @@ mod tests {
 
     #[test]
     fn a_stored_vector_is_used_and_cached_without_embedding() {
-        let q = QueryVectors::new(fake(), "fake", QueryOptions::default(), 1);
+        let q = QueryVectors::new(fake(), "fake", QueryOptions::default());
         let stored = vec![0.5f32; 16];
         assert_eq!(
             &q.vector("x", || Some(stored.clone())).unwrap()[..],
@@ -449,7 +442,7 @@ mod tests {
             max_batch: 8,
             cache_entries: 0,
         };
-        let q = Arc::new(QueryVectors::new(fake(), "fake", opts, 1));
+        let q = Arc::new(QueryVectors::new(fake(), "fake", opts));
         assert!(q.batching_refused.is_none());
         let texts: Vec<String> = (0..24)
             .map(|i| format!("query {i} word{}", i * 7))
@@ -472,7 +465,7 @@ mod tests {
                 "{t}"
             );
         }
-        // One worker, at most 8 per call: at least 3 calls, and fewer than 24.
+        // At most 8 per call: at least 3 calls, and fewer than 24.
         let calls = sample(&q, "ragtune_query_embedding_batch_size_count");
         assert!((3..24).contains(&calls), "{calls} calls");
         assert_eq!(sample(&q, "ragtune_query_embedding_batch_size_sum"), 24);
@@ -482,7 +475,7 @@ mod tests {
     fn a_model_that_depends_on_batch_mates_is_not_batched() {
         let dependent: Arc<dyn Embedder> = Arc::new(BatchDependent(FakeEmbedder::new("q", 16)));
         assert!(batch_invariant(fake().as_ref(), "fake").is_ok());
-        let q = QueryVectors::new(dependent, "int8-model", QueryOptions::default(), 2);
+        let q = QueryVectors::new(dependent, "int8-model", QueryOptions::default());
         let why = q.batching_refused.clone().expect("refused");
         assert!(why.contains("int8-model"), "{why}");
         assert_eq!(q.options().max_batch, 1);

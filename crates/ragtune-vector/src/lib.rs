@@ -162,23 +162,27 @@ const LANES: usize = 16;
 /// then added pairwise. A plain `iter().sum()` is one chain of dependent additions, which
 /// the compiler may not reorder, so it cannot use SIMD; the partial sums can. The order of
 /// every addition is fixed and no multiply-add is fused, so every machine gets the same
-/// bits. (The workspace forbids `unsafe`, so there is no run-time AVX2 variant.)
+/// bits, and so does the AVX2 build of the same code, which runs where the CPU has AVX2.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
+    #[cfg(target_arch = "x86_64")]
+    let acc = if std::arch::is_x86_feature_detected!("avx2") {
+        #[allow(unsafe_code)]
+        // SAFETY: `lanes_avx2` only needs AVX2, which the CPU was just found to have.
+        unsafe {
+            lanes_avx2(a, b)
+        }
+    } else {
+        lanes(a, b)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let acc = lanes(a, b);
+    let tail: f32 = (a.chunks_exact(LANES).remainder().iter())
+        .zip(b.chunks_exact(LANES).remainder())
         .map(|(x, y)| x * y)
         .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            acc[l] += x[l] * y[l];
-        }
-    }
+    let mut acc = acc;
     let mut width = LANES;
     while width > 1 {
         width /= 2;
@@ -187,6 +191,30 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc[0] + tail
+}
+
+/// [`lanes`] compiled for AVX2: the same operations in the same order, in 256-bit
+/// registers (the baseline x86-64 target has only SSE2).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn lanes_avx2(a: &[f32], b: &[f32]) -> [f32; LANES] {
+    lanes(a, b)
+}
+
+/// The [`LANES`] partial sums of `a·b` over whole chunks of `LANES` (equal lengths).
+#[inline(always)]
+fn lanes(a: &[f32], b: &[f32]) -> [f32; LANES] {
+    let mut acc = [0f32; LANES];
+    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+        let (x, y): (&[f32; LANES], &[f32; LANES]) = (
+            x.try_into().expect("chunks of LANES"),
+            y.try_into().expect("chunks of LANES"),
+        );
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc
 }
 
 /// HNSW construction parameters.
@@ -432,6 +460,46 @@ mod tests {
             UnitDot.eval(a, a) < 1e-6,
             "a unit vector is at distance 0 from itself"
         );
+    }
+
+    #[test]
+    fn dot_gives_the_bits_of_the_first_implementation_with_or_without_avx2() {
+        let v = unit_vectors(64, 385, 7);
+        for i in 0..63 {
+            let (a, b) = (v.row(i), v.row(i + 1));
+            for n in [0, 1, 15, 16, 17, 33, 64, 100, 383, 384, 385] {
+                let portable = lanes(&a[..n], &b[..n]);
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    #[allow(unsafe_code)]
+                    // SAFETY: AVX2 is present.
+                    let avx2 = unsafe { lanes_avx2(&a[..n], &b[..n]) };
+                    assert_eq!(
+                        avx2.map(f32::to_bits),
+                        portable.map(f32::to_bits),
+                        "{i} {n}"
+                    );
+                }
+                // The first implementation, one array of 16 partial sums.
+                let first = {
+                    let (x, y) = (&a[..n], &b[..n]);
+                    let mut acc = [0f32; LANES];
+                    for k in 0..n / LANES * LANES {
+                        acc[k % LANES] += x[k] * y[k];
+                    }
+                    let tail: f32 = (n / LANES * LANES..n).map(|k| x[k] * y[k]).sum();
+                    let mut width = LANES;
+                    while width > 1 {
+                        width /= 2;
+                        for l in 0..width {
+                            acc[l] += acc[l + width];
+                        }
+                    }
+                    acc[0] + tail
+                };
+                assert_eq!(dot(&a[..n], &b[..n]).to_bits(), first.to_bits(), "{i} {n}");
+            }
+        }
     }
 
     #[test]

@@ -330,8 +330,9 @@ pub struct ServeArgs {
     /// 0 takes only the queries already queued when the model comes free.
     #[arg(long, default_value_t = 1.0, value_parser = batch_wait_ms)]
     pub batch_wait_ms: f64,
-    /// Most queries in one inference call; 1 embeds each query alone.
-    #[arg(long, default_value_t = 16, value_parser = at_least_one)]
+    /// Most queries in one batch (cut into inference calls of --batch-size, on CPU 64
+    /// padded tokens unless given); 1 embeds each query alone.
+    #[arg(long, default_value_t = 32, value_parser = at_least_one)]
     pub max_batch: usize,
     /// Query vectors kept in memory for repeated queries (LRU); 0 keeps none.
     #[arg(long, default_value_t = 10_000)]
