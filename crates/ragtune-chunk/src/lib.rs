@@ -44,7 +44,7 @@ pub use overlap::{OverlapStats, overlap_stats};
 pub use recursive::{Recursive, SEPARATORS};
 pub use sizer::{ENCODINGS, Sizer};
 pub use window::windows;
-use wordcount::RangeCounter;
+use wordcount::{RangeCounter, WordCounter};
 
 /// Chunking failures.
 #[derive(Debug, thiserror::Error)]
@@ -156,12 +156,18 @@ fn chunk_docs(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(ChunkSet, Vec<u32>), ChunkError> {
     validate(spec, sizer)?;
+    // Each rayon job keeps one word counter, so that a word's count is worked out once
+    // per job rather than once per occurrence.
+    let fast = || counting.and_then(WordCounter::new);
     if spec.kind == ChunkerKind::None {
         let set = whole_documents(corpus);
         let counts = counting.map_or_else(Vec::new, |t| {
             (0..set.len())
                 .into_par_iter()
-                .map(|c| count_tokens(t, &set.index_text(corpus, c)))
+                .map_init(fast, |fast, c| {
+                    let text = set.index_text(corpus, c);
+                    counted(fast.as_mut(), t, &text)
+                })
                 .collect()
         });
         return Ok((set, counts));
@@ -170,8 +176,8 @@ fn chunk_docs(
         .docs
         .par_iter()
         .enumerate()
-        .map(|(i, d)| {
-            let out = chunk_doc(i as DocId, &d.text, spec, sizer, counting);
+        .map_init(fast, |fast, (i, d)| {
+            let out = chunk_doc(i as DocId, &d.text, spec, sizer, counting, fast.as_mut());
             progress(1);
             out
         })
@@ -207,25 +213,33 @@ fn whole_documents(corpus: &Corpus) -> ChunkSet {
     }
 }
 
-/// One document's chunks and, with `counting`, their token counts.
+/// `text`'s tokens in `t`: by `fast` where it applies, else by tokenising.
+fn counted(fast: Option<&mut WordCounter>, t: &Tokenizer, text: &str) -> u32 {
+    fast.and_then(|f| f.count(text))
+        .unwrap_or_else(|| count_tokens(t, text))
+}
+
+/// One document's chunks and, with `counting`, their token counts: by `fast` (words
+/// counted once per rayon job, [`WordCounter`]) where the tokenizer allows, else from one
+/// tokenisation of the document ([`RangeCounter`]); and when the sizer counts in the same
+/// tokenizer, that tokenisation sizes the chunks too.
 fn chunk_doc(
     doc: DocId,
     text: &str,
     spec: &ChunkSpec,
     sizer: Option<&Sizer>,
     counting: Option<&Tokenizer>,
+    mut fast: Option<&mut WordCounter>,
 ) -> (Vec<Chunk>, Vec<u32>) {
-    let counter = counting
-        .filter(|_| text.len() <= long::DIRECT_LIMIT)
-        .and_then(|t| RangeCounter::new(t, text));
-    let shared = match (sizer, &counter) {
-        (Some(Sizer::Hf(t)), Some(c))
-            if spec.kind.needs_tokenizer() && std::ptr::eq(t.as_ref(), c.tokenizer()) =>
-        {
-            Some(c)
-        }
-        _ => None,
+    let sizes_in_counting = match (sizer, counting) {
+        (Some(Sizer::Hf(s)), Some(c)) => spec.kind.needs_tokenizer() && std::ptr::eq(s.as_ref(), c),
+        _ => false,
     };
+    let by_words = sizes_in_counting || fast.is_none();
+    let counter = counting
+        .filter(|_| by_words && text.len() <= long::DIRECT_LIMIT)
+        .and_then(|t| RangeCounter::new(t, text));
+    let shared = counter.as_ref().filter(|_| sizes_in_counting);
     let ranges = chunk_text(text, spec, sizer, shared);
     let counts = match (&counter, counting) {
         (Some(c), _) => ranges
@@ -234,7 +248,7 @@ fn chunk_doc(
             .collect(),
         (None, Some(t)) => ranges
             .iter()
-            .map(|&(s, e)| count_tokens(t, &text[s..e]))
+            .map(|&(s, e)| counted(fast.as_deref_mut(), t, &text[s..e]))
             .collect(),
         (None, None) => Vec::new(),
     };

@@ -86,11 +86,6 @@ impl<'t> RangeCounter<'t> {
         inner + self.tokenize(left) + self.tokenize(right)
     }
 
-    /// The tokenizer it counts in.
-    pub fn tokenizer(&self) -> &'t Tokenizer {
-        self.tokenizer
-    }
-
     /// Where `range` starts in the text, when it is a slice of it.
     fn offset_of(&self, range: &str) -> Option<usize> {
         let base = self.text.as_ptr() as usize;
@@ -103,6 +98,176 @@ impl<'t> RangeCounter<'t> {
             return 0;
         }
         crate::count_tokens(self.tokenizer, piece) as usize
+    }
+}
+
+/// Where [`WordCounter::count`] is within a text: the piece (between spaces, tabs and
+/// line breaks) that started at `start`, whether it is plain ASCII so far, the word
+/// inside it that is open, and the tokens of its words that have ended.
+struct Piece {
+    start: usize,
+    plain: bool,
+    word: Option<usize>,
+    counted: u32,
+}
+
+impl Default for Piece {
+    fn default() -> Self {
+        Self {
+            start: 0,
+            plain: true,
+            word: None,
+            counted: 0,
+        }
+    }
+}
+
+/// Exact token counts for BERT's pipeline, running the tokenizer once per distinct word.
+///
+/// On ASCII text that pipeline is simple enough to follow by hand: the normaliser maps
+/// tab, newline and carriage return to spaces and lowercases when it is asked to (accents
+/// and CJK characters do not occur); the pre-tokeniser splits at whitespace and isolates
+/// every ASCII punctuation character (the Unicode punctuation categories add none inside
+/// ASCII). So a text's count is the sum of its words' WordPiece counts, and the counter
+/// asks the tokenizer's own WordPiece model once per distinct word, then remembers the
+/// answer. The full pipeline spends most of its time on per-character Unicode category
+/// lookups and on building offsets nobody reads (docs/performance.md, "Counting tokens").
+///
+/// Spaces, tabs and line breaks end a word whatever the rest of the pipeline does, so a
+/// text's count is the sum of its pieces between them. A piece that is not plain ASCII
+/// (accents, other scripts, control characters, which the normaliser drops or the
+/// pre-tokeniser may split at) is counted by the tokenizer itself, and that count is
+/// remembered too. It answers `None`, and the caller tokenises, for a text that may hold
+/// an added token (`[CLS]`, …), which the tokenizer matches before normalising.
+pub struct WordCounter<'t> {
+    tokenizer: &'t Tokenizer,
+    lowercase: bool,
+    /// Added tokens, lowercased, and the bytes they can start with.
+    added: Vec<Vec<u8>>,
+    added_first: Vec<u8>,
+    /// Counts of ASCII words (normalised) and of other pieces (as written).
+    words: std::collections::HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    word: String,
+}
+
+impl<'t> WordCounter<'t> {
+    /// A counter for `tokenizer`, or `None` where it does not run BERT's pipeline.
+    pub fn new(tokenizer: &'t Tokenizer) -> Option<WordCounter<'t>> {
+        if !word_local(tokenizer) {
+            return None;
+        }
+        let lowercase = match tokenizer.get_normalizer() {
+            Some(NormalizerWrapper::BertNormalizer(n)) => n.lowercase,
+            _ => false,
+        };
+        let added: Vec<Vec<u8>> = (tokenizer.get_added_tokens_decoder().values())
+            .map(|t| t.content.to_ascii_lowercase().into_bytes())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let mut added_first: Vec<u8> = added.iter().map(|c| c[0]).collect();
+        added_first.extend(added.iter().map(|c| c[0].to_ascii_uppercase()));
+        added_first.sort_unstable();
+        added_first.dedup();
+        Some(WordCounter {
+            tokenizer,
+            lowercase,
+            added,
+            added_first,
+            words: std::collections::HashMap::default(),
+            word: String::new(),
+        })
+    }
+
+    /// Tokens in `text` (no special tokens), or `None` where this counter does not apply.
+    /// One pass over the bytes: words of plain ASCII pieces are counted as they end; a
+    /// piece with any other byte is counted whole when it ends.
+    pub fn count(&mut self, text: &str) -> Option<u32> {
+        let bytes = text.as_bytes();
+        if self.may_hold_added(bytes) {
+            return None;
+        }
+        let mut total = 0;
+        let mut piece = Piece::default();
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b' ' | b'\t' | b'\n' | b'\r' => {
+                    total += self.end_piece(text, &mut piece, i)?;
+                    piece = Piece {
+                        start: i + 1,
+                        ..Piece::default()
+                    };
+                }
+                _ if piece.plain => {
+                    if !(0x20..0x7f).contains(&b) {
+                        piece.plain = false;
+                    } else if b.is_ascii_punctuation() {
+                        piece.counted += self.end_word(text, &mut piece.word, i)?;
+                        piece.counted += self.word_count(&text[i..=i])?;
+                    } else if piece.word.is_none() {
+                        piece.word = Some(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        total += self.end_piece(text, &mut piece, bytes.len())?;
+        Some(total)
+    }
+
+    /// The count of the piece that ends at `end`: its words, or the tokenizer's count of
+    /// the whole piece (remembered) when it is not plain ASCII.
+    fn end_piece(&mut self, text: &str, piece: &mut Piece, end: usize) -> Option<u32> {
+        if piece.plain {
+            return Some(piece.counted + self.end_word(text, &mut piece.word, end)?);
+        }
+        let whole = &text[piece.start..end];
+        if let Some(&n) = self.words.get(whole) {
+            return Some(n);
+        }
+        let n = crate::count_tokens(self.tokenizer, whole);
+        self.words.insert(whole.into(), n);
+        Some(n)
+    }
+
+    fn end_word(&mut self, text: &str, word: &mut Option<usize>, end: usize) -> Option<u32> {
+        match word.take() {
+            Some(s) => self.word_count(&text[s..end]),
+            None => Some(0),
+        }
+    }
+
+    /// Whether an added token's text may occur in `bytes`, in any case.
+    fn may_hold_added(&self, bytes: &[u8]) -> bool {
+        if !bytes
+            .iter()
+            .any(|b| self.added_first.binary_search(b).is_ok())
+        {
+            return false;
+        }
+        self.added
+            .iter()
+            .any(|t| bytes.windows(t.len()).any(|w| w.eq_ignore_ascii_case(t)))
+    }
+
+    /// WordPiece's count for one word, normalised as the pipeline would.
+    fn word_count(&mut self, word: &str) -> Option<u32> {
+        let cased = self.lowercase && word.bytes().any(|b| b.is_ascii_uppercase());
+        if !cased && let Some(&n) = self.words.get(word) {
+            return Some(n);
+        }
+        self.word.clear();
+        self.word.push_str(word);
+        if cased {
+            self.word.make_ascii_lowercase();
+            if let Some(&n) = self.words.get(self.word.as_str()) {
+                return Some(n);
+            }
+        }
+        let n = tokenizers::Model::tokenize(self.tokenizer.get_model(), &self.word)
+            .ok()?
+            .len() as u32;
+        self.words.insert(self.word.as_str().into(), n);
+        Some(n)
     }
 }
 
@@ -249,5 +414,78 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert!(RangeCounter::new(&plain, "some words").is_none());
+    }
+
+    /// ASCII prose with what the word counter must get right: case, punctuation runs and
+    /// isolated marks, tabs, newlines and carriage returns, digits, words past WordPiece's
+    /// length limit, characters outside the vocabulary, and an added token in lower case.
+    fn ascii_text() -> String {
+        let parts = [
+            "The Cafe PLAYED, then --played!! ",
+            "ok\t\tplaying\r\nx-1.1, 100 ... supercalifragilistic ",
+            "$%^&* ~`{|}<=>?@ \"quoted\" (paren) [bracket] a_b ",
+            "Tab\tNew\nline\r\n\n  spaces   ",
+            "played-ing?! 0x1f 1,000.5; ",
+        ];
+        parts.iter().cycle().take(50).copied().collect()
+    }
+
+    #[test]
+    fn the_word_counter_counts_what_the_tokenizer_counts() {
+        let t = bert_like();
+        let mut fast = WordCounter::new(&t).expect("a BERT pipeline");
+        // Pieces that are not plain ASCII go to the tokenizer: accents, CJK, controls.
+        let tricky = tricky_text().replace("[CLS]", "");
+        for (s, e) in ranges(&tricky, 3_000) {
+            let piece = &tricky[s..e];
+            assert_eq!(
+                fast.count(piece),
+                Some(crate::count_tokens(&t, piece)),
+                "{piece:?}"
+            );
+        }
+        let text = ascii_text();
+        for (s, e) in ranges(&text, 5_000) {
+            let piece = &text[s..e];
+            assert_eq!(
+                fast.count(piece),
+                Some(crate::count_tokens(&t, piece)),
+                "{s}..{e}: {piece:?}"
+            );
+        }
+        // Without lowercasing too.
+        let json = t
+            .to_string(false)
+            .unwrap()
+            .replace("\"lowercase\":true", "\"lowercase\":false");
+        let cased = Tokenizer::from_bytes(json).unwrap();
+        let mut fast = WordCounter::new(&cased).unwrap();
+        for (s, e) in ranges(&text, 2_000) {
+            let piece = &text[s..e];
+            assert_eq!(
+                fast.count(piece),
+                Some(crate::count_tokens(&cased, piece)),
+                "{piece:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_word_counter_declines_what_it_cannot_follow() {
+        let t = bert_like();
+        let mut fast = WordCounter::new(&t).unwrap();
+        assert_eq!(fast.count("the cafe"), Some(2));
+        assert_eq!(fast.count("before [cls] after"), None, "an added token");
+        let bracket = "before [ after";
+        assert_eq!(
+            fast.count(bracket),
+            Some(crate::count_tokens(&t, bracket)),
+            "no added token"
+        );
+        let plain = Tokenizer::from_bytes(
+            r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#,
+        )
+        .unwrap();
+        assert!(WordCounter::new(&plain).is_none());
     }
 }

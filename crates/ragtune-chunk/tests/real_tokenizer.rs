@@ -93,3 +93,43 @@ fn squad_token_chunks_equal_text_splitters_own_sizing() {
     assert_eq!(c.docs.len(), 48);
     check(&c, &[(128, 0), (256, 0), (50, 10)]);
 }
+
+/// Counts of chunks that are not sized in tokens (by the word counter) against tokenising
+/// every chunk, on both corpora, whole documents included (`none`, title in front).
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh and ../shared/datasets; run scripts/test.sh"]
+fn counts_of_chunks_sized_in_characters_are_the_tokenizers() {
+    let tokenizer = load_plain_tokenizer(&root().join("models/all-minilm-l6-v2/tokenizer.json"))
+        .expect("models/fetch.sh has been run");
+    let shared = Arc::new(tokenizer.clone());
+    let corpora = [
+        corpus(CorpusFormat::Chroma, "chroma-chunking"),
+        corpus(CorpusFormat::Squad, "squad-v1.1-dev/dev-v1.1.json"),
+    ];
+    let specs = [
+        (ChunkerKind::Recursive, 800, 200),
+        (ChunkerKind::Chars, 300, 0),
+        (ChunkerKind::None, 0, 0),
+    ];
+    let mut ascii = 0;
+    for c in &corpora {
+        for &(kind, size, overlap) in &specs {
+            let spec = ChunkSpec {
+                kind,
+                size,
+                overlap,
+            };
+            let (set, counts) = chunk_corpus_counted(c, &spec, None, &shared, &|_| {}).unwrap();
+            assert_eq!(counts.len(), set.len());
+            for (i, &n) in counts.iter().enumerate() {
+                let text = set.index_text(c, i);
+                ascii += usize::from(text.is_ascii());
+                assert_eq!(n, count_tokens(&tokenizer, &text), "{kind:?}: chunk {i}");
+            }
+        }
+    }
+    assert!(
+        ascii > 1000,
+        "only {ascii} ASCII chunks: the fast path was hardly tried"
+    );
+}
