@@ -58,7 +58,7 @@ for f in glob.glob('$run/points/*.json'):
 bm25=$(id_of bm25); hybrid=$(id_of hybrid)
 n_chunks=$(python3 -c "import json,glob; p=json.load(open(sorted(glob.glob('$run/points/*.json'))[0])); print(p['rows'][0]['n_chunks'])")
 out=$run/bench-serve.tsv
-printf 'round\tmeasure\trequests\treq_s\tp50_ms\tp99_ms\terrors\tcache_hits\tcache_misses\tqueries_per_call\n' > "$out"
+printf 'round\tmeasure\trequests\treq_s\tp50_ms\tp99_ms\terrors\tcache_hits\tcache_misses\tqueries_per_batch\n' > "$out"
 
 # start_server CONFIG FLAGS... : sets $pid and $base.
 start_server() {
@@ -67,7 +67,11 @@ start_server() {
   $bin serve --run "$run" --config "$config" --addr "127.0.0.1:$port" "$@" 2> "$run/serve.log" &
   pid=$!
   base="http://127.0.0.1:$port"
-  for _ in $(seq 1 600); do grep -q "serving" "$run/serve.log" 2>/dev/null && return; sleep 0.2; done
+  for _ in $(seq 1 600); do
+    grep -q "serving" "$run/serve.log" 2>/dev/null && return
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.2
+  done
   echo "the server did not start:" >&2; cat "$run/serve.log" >&2; exit 1
 }
 # metric NAME: an unlabelled sample from /metrics (0 when absent, as for BM25).
@@ -78,12 +82,12 @@ record() {
   local rps hits misses calls embedded
   rps=$(python3 -c "print(f'{$reqs/$dur:.1f}')")
   hits=$(metric ragtune_query_cache_hits_total); misses=$(metric ragtune_query_cache_misses_total)
-  calls=$(metric ragtune_query_embedding_batch_size_count)
-  embedded=$(metric ragtune_query_embedding_batch_size_sum)
+  calls=$(metric ragtune_query_batch_size_count)
+  embedded=$(metric ragtune_query_batch_size_sum)
   local per_call
   per_call=$(python3 -c "print(f'{$embedded/$calls:.2f}' if $calls else '-')")
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$reqs" "$rps" "$p50" "$p99" "$errs" "$hits" "$misses" "$per_call" >> "$out"
-  printf '%-2s %-30s %7s req %9s req/s  p50 %8s ms  p99 %8s ms  errors %s  cache %s/%s  queries/call %s\n' "$1" "$2" "$reqs" "$rps" "$p50" "$p99" "$errs" "$hits" "$misses" "$per_call"
+  printf '%-2s %-30s %7s req %9s req/s  p50 %8s ms  p99 %8s ms  errors %s  cache %s/%s  queries/batch %s\n' "$1" "$2" "$reqs" "$rps" "$p50" "$p99" "$errs" "$hits" "$misses" "$per_call"
 }
 closed() { # ROUND MEASURE CONFIG BODIES CONNS FLAGS...
   local round=$1 measure=$2 config=$3 bodies=$4 conns=$5; shift 5
@@ -131,6 +135,9 @@ hits = med(lambda r: val(r, "hybrid repeated c4", "cache_hits") / max(1.0, val(r
 p99d = med(lambda r: val(r, "hybrid distinct open loop", "p99_ms"))
 p99r = med(lambda r: val(r, "hybrid repeated open loop", "p99_ms"))
 verdict = lambda ok: "met" if ok else "NOT met"
+repeats = [x for x in rows if "distinct" in x["measure"] and float(x["cache_hits"]) > 5]
+if repeats:
+    print(f"WARNING: {len(repeats)} distinct-query runs had cache hits (the questions wrapped around): shorten SECONDS")
 print(f"\nmedians of {len(rounds)} interleaved rounds:")
 print(f"distinct queries, hybrid batched / unbatched: x{c32:.2f} at 32 connections (target >= 1.5: {verdict(c32 >= 1.5)}), x{c4:.2f} at 4")
 print(f"repeated queries, hybrid / bm25: x{rep:.3f} (target >= 0.5: {verdict(rep >= 0.5)}), cache hit rate {hits:.3f}")

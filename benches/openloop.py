@@ -27,6 +27,8 @@ async def exchange(conn, path, body):
     writer.write(head + body)
     await writer.drain()
     status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionResetError("closed by the server")
     length = 0
     while True:
         line = await reader.readline()
@@ -49,11 +51,21 @@ async def main(url, bodies, rate, seconds):
     async def one(i):
         nonlocal errors
         due = start + i / rate
-        conn = idle.pop() if idle else await asyncio.open_connection(u.hostname, u.port)
-        try:
-            ok = await exchange(conn, "/search", bodies[i % len(bodies)])
-        except (OSError, asyncio.IncompleteReadError):
-            ok, conn = False, None
+        conn, ok = None, False
+        # A kept connection the server has closed (idle past its timeout) gets one retry
+        # on a new connection; a failure on a new one is an error.
+        for reused in ([True, False] if idle else [False]):
+            try:
+                if reused:
+                    conn = idle.pop()
+                else:
+                    conn = await asyncio.open_connection(u.hostname, u.port)
+                ok = await exchange(conn, "/search", bodies[i % len(bodies)])
+                break
+            except (OSError, asyncio.IncompleteReadError, IndexError):
+                if conn is not None:
+                    conn[1].close()
+                conn = None
         latencies.append(time.perf_counter() - due)
         if not ok:
             errors += 1

@@ -109,11 +109,14 @@ fn batched_and_cached_queries_answer_as_queries_embedded_alone() {
     );
     let got = in_waves(&server.base, &queries);
     assert_same(&expected, &got, "batched");
-    // The waves were batched: fewer inference calls than queries.
-    let calls = metric(&server.base, "ragtune_query_embedding_batch_size_count");
-    let embedded = metric(&server.base, "ragtune_query_embedding_batch_size_sum");
+    // The waves were batched: fewer requests to the model than queries.
+    let calls = metric(&server.base, "ragtune_query_batch_size_count");
+    let embedded = metric(&server.base, "ragtune_query_batch_size_sum");
     assert_eq!(embedded, 200.0);
-    assert!(calls < 150.0, "{calls} inference calls for 200 queries");
+    assert!(
+        calls < 150.0,
+        "{calls} requests to the model for 200 queries"
+    );
     // Again: every vector from the cache, the same answers, nothing embedded.
     let again = in_waves(&server.base, &queries);
     assert_same(&expected, &again, "cached");
@@ -121,10 +124,7 @@ fn batched_and_cached_queries_answer_as_queries_embedded_alone() {
         metric(&server.base, "ragtune_query_cache_hits_total"),
         200.0
     );
-    assert_eq!(
-        metric(&server.base, "ragtune_query_embedding_batch_size_sum"),
-        200.0
-    );
+    assert_eq!(metric(&server.base, "ragtune_query_batch_size_sum"), 200.0);
     server.stop();
 }
 
@@ -159,7 +159,7 @@ objective = "recall@5"
         "the server must say why it does not batch: {before:?}"
     );
     assert_same(&expected, &in_waves(&server.base, queries), "concurrent");
-    let calls = metric(&server.base, "ragtune_query_embedding_batch_size_count");
-    assert_eq!(calls, 60.0, "one inference call per query");
+    let calls = metric(&server.base, "ragtune_query_batch_size_count");
+    assert_eq!(calls, 60.0, "one request to the model per query");
     server.stop();
 }

@@ -138,7 +138,8 @@ impl Default for Piece {
 /// (accents, other scripts, control characters, which the normaliser drops or the
 /// pre-tokeniser may split at) is counted by the tokenizer itself, and that count is
 /// remembered too. It answers `None`, and the caller tokenises, for a text that may hold
-/// an added token (`[CLS]`, …), which the tokenizer matches before normalising.
+/// an added token (`[CLS]`, …), which the tokenizer matches before normalising; and there
+/// is no counter for a tokenizer with added tokens matched after normalising.
 pub struct WordCounter<'t> {
     tokenizer: &'t Tokenizer,
     lowercase: bool,
@@ -153,7 +154,11 @@ pub struct WordCounter<'t> {
 impl<'t> WordCounter<'t> {
     /// A counter for `tokenizer`, or `None` where it does not run BERT's pipeline.
     pub fn new(tokenizer: &'t Tokenizer) -> Option<WordCounter<'t>> {
-        if !word_local(tokenizer) {
+        // An added token matched after normalisation could span what this counter
+        // splits (a tab the normaliser turns into a space, an accent it strips).
+        let normalized_added =
+            (tokenizer.get_added_tokens_decoder().values()).any(|t| t.normalized);
+        if !word_local(tokenizer) || normalized_added {
             return None;
         }
         let lowercase = match tokenizer.get_normalizer() {
@@ -487,5 +492,14 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert!(WordCounter::new(&plain).is_none());
+        let json =
+            t.to_string(false)
+                .unwrap()
+                .replacen("\"normalized\":false", "\"normalized\":true", 1);
+        let normalized = Tokenizer::from_bytes(json).unwrap();
+        assert!(
+            WordCounter::new(&normalized).is_none(),
+            "an added token matched after normalising"
+        );
     }
 }

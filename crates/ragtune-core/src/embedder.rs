@@ -105,6 +105,15 @@ pub trait Embedder: Send + Sync {
     /// embedded), whether or not their vectors are cached.
     fn count_truncated(&self, texts: &[&str]) -> Result<usize, EmbedFailure>;
 
+    /// Embed a few short texts that arrived together (served queries), in inference calls
+    /// of at most `budget` padded tokens where the embedder cuts requests by tokens, side
+    /// by side where it can; vectors row-major. This leaves the embedder's own batching,
+    /// which embeds the corpus, as it is. The default is [`Embedder::embed`].
+    fn embed_queries(&self, texts: &[&str], budget: usize) -> Result<Vec<f32>, EmbedFailure> {
+        let _ = budget;
+        self.embed(texts, &|_| {}).map(|o| o.vectors)
+    }
+
     /// Embed `texts`, handing each finished batch to `sink` as soon as it is done: the
     /// batch's indices into `texts` and their vectors, row-major. A caller can so keep
     /// the work of every finished batch if the call is interrupted. Returns how many texts

@@ -510,9 +510,20 @@ impl OnnxEmbedder {
         sink: &mut BatchSink<'_>,
     ) -> Result<()> {
         // Sorting by length makes each batch pad only as far as its longest member.
-        let mut order: Vec<usize> = (0..encodings.len()).collect();
-        order.sort_by_key(|&i| encodings[i].len());
+        let order = by_length(encodings);
         let batches = self.batches(encodings, &order);
+        self.run_cut(encodings, &batches, offset, progress, sink)
+    }
+
+    /// Run `batches` (indices into `encodings`) over the sessions, handing each to `sink`.
+    fn run_cut(
+        &self,
+        encodings: &[tokenizers::Encoding],
+        batches: &[&[usize]],
+        offset: usize,
+        progress: &(dyn Fn(usize) + Sync),
+        sink: &mut BatchSink<'_>,
+    ) -> Result<()> {
         let dim = self.dim;
         let work = |session: usize, b: usize| {
             let encs: Vec<&tokenizers::Encoding> =
@@ -667,6 +678,27 @@ impl Embedder for OnnxEmbedder {
         self.windows(text, window, overlap).map_err(failure)
     }
 
+    fn embed_queries(
+        &self,
+        texts: &[&str],
+        budget: usize,
+    ) -> std::result::Result<Vec<f32>, EmbedFailure> {
+        let encodings = self.encode(texts).map_err(failure)?;
+        let order = by_length(&encodings);
+        let batches = token_batches(&order, |i| encodings[i].len(), budget);
+        let dim = self.dim;
+        let mut vectors = vec![0f32; texts.len() * dim];
+        let mut sink = |idx: &[usize], v: &[f32]| {
+            for (j, &i) in idx.iter().enumerate() {
+                vectors[i * dim..(i + 1) * dim].copy_from_slice(&v[j * dim..(j + 1) * dim]);
+            }
+            Ok(())
+        };
+        self.run_cut(&encodings, &batches, 0, &|_| {}, &mut sink)
+            .map_err(failure)?;
+        Ok(vectors)
+    }
+
     fn embed_batches(
         &self,
         texts: &[&str],
@@ -702,6 +734,13 @@ impl Embedder for OnnxEmbedder {
             Ok(count)
         })
     }
+}
+
+/// Indices of `encodings`, shortest first.
+fn by_length(encodings: &[tokenizers::Encoding]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..encodings.len()).collect();
+    order.sort_by_key(|&i| encodings[i].len());
+    order
 }
 
 /// How many of `encodings` were cut at the model's maximum.

@@ -40,6 +40,8 @@ pub struct QueryOptions {
     pub max_batch: usize,
     /// Query vectors kept in the cache; zero keeps none.
     pub cache_entries: usize,
+    /// Padded tokens per inference call of a batch ([`Embedder::embed_queries`]).
+    pub call_tokens: usize,
 }
 
 impl Default for QueryOptions {
@@ -50,9 +52,14 @@ impl Default for QueryOptions {
             batch_wait: Duration::from_millis(1),
             max_batch: 32,
             cache_entries: 10_000,
+            call_tokens: CALL_TOKENS,
         }
     }
 }
+
+/// Padded tokens per inference call on CPU: about 4 queries, so that a batch's calls run
+/// side by side on every session (docs/benchmarks.md, "Serving").
+pub const CALL_TOKENS: usize = 64;
 
 impl QueryOptions {
     /// One query per call on the caller's thread and no cache: serving as it was before
@@ -63,6 +70,7 @@ impl QueryOptions {
             batch_wait: Duration::ZERO,
             max_batch: 1,
             cache_entries: 0,
+            call_tokens: CALL_TOKENS,
         }
     }
 }
@@ -76,7 +84,7 @@ struct Counters {
     hits: AtomicU64,
     misses: AtomicU64,
     stored: AtomicU64,
-    /// Inference calls per bucket of [`BATCH_BUCKETS`] (not cumulative), then above them.
+    /// Requests to the model per bucket of [`BATCH_BUCKETS`] (not cumulative), then above.
     batches: [AtomicU64; BATCH_BUCKETS.len() + 1],
     batched_queries: AtomicU64,
 }
@@ -124,7 +132,7 @@ impl QueryVectors {
         let queue = if opts.max_batch < 2 {
             None
         } else {
-            match batch_invariant(embedder.as_ref(), model) {
+            match batch_invariant(embedder.as_ref(), model, opts.call_tokens) {
                 Ok(()) => Some(start_worker(&embedder, opts, &counters)),
                 Err(why) => {
                     refused = Some(why);
@@ -211,7 +219,7 @@ impl QueryVectors {
     }
 
     /// Prometheus text: cache hits and misses, vectors read from the store, and the
-    /// histogram of queries per inference call.
+    /// histogram of queries per request to the model.
     pub fn render(&self) -> String {
         let c = &self.counters;
         let mut s = String::new();
@@ -240,10 +248,10 @@ impl QueryVectors {
             "Query vectors read from the stage store (questions the sweep embedded).",
             load(&c.stored),
         );
-        let name = "ragtune_query_embedding_batch_size";
+        let name = "ragtune_query_batch_size";
         let _ = write!(
             s,
-            "# HELP {name} Queries per inference call.\n# TYPE {name} histogram\n"
+            "# HELP {name} Queries per request to the model (cut into calls of a few queries).\n# TYPE {name} histogram\n"
         );
         let mut cumulative = 0;
         for (i, le) in BATCH_BUCKETS.iter().enumerate() {
@@ -271,18 +279,41 @@ const PROBES: [&str; 4] = [
     "What was the name of the ship that carried the first settlers across the ocean in the winter of that year, and who led them?",
 ];
 
+/// Short texts, many to a call, as a busy server embeds them.
+const SHORT_PROBES: [&str; 12] = [
+    "tax",
+    "who won?",
+    "when was it built",
+    "price list",
+    "why is the sky blue",
+    "refund policy",
+    "opening hours today",
+    "what is a lien",
+    "flood cover",
+    "zone F3",
+    "how do I cancel",
+    "claims",
+];
+
 /// Whether `embedder` gives every text the vector it gives it alone when the text shares
-/// an inference call (padded to a longer batch-mate): `Err` says why batching is off.
-pub fn batch_invariant(embedder: &dyn Embedder, model: &str) -> Result<(), String> {
+/// a request of queries (cut into calls of `call_tokens`, padded to a longer batch-mate):
+/// `Err` says why batching is off.
+pub fn batch_invariant(
+    embedder: &dyn Embedder,
+    model: &str,
+    call_tokens: usize,
+) -> Result<(), String> {
     let fail = |e: EmbedFailure| format!("probing batched embedding failed: {}", e.0);
-    let together = embedder.embed(&PROBES, &|_| {}).map_err(fail)?.vectors;
     let dim = embedder.dim();
-    for (i, text) in PROBES.iter().enumerate() {
-        let alone = embedder.embed(&[text], &|_| {}).map_err(fail)?.vectors;
-        if alone[..] != together[i * dim..(i + 1) * dim] {
-            return Err(format!(
-                "model {model} gives a text another vector when it shares an inference call (dynamically quantised models do), so each query is embedded alone"
-            ));
+    for probes in [&PROBES[..], &SHORT_PROBES[..]] {
+        let together = embedder.embed_queries(probes, call_tokens).map_err(fail)?;
+        for (i, text) in probes.iter().enumerate() {
+            let alone = embedder.embed(&[text], &|_| {}).map_err(fail)?.vectors;
+            if alone[..] != together[i * dim..(i + 1) * dim] {
+                return Err(format!(
+                    "model {model} gives a text another vector when it shares an inference call (dynamically quantised models do), so each query is embedded alone"
+                ));
+            }
         }
     }
     Ok(())
@@ -305,23 +336,31 @@ fn start_worker(
     tx
 }
 
-/// A batch worker: take a batch, embed it, answer each query; until the queue closes.
+/// The batch worker: take a batch, embed it, answer each query; until the queue closes.
+/// A panic while embedding fails that batch's queries, not the worker.
 fn work(rx: &Receiver<Job>, embedder: &dyn Embedder, opts: QueryOptions, c: &Counters) {
     while let Some(batch) = collect(rx, opts) {
         let texts: Vec<&str> = batch.iter().map(|j| j.text.as_str()).collect();
         c.batch(texts.len());
-        match embedder.embed(&texts, &|_| {}) {
-            Ok(out) => {
-                let dim = embedder.dim();
-                for (i, job) in batch.into_iter().enumerate() {
-                    let _ = job
-                        .reply
-                        .send(Ok(out.vectors[i * dim..(i + 1) * dim].to_vec()));
-                }
-            }
-            Err(e) => batch.into_iter().for_each(|job| {
-                let _ = job.reply.send(Err(e.clone()));
-            }),
+        let dim = embedder.dim();
+        let embedded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            embedder.embed_queries(&texts, opts.call_tokens)
+        }));
+        let vectors = match embedded {
+            Ok(Ok(v)) if v.len() == texts.len() * dim => Ok(v),
+            Ok(Ok(v)) => Err(EmbedFailure(format!(
+                "{} values for {} queries of {dim} dimensions",
+                v.len(),
+                texts.len()
+            ))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(EmbedFailure("embedding the batch panicked".into())),
+        };
+        for (i, job) in batch.into_iter().enumerate() {
+            let answer = (vectors.as_ref())
+                .map(|v| v[i * dim..(i + 1) * dim].to_vec())
+                .map_err(Clone::clone);
+            let _ = job.reply.send(answer);
         }
     }
 }
@@ -416,7 +455,7 @@ mod tests {
         // "a b" hit once; "c d" was evicted by "e f" (2 entries, "a b" more recent).
         assert_eq!(sample(&q, "ragtune_query_cache_hits_total"), 1);
         assert_eq!(sample(&q, "ragtune_query_cache_misses_total"), 4);
-        assert_eq!(sample(&q, "ragtune_query_embedding_batch_size_sum"), 4);
+        assert_eq!(sample(&q, "ragtune_query_batch_size_sum"), 4);
     }
 
     #[test]
@@ -432,7 +471,7 @@ mod tests {
             &stored[..]
         );
         assert_eq!(sample(&q, "ragtune_query_store_reads_total"), 1);
-        assert_eq!(sample(&q, "ragtune_query_embedding_batch_size_count"), 0);
+        assert_eq!(sample(&q, "ragtune_query_batch_size_count"), 0);
     }
 
     #[test]
@@ -441,6 +480,7 @@ mod tests {
             batch_wait: Duration::from_millis(50),
             max_batch: 8,
             cache_entries: 0,
+            call_tokens: CALL_TOKENS,
         };
         let q = Arc::new(QueryVectors::new(fake(), "fake", opts));
         assert!(q.batching_refused.is_none());
@@ -466,15 +506,15 @@ mod tests {
             );
         }
         // At most 8 per call: at least 3 calls, and fewer than 24.
-        let calls = sample(&q, "ragtune_query_embedding_batch_size_count");
+        let calls = sample(&q, "ragtune_query_batch_size_count");
         assert!((3..24).contains(&calls), "{calls} calls");
-        assert_eq!(sample(&q, "ragtune_query_embedding_batch_size_sum"), 24);
+        assert_eq!(sample(&q, "ragtune_query_batch_size_sum"), 24);
     }
 
     #[test]
     fn a_model_that_depends_on_batch_mates_is_not_batched() {
         let dependent: Arc<dyn Embedder> = Arc::new(BatchDependent(FakeEmbedder::new("q", 16)));
-        assert!(batch_invariant(fake().as_ref(), "fake").is_ok());
+        assert!(batch_invariant(fake().as_ref(), "fake", CALL_TOKENS).is_ok());
         let q = QueryVectors::new(dependent, "int8-model", QueryOptions::default());
         let why = q.batching_refused.clone().expect("refused");
         assert!(why.contains("int8-model"), "{why}");
@@ -515,9 +555,9 @@ mod tests {
             ("32", 4),
             ("+Inf", 5),
         ] {
-            let line = format!("ragtune_query_embedding_batch_size_bucket{{le=\"{le}\"}} {n}");
+            let line = format!("ragtune_query_batch_size_bucket{{le=\"{le}\"}} {n}");
             assert!(text.contains(&line), "{line} in\n{text}");
         }
-        assert!(text.contains("ragtune_query_embedding_batch_size_sum 61"));
+        assert!(text.contains("ragtune_query_batch_size_sum 61"));
     }
 }

@@ -330,15 +330,33 @@ pub struct ServeArgs {
     /// 0 takes only the queries already queued when the model comes free.
     #[arg(long, default_value_t = 1.0, value_parser = batch_wait_ms)]
     pub batch_wait_ms: f64,
-    /// Most queries in one batch (cut into inference calls of --batch-size, on CPU 64
-    /// padded tokens unless given); 1 embeds each query alone.
-    #[arg(long, default_value_t = 32, value_parser = at_least_one)]
+    /// Most queries in one batch (cut into inference calls of 64 padded tokens on CPU, one
+    /// call on CUDA); 1 embeds each query alone.
+    #[arg(long, default_value_t = 32, value_parser = max_batch)]
     pub max_batch: usize,
-    /// Query vectors kept in memory for repeated queries (LRU); 0 keeps none.
-    #[arg(long, default_value_t = 10_000)]
+    /// Query vectors kept in memory for repeated queries (LRU, at most 10,000,000); 0
+    /// keeps none.
+    #[arg(long, default_value_t = 10_000, value_parser = query_cache)]
     pub query_cache: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// A whole number from `lo` to `hi`.
+fn whole_in(s: &str, lo: usize, hi: usize) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        Ok(_) => Err(format!("must be from {lo} to {hi}")),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
+
+fn max_batch(s: &str) -> Result<usize, String> {
+    whole_in(s, 1, 1024)
+}
+
+fn query_cache(s: &str) -> Result<usize, String> {
+    whole_in(s, 0, 10_000_000)
 }
 
 /// A wait from 0 to 1,000 milliseconds.

@@ -21,22 +21,18 @@ fn open(
     Ok((engine, response))
 }
 
-/// Padded tokens per inference call for served queries on CPU (about 4 queries).
-const SERVE_BATCH_TOKENS: usize = 64;
-
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut opts = super::sweep_options(&args.engine)?;
-    if args.engine.batch_size.is_none() && opts.device == ragtune_embed::Device::Cpu {
-        // A batch of queries is cut into small calls that run side by side on the
-        // sessions (ragtune_serve::queries). Chunk vectors come from the stage store; a
-        // float32 model gives the same vectors in calls of any size.
-        opts.batch_size = ragtune_embed::BatchSize::Tokens(SERVE_BATCH_TOKENS);
-    }
+    let opts = super::sweep_options(&args.engine)?;
     let (mut engine, config) = open(&args.run, args.config.as_deref(), &opts)?;
     let queries = QueryOptions {
         batch_wait: std::time::Duration::from_secs_f64(args.batch_wait_ms / 1000.0),
         max_batch: args.max_batch,
         cache_entries: args.query_cache,
+        // A GPU wants one large call; on CPU, calls of a few queries run side by side.
+        call_tokens: match opts.device {
+            ragtune_embed::Device::Cpu => ragtune_serve::queries::CALL_TOKENS,
+            ragtune_embed::Device::Cuda => usize::MAX,
+        },
     };
     if let Some(why) = engine.serve_queries(queries) {
         eprintln!("ragtune: micro-batching is off: {why}");
