@@ -11,7 +11,7 @@ import time
 import numpy as np
 import onnxruntime as ort
 
-LENGTHS = [16, 64, 128, 256]
+LENGTHS = [16, 32, 64, 128, 256]
 BATCHES = [1, 2, 4, 8, 16, 32]
 
 
