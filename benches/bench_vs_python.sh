@@ -7,6 +7,10 @@
 # setup side by side (they must agree within chunker and index differences), the wall
 # times as ratios against ragtune, and each process's max RSS. Figures in
 # docs/performance.md. About 6 minutes on 2 cores.
+#   benches/bench_vs_python.sh [long]
+# `long` runs the long-chunk grid instead (issue "where the time goes now", part 2):
+# recursive 800 and 1,600 characters with overlaps 0 and 200, two corpora (state_of_the_union,
+# wikitexts), BM25, vector and both hybrids over HNSW: 16 setups.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models/fetch.sh
@@ -16,20 +20,31 @@ venv=benches/python/.venv
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release --quiet -p ragtune
 bin="$CARGO_TARGET_DIR/release/ragtune"
-out="${BENCH_OUT:-runs/bench-python}"
+grid="${1:-short}"
+out="${BENCH_OUT:-runs/bench-python${grid/short/}}"
 chroma="$(cd ../shared/datasets/chroma-chunking && pwd)"
 rm -rf "$out"
 mkdir -p "$out"
+if [ "$grid" = long ]; then
+  corpora=(state_of_the_union wikitexts)
+  sizes="800, 1600"; overlaps="0, 200"; index='index = ["hnsw"]'
+  export PIPELINE_SIZES=800,1600 PIPELINE_OVERLAP_CHARS=0,200
+else
+  corpora=(chatlogs state_of_the_union wikitexts)
+  sizes="300, 600, 1200"; overlaps='0, "25%"'; index=""
+fi
+include=$(printf '"%s", ' "${corpora[@]}")
 cat > "$out/grid.toml" <<GRID
 name = "vs-python"
 [corpus]
 format = "chroma"
 path = "$chroma"
-include = ["chatlogs", "state_of_the_union", "wikitexts"]
+include = [${include%, }]
 [grid]
 chunker = ["recursive"]
-chunk_size = [300, 600, 1200]
-chunk_overlap = [0, "25%"]
+chunk_size = [$sizes]
+chunk_overlap = [$overlaps]
+$index
 retriever = ["bm25", "vector", "hybrid"]
 model = ["all-minilm-l6-v2"]
 fusion = ["rrf", "weighted"]
@@ -52,6 +67,6 @@ timed() {  # timed NAME COMMAND...: wall milliseconds and max RSS of one cold pr
 timed ragtune "$bin" sweep "$out/grid.toml" --out "$out/ragtune" --cache-dir "$out/cache" --show 0 >/dev/null 2>&1
 for mode in careful naive; do
   timed "$mode" "$venv/bin/python" benches/python/pipeline.py "$mode" "$chroma" \
-    models/all-minilm-l6-v2 "$out/$mode.json" chatlogs state_of_the_union wikitexts 2>"$out/$mode.err"
+    models/all-minilm-l6-v2 "$out/$mode.json" "${corpora[@]}" 2>"$out/$mode.err"
 done
 "$venv/bin/python" benches/python/compare.py "$out" | tee "$out/compare.md"

@@ -3,8 +3,9 @@ benches/bench_vs_python.sh to time against ragtune on the same grid.
 
     pipeline.py naive|careful CHROMA_DIR MODEL_DIR OUT_JSON [CORPUS_ID ...]
 
-The grid is fixed: LangChain's RecursiveCharacterTextSplitter (Chroma's separators) at
-sizes 300, 600 and 1200 characters with overlap 0 and 25%; BM25 (rank_bm25), vector
+The grid: LangChain's RecursiveCharacterTextSplitter (Chroma's separators) at sizes 300,
+600 and 1200 characters with overlap 0 and 25% (or PIPELINE_SIZES, and overlaps in
+characters PIPELINE_OVERLAP_CHARS, both comma lists: the long-chunk grid); BM25 (rank_bm25), vector
 search (onnxruntime with the same model file, mean pooling, hnswlib) and hybrids of the
 two (reciprocal rank fusion with k = 60, and a weighted sum of min-max-normalised scores
 with alpha = 0.5), each ranking 50 deep; span recall at k = 5. That is 24 setups.
@@ -39,6 +40,10 @@ from tokenizers import Tokenizer
 
 SIZES = [300, 600, 1200]
 OVERLAPS = [0, 25]  # percent of the size
+# The long-chunk grid (bench_vs_python.sh long): sizes, and overlaps in characters.
+if os.environ.get("PIPELINE_SIZES"):
+    SIZES = [int(x) for x in os.environ["PIPELINE_SIZES"].split(",")]
+OVERLAP_CHARS = [int(x) for x in os.environ.get("PIPELINE_OVERLAP_CHARS", "").split(",") if x]
 K, DEPTH, RRF_K, ALPHA = 5, 50, 60.0, 0.5
 MAX_TOKENS, BATCH = 256, 32
 
@@ -170,9 +175,10 @@ def score(chunks, questions, rankings):
 
 def setups():
     for size in SIZES:
-        for pct in OVERLAPS:
+        overlaps = OVERLAP_CHARS or [size * pct // 100 for pct in OVERLAPS]
+        for overlap in overlaps:
             for retriever in ["bm25", "vector", "rrf", "weighted"]:
-                yield size, size * pct // 100, retriever
+                yield size, overlap, retriever
 
 
 def run_setup(docs, questions, embed, size, overlap, retriever, cache=None):
