@@ -661,9 +661,7 @@ impl Embedder for OnnxEmbedder {
         let dim = self.dim;
         let mut vectors = vec![0f32; texts.len() * dim];
         let truncated = self.embed_batches(texts, progress, &mut |idx, v| {
-            for (j, &i) in idx.iter().enumerate() {
-                vectors[i * dim..(i + 1) * dim].copy_from_slice(&v[j * dim..(j + 1) * dim]);
-            }
+            place(&mut vectors, dim, idx, v);
             Ok(())
         })?;
         Ok(EmbedOutput { vectors, truncated })
@@ -689,9 +687,7 @@ impl Embedder for OnnxEmbedder {
         let dim = self.dim;
         let mut vectors = vec![0f32; texts.len() * dim];
         let mut sink = |idx: &[usize], v: &[f32]| {
-            for (j, &i) in idx.iter().enumerate() {
-                vectors[i * dim..(i + 1) * dim].copy_from_slice(&v[j * dim..(j + 1) * dim]);
-            }
+            place(&mut vectors, dim, idx, v);
             Ok(())
         };
         self.run_cut(&encodings, &batches, 0, &|_| {}, &mut sink)
@@ -733,6 +729,14 @@ impl Embedder for OnnxEmbedder {
             }
             Ok(count)
         })
+    }
+}
+
+/// Put a finished batch's rows `v` (row-major, `dim` wide) at their texts' places
+/// `idx` in the request's `vectors`.
+fn place(vectors: &mut [f32], dim: usize, idx: &[usize], v: &[f32]) {
+    for (j, &i) in idx.iter().enumerate() {
+        vectors[i * dim..(i + 1) * dim].copy_from_slice(&v[j * dim..(j + 1) * dim]);
     }
 }
 
