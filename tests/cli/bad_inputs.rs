@@ -260,6 +260,22 @@ const CASES: &[Case] = &[
         "g.toml:16:22: `max_context_tokens`: -1 is not a token count",
     ),
     grid(
+        "zero max_p99_ms",
+        &[(
+            "objective = \"recall@5\"",
+            "objective = \"recall@5\"\nmax_p99_ms = 0",
+        )],
+        "g.toml:16:14: `max_p99_ms`: 0 is not a latency",
+    ),
+    grid(
+        "negative max_index_bytes",
+        &[(
+            "objective = \"recall@5\"",
+            "objective = \"recall@5\"\nmax_index_bytes = -5",
+        )],
+        "g.toml:16:19:",
+    ),
+    grid(
         "holdout of 1",
         &[(
             "objective = \"recall@5\"",

@@ -32,8 +32,8 @@ fn the_quickstart_report_is_self_contained_and_every_plot_renders() {
     }
     assert_eq!(
         html.matches("<svg").count(),
-        6,
-        "five plots and the search's"
+        8,
+        "seven plots (three cost frontiers) and the search's"
     );
     let shot = tmp.path().join("report.png");
     let out = std::process::Command::new(chromium())
@@ -42,7 +42,7 @@ fn the_quickstart_report_is_self_contained_and_every_plot_renders() {
             "--no-sandbox",
             "--disable-gpu",
             "--hide-scrollbars",
-            "--window-size=1100,3300",
+            "--window-size=1100,4600",
             &format!("--screenshot={}", shot.display()),
             &format!("file://{}", run.join("report.html").display()),
         ])
@@ -55,9 +55,9 @@ fn the_quickstart_report_is_self_contained_and_every_plot_renders() {
         "no screenshot: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Each plot's accent rule is a colour of its own: all six must be on the screenshot.
+    // Each plot's accent rule is a colour of its own: all eight must be on the screenshot.
     let accents = ragtune_results_accents();
-    assert_eq!(accents.len(), 6, "{accents:?}");
+    assert_eq!(accents.len(), 8, "{accents:?}");
     python_ok(
         "screenshot_colors.py",
         &[shot.to_str().unwrap(), &accents.join(",")],

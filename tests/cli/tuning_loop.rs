@@ -177,3 +177,97 @@ fn check_gates(tmp: &std::path::Path, l: &str) {
         assert!(usage.stderr.contains(why), "{}", usage.stderr);
     }
 }
+
+/// The grid of the limits test: BM25, vectors and hybrids, exact and HNSW.
+const PRICED: &str = r#"
+[grid]
+chunker = ["markdown"]
+chunk_size = [300, 600]
+retriever = ["bm25", "vector", "hybrid"]
+model = ["all-minilm-l6-v2"]
+index = ["exact", "hnsw"]
+fusion = ["rrf"]
+top_k = [1, 5]
+[select]
+objective = "span_recall@1"
+"#;
+
+/// The setups of a run's results.parquet at k = 1 as (config id, span_recall, p99, index
+/// bytes), and best.toml.
+const READ_RUN: &str = r#"
+import sys, json, polars as pl, tomllib
+df = pl.read_parquet(sys.argv[1] + "/results.parquet").filter(pl.col("top_k") == 1)
+rows = [(r["config_id"], r["span_recall"], r["query_ms_p99"], r["index_bytes"], r["disk_bytes"]) for r in df.iter_rows(named=True)]
+best = tomllib.load(open(sys.argv[1] + "/best.toml", "rb"))
+print(json.dumps({"rows": rows, "best": best}))
+"#;
+
+fn read_run(out: &std::path::Path) -> serde_json::Value {
+    let o = std::process::Command::new(python())
+        .args(["-c", READ_RUN, out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// `[select] max_p99_ms` and `max_index_bytes`: the best setup is the best one within
+/// them, the table says how many each excluded, and best.toml records them.
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
+fn latency_and_memory_limits_choose_the_best_setup_that_fits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let g = quickstart_grid(tmp.path(), "free.toml", "free", PRICED);
+    let free = tmp.path().join("free");
+    sweep_ok(tmp.path(), &g, &free, &cache);
+    let v = read_run(&free);
+    for r in v["rows"].as_array().unwrap() {
+        assert!(
+            r[2].as_f64().unwrap() > 0.0 && r[3].as_u64().unwrap() > 0,
+            "{r}"
+        );
+        assert!(r[4].as_u64().unwrap() > 0, "on disk in the store: {r}");
+    }
+    // Half the unconstrained best's p99, and one byte less than the largest index.
+    let p99 = v["best"]["query_ms_p99"].as_f64().unwrap() / 2.0;
+    let vector_bytes = (v["rows"].as_array().unwrap().iter())
+        .map(|r| r[3].as_u64().unwrap())
+        .max()
+        .unwrap()
+        - 1;
+    let tables = PRICED.replace(
+        "objective = \"span_recall@1\"",
+        &format!(
+            "objective = \"span_recall@1\"\nmax_p99_ms = {p99}\nmax_index_bytes = {vector_bytes}"
+        ),
+    );
+    let g = quickstart_grid(tmp.path(), "priced.toml", "priced", &tables);
+    let priced = tmp.path().join("priced");
+    let r = sweep_ok(tmp.path(), &g, &priced, &cache);
+    let v = read_run(&priced);
+    let rows = v["rows"].as_array().unwrap();
+    let over = |i: usize, m: f64| rows.iter().filter(|r| r[i].as_f64().unwrap() > m).count();
+    let (slow, big) = (over(2, p99), over(3, vector_bytes as f64));
+    assert!(
+        slow >= 1 && big >= 1,
+        "the unconstrained best is over half its own p99"
+    );
+    let line = format!("max_p99_ms excluded {slow}, max_index_bytes excluded {big};");
+    assert!(r.stdout.contains(&line), "{line:?} not in\n{}", r.stdout);
+    let best = &v["best"];
+    assert_eq!(best["max_p99_ms"].as_f64(), Some(p99));
+    assert_eq!(best["max_index_bytes"].as_u64(), Some(vector_bytes));
+    assert!(best["query_ms_p99"].as_f64().unwrap() <= p99, "{best}");
+    assert!(
+        best["index_bytes"].as_u64().unwrap() <= vector_bytes,
+        "{best}"
+    );
+    let fits = rows
+        .iter()
+        .filter(|r| r[2].as_f64().unwrap() <= p99 && r[3].as_u64().unwrap() <= vector_bytes);
+    let top = fits
+        .map(|r| r[1].as_f64().unwrap())
+        .fold(f64::MIN, f64::max);
+    assert_eq!(best["value"].as_f64(), Some(top), "{best}");
+}

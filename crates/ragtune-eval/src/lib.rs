@@ -55,13 +55,13 @@ mod schema;
 mod select;
 mod stats;
 
-pub use select::{Judged, judged_row, select_order};
+pub use select::{Judged, Limit, Limits, judged_row, select_order};
 pub use stats::{PairedDiff, RESAMPLES, SEED, bootstrap_ci, bootstrap_cis, paired_diff};
 
 pub use schema::{
-    BestSetup, Costs, Eliminated, Metric, MetricValues, Objective, PointRecord, QuestionRanking,
-    QuestionRow, RankingsRecord, ResultRow, SearchStep, SearchVerdict, Split, Strategy,
-    metric_names, question_metrics, split_of,
+    BestSetup, Costs, Eliminated, LATENCY_SAMPLE, Metric, MetricValues, Objective, PointRecord,
+    QuestionRanking, QuestionRow, RankingsRecord, ResultRow, SearchStep, SearchVerdict, Split,
+    Strategy, latency_sample, metric_names, question_metrics, split_of,
 };
 
 use ragtune_core::{Chunk, DocId, Question, Span};

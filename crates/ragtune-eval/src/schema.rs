@@ -174,17 +174,47 @@ impl std::fmt::Display for Objective {
     }
 }
 
-/// Costs measured for one setup, shared by its rows.
+/// Costs measured for one setup, shared by its rows (docs/grid.md, "Cost columns").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Costs {
     /// Seconds to build the index (BM25 indexing, HNSW graph; embeddings excluded).
     pub index_seconds: f64,
-    /// Index size in bytes (HNSW links estimated).
+    /// Bytes the index holds for search, computed from its data structures (vectors,
+    /// graph links, BM25 term dictionary, postings, norms and chunk ids), not measured.
     pub index_bytes: u64,
-    /// Median retrieval latency per question, ms (question embedding excluded).
+    /// Bytes the index's stored entries take on disk (0 without a store).
+    #[serde(default)]
+    pub disk_bytes: u64,
+    /// Median latency per query, ms: on the latency sample ([`latency_sample`]), one
+    /// query at a time on one thread, its embedding, retrieval, fusion and reranking.
     pub query_ms_p50: f64,
-    /// 95th-percentile retrieval latency, ms.
+    /// 95th percentile of the same, ms.
     pub query_ms_p95: f64,
+    /// 99th percentile of the same, ms.
+    #[serde(default)]
+    pub query_ms_p99: f64,
+}
+
+/// How many questions the latency columns are measured on.
+pub const LATENCY_SAMPLE: usize = 200;
+
+/// The questions the latency columns are measured on: the [`LATENCY_SAMPLE`] ids with
+/// the smallest hash (every question when there are fewer), as indices in input order.
+/// The same ids give the same sample whatever else the question set holds.
+pub fn latency_sample<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<usize> {
+    let mut keyed: Vec<([u8; 32], usize)> = ids
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut bytes = b"latency\0".to_vec();
+            bytes.extend_from_slice(id.as_bytes());
+            (ragtune_core::sha256(&bytes), i)
+        })
+        .collect();
+    keyed.sort_unstable();
+    let mut out: Vec<usize> = keyed.iter().take(LATENCY_SAMPLE).map(|k| k.1).collect();
+    out.sort_unstable();
+    out
 }
 
 /// Which questions a results row averages: `all`, or with `[select] holdout` the
@@ -414,9 +444,21 @@ pub struct BestSetup {
     pub held_out: Option<f64>,
     /// Mean context tokens at the objective's k.
     pub context_tokens: f64,
-    /// The limit that applied, if any.
+    /// The context limit that applied, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_context_tokens: Option<f64>,
+    /// Its 99th-percentile query latency, ms (`query_ms_p99`).
+    #[serde(default)]
+    pub query_ms_p99: f64,
+    /// The latency limit that applied, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p99_ms: Option<f64>,
+    /// Bytes its index holds for search (`index_bytes`).
+    #[serde(default)]
+    pub index_bytes: u64,
+    /// The memory limit that applied, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_index_bytes: Option<u64>,
     /// The setup itself.
     pub point: Setup,
     /// How a `[search]` reached it (absent for a full grid).

@@ -4,8 +4,8 @@
 //!
 //! A setup is judged by its row at the objective's `k`: the `tune` row when questions
 //! are held out, else the `all` row. Setups are ordered by
-//! 1. whether that row fits `[select] max_context_tokens` (fitting setups first; only a
-//!    fitting setup can be chosen);
+//! 1. whether that row fits `[select]`'s limits ([`Limits`]: mean context tokens, p99
+//!    latency, index bytes; fitting setups first; only a fitting setup can be chosen);
 //! 2. the objective's mean, higher first (a setup without it comes after every setup
 //!    with it);
 //! 3. fewer mean context tokens: of two setups equally good, the one that hands the model
@@ -16,7 +16,89 @@
 //! setup's interval (the search crate's `RankBy::LowerBound`); the survivors are then
 //! chosen between by this rule.
 
+use serde::{Deserialize, Serialize};
+
 use crate::{Objective, PointRecord, ResultRow, Split};
+
+/// One of `[select]`'s limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// `max_context_tokens`: mean context tokens at the objective's k.
+    ContextTokens,
+    /// `max_p99_ms`: the 99th-percentile query latency.
+    P99Ms,
+    /// `max_index_bytes`: the bytes the index holds for search.
+    IndexBytes,
+}
+
+impl Limit {
+    /// Every limit, in the order tables list them.
+    pub const ALL: [Limit; 3] = [Limit::ContextTokens, Limit::P99Ms, Limit::IndexBytes];
+    /// Its key in `[select]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::ContextTokens => "max_context_tokens",
+            Limit::P99Ms => "max_p99_ms",
+            Limit::IndexBytes => "max_index_bytes",
+        }
+    }
+}
+
+/// `[select]`'s limits: a setup whose judged row exceeds any of them never wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most mean context tokens at the objective's k.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_context_tokens: Option<f64>,
+    /// Most 99th-percentile query latency, ms (`query_ms_p99`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p99_ms: Option<f64>,
+    /// Most bytes the index holds for search (`index_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_index_bytes: Option<u64>,
+}
+
+impl Limits {
+    /// No limit at all.
+    pub const NONE: Limits = Limits {
+        max_context_tokens: None,
+        max_p99_ms: None,
+        max_index_bytes: None,
+    };
+
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        Limit::ALL.iter().any(|&l| self.is_set(l))
+    }
+
+    /// Whether `limit` is set.
+    pub fn is_set(&self, limit: Limit) -> bool {
+        match limit {
+            Limit::ContextTokens => self.max_context_tokens.is_some(),
+            Limit::P99Ms => self.max_p99_ms.is_some(),
+            Limit::IndexBytes => self.max_index_bytes.is_some(),
+        }
+    }
+
+    /// Whether `row` exceeds `limit` (never, when it is not set).
+    pub fn exceeds(&self, row: &ResultRow, limit: Limit) -> bool {
+        match limit {
+            Limit::ContextTokens => self
+                .max_context_tokens
+                .is_some_and(|m| row.context_tokens > m),
+            Limit::P99Ms => self.max_p99_ms.is_some_and(|m| row.costs.query_ms_p99 > m),
+            Limit::IndexBytes => self
+                .max_index_bytes
+                .is_some_and(|m| row.costs.index_bytes > m),
+        }
+    }
+
+    /// Whether `row` is within every limit.
+    pub fn fits(&self, row: &ResultRow) -> bool {
+        Limit::ALL.iter().all(|&l| !self.exceeds(row, l))
+    }
+}
 
 /// One setup as `[select]` sees it.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +109,7 @@ pub struct Judged<'r> {
     pub row: Option<&'r ResultRow>,
     /// The objective's mean on that row.
     pub value: Option<f64>,
-    /// Whether that row fits the context limit.
+    /// Whether that row fits every limit.
     pub fits: bool,
 }
 
@@ -48,13 +130,13 @@ pub fn judged_row(rec: &PointRecord, k: usize) -> Option<&ResultRow> {
 pub fn select_order<'r>(
     records: impl IntoIterator<Item = &'r PointRecord>,
     objective: Objective,
-    max_context_tokens: Option<f64>,
+    limits: &Limits,
 ) -> Vec<Judged<'r>> {
     let mut out: Vec<Judged<'r>> = records
         .into_iter()
         .map(|record| {
             let row = judged_row(record, objective.k);
-            let fits = row.is_none_or(|r| max_context_tokens.is_none_or(|m| r.context_tokens <= m));
+            let fits = row.is_none_or(|r| limits.fits(r));
             let value = row.and_then(|r| r.metrics.get(objective.metric));
             Judged {
                 record,

@@ -29,6 +29,8 @@
 //! [select]
 //! objective = "recall@5"
 //! max_context_tokens = 2000
+//! max_p99_ms = 50                   # query_ms_p99: embedding, retrieval, fusion
+//! max_index_bytes = 500_000_000     # index_bytes: what the index holds for search
 //! holdout = 0.3                     # choose on 70% of the questions, report on 30%
 //! ```
 //!
@@ -257,6 +259,17 @@ pub struct RetrievalSettings {
     pub chunk_tokenizer: Option<String>,
 }
 
+impl SelectSpec {
+    /// Its limits: a setup over any of them never wins.
+    pub fn limits(&self) -> ragtune_eval::Limits {
+        ragtune_eval::Limits {
+            max_context_tokens: self.max_context_tokens,
+            max_p99_ms: self.max_p99_ms,
+            max_index_bytes: self.max_index_bytes,
+        }
+    }
+}
+
 /// The `[select]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,6 +279,12 @@ pub struct SelectSpec {
     /// Optional limit on mean context tokens at that k.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_context_tokens: Option<f64>,
+    /// Optional limit on the 99th-percentile query latency, ms (`query_ms_p99`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p99_ms: Option<f64>,
+    /// Optional limit on the bytes the index holds for search (`index_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_index_bytes: Option<u64>,
     /// Share of questions held out: the best setup is chosen on the rest (the tuning
     /// part) and also reported on these. Questions are split by a hash of their id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -852,6 +871,15 @@ impl Checker<'_> {
                 at("max_context_tokens"),
                 "max_context_tokens",
                 format!("{m} is not a token count (a number of at least 0)"),
+            );
+        }
+        if let Some(m) = spec.max_p99_ms
+            && !(m.is_finite() && m > 0.0)
+        {
+            return c.err(
+                at("max_p99_ms"),
+                "max_p99_ms",
+                format!("{m} is not a latency (milliseconds, more than 0)"),
             );
         }
         Ok(objective)

@@ -206,13 +206,23 @@ impl Bm25Index {
         Ok(ranking)
     }
 
-    /// Bytes the index occupies (all segment files).
-    pub fn size_bytes(&self) -> u64 {
-        self.reader
-            .searcher()
-            .space_usage()
-            .map(|u| u.total().get_bytes())
-            .unwrap_or(0)
+    /// Bytes the index holds for search, from tantivy's account of its segments: the term
+    /// dictionary, postings, field norms and fast fields (the chunk ids) that BM25 ranking
+    /// reads. Positions and the document store are on disk but never read by a search.
+    pub fn search_bytes(&self) -> u64 {
+        let Ok(usage) = self.reader.searcher().space_usage() else {
+            return 0;
+        };
+        usage
+            .segments()
+            .iter()
+            .map(|s| {
+                [s.termdict(), s.postings(), s.fieldnorms(), s.fast_fields()]
+                    .iter()
+                    .map(|c| c.total().get_bytes())
+                    .sum::<u64>()
+            })
+            .sum()
     }
 
     /// Number of indexed chunks.
@@ -293,6 +303,6 @@ mod tests {
         drop(built);
         let opened = Bm25Index::open(dir.path()).unwrap();
         assert_eq!(opened.search("beta", 3).unwrap(), a);
-        assert!(opened.size_bytes() > 0);
+        assert!(opened.search_bytes() > 0);
     }
 }

@@ -21,8 +21,8 @@ pub use intervals::{
 use polars::prelude::*;
 use ragtune_core::FlatSetup;
 use ragtune_eval::{
-    BestSetup, Metric, MetricValues, Objective, PointRecord, QuestionRow, ResultRow, Split,
-    select_order,
+    BestSetup, Limit, Limits, Metric, MetricValues, Objective, PointRecord, QuestionRow, ResultRow,
+    Split, select_order,
 };
 pub use report::{ACCENTS, Missed, ReportInput, StepBar, render as render_report};
 
@@ -191,8 +191,15 @@ pub fn results_frame(records: &[PointRecord], stats: &Stats) -> PolarsResult<Dat
                 .map(|(_, r)| r.costs.index_bytes)
                 .collect::<Vec<_>>(),
         ),
+        col(
+            "disk_bytes",
+            rows.iter()
+                .map(|(_, r)| r.costs.disk_bytes)
+                .collect::<Vec<_>>(),
+        ),
         col("query_ms_p50", costs(|r| r.costs.query_ms_p50)),
         col("query_ms_p95", costs(|r| r.costs.query_ms_p95)),
+        col("query_ms_p99", costs(|r| r.costs.query_ms_p99)),
     ]);
     DataFrame::new(rows.len(), columns)
 }
@@ -290,18 +297,39 @@ pub fn write_tables(records: &[PointRecord], stats: &Stats, dir: &Path) -> Resul
     write_parquet(&mut df, &dir.join("per_question.parquet"))
 }
 
-/// Rows at the objective's `k` that satisfy the context limit, best first, in the one
+/// Rows at the objective's `k` within every `[select]` limit, best first, in the one
 /// `[select]` order ([`ragtune_eval::select_order`]: higher objective, then fewer context
 /// tokens, then config id).
-pub fn ranked(
-    records: &[PointRecord],
+pub fn ranked<'r>(
+    records: &'r [PointRecord],
     objective: Objective,
-    max_context_tokens: Option<f64>,
-) -> Vec<(&PointRecord, &ResultRow, f64)> {
-    select_order(records, objective, max_context_tokens)
+    limits: &Limits,
+) -> Vec<(&'r PointRecord, &'r ResultRow, f64)> {
+    select_order(records, objective, limits)
         .into_iter()
         .filter(|j| j.fits)
         .filter_map(|j| Some((j.record, j.row?, j.value?)))
+        .collect()
+}
+
+/// Per set limit, how many setups exceed it at the objective's k (a setup over two limits
+/// counts under both), in [`Limit::ALL`] order.
+pub fn excluded_by(
+    records: &[PointRecord],
+    objective: Objective,
+    limits: &Limits,
+) -> Vec<(Limit, usize)> {
+    Limit::ALL
+        .into_iter()
+        .filter(|&l| limits.is_set(l))
+        .map(|l| {
+            let n = records
+                .iter()
+                .filter_map(|r| ragtune_eval::judged_row(r, objective.k))
+                .filter(|row| limits.exceeds(row, l))
+                .count();
+            (l, n)
+        })
         .collect()
 }
 
@@ -318,9 +346,9 @@ pub fn held_out(rec: &PointRecord, objective: Objective) -> Option<f64> {
 pub fn select_best(
     records: &[PointRecord],
     objective: Objective,
-    max_context_tokens: Option<f64>,
+    limits: &Limits,
 ) -> Option<BestSetup> {
-    let (rec, row, value) = *ranked(records, objective, max_context_tokens).first()?;
+    let (rec, row, value) = *ranked(records, objective, limits).first()?;
     Some(BestSetup {
         search: None,
         config_id: rec.config_id.clone(),
@@ -329,7 +357,11 @@ pub fn select_best(
         value,
         held_out: held_out(rec, objective),
         context_tokens: row.context_tokens,
-        max_context_tokens,
+        max_context_tokens: limits.max_context_tokens,
+        query_ms_p99: row.costs.query_ms_p99,
+        max_p99_ms: limits.max_p99_ms,
+        index_bytes: row.costs.index_bytes,
+        max_index_bytes: limits.max_index_bytes,
         point: rec.point.clone(),
     })
 }
@@ -393,18 +425,70 @@ mod tests {
         ];
         let o: Objective = "recall@3".parse().unwrap();
         // A tie at 0.9 goes to the setup with fewer context tokens.
-        let best = select_best(&records, o, None).unwrap();
+        let best = select_best(&records, o, &Limits::NONE).unwrap();
         assert_eq!((best.point.chunk.size, best.value), (300, 0.9));
         assert_eq!(best.objective, "recall@3");
         // At most 100 tokens at k = 3 rules out both 0.9 setups (150 and 120 tokens).
-        let best = select_best(&records, o, Some(100.0)).unwrap();
+        let best = select_best(&records, o, &ctx_limit(100.0)).unwrap();
         assert_eq!(best.point.chunk.size, 100);
-        assert!(select_best(&records, o, Some(1.0)).is_none());
-        let order: Vec<usize> = ranked(&records, o, None)
+        assert!(select_best(&records, o, &ctx_limit(1.0)).is_none());
+        let order: Vec<usize> = ranked(&records, o, &Limits::NONE)
             .iter()
             .map(|(r, _, _)| r.point.chunk.size)
             .collect();
         assert_eq!(order, vec![300, 200, 100]);
+    }
+
+    fn ctx_limit(m: f64) -> Limits {
+        Limits {
+            max_context_tokens: Some(m),
+            ..Limits::NONE
+        }
+    }
+
+    fn with_costs(mut r: PointRecord, p99: f64, bytes: u64) -> PointRecord {
+        for row in &mut r.rows {
+            row.costs.query_ms_p99 = p99;
+            row.costs.index_bytes = bytes;
+        }
+        r
+    }
+
+    #[test]
+    fn latency_and_memory_limits_exclude_setups_and_are_counted() {
+        let records = [
+            with_costs(record(100, 0.9, 10.0), 30.0, 1_000),
+            with_costs(record(200, 0.8, 10.0), 5.0, 9_000),
+            with_costs(record(300, 0.7, 10.0), 5.0, 1_000),
+        ];
+        let o: Objective = "recall@3".parse().unwrap();
+        let limits = Limits {
+            max_p99_ms: Some(10.0),
+            ..Limits::NONE
+        };
+        // The best is too slow: the next fits.
+        let best = select_best(&records, o, &limits).unwrap();
+        assert_eq!(best.point.chunk.size, 200);
+        assert_eq!((best.query_ms_p99, best.max_p99_ms), (5.0, Some(10.0)));
+        let both = Limits {
+            max_index_bytes: Some(1_000),
+            ..limits
+        };
+        // 1,000 bytes is within a limit of 1,000: only 9,000 is over it.
+        assert_eq!(
+            select_best(&records, o, &both).unwrap().point.chunk.size,
+            300
+        );
+        assert_eq!(
+            excluded_by(&records, o, &both),
+            vec![(Limit::P99Ms, 1), (Limit::IndexBytes, 1)]
+        );
+        assert!(excluded_by(&records, o, &Limits::NONE).is_empty());
+        let order: Vec<usize> = ranked(&records, o, &both)
+            .iter()
+            .map(|(r, _, _)| r.point.chunk.size)
+            .collect();
+        assert_eq!(order, vec![300]);
     }
 
     #[test]

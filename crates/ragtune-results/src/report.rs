@@ -3,8 +3,8 @@
 //!
 //! 1. The objective per setup, with its 95% interval (top setups).
 //! 2. Recall at every k for the top setups.
-//! 3. The cost frontier: the objective against context tokens, Pareto-optimal setups
-//!    highlighted and listed.
+//! 3. The cost frontiers: the objective against context tokens, against p99 query latency
+//!    and against index memory, Pareto-optimal setups highlighted and listed.
 //! 4. A chunking × retriever heatmap of the best objective in each cell.
 //! 5. The per-question win/loss matrix of the top setups.
 //! 6. The run's facts (corpus, models, device, cache hits, stage times).
@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use ragtune_eval::{Metric, Objective, PointRecord, ResultRow, judged_row};
+use ragtune_eval::{Limits, Metric, Objective, PointRecord, ResultRow, judged_row};
 
 use crate::{Stats, stats_of};
 
@@ -25,8 +25,8 @@ use crate::{Stats, stats_of};
 type Ranked<'r> = [(&'r PointRecord, &'r ResultRow, f64)];
 
 /// The accent colour of each plot, in page order (an RGB hex triple).
-pub const ACCENTS: [&str; 6] = [
-    "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#7b4173",
+pub const ACCENTS: [&str; 8] = [
+    "#d62728", "#2ca02c", "#9467bd", "#8c6d31", "#e7ba52", "#ff7f0e", "#17becf", "#7b4173",
 ];
 
 const SERIES: [&str; 6] = [
@@ -42,8 +42,8 @@ pub struct ReportInput<'a> {
     pub title: &'a str,
     /// The sweep's objective.
     pub objective: Objective,
-    /// `[select] max_context_tokens`.
-    pub max_context_tokens: Option<f64>,
+    /// `[select]`'s limits.
+    pub limits: Limits,
     /// Every scored setup.
     pub records: &'a [PointRecord],
     /// Their interval statistics ([`crate::row_stats`]).
@@ -135,9 +135,9 @@ fn search_plot(input: &ReportInput) -> String {
             y + 13.0,
             esc(&s.label),
             scale(s.setups).max(1.0),
-            ACCENTS[5],
+            ACCENTS[7],
             scale(s.kept).max(1.0),
-            ACCENTS[5],
+            ACCENTS[7],
             x1 + 8.0,
             y + 13.0,
             s.setups,
@@ -147,7 +147,7 @@ fn search_plot(input: &ReportInput) -> String {
     }
     let note = "<p class=\"note\">Light: setups scored at each step; dark: setups passed on. A halving rung ranks by the lower bound of the objective's 95% interval on its screen; only the last rung's setups, scored on all the data, compete for best.</p>";
     frame(
-        5,
+        7,
         "search",
         "The search: setups per step",
         w,
@@ -352,8 +352,8 @@ fn recall_plot(input: &ReportInput, ranked: &Ranked) -> String {
     frame(1, "recall", &title, w, h, &body, "")
 }
 
-/// Setups on the cost frontier: no other setup has a higher objective for at most the
-/// same context tokens. Sorted by context tokens.
+/// Setups on a cost frontier: no other setup has a higher objective for at most the same
+/// cost. Sorted by cost.
 fn pareto<'r>(points: &[(&'r PointRecord, f64, f64)]) -> Vec<(&'r PointRecord, f64, f64)> {
     let mut sorted = points.to_vec();
     sorted.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.2.total_cmp(&a.2)));
@@ -368,19 +368,71 @@ fn pareto<'r>(points: &[(&'r PointRecord, f64, f64)]) -> Vec<(&'r PointRecord, f
         .collect()
 }
 
-/// Plot 3: the objective against context tokens, with the Pareto frontier listed.
-fn frontier_plot(input: &ReportInput) -> String {
+/// What a cost frontier puts on its horizontal axis.
+#[derive(Debug, Clone, Copy)]
+enum CostAxis {
+    /// Mean context tokens at the objective's k.
+    ContextTokens,
+    /// `query_ms_p99`.
+    P99Ms,
+    /// `index_bytes`, drawn in MB.
+    IndexMb,
+}
+
+impl CostAxis {
+    fn of(self, row: &ResultRow) -> f64 {
+        match self {
+            CostAxis::ContextTokens => row.context_tokens,
+            CostAxis::P99Ms => row.costs.query_ms_p99,
+            CostAxis::IndexMb => row.costs.index_bytes as f64 / 1e6,
+        }
+    }
+    /// Accent index, element id, what the axis shows, its column's unit, and its limit.
+    fn parts(
+        self,
+        limits: &Limits,
+    ) -> (usize, &'static str, &'static str, &'static str, Option<f64>) {
+        match self {
+            CostAxis::ContextTokens => (
+                2,
+                "frontier",
+                "mean context tokens",
+                "context tokens",
+                limits.max_context_tokens,
+            ),
+            CostAxis::P99Ms => (
+                3,
+                "frontier-latency",
+                "p99 query latency",
+                "p99 ms",
+                limits.max_p99_ms,
+            ),
+            CostAxis::IndexMb => (
+                4,
+                "frontier-memory",
+                "index memory",
+                "index MB",
+                limits.max_index_bytes.map(|b| b as f64 / 1e6),
+            ),
+        }
+    }
+}
+
+/// Plot 3: the objective against a cost, with the Pareto frontier listed and the cost's
+/// `[select]` limit, when set, drawn as a dashed line.
+fn frontier_plot(input: &ReportInput, axis: CostAxis) -> String {
     let o = input.objective;
+    let (accent, id, shows, unit, limit) = axis.parts(&input.limits);
     let points: Vec<(&PointRecord, f64, f64)> = input
         .records
         .iter()
         .filter_map(|r| {
             let row = judged_row(r, o.k)?;
-            Some((r, row.context_tokens, row.metrics.get(o.metric)?))
+            Some((r, axis.of(row), row.metrics.get(o.metric)?))
         })
         .collect();
     let front = pareto(&points);
-    let xmax = points.iter().map(|p| p.1).fold(1.0, f64::max);
+    let xmax = points.iter().map(|p| p.1).chain(limit).fold(1e-9, f64::max);
     let (w, h, x0, x1, y0, y1) = (980.0, 340.0, 60.0, 940.0, 300.0, 30.0);
     let px = |v: f64| x0 + (x1 - x0) * (v / xmax);
     let range = unit_range(points.iter().map(|p| p.2));
@@ -388,6 +440,13 @@ fn frontier_plot(input: &ReportInput) -> String {
     let mut body = String::new();
     y_axis(&mut body, range, (y0, y1), (x0, x1));
     x_axis(&mut body, (0.0, xmax), (x0, x1), y0);
+    if let Some(m) = limit {
+        let _ = write!(
+            body,
+            "<line x1=\"{x:.1}\" y1=\"{y1}\" x2=\"{x:.1}\" y2=\"{y0}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"><title>limit {m}</title></line>",
+            x = px(m)
+        );
+    }
     for (r, x, y) in &points {
         let _ = write!(
             body,
@@ -397,6 +456,29 @@ fn frontier_plot(input: &ReportInput) -> String {
             esc(&r.label)
         );
     }
+    front_line(&mut body, &front, &px, &py);
+    let mut note =
+        format!("<table><tr><th>{unit}</th><th>objective</th><th>setup (Pareto-optimal)</th></tr>");
+    for (r, x, y) in &front {
+        let _ = write!(
+            note,
+            "<tr><td>{}</td><td>{y:.3}</td><td>{}</td></tr>",
+            tick(*x),
+            esc(&r.label)
+        );
+    }
+    note.push_str("</table>");
+    let title = format!("Cost frontier: {o} against {shows} at k = {}", o.k);
+    frame(accent, id, &title, w, h, &body, &note)
+}
+
+/// The frontier as a line through its setups.
+fn front_line(
+    body: &mut String,
+    front: &[(&PointRecord, f64, f64)],
+    px: &dyn Fn(f64) -> f64,
+    py: &dyn Fn(f64) -> f64,
+) {
     let line: Vec<String> = front
         .iter()
         .map(|(_, x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
@@ -406,7 +488,7 @@ fn frontier_plot(input: &ReportInput) -> String {
         "<polyline points=\"{}\" fill=\"none\" stroke=\"#9467bd\" stroke-width=\"2\"/>",
         line.join(" ")
     );
-    for (_, x, y) in &front {
+    for (_, x, y) in front {
         let _ = write!(
             body,
             "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"#9467bd\"/>",
@@ -414,22 +496,6 @@ fn frontier_plot(input: &ReportInput) -> String {
             py(*y)
         );
     }
-    let mut note = String::from(
-        "<table><tr><th>context tokens</th><th>objective</th><th>setup (Pareto-optimal)</th></tr>",
-    );
-    for (r, x, y) in &front {
-        let _ = write!(
-            note,
-            "<tr><td>{x:.0}</td><td>{y:.3}</td><td>{}</td></tr>",
-            esc(&r.label)
-        );
-    }
-    note.push_str("</table>");
-    let title = format!(
-        "Cost frontier: {o} against mean context tokens at k = {}",
-        o.k
-    );
-    frame(2, "frontier", &title, w, h, &body, &note)
 }
 
 /// `(chunking, retriever)` of a setup label such as `chars/300/0 hybrid rrf(k=60) …`.
@@ -512,7 +578,7 @@ fn heatmap_plot(input: &ReportInput) -> String {
     }
     note.push_str("</ol><p class=\"note\">Column numbers are the retrievers listed above; each cell is the best setup in it.</p>");
     let title = format!("Best {o} by chunking (rows) and retriever (columns)");
-    frame(3, "heatmap", &title, w, h, &body, &note)
+    frame(5, "heatmap", &title, w, h, &body, &note)
 }
 
 /// Plot 5: for the top setups, row A against column B: questions A wins minus questions B
@@ -578,12 +644,12 @@ fn winloss_plot(input: &ReportInput, ranked: &Ranked) -> String {
         "Per-question wins and losses of the top {} setups on {o}",
         top.len()
     );
-    frame(4, "winloss", &title, w, h, &body, note)
+    frame(6, "winloss", &title, w, h, &body, note)
 }
 
 /// The whole page.
 pub fn render(input: &ReportInput) -> String {
-    let ranked = crate::ranked(input.records, input.objective, input.max_context_tokens);
+    let ranked = crate::ranked(input.records, input.objective, &input.limits);
     let mut facts = String::from("<table class=\"facts\">");
     for (k, v) in &input.facts {
         let _ = write!(facts, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
@@ -596,10 +662,12 @@ pub fn render(input: &ReportInput) -> String {
          figure{{margin:0 0 28px 0}}figcaption{{font-weight:bold;margin:6px 0}}\
          table{{border-collapse:collapse;font-size:13px}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}}\
          .note{{font-size:12px;color:#555}}ol.cols{{font-size:12px}}\
-         </style></head><body><h1>ragtune report: {t}</h1>{facts}\n{}{}{}{}{}{}{}</body></html>\n",
+         </style></head><body><h1>ragtune report: {t}</h1>{facts}\n{}{}{}{}{}{}{}{}{}</body></html>\n",
         objective_plot(input, &ranked),
         recall_plot(input, &ranked),
-        frontier_plot(input),
+        frontier_plot(input, CostAxis::ContextTokens),
+        frontier_plot(input, CostAxis::P99Ms),
+        frontier_plot(input, CostAxis::IndexMb),
         heatmap_plot(input),
         winloss_plot(input, &ranked),
         search_plot(input),

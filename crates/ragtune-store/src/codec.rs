@@ -52,9 +52,11 @@ impl Reader<'_> {
 /// One component's rankings of a question set, with what it cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRankings {
-    /// Index build cost and size (latencies are per question, below).
+    /// Index build cost and size (latencies are per sampled question, below).
     pub costs: Costs,
-    /// Retrieval milliseconds per question.
+    /// Milliseconds per question of the latency sample (`ragtune_eval::latency_sample`),
+    /// in sample order: one query at a time, its embedding included for vector
+    /// components.
     pub ms: Vec<f64>,
     /// One ranking per question.
     pub rankings: Vec<Ranking>,
@@ -65,14 +67,18 @@ pub fn encode_rankings(r: &StoredRankings) -> Vec<u8> {
     let mut w = Writer::default();
     w.f64(r.costs.index_seconds);
     w.u64(r.costs.index_bytes);
+    w.u64(r.costs.disk_bytes);
     w.u64(r.rankings.len() as u64);
-    for (ranking, ms) in r.rankings.iter().zip(&r.ms) {
-        w.f64(*ms);
+    for ranking in &r.rankings {
         w.u64(ranking.hits.len() as u64);
         for h in &ranking.hits {
             w.u32(h.chunk);
             w.f32(h.score);
         }
+    }
+    w.u64(r.ms.len() as u64);
+    for &ms in &r.ms {
+        w.f64(ms);
     }
     w.0
 }
@@ -83,12 +89,12 @@ pub fn decode_rankings(bytes: &[u8]) -> Option<StoredRankings> {
     let costs = Costs {
         index_seconds: r.f64()?,
         index_bytes: r.u64()?,
+        disk_bytes: r.u64()?,
         ..Costs::default()
     };
-    let n = r.len(16)?;
-    let (mut ms, mut rankings) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let n = r.len(8)?;
+    let mut rankings = Vec::with_capacity(n);
     for _ in 0..n {
-        ms.push(r.f64()?);
         let hits = r.len(8)?;
         let mut v = Vec::with_capacity(hits);
         for _ in 0..hits {
@@ -99,6 +105,8 @@ pub fn decode_rankings(bytes: &[u8]) -> Option<StoredRankings> {
         }
         rankings.push(Ranking { hits: v });
     }
+    let n = r.len(8)?;
+    let ms = (0..n).map(|_| r.f64()).collect::<Option<Vec<f64>>>()?;
     r.0.is_empty().then_some(StoredRankings {
         costs,
         ms,
@@ -236,9 +244,10 @@ mod tests {
             costs: Costs {
                 index_seconds: 0.125,
                 index_bytes: 99,
+                disk_bytes: 7,
                 ..Costs::default()
             },
-            ms: vec![0.1 + 0.2, 3.0],
+            ms: vec![0.1 + 0.2, 3.0, 4.5],
             rankings: vec![
                 Ranking {
                     hits: vec![
@@ -263,7 +272,7 @@ mod tests {
         assert!(decode_rankings(&bytes[..bytes.len() - 1]).is_none());
         // A huge declared length is damage, not an allocation.
         let mut huge = bytes.clone();
-        huge[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        huge[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(decode_rankings(&huge).is_none());
     }
 

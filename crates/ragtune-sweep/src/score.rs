@@ -41,7 +41,7 @@ pub struct ScoreCtx<'a> {
 pub struct Scored<'a> {
     /// The final ranking per question.
     pub rankings: &'a [Ranking],
-    /// Retrieval milliseconds per question.
+    /// Query milliseconds per question of the latency sample.
     pub ms: &'a [f64],
     /// Index costs.
     pub costs: Costs,
@@ -130,6 +130,7 @@ impl ScoreCtx<'_> {
         let costs = Costs {
             query_ms_p50: percentile(s.ms, 50.0).unwrap_or(0.0),
             query_ms_p95: percentile(s.ms, 95.0).unwrap_or(0.0),
+            query_ms_p99: percentile(s.ms, 99.0).unwrap_or(0.0),
             ..s.costs
         };
         let n = self.counts.len().max(1) as f64;

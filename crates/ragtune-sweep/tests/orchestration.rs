@@ -557,3 +557,53 @@ fn store_entries_rotated_among_themselves_are_damage_and_the_tables_stay_the_sam
         .collect();
     assert!(recomputed.is_empty(), "{recomputed:?}");
 }
+
+/// The cost columns: latency percentiles in order, a hybrid's bytes the sum of its two
+/// retrievers', HNSW holding its links beside the vectors, stored entries counted on disk,
+/// and a rerun reporting the very costs it read back.
+#[test]
+fn cost_columns_add_up_and_are_read_back_with_the_rankings() {
+    let f = Fixture::new();
+    let grid = f.grid("g.toml", &testing::grid_text("[120]", "[0.5]", "[1]"));
+    let (cold, _) = f.sweep(&grid, "a");
+    let costs = |label: &str| {
+        let r = cold.iter().find(|r| r.label.contains(label)).unwrap();
+        r.rows[0].costs
+    };
+    let (bm25, exact, hnsw) = (
+        costs("bm25"),
+        costs("vector fake-a exact"),
+        costs("vector fake-a hnsw"),
+    );
+    let hybrid = costs("hybrid rrf(k=60) fake-a exact");
+    for c in [bm25, exact, hnsw, hybrid] {
+        assert!(c.query_ms_p50 > 0.0, "{c:?}");
+        assert!(
+            c.query_ms_p50 <= c.query_ms_p95 && c.query_ms_p95 <= c.query_ms_p99,
+            "{c:?}"
+        );
+        assert!(c.index_bytes > 0 && c.disk_bytes > 0, "{c:?}");
+    }
+    // 6 questions' chunks of 120 characters, 32-dimensional f32 vectors.
+    let n_chunks = cold[0].rows[0].n_chunks;
+    assert_eq!(exact.index_bytes, n_chunks * 32 * 4);
+    assert_eq!(exact.disk_bytes, exact.index_bytes);
+    assert!(hnsw.index_bytes >= exact.index_bytes + n_chunks * ragtune_vector::LINK_BYTES);
+    assert_eq!(hybrid.index_bytes, bm25.index_bytes + exact.index_bytes);
+    assert_eq!(hybrid.disk_bytes, bm25.disk_bytes + exact.disk_bytes);
+    // A rerun reads each retriever's rankings with their costs; only a hybrid's fusion,
+    // never stored, is timed again.
+    let (warm, _) = f.sweep(&grid, "b");
+    let all = |rs: &[PointRecord]| -> Vec<String> {
+        rs.iter()
+            .map(|r| {
+                let c = r.rows[0].costs;
+                match r.point.retriever.fusion() {
+                    None => serde_json::to_string(&c).unwrap(),
+                    Some(_) => format!("{} {} {}", c.index_seconds, c.index_bytes, c.disk_bytes),
+                }
+            })
+            .collect()
+    };
+    assert_eq!(all(&cold), all(&warm));
+}

@@ -238,6 +238,11 @@ impl Default for HnswParams {
     }
 }
 
+/// Bytes one HNSW link holds in hnsw_rs: an 8-byte `Arc` in the node's neighbour list
+/// and the 32-byte block it points to (two reference counts, the neighbour's `Arc` and an
+/// f32 distance, padded). A compact graph (u32 ids) would hold 4.
+pub const LINK_BYTES: u64 = 40;
+
 /// An HNSW graph over [`Vectors`].
 pub struct HnswIndex {
     hnsw: Hnsw<'static, f32, UnitDot>,
@@ -271,6 +276,25 @@ impl HnswIndex {
     /// True when nothing is indexed.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Links stored over every layer of the graph.
+    pub fn links(&self) -> u64 {
+        let points = self.hnsw.get_point_indexation();
+        points
+            .into_iter()
+            .map(|p| {
+                p.get_neighborhood_id()
+                    .iter()
+                    .map(|layer| layer.len() as u64)
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+
+    /// Bytes the graph's links hold in memory: [`LINK_BYTES`] per link.
+    pub fn graph_bytes(&self) -> u64 {
+        self.links() * LINK_BYTES
     }
 
     /// Top `k` for one query with candidate list `ef` (at least `k`).
@@ -391,6 +415,26 @@ mod tests {
                     .all(|(a, b)| (a.score - b.score).abs() < 1e-6)
             );
         }
+    }
+
+    /// Links are counted over every layer: each point links to at least one other, and
+    /// none holds more than 2M on layer 0 and M on each layer above (hnsw_rs's caps).
+    #[test]
+    fn graph_links_are_counted_on_every_layer_and_survive_a_dump() {
+        let idx = unit_vectors(2000, 16, 9);
+        let h = HnswIndex::build(&idx, HnswParams::default());
+        let links = h.links();
+        let most_layers = h.hnsw.get_max_level_observed() as u64;
+        assert!(links >= 2000, "{links}");
+        assert!(links <= 2000 * (32 + 16 * most_layers), "{links}");
+        assert_eq!(h.graph_bytes(), links * LINK_BYTES);
+        let dir = tempfile::tempdir().unwrap();
+        h.dump(dir.path(), "g").unwrap();
+        assert_eq!(HnswIndex::load(dir.path(), "g", 16).unwrap().links(), links);
+        let two = unit_vectors(2, 16, 1);
+        let g = HnswIndex::build(&two, HnswParams::default());
+        // Two points on layer 0 link to each other, and on any layer both reach.
+        assert!(g.links() >= 2);
     }
 
     /// HNSW against exact search on a seeded corpus: with M=16, ef=64 we allow at most 2%

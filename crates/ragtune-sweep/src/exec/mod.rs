@@ -111,6 +111,8 @@ pub struct Executor<'a> {
     /// Node accounting.
     tally: Mutex<Tally>,
     question_vectors: Mutex<HashMap<String, Arc<Vectors>>>,
+    /// The questions query latency is measured on ([`ragtune_eval::latency_sample`]).
+    sample: Vec<usize>,
     /// A halving rung's screen: only the chunks it keeps are indexed and scored.
     screen: Option<&'a Screen>,
     /// When to stop (checked between chunk sets).
@@ -158,6 +160,9 @@ impl<'a> Executor<'a> {
             embeds: Mutex::new(Vec::new()),
             tally: Mutex::new(Tally::default()),
             question_vectors: Mutex::new(HashMap::new()),
+            sample: ragtune_eval::latency_sample(
+                prep.corpus.questions.iter().map(|q| q.id.as_str()),
+            ),
             screen: None,
             budget: None,
             stopped: std::sync::atomic::AtomicBool::new(false),

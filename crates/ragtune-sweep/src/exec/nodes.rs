@@ -72,11 +72,12 @@ impl Executor<'_> {
     pub fn bm25_index(&self, i: usize, set: &ChunkSet) -> Result<(Bm25Index, Costs)> {
         let key = &self.plan.nodes[i].key;
         if let Some(dir) = self.store.and_then(|s| s.get_dir(Stage::Bm25, key))
-            && let Some(costs) = read_costs(&dir)
+            && let Some(seconds) = read_seconds(&dir)
             && let Ok(index) = Bm25Index::open(&dir)
             && index.len() == set.len() as u64
         {
             self.count(NodeKind::Bm25, true);
+            let costs = index_costs(seconds, index.search_bytes(), dir_bytes(&dir));
             return Ok((index, costs));
         }
         let texts = self.texts(set);
@@ -85,11 +86,8 @@ impl Executor<'_> {
         let (index, costs) = match self.store {
             None => {
                 let index = Bm25Index::build_in_ram(borrowed())?;
-                let costs = Costs {
-                    index_seconds: t.elapsed().as_secs_f64(),
-                    index_bytes: index.size_bytes(),
-                    ..Costs::default()
-                };
+                let seconds = t.elapsed().as_secs_f64();
+                let costs = index_costs(seconds, index.search_bytes(), 0);
                 (index, costs)
             }
             Some(store) => {
@@ -97,8 +95,10 @@ impl Executor<'_> {
                     drop(Bm25Index::build_in_dir(tmp, borrowed())?);
                     write_costs(tmp, t.elapsed().as_secs_f64(), dir_bytes(tmp))
                 })?;
-                let costs = read_costs(&dir).unwrap_or_default();
-                (Bm25Index::open(&dir)?, costs)
+                let index = Bm25Index::open(&dir)?;
+                let seconds = read_seconds(&dir).unwrap_or_default();
+                let costs = index_costs(seconds, index.search_bytes(), dir_bytes(&dir));
+                (index, costs)
             }
         };
         self.count(NodeKind::Bm25, false);
@@ -300,60 +300,63 @@ impl Executor<'_> {
         };
         let key = &self.plan.nodes[i].key;
         if let Some(dir) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key))
-            && let Some(costs) = read_costs(&dir)
+            && let Some(seconds) = read_seconds(&dir)
             && let Ok(index) = HnswIndex::load(&dir, HNSW_BASE, vectors.dim)
         {
             self.count_hit(i, NodeKind::Hnsw);
-            return Ok((index, costs));
+            let held = vectors.size_bytes() + index.graph_bytes();
+            return Ok((index, index_costs(seconds, held, dir_bytes(&dir))));
         }
         self.rep.add("hnsw", 1);
         let t = Instant::now();
-        let index = HnswIndex::build(vectors, params);
-        let costs = Costs {
-            index_seconds: t.elapsed().as_secs_f64(),
-            // Vector data plus layer-0 links (2M per node, 4 bytes each): an estimate.
-            index_bytes: vectors.size_bytes() + (vectors.len() * 2 * params.m * 4) as u64,
-            ..Costs::default()
-        };
-        let mut index = index;
+        let mut index = HnswIndex::build(vectors, params);
+        let seconds = t.elapsed().as_secs_f64();
+        let mut disk = 0;
         if let Some(store) = self.store {
+            let held = vectors.size_bytes() + index.graph_bytes();
             let dir = store.put_dir(Stage::Hnsw, key, |tmp| {
                 index.dump(tmp, HNSW_BASE)?;
-                write_costs(tmp, costs.index_seconds, costs.index_bytes)
+                write_costs(tmp, seconds, held)
             })?;
             // Rank with the graph as stored: if a concurrent sweep sealed this entry
             // first, that graph is the one kept, and the rankings must come from it.
             index = HnswIndex::load(&dir, HNSW_BASE, vectors.dim)?;
+            disk = dir_bytes(&dir);
         }
+        // The vectors it searches and the links of every layer, as hnsw_rs holds them.
+        let held = vectors.size_bytes() + index.graph_bytes();
         self.rep.inc("hnsw", 1);
         self.count(NodeKind::Hnsw, false);
-        Ok((index, costs))
+        Ok((index, index_costs(seconds, held, disk)))
     }
 
-    /// Rank every question with `component`, timing each.
+    /// Rank every question with `component` (side by side), then time the latency
+    /// sample one query at a time ([`Self::time_sample`]).
     pub(super) fn rank_all(
         &self,
         component: Component,
-        qv: Option<&Vectors>,
+        qv: Option<(&Vectors, &str)>,
         costs: Costs,
     ) -> Result<StoredRankings> {
         let depth = self.grid.depth;
         let qs = &self.corpus.questions;
         self.rep.add("rank", qs.len() as u64);
-        let out: Vec<(Ranking, f64)> = (0..qs.len())
+        let rankings: Vec<Ranking> = (0..qs.len())
             .into_par_iter()
             .map(|qi| {
                 let q = Query {
                     text: &qs[qi].text,
-                    vector: qv.map(|v| v.row(qi)),
+                    vector: qv.map(|(v, _)| v.row(qi)),
                 };
-                let t = Instant::now();
                 let r = component.rank(&q, depth)?;
                 self.rep.inc("rank", 1);
-                Ok((r, t.elapsed().as_secs_f64() * 1e3))
+                Ok(r)
             })
             .collect::<Result<_>>()?;
-        let (rankings, ms) = out.into_iter().unzip();
+        let model = qv
+            .map(|(_, m)| self.embedder(m).map(|e| (e, m)))
+            .transpose()?;
+        let ms = self.time_sample(component, model.as_ref().map(|(e, m)| (e.as_ref(), *m)))?;
         Ok(StoredRankings {
             costs,
             ms,
@@ -361,11 +364,44 @@ impl Executor<'_> {
         })
     }
 
+    /// Milliseconds per question of the latency sample, on this thread, one query at a
+    /// time: the query's embedding under `model` (fresh, not the stored vector) and the
+    /// component's search. Three queries warm the path first, untimed.
+    fn time_sample(
+        &self,
+        component: Component,
+        model: Option<(&dyn Embedder, &str)>,
+    ) -> Result<Vec<f64>> {
+        let depth = self.grid.depth;
+        let qs = &self.corpus.questions;
+        let one = |qi: usize| -> Result<f64> {
+            let t = Instant::now();
+            let vector = match model {
+                Some((e, name)) => Some(
+                    e.embed_queries(&[qs[qi].text.as_str()], QUERY_CALL_TOKENS)
+                        .map_err(|f| SweepError::embedding(name, f))?,
+                ),
+                None => None,
+            };
+            let q = Query {
+                text: &qs[qi].text,
+                vector: vector.as_deref(),
+            };
+            std::hint::black_box(component.rank(&q, depth)?);
+            Ok(t.elapsed().as_secs_f64() * 1e3)
+        };
+        for &qi in self.sample.iter().take(3) {
+            one(qi)?;
+        }
+        self.sample.iter().map(|&qi| one(qi)).collect()
+    }
+
     pub(super) fn stored_rankings(&self, i: usize) -> Option<StoredRankings> {
         let r = self
             .get(Stage::Rankings, &self.plan.nodes[i].key)
             .and_then(|b| codec::decode_rankings(&b))
-            .filter(|r| r.rankings.len() == self.corpus.questions.len());
+            .filter(|r| r.rankings.len() == self.corpus.questions.len())
+            .filter(|r| r.ms.len() == self.sample.len());
         if r.is_some() {
             self.count(NodeKind::Rankings, true);
         }
@@ -397,6 +433,10 @@ pub(crate) fn set_label(ex: &Executor, vectors_node: usize) -> String {
 
 const COSTS_FILE: &str = "BUILD.json";
 
+/// Padded tokens per inference call when a sampled query is embedded (one query: one
+/// call), as `serve` cuts its batches.
+const QUERY_CALL_TOKENS: usize = 64;
+
 fn write_costs(dir: &std::path::Path, seconds: f64, bytes: u64) -> Result<()> {
     let text = serde_json::json!({ "index_seconds": seconds, "index_bytes": bytes }).to_string();
     Ok(ragtune_store::write_atomic(
@@ -405,14 +445,21 @@ fn write_costs(dir: &std::path::Path, seconds: f64, bytes: u64) -> Result<()> {
     )?)
 }
 
-fn read_costs(dir: &std::path::Path) -> Option<Costs> {
+/// The build seconds an index folder records (its bytes are computed when it is opened).
+fn read_seconds(dir: &std::path::Path) -> Option<f64> {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join(COSTS_FILE)).ok()?).ok()?;
-    Some(Costs {
-        index_seconds: v["index_seconds"].as_f64()?,
-        index_bytes: v["index_bytes"].as_u64()?,
+    v["index_seconds"].as_f64()
+}
+
+/// An index's costs before any query is timed.
+pub(super) fn index_costs(index_seconds: f64, index_bytes: u64, disk_bytes: u64) -> Costs {
+    Costs {
+        index_seconds,
+        index_bytes,
+        disk_bytes,
         ..Costs::default()
-    })
+    }
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {

@@ -242,11 +242,14 @@ impl Executor<'_> {
     ) -> Result<Arc<StoredRankings>> {
         let vectors = self.built_vectors(vectors, model, set, built)?;
         let qv = self.question_vectors(model)?;
-        let costs = Costs {
-            index_bytes: vectors.size_bytes(),
-            ..Costs::default()
+        // Exact search holds the vectors alone; on disk they are the vectors entry.
+        let disk = if self.store.is_some() {
+            vectors.size_bytes()
+        } else {
+            0
         };
-        let ranked = self.rank_all(Component::Exact(vectors), Some(&qv), costs)?;
+        let costs = super::nodes::index_costs(0.0, vectors.size_bytes(), disk);
+        let ranked = self.rank_all(Component::Exact(vectors), Some((&qv, model)), costs)?;
         self.computed_rankings(r, ranked)
     }
 
@@ -307,8 +310,41 @@ impl Executor<'_> {
         let qv = self.question_vectors(model)?;
         let (index, costs) = &built.hnsw[&h];
         let ef = shape.ef_search;
-        let ranked = self.rank_all(Component::Hnsw { index, ef }, Some(&qv), *costs)?;
+        let ranked = self.rank_all(Component::Hnsw { index, ef }, Some((&qv, model)), *costs)?;
         self.computed_rankings(r, ranked)
+    }
+
+    /// A setup's final rankings from its retrievers' (fused for a hybrid), and each
+    /// sampled query's latency: its retrievers' (embedding included), then the fusion.
+    fn fuse_timed(
+        &self,
+        b: Option<&Arc<StoredRankings>>,
+        v: Option<&Arc<StoredRankings>>,
+        fusion: Option<ragtune_core::Fusion>,
+    ) -> (Vec<Ranking>, Vec<f64>) {
+        let nq = self.corpus.questions.len();
+        let mut fuse_ms = Vec::with_capacity(nq);
+        let rankings: Vec<Ranking> = (0..nq)
+            .map(|qi| {
+                let t = Instant::now();
+                let hits = combine(
+                    b.map(|x| &x.rankings[qi]),
+                    v.map(|x| &x.rankings[qi]),
+                    fusion,
+                    self.grid.depth,
+                );
+                fuse_ms.push(if fusion.is_some() {
+                    t.elapsed().as_secs_f64() * 1e3
+                } else {
+                    0.0
+                });
+                as_ranking(&hits)
+            })
+            .collect();
+        let ms = (self.sample.iter().enumerate())
+            .map(|(j, &qi)| b.map_or(0.0, |x| x.ms[j]) + v.map_or(0.0, |x| x.ms[j]) + fuse_ms[qi])
+            .collect();
+        (rankings, ms)
     }
 
     /// Fuse and score every setup of the group, writing each point as it is done.
@@ -340,34 +376,14 @@ impl Executor<'_> {
                 let b = s.bm25.map(|(_, r)| &have[&r]);
                 let v = s.vector.map(|v| &have[&v.rankings]);
                 let fusion = s.setup.retriever.fusion();
-                let nq = self.corpus.questions.len();
-                let mut ms = Vec::with_capacity(nq);
-                let rankings: Vec<Ranking> = (0..nq)
-                    .map(|qi| {
-                        let t = Instant::now();
-                        let hits = combine(
-                            b.map(|x| &x.rankings[qi]),
-                            v.map(|x| &x.rankings[qi]),
-                            fusion,
-                            depth,
-                        );
-                        let fuse_ms = if fusion.is_some() {
-                            t.elapsed().as_secs_f64() * 1e3
-                        } else {
-                            0.0
-                        };
-                        ms.push(
-                            b.map_or(0.0, |x| x.ms[qi]) + v.map_or(0.0, |x| x.ms[qi]) + fuse_ms,
-                        );
-                        as_ranking(&hits)
-                    })
-                    .collect();
+                let (rankings, ms) = self.fuse_timed(b, v, fusion);
                 let costs = [b, v]
                     .into_iter()
                     .flatten()
                     .fold(Costs::default(), |c, x| Costs {
                         index_seconds: c.index_seconds + x.costs.index_seconds,
                         index_bytes: c.index_bytes + x.costs.index_bytes,
+                        disk_bytes: c.disk_bytes + x.costs.disk_bytes,
                         ..c
                     });
                 let exact = s.exact_rankings.map(|e| have[&e].rankings.as_slice());

@@ -122,7 +122,7 @@ pub enum RankBy {
     Select,
 }
 
-/// `records` best first by `by`; setups over `max_context_tokens` at the objective's k
+/// `records` best first by `by`; setups over a `[select]` limit at the objective's k
 /// go last.
 pub fn rank<'r>(
     records: impl IntoIterator<Item = &'r PointRecord>,
@@ -130,7 +130,7 @@ pub fn rank<'r>(
     by: RankBy,
 ) -> Vec<&'r PointRecord> {
     let (objective, holdout) = (grid.objective, grid.select.holdout);
-    let judged = ragtune_eval::select_order(records, objective, grid.select.max_context_tokens);
+    let judged = ragtune_eval::select_order(records, objective, &grid.select.limits());
     if by == RankBy::Select {
         return judged.into_iter().map(|j| j.record).collect();
     }

@@ -105,9 +105,9 @@ fn write_best(
                 );
             } else {
                 eprintln!(
-                    "ragtune: no setup meets max_context_tokens = {:?} at k = {k}; no best.toml written",
-                    grid.select.max_context_tokens,
-                    k = grid.objective.k
+                    "ragtune: no setup is within [select]'s limits at k = {} ({}); no best.toml written",
+                    grid.objective.k,
+                    limits_text(grid)
                 );
             }
         }
@@ -169,7 +169,7 @@ fn judge(
     let n_full = records.len();
     records.extend(screened);
     let (full, screened) = records.split_at(n_full);
-    let best = ragtune_results::select_best(full, grid.objective, grid.select.max_context_tokens);
+    let best = ragtune_results::select_best(full, grid.objective, &grid.select.limits());
     let ctx = |best| ragtune_results::TableContext {
         objective: grid.objective,
         holdout: grid.select.holdout,
@@ -281,12 +281,13 @@ fn print_header(
     heads.insert(1, format!("{:>14}  {:>8}", "95% CI", "Δ best"));
     writeln!(
         out,
-        "{:>3}  {:<12}  {}  {:>7}  {:>7}  setup",
+        "{:>3}  {:<12}  {}  {:>7}  {:>7}  {:>7}  setup",
         "#",
         "config_id",
         heads.join("  "),
         "ctx_tok",
-        "p50_ms"
+        "p99_ms",
+        "idx_MB"
     )?;
     Ok(())
 }
@@ -298,7 +299,7 @@ fn print_table(
     show: usize,
 ) -> anyhow::Result<()> {
     let objective = grid.objective;
-    let ranked = ragtune_results::ranked(records, objective, grid.select.max_context_tokens);
+    let ranked = ragtune_results::ranked(records, objective, &grid.select.limits());
     // The objective, then the table's fixed metrics (each once), at the objective's k.
     let mut shown = vec![objective.metric];
     let judged = pooled(records).then_some(Metric::Judged);
@@ -327,12 +328,13 @@ fn print_table(
         }
         writeln!(
             out,
-            "{:>3}  {:<12}  {}  {:>7.0}  {:>7.2}  {}",
+            "{:>3}  {:<12}  {}  {:>7.0}  {:>7.2}  {:>7.2}  {}",
             i + 1,
             rec.config_id,
             vals.join("  "),
             row.context_tokens,
-            row.costs.query_ms_p50,
+            row.costs.query_ms_p99,
+            row.costs.index_bytes as f64 / 1e6,
             label_with_equivalents(rec)
         )?;
     }
@@ -345,6 +347,9 @@ fn print_table(
         "95% CI: bootstrap over questions; Δ best: paired difference from the best; ≈: not significantly worse ({near} of {} setups)",
         ranked.len()
     )?;
+    if let Some(line) = limits_line(records, grid) {
+        writeln!(out, "{line}")?;
+    }
     if let (Some((best, _, hi)), Some((worst, _, lo))) = (ranked.first(), ranked.last())
         && ranked.len() > 1
     {
@@ -357,4 +362,43 @@ fn print_table(
         )?;
     }
     Ok(())
+}
+
+/// `[select]`'s set limits as the grid wrote them: `max_p99_ms = 20, …`.
+fn limits_text(grid: &Grid) -> String {
+    let l = grid.select.limits();
+    let mut parts = Vec::new();
+    if let Some(m) = l.max_context_tokens {
+        parts.push(format!("max_context_tokens = {m}"));
+    }
+    if let Some(m) = l.max_p99_ms {
+        parts.push(format!("max_p99_ms = {m}"));
+    }
+    if let Some(m) = l.max_index_bytes {
+        parts.push(format!("max_index_bytes = {m}"));
+    }
+    parts.join(", ")
+}
+
+/// How many setups each set limit excluded, under the table; `None` without limits.
+fn limits_line(records: &[ragtune_sweep::PointRecord], grid: &Grid) -> Option<String> {
+    let limits = grid.select.limits();
+    if !limits.any() {
+        return None;
+    }
+    let objective = grid.objective;
+    let total = records
+        .iter()
+        .filter(|r| ragtune_eval::judged_row(r, objective.k).is_some())
+        .count();
+    let each: Vec<String> = ragtune_results::excluded_by(records, objective, &limits)
+        .into_iter()
+        .map(|(l, n)| format!("{} excluded {n}", l.name()))
+        .collect();
+    let within = ragtune_results::ranked(records, objective, &limits).len();
+    Some(format!(
+        "[select] limits ({}): {}; {within} of {total} setups are within all of them",
+        limits_text(grid),
+        each.join(", ")
+    ))
 }

@@ -7,15 +7,24 @@ use ragtune_sweep::Manifest;
 use super::loop_stats::Run;
 use crate::cli::ReportArgs;
 
-/// `[select]`'s holdout and context limit, read back from the grid text the run recorded.
-fn select_settings(manifest: &Manifest) -> (Option<f64>, Option<f64>) {
+/// `[select]`'s holdout and limits, read back from the grid text the run recorded.
+fn select_settings(manifest: &Manifest) -> (Option<f64>, ragtune_eval::Limits) {
     let grid: toml::Table = toml::from_str(&manifest.grid_text).unwrap_or_default();
     let select = grid.get("select").and_then(|s| s.as_table());
     let number = |key: &str| {
         let v = select?.get(key)?;
         v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
     };
-    (number("holdout"), number("max_context_tokens"))
+    let bytes = select
+        .and_then(|s| s.get("max_index_bytes"))
+        .and_then(|v| v.as_integer())
+        .and_then(|i| u64::try_from(i).ok());
+    let limits = ragtune_eval::Limits {
+        max_context_tokens: number("max_context_tokens"),
+        max_p99_ms: number("max_p99_ms"),
+        max_index_bytes: bytes,
+    };
+    (number("holdout"), limits)
 }
 
 /// The run's facts, in the order the page lists them.
@@ -208,7 +217,7 @@ pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()>
     let run = Run::open(dir)?;
     let objective = run.objective()?;
     let records = run.points()?;
-    let (holdout, max_context_tokens) = select_settings(&run.manifest);
+    let (holdout, limits) = select_settings(&run.manifest);
     let stats = ragtune_results::row_stats(
         &records,
         &TableContext {
@@ -223,7 +232,7 @@ pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()>
     let html = ragtune_results::render_report(&ReportInput {
         title: &run.manifest.grid_name,
         objective,
-        max_context_tokens,
+        limits,
         records: &records,
         stats: &stats,
         facts,
