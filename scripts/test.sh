@@ -5,7 +5,7 @@
 # agreement, LangChain's splitters for chunker equality, Pillow to read screenshots,
 # Playwright to drive the judging page, langchain-core and llama-index-core for the
 # retrievers of clients/python, the official MCP SDK for the MCP tools, LanceDB for the
-# exported index) and Chromium for the report and judging tests and a real MLflow tracking server for the export test, then
+# exported index, onnx and tokenizers for the test cross-encoder) and Chromium for the report and judging tests and a real MLflow tracking server for the export test, then
 # runs every test in the release profile, the same profile the quickstart builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,8 @@ fi
   polars==2.1.0 pyarrow==26.0.1 pytrec_eval-terrier==0.5.11 langchain-text-splitters==1.1.3 \
   pandas==3.1.1 duckdb==2.0.1 pillow==13.0.0 \
   python-docx==1.2.0 markdown==3.11.3 pypdfium2==5.15.2 pypdf==7.1.0 playwright==1.65.3 \
-  langchain-core==1.8.3 llama-index-core==0.14.25 mcp==2.3.0 lancedb==0.40.0
+  langchain-core==1.8.3 llama-index-core==0.14.25 mcp==2.3.0 lancedb==0.40.0 \
+  onnx==1.23.2 tokenizers==0.23.3
 export RAGTUNE_PYTHON="$PWD/.venv/bin/python"
 # The report test opens report.html, and the judging test drives `ragtune judge`'s page
 # (Playwright, pointed at this binary: it downloads no browser), in real headless

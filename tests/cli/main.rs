@@ -25,6 +25,7 @@ mod mlflow;
 mod q8;
 mod reference;
 mod report;
+mod rerank;
 mod search;
 mod serve;
 mod serve_batching;

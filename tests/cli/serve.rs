@@ -595,3 +595,108 @@ objective = "span_recall@3"
         server.stop();
     }
 }
+
+/// Reranked setups: for every quickstart question the server returns the very chunks, in
+/// the very order, that the sweep scored (its rankings file), with each hit's first-stage
+/// rank; `query` agrees with the server and `explain` names the second stage.
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
+fn reranked_answers_equal_evaluated_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tables = r#"
+[grid]
+chunker = ["markdown"]
+chunk_size = [200]
+chunk_overlap = [50]
+retriever = ["bm25", "vector", "hybrid"]
+model = ["paraphrase-minilm-l3-v2"]
+rerank = ["embed:all-minilm-l6-v2"]
+rerank_depth = [10]
+top_k = [1, 5]
+[select]
+objective = "span_recall@1"
+"#;
+    let g = quickstart_grid(tmp.path(), "rr.toml", "qs-rerank", tables);
+    let (run, cache) = (tmp.path().join("run"), tmp.path().join("cache"));
+    sweep_ok(tmp.path(), &g, &run, &cache);
+    let questions = quickstart_questions();
+    let ids: Vec<String> = std::fs::read_dir(run.join("points"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 3, "bm25, vector and hybrid, each reranked");
+    for id in &ids {
+        let ranked = read_json(&run.join("rankings").join(format!("{id}.json")));
+        assert_eq!(ranked["depth"], 10, "a reranked list is rerank_depth long");
+        let server = Server::start(&run, id, &cache);
+        for (i, (qid, text, _)) in questions.iter().enumerate() {
+            let evaluated = &ranked["questions"][i];
+            assert_eq!(evaluated["id"], qid.as_str());
+            let (status, resp) = post(&server.base, &json!({"query": text, "k": 10}).to_string());
+            assert_eq!(status, 200, "{resp}");
+            let hits = resp["results"].as_array().unwrap();
+            let served: Vec<&Value> = hits.iter().map(|h| &h["chunk"]).collect();
+            let want: Vec<&Value> = evaluated["chunks"].as_array().unwrap().iter().collect();
+            assert_eq!(
+                served, want,
+                "config {id}, question {qid}: served order differs"
+            );
+            assert!(
+                hits.iter()
+                    .all(|h| h["first_stage"]["rank"].as_u64().unwrap() <= 10)
+            );
+        }
+        let cli = ragtune_ok(
+            tmp.path(),
+            &[
+                "query",
+                "--run",
+                run.to_str().unwrap(),
+                "--config",
+                id,
+                "--cache-dir",
+                cache.to_str().unwrap(),
+                "-k",
+                "5",
+                "--json",
+                &questions[0].1,
+            ],
+        );
+        let (_, served) = post(
+            &server.base,
+            &json!({"query": questions[0].1, "k": 5}).to_string(),
+        );
+        assert_eq!(serde_json::from_str::<Value>(&cli.stdout).unwrap(), served);
+        server.stop();
+    }
+    let explain = ragtune_ok(
+        tmp.path(),
+        &[
+            "explain",
+            "--run",
+            run.to_str().unwrap(),
+            "--config",
+            &ids[0],
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--question",
+            &questions[0].0,
+        ],
+    );
+    assert!(
+        explain
+            .stdout
+            .contains("reranked by embed:all-minilm-l6-v2 over its top 10")
+            && explain.stdout.contains("first stage #"),
+        "{}",
+        explain.stdout
+    );
+}

@@ -146,6 +146,52 @@ pub trait Embedder: Send + Sync {
     }
 }
 
+/// Something that scores (query, text) pairs together: a cross-encoder.
+pub trait PairScorer: Send + Sync {
+    /// Identity of its scores: changes whenever they could.
+    fn namespace(&self) -> &str;
+    /// One score per text for `query`, higher is more relevant. The texts of one call are
+    /// one inference batch, so the same query and texts always give the same scores.
+    fn score(&self, query: &str, texts: &[&str]) -> Result<Vec<f32>, EmbedFailure>;
+}
+
+/// A deterministic cross-encoder for tests: the share of the query's distinct lowercased
+/// words that the text holds, minus a thousandth per text word (shorter wins ties).
+#[derive(Debug, Clone)]
+pub struct FakePairScorer {
+    namespace: String,
+}
+
+impl FakePairScorer {
+    /// A fake cross-encoder; `name` enters the namespace.
+    pub fn new(name: &str) -> Self {
+        let mut h = ContentHasher::new();
+        h.field("ragtune-fake-cross-encoder-v1").field(name);
+        Self {
+            namespace: h.finish_hex()[..32].to_string(),
+        }
+    }
+}
+
+impl PairScorer for FakePairScorer {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn score(&self, query: &str, texts: &[&str]) -> Result<Vec<f32>, EmbedFailure> {
+        let mut q: Vec<String> = FakeEmbedder::words(query).collect();
+        q.sort();
+        q.dedup();
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let words: Vec<String> = FakeEmbedder::words(t).collect();
+                let held = q.iter().filter(|w| words.contains(w)).count();
+                held as f32 / q.len().max(1) as f32 - words.len() as f32 / 1000.0
+            })
+            .collect())
+    }
+}
+
 /// A deterministic embedder for tests: each lowercased alphanumeric word adds ±1 to one
 /// of `dim` buckets chosen by its hash, and the sum is L2-normalised. Texts that share
 /// words get similar vectors, so vector retrieval has real signal, with no model.

@@ -26,8 +26,8 @@ mod setup;
 pub use atomic::{temp_path, write_atomic};
 pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span, format_pages};
 pub use embedder::{
-    BatchSink, Batching, EmbedFailure, EmbedOutput, Embedder, FakeEmbedder, TokenVectors,
-    l2_normalize, pool_span, window_owners, window_ranges,
+    BatchSink, Batching, EmbedFailure, EmbedOutput, Embedder, FakeEmbedder, FakePairScorer,
+    PairScorer, TokenVectors, l2_normalize, pool_span, window_owners, window_ranges,
 };
 pub use hash::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes, sha256, sha256_hex};
 pub use offsets::CharToByte;
@@ -35,5 +35,5 @@ pub use ranking::{Hit, Ranking};
 pub use setup::{
     ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
     DEFAULT_HNSW_M, DEFAULT_RRF_K, ENCODINGS, Embedding, FlatSetup, Fusion, HnswBuild, HnswShape,
-    IndexSpec, Normalization, Retriever, Setup, VectorSpec,
+    IndexSpec, Normalization, Rerank, Reranker, Retriever, Setup, VectorSpec,
 };

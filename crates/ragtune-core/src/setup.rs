@@ -296,6 +296,55 @@ impl Retriever {
     }
 }
 
+/// What rescores a first stage's top chunks (`rerank` in a grid).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Reranker {
+    /// `embed:<model>`: the cosine of the query and each chunk under a second embedding
+    /// model.
+    Embed(String),
+    /// `cross:<model>`: a cross-encoder's score of each (query, chunk) pair.
+    Cross(String),
+}
+
+impl Reranker {
+    /// The model it runs.
+    pub fn model(&self) -> &str {
+        match self {
+            Self::Embed(m) | Self::Cross(m) => m,
+        }
+    }
+    /// Its grid spelling: `embed:<model>` or `cross:<model>`.
+    pub fn spelling(&self) -> String {
+        match self {
+            Self::Embed(m) => format!("embed:{m}"),
+            Self::Cross(m) => format!("cross:{m}"),
+        }
+    }
+    /// Parse `embed:<model>` or `cross:<model>` (`none` is no reranker, handled by the
+    /// caller).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not a reranker: write none, embed:<model> or cross:<model>");
+        let (kind, model) = s.split_once(':').ok_or_else(bad)?;
+        if model.trim().is_empty() || model.trim() != model {
+            return Err(bad());
+        }
+        match kind {
+            "embed" => Ok(Self::Embed(model.to_string())),
+            "cross" => Ok(Self::Cross(model.to_string())),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A second stage: the first stage's top `depth` chunks, rescored by `by`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Rerank {
+    /// What rescores.
+    pub by: Reranker,
+    /// How many of the first stage's chunks it rescores (the reranked list's length).
+    pub depth: usize,
+}
+
 /// One setup: the unit a results row describes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(into = "FlatSetup", try_from = "FlatSetup")]
@@ -304,6 +353,8 @@ pub struct Setup {
     pub chunk: ChunkSpec,
     /// Retrieval.
     pub retriever: Retriever,
+    /// The second stage, if any.
+    pub rerank: Option<Rerank>,
 }
 
 impl Setup {
@@ -346,7 +397,18 @@ impl Setup {
                 s.push_str(" late");
             }
         }
+        if let Some(r) = &self.rerank {
+            s.push_str(&format!(" rerank {}@{}", r.by.spelling(), r.depth));
+        }
         s
+    }
+
+    /// The same setup without its second stage: the first stage it reranks.
+    pub fn first_stage(&self) -> Setup {
+        Setup {
+            rerank: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -388,6 +450,13 @@ pub struct FlatSetup {
     /// Late chunking's window overlap, in tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_overlap: Option<usize>,
+    /// The reranker, `embed:<model>` or `cross:<model>`; absent without one (so that the
+    /// ids of setups without a second stage are what they were before reranking existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerank: Option<String>,
+    /// How many first-stage chunks the reranker rescores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerank_depth: Option<usize>,
 }
 
 impl From<Setup> for FlatSetup {
@@ -433,6 +502,8 @@ impl From<Setup> for FlatSetup {
             embedding: late.map(|_| "late".to_string()),
             late_window: late.map(|l| l.0),
             late_overlap: late.map(|l| l.1),
+            rerank: s.rerank.as_ref().map(|r| r.by.spelling()),
+            rerank_depth: s.rerank.as_ref().map(|r| r.depth),
         }
     }
 }
@@ -492,9 +563,18 @@ impl TryFrom<FlatSetup> for Setup {
             }
             other => return Err(format!("unknown retriever {other:?}")),
         };
+        let rerank = match (f.rerank.as_deref(), f.rerank_depth) {
+            (None, None) => None,
+            (Some(by), Some(depth)) => Some(Rerank {
+                by: Reranker::parse(by)?,
+                depth,
+            }),
+            _ => return Err("`rerank` and `rerank_depth` go together".into()),
+        };
         Ok(Setup {
             chunk: f.chunk,
             retriever,
+            rerank,
         })
     }
 }
@@ -553,7 +633,36 @@ mod tests {
                 },
                 depth: 20,
             },
+            rerank: None,
         }
+    }
+
+    #[test]
+    fn reranked_setups_have_their_own_ids_round_trip_and_parse_strictly() {
+        let plain = hybrid();
+        let mut reranked = hybrid();
+        reranked.rerank = Some(Rerank {
+            by: Reranker::Embed("l3".into()),
+            depth: 50,
+        });
+        assert_ne!(reranked.config_id(), plain.config_id());
+        assert_eq!(reranked.first_stage(), plain);
+        let json = serde_json::to_string(&reranked).unwrap();
+        assert!(
+            json.ends_with(r#""rerank":"embed:l3","rerank_depth":50}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Setup>(&json).unwrap(), reranked);
+        assert!(reranked.label().ends_with(" rerank embed:l3@50"));
+        assert_eq!(
+            Reranker::parse("cross:ce"),
+            Ok(Reranker::Cross("ce".into()))
+        );
+        for bad in ["l3", "embed:", "colbert:x", "embed: l3"] {
+            assert!(Reranker::parse(bad).is_err(), "{bad}");
+        }
+        let half = json.replace(r#","rerank_depth":50"#, "");
+        assert!(serde_json::from_str::<Setup>(&half).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod cross;
 mod error;
 mod model;
 mod onnx;
@@ -21,8 +22,9 @@ mod onnx;
 pub use batch::{
     AUTO_CANDIDATES, AUTO_GAIN, BatchSize, CPU_BATCH_TOKENS, pick_batch, token_batches,
 };
+pub use cross::OnnxCrossEncoder;
 pub use error::{EmbedError, Result};
-pub use model::{ModelIdentity, ModelSpec, Pooling, resolve_model};
+pub use model::{ModelIdentity, ModelKind, ModelSpec, Pooling, resolve_model};
 pub use onnx::{EmbedOptions, OnnxEmbedder, runtime_library};
 pub use ragtune_core::{Batching, EmbedFailure, EmbedOutput, Embedder};
 use serde::{Deserialize, Serialize};

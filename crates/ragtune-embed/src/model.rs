@@ -17,10 +17,33 @@ pub enum Pooling {
     Cls,
 }
 
+/// What a model folder holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// A sentence-embedding model: token vectors, pooled.
+    #[default]
+    Embedding,
+    /// A cross-encoder: one relevance logit per (query, text) pair.
+    CrossEncoder,
+}
+
+impl ModelKind {
+    /// As model.toml spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Embedding => "embedding",
+            ModelKind::CrossEncoder => "cross-encoder",
+        }
+    }
+}
+
 /// `model.toml`: every field optional except where the model cannot be understood without it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModelToml {
+    #[serde(default)]
+    kind: Option<ModelKind>,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -53,6 +76,8 @@ pub struct ModelIdentity {
 pub struct ModelSpec {
     /// Name (registry name or folder name).
     pub name: String,
+    /// An embedding model or a cross-encoder (`kind` in model.toml).
+    pub kind: ModelKind,
     /// The folder.
     pub dir: PathBuf,
     /// Expected dimension, if declared (checked against the first output).
@@ -163,6 +188,7 @@ pub fn resolve_model(name_or_path: &str, models_dir: &Path) -> Result<ModelSpec>
         })?
     } else {
         ModelToml {
+            kind: None,
             name: None,
             dim: None,
             max_tokens: None,
@@ -180,6 +206,7 @@ pub fn resolve_model(name_or_path: &str, models_dir: &Path) -> Result<ModelSpec>
     });
     Ok(ModelSpec {
         name,
+        kind: meta.kind.unwrap_or_default(),
         dir,
         dim: meta.dim,
         max_tokens: meta.max_tokens.unwrap_or(256),

@@ -40,7 +40,7 @@ pub fn runtime_library(models_dir: &Path, device: Device) -> PathBuf {
     }
 }
 
-fn environment(lib: &Path) -> Result<&'static ort::environment::Environment> {
+pub(crate) fn environment(lib: &Path) -> Result<&'static ort::environment::Environment> {
     let entry = ENV.get_or_init(|| {
         if !lib.is_file() {
             return Err(format!(
@@ -67,7 +67,7 @@ fn environment(lib: &Path) -> Result<&'static ort::environment::Environment> {
     }
 }
 
-fn build_session(
+pub(crate) fn build_session(
     env: &ort::environment::Environment,
     onnx: &Path,
     threads: usize,

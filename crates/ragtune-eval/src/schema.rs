@@ -193,6 +193,9 @@ pub struct Costs {
     /// 99th percentile of the same, ms.
     #[serde(default)]
     pub query_ms_p99: f64,
+    /// Median of the reranking's share of that latency, ms (setups with a reranker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerank_ms_p50: Option<f64>,
 }
 
 /// How many questions the latency columns are measured on.

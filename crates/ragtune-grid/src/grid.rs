@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 use ragtune_core::{
     ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
     DEFAULT_HNSW_M, DEFAULT_RRF_K, ENCODINGS, Embedding, Fusion, HnswBuild, IndexSpec,
-    Normalization, Retriever, Setup, VectorSpec,
+    Normalization, Rerank, Reranker, Retriever, Setup, VectorSpec,
 };
 use ragtune_corpus::CorpusSpec;
 use ragtune_eval::Objective;
@@ -143,6 +143,9 @@ impl FusionKind {
 /// Largest `top_k` and `depth`: rankings this deep are never read by a person or a model,
 /// and a larger value would only ask for memory.
 pub const MAX_DEPTH: usize = 100_000;
+
+/// `rerank_depth` when a grid names a reranker and no depth (at least the largest k).
+pub const DEFAULT_RERANK_DEPTH: usize = 20;
 /// The most distinct setups a grid may expand to unless a command raises it
 /// (`--max-points`): a sweep this size runs for days in full, and `[search]` is the way
 /// to explore it.
@@ -222,6 +225,10 @@ pub struct GridTable {
     normalization: Option<Spanned<Vec<Normalization>>>,
     #[serde(default)]
     embedding: Option<Spanned<Vec<EmbeddingKind>>>,
+    #[serde(default)]
+    rerank: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    rerank_depth: Option<Spanned<Vec<usize>>>,
     top_k: Spanned<Vec<usize>>,
 }
 
@@ -568,10 +575,18 @@ impl Grid {
         }
     }
 
-    /// Models used by any setup, in first-use order.
+    /// Models used by any setup, in first-use order: the retrievers', then the
+    /// rerankers'.
     pub fn models(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for m in self.points.iter().filter_map(|p| p.model()) {
+        let rerankers = self.points.iter().filter_map(|p| p.rerank.as_ref());
+        let rerankers = rerankers.map(|r| r.by.model());
+        for m in self
+            .points
+            .iter()
+            .filter_map(|p| p.model())
+            .chain(rerankers)
+        {
             if !out.iter().any(|o| o == m) {
                 out.push(m.to_string());
             }
@@ -717,6 +732,50 @@ impl Checker<'_> {
         }
     }
 
+    /// `rerank` × `rerank_depth`: `None` for `none`, else each reranker at each depth.
+    fn reranks(&self, g: &GridTable, max_k: usize) -> Result<Vec<Option<Rerank>>> {
+        let c = self;
+        let names = c.opt_list(&g.rerank, "rerank", vec!["none".to_string()])?;
+        let mut by = Vec::new();
+        for name in names.iter().filter(|n| n.as_str() != "none") {
+            let span = g.rerank.as_ref().map_or(0..0, |s| s.span());
+            by.push(Reranker::parse(name).or_else(|e| c.err(span, "rerank", e))?);
+        }
+        let depths = c.opt_list(
+            &g.rerank_depth,
+            "rerank_depth",
+            vec![max_k.max(DEFAULT_RERANK_DEPTH)],
+        )?;
+        if let Some(s) = &g.rerank_depth {
+            if by.is_empty() {
+                return c.err(s.span(), "rerank_depth", "applies only with a reranker: add rerank = [\"embed:<model>\"] or [\"cross:<model>\"]");
+            }
+            if let Some(d) = depths.iter().find(|&&d| d < max_k) {
+                return c.err(s.span(), "rerank_depth", format!("{d} is below the largest top_k ({max_k}): a reranked list is rerank_depth chunks long, so every k must fit in it"));
+            }
+            c.in_range(
+                &g.rerank_depth,
+                &depths,
+                "rerank_depth",
+                "values",
+                MAX_DEPTH,
+            )?;
+        }
+        let mut out: Vec<Option<Rerank>> = Vec::new();
+        if names.iter().any(|n| n == "none") {
+            out.push(None);
+        }
+        for b in &by {
+            out.extend(depths.iter().map(|&depth| {
+                Some(Rerank {
+                    by: b.clone(),
+                    depth,
+                })
+            }));
+        }
+        Ok(out)
+    }
+
     /// Sorted, distinct `top_k` and the ranking depth.
     fn cut_offs(&self, raw: &RawGrid) -> Result<(Vec<usize>, usize)> {
         let (c, g, text) = (self, &raw.grid, self.text);
@@ -733,7 +792,17 @@ impl Checker<'_> {
         }
         top_k.sort_unstable();
         let max_k = *top_k.last().expect("non-empty");
-        let depth = raw.retrieval.depth.unwrap_or(max_k);
+        let deepest = c.reranks(g, max_k)?.iter().flatten().map(|r| r.depth).max();
+        let depth = (raw.retrieval.depth).unwrap_or(max_k.max(deepest.unwrap_or(0)));
+        if let Some(d) = deepest
+            && depth < d
+        {
+            return c.err(
+                find_key(text, "depth"),
+                "depth",
+                format!("depth {depth} must be at least the largest rerank_depth ({d}): a reranker rescores the first stage's top rerank_depth chunks"),
+            );
+        }
         if depth < max_k {
             let span = find_key(text, "depth");
             return c.err(
@@ -932,7 +1001,9 @@ impl Checker<'_> {
             "normalization",
             vec![Normalization::Minmax],
         )?;
+        let max_k = g.top_k.get_ref().iter().copied().max().unwrap_or(1);
         Ok(Dimensions {
+            reranks: c.reranks(g, max_k)?,
             embeddings: vec![Embedding::Standalone],
             chunks,
             retrievers,
@@ -952,6 +1023,7 @@ impl Checker<'_> {
 
 /// The grid's lists after validation, ready to expand.
 struct Dimensions {
+    reranks: Vec<Option<Rerank>>,
     embeddings: Vec<Embedding>,
     chunks: Vec<ChunkSpec>,
     retrievers: Vec<RetrieverKind>,
@@ -1008,7 +1080,11 @@ impl Dimensions {
                 depth: self.depth,
             },
         };
-        Setup { chunk, retriever }
+        Setup {
+            chunk,
+            retriever,
+            rerank: None,
+        }
     }
 
     /// How many setups of one model and chunking each retriever kind gives:
@@ -1038,20 +1114,23 @@ impl Dimensions {
                 RetrieverKind::Hybrid => models.saturating_mul(hybrid),
             })
         });
-        (self.chunks.len() as u64).saturating_mul(per_chunk)
+        (self.chunks.len() as u64)
+            .saturating_mul(per_chunk)
+            .saturating_mul(self.reranks.len() as u64)
     }
 
     /// The dimensions that multiply [`Dimensions::count`], in words.
     fn factors(&self) -> String {
         let (vector, hybrid) = self.per_model();
         format!(
-            "{} chunkings × ({} retrievers: {} models × {} embeddings, {} vector and {} hybrid setups per model: index × hnsw_ef_search × fusion × rrf_k or alpha × normalization)",
+            "{} chunkings × ({} retrievers: {} models × {} embeddings, {} vector and {} hybrid setups per model: index × hnsw_ef_search × fusion × rrf_k or alpha × normalization) × {} rerankings (rerank × rerank_depth)",
             self.chunks.len(),
             self.retrievers.len(),
             self.models.len(),
             self.embeddings.len(),
             vector,
-            hybrid
+            hybrid,
+            self.reranks.len()
         )
     }
 
@@ -1087,14 +1166,21 @@ impl Dimensions {
                         for &ef in &self.efs {
                             for &f in &self.fusions {
                                 for &p in &params {
-                                    let s = self.setup(chunk, r, m, i, ef, f, p);
-                                    let key = serde_json::to_string(&s).expect("setups serialise");
-                                    match seen.get(&key) {
-                                        Some(&at) => counts[at] += 1,
-                                        None => {
-                                            seen.insert(key, points.len());
-                                            points.push(s);
-                                            counts.push(1);
+                                    let first = self.setup(chunk, r, m, i, ef, f, p);
+                                    for rerank in &self.reranks {
+                                        let s = Setup {
+                                            rerank: rerank.clone(),
+                                            ..first.clone()
+                                        };
+                                        let key =
+                                            serde_json::to_string(&s).expect("setups serialise");
+                                        match seen.get(&key) {
+                                            Some(&at) => counts[at] += 1,
+                                            None => {
+                                                seen.insert(key, points.len());
+                                                points.push(s);
+                                                counts.push(1);
+                                            }
                                         }
                                     }
                                 }
@@ -1178,6 +1264,53 @@ objective = "recall@3"
 
     fn err(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn rerankers_multiply_the_grid_deepen_the_rankings_and_are_checked() {
+        let rr =
+            |lines: &str| OK.replace("top_k = [5, 1, 3]", &format!("top_k = [5, 1, 3]\n{lines}"));
+        let g = parse(&rr(
+            "rerank = [\"none\", \"embed:m2\"]\nrerank_depth = [20, 50]",
+        ))
+        .unwrap();
+        // Each first stage alone, and reranked at 20 and 50.
+        assert_eq!(g.points.len(), 5 * 10 * 3);
+        assert_eq!(g.counted, g.points.len() as u64);
+        assert_eq!(g.depth, 50, "the ranking depth covers the deepest reranker");
+        assert_eq!(g.models(), vec!["m".to_string(), "m2".to_string()]);
+        let ids: BTreeSet<String> = g.points.iter().map(|p| p.config_id()).collect();
+        assert_eq!(ids.len(), g.points.len());
+        let g = parse(&rr("rerank = [\"cross:ce\"]")).unwrap();
+        assert_eq!(g.points.len(), 5 * 10);
+        assert!(
+            g.points
+                .iter()
+                .all(|p| p.rerank.as_ref().is_some_and(|r| r.depth == 20))
+        );
+        let e = err(&rr("rerank = [\"embed:m2\"]\nrerank_depth = [3]"));
+        assert!(
+            e.contains("`rerank_depth`: 3 is below the largest top_k (5)"),
+            "{e}"
+        );
+        let e = err(&rr("rerank_depth = [10]"));
+        assert!(
+            e.contains("`rerank_depth`: applies only with a reranker"),
+            "{e}"
+        );
+        let e = err(&rr("rerank = [\"colbert:x\"]"));
+        assert!(
+            e.contains("`rerank`: \"colbert:x\" is not a reranker"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{}[retrieval]\ndepth = 10\n",
+            rr("rerank = [\"embed:m2\"]\nrerank_depth = [20]")
+        ));
+        assert!(
+            e.contains("depth 10 must be at least the largest rerank_depth (20)"),
+            "{e}"
+        );
     }
 
     #[test]

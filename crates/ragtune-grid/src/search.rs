@@ -5,13 +5,14 @@ use serde::{Deserialize, Serialize};
 
 /// The dimension groups a staged search can vary: each names part of a setup.
 /// Dimensions no group names join the last group.
-pub const DIMENSIONS: [&str; 6] = [
+pub const DIMENSIONS: [&str; 7] = [
     "chunking",
     "retriever",
     "model",
     "embedding",
     "index",
     "fusion",
+    "rerank",
 ];
 
 /// `[search]`, as written (defaults filled by the accessors).

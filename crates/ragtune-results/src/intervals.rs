@@ -361,6 +361,7 @@ mod tests {
                 overlap: 0,
             },
             retriever: Retriever::Bm25,
+            rerank: None,
         };
         let config_id = point.config_id();
         let questions = recall

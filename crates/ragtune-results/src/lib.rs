@@ -95,6 +95,10 @@ fn setup_columns(records: &[(&PointRecord, &ResultRow)]) -> Vec<Column> {
         c!("normalization", |f| f
             .normalization
             .map(|n| n.name().to_string())),
+        c!("rerank", |f| Some(
+            f.rerank.clone().unwrap_or_else(|| "none".into())
+        )),
+        c!("rerank_depth", |f| f.rerank_depth.map(|d| d as u32)),
     ]
 }
 
@@ -200,6 +204,12 @@ pub fn results_frame(records: &[PointRecord], stats: &Stats) -> PolarsResult<Dat
         col("query_ms_p50", costs(|r| r.costs.query_ms_p50)),
         col("query_ms_p95", costs(|r| r.costs.query_ms_p95)),
         col("query_ms_p99", costs(|r| r.costs.query_ms_p99)),
+        col(
+            "rerank_ms_p50",
+            rows.iter()
+                .map(|(_, r)| r.costs.rerank_ms_p50)
+                .collect::<Vec<_>>(),
+        ),
     ]);
     DataFrame::new(rows.len(), columns)
 }
@@ -381,6 +391,7 @@ mod tests {
                 overlap: 0,
             },
             retriever: Retriever::Bm25,
+            rerank: None,
         };
         let config_id = point.config_id();
         let rows = [1u32, 3]

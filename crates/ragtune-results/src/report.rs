@@ -704,6 +704,7 @@ mod tests {
                     overlap: 0,
                 },
                 retriever: ragtune_core::Retriever::Bm25,
+                rerank: None,
             },
             rows: vec![],
             questions: vec![],

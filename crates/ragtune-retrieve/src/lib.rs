@@ -121,6 +121,8 @@ pub struct Trace {
     pub vector: Option<Ranking>,
     /// The final list, with each component's rank and score.
     pub fused: Vec<FusedHit>,
+    /// For a reranked setup, the first stage's list that [`rerank_trace`] rescored.
+    pub first_stage: Option<Vec<FusedHit>>,
 }
 
 impl Retriever<'_> {
@@ -135,6 +137,7 @@ impl Retriever<'_> {
             bm25,
             vector,
             fused,
+            first_stage: None,
         })
     }
 }
@@ -177,6 +180,61 @@ pub fn combine(
         (None, Some(v), _) => single(v, false),
         _ => panic!("a setup has one component, or two and a fusion"),
     }
+}
+
+/// A second stage by vectors: the first `depth` chunks of `first`, each scored by the dot
+/// product of `query` and its vector under the reranking model (`vector_of`, unit vectors:
+/// the cosine), best first, ties by ascending chunk index. The sweep and serving both
+/// rerank through this function.
+pub fn rerank_by_vectors<'v>(
+    first: &Ranking,
+    depth: usize,
+    query: &[f32],
+    vector_of: impl Fn(u32) -> &'v [f32],
+) -> Ranking {
+    Ranking::from_unsorted(
+        first
+            .hits
+            .iter()
+            .take(depth)
+            .map(|h| Hit {
+                chunk: h.chunk,
+                score: ragtune_vector::dot(query, vector_of(h.chunk)),
+            })
+            .collect(),
+    )
+}
+
+/// A second stage by a cross-encoder: the first `depth` chunks of `first` with
+/// `scores[i]` the score of the i-th, best first, ties by ascending chunk index.
+pub fn rerank_by_scores(first: &Ranking, depth: usize, scores: &[f32]) -> Ranking {
+    Ranking::from_unsorted(
+        (first.hits.iter().take(depth).zip(scores))
+            .map(|(h, &score)| Hit {
+                chunk: h.chunk,
+                score,
+            })
+            .collect(),
+    )
+}
+
+/// Rerank a trace's final list with `rerank` ([`rerank_by_vectors`] or
+/// [`rerank_by_scores`] over the list as a ranking): the hits in their new order, each
+/// with the reranker's score and its components' ranks; the list before is kept as
+/// [`Trace::first_stage`].
+pub fn rerank_trace(trace: &mut Trace, rerank: impl FnOnce(&Ranking) -> Ranking) {
+    let first = std::mem::take(&mut trace.fused);
+    let order = rerank(&as_ranking(&first));
+    let at: HashMap<u32, &FusedHit> = first.iter().map(|f| (f.chunk, f)).collect();
+    trace.fused = order
+        .hits
+        .iter()
+        .map(|h| FusedHit {
+            score: h.score as f64,
+            ..at[&h.chunk].clone()
+        })
+        .collect();
+    trace.first_stage = Some(first);
 }
 
 /// The final list as a plain ranking (what is scored and exported).
@@ -290,6 +348,29 @@ pub fn fuse(bm25: &Ranking, vector: &Ranking, fusion: Fusion) -> Vec<FusedHit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reranking_rescores_only_the_top_depth_and_breaks_ties_by_chunk() {
+        let first = Ranking {
+            hits: [(4, 0.9), (1, 0.8), (7, 0.7), (2, 0.6)]
+                .map(|(chunk, score)| Hit { chunk, score })
+                .to_vec(),
+        };
+        // Chunk vectors on the query's axes: 7 points along the query, 4 and 1 tie.
+        let vectors: std::collections::HashMap<u32, [f32; 2]> = [
+            (4, [0.0, 1.0]),
+            (1, [0.0, 1.0]),
+            (7, [1.0, 0.0]),
+            (2, [1.0, 0.0]),
+        ]
+        .into();
+        let q = [1.0f32, 0.0];
+        let r = rerank_by_vectors(&first, 3, &q, |c| &vectors[&c][..]);
+        // 2 is past the depth: rescored chunks only, however well 2 would score.
+        assert_eq!(r.chunks().collect::<Vec<_>>(), vec![7, 1, 4]);
+        assert_eq!(r.hits[0].score, 1.0);
+        assert_eq!(r.hits[1].score, 0.0);
+    }
 
     fn r(pairs: &[(u32, f32)]) -> Ranking {
         Ranking {

@@ -67,6 +67,10 @@ pub struct SearchHit {
     pub bm25: Option<Component>,
     /// The vector retriever's rank and score, if it returned the chunk.
     pub vector: Option<Component>,
+    /// For a reranked setup: the chunk's rank and score in the first stage's list (the
+    /// final `score` is then the reranker's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_stage: Option<Component>,
 }
 
 /// The answer to one query.
@@ -107,7 +111,20 @@ pub struct Engine {
     pub reloaded: bool,
     bm25: Option<Bm25Index>,
     vector: Option<VectorSide>,
+    rerank: Option<RerankSide>,
     store: Option<StageStore>,
+}
+
+/// A reranked setup's second stage, and how many first-stage chunks it rescores.
+struct RerankSide {
+    by: RerankBy,
+    depth: usize,
+}
+
+/// What rescores: a second embedding model's query vectors, or a cross-encoder.
+enum RerankBy {
+    Embed(QueryVectors),
+    Cross(Arc<dyn ragtune_core::PairScorer>, String),
 }
 
 struct VectorSide {
@@ -197,6 +214,22 @@ impl Engine {
             }
             _ => None,
         };
+        let rerank = match &point.rerank {
+            Some(r) => Some(RerankSide {
+                by: match &r.by {
+                    ragtune_core::Reranker::Embed(m) => RerankBy::Embed(QueryVectors::new(
+                        models.load(m)?,
+                        m,
+                        QueryOptions::unbatched_uncached(),
+                    )),
+                    ragtune_core::Reranker::Cross(m) => {
+                        RerankBy::Cross(models.load_cross(m)?, m.clone())
+                    }
+                },
+                depth: r.depth,
+            }),
+            None => None,
+        };
         let reloaded = ex.computed_nodes() == 0;
         drop(ex);
         Ok(Engine {
@@ -212,6 +245,7 @@ impl Engine {
             reloaded,
             bm25,
             vector,
+            rerank,
             store,
         })
     }
@@ -231,18 +265,95 @@ impl Engine {
     }
 
     fn embed_query(&self, side: &VectorSide, query: &str) -> Result<Arc<[f32]>> {
-        // The sweep's question vectors are in the store: reading them back (never writing
-        // live queries) keeps served rankings identical to evaluated ones.
+        self.query_vector_of(&side.queries, query)
+    }
+
+    /// `query`'s vector under `queries`' model. The sweep's question vectors are in the
+    /// store: reading them back (never writing live queries) keeps served rankings
+    /// identical to evaluated ones.
+    fn query_vector_of(&self, queries: &QueryVectors, query: &str) -> Result<Arc<[f32]>> {
         let stored = || {
             let store = self.store.as_ref()?;
-            cached_vector(side.queries.embedder().as_ref(), store, query)
+            cached_vector(queries.embedder().as_ref(), store, query)
         };
-        side.queries
+        queries
             .vector(query, stored)
             .map_err(|f| SweepError::Embedding {
-                model: self.point.model().unwrap_or_default().to_string(),
+                model: queries.model().to_string(),
                 failure: f,
             })
+    }
+
+    /// The second stage of a reranked setup over `trace`'s final list: the texts of its
+    /// first `depth` chunks, rescored by the reranker as the sweep rescored them.
+    fn rerank(&self, side: &RerankSide, query: &str, trace: &mut Trace) -> Result<()> {
+        let top: Vec<u32> = trace
+            .fused
+            .iter()
+            .take(side.depth)
+            .map(|h| h.chunk)
+            .collect();
+        let texts: Vec<_> = (top.iter())
+            .map(|&c| self.set.index_text(&self.corpus, c as usize))
+            .collect();
+        let depth = side.depth;
+        match &side.by {
+            RerankBy::Embed(queries) => {
+                let q = self.query_vector_of(queries, query)?;
+                let rows = self.rerank_vectors(queries, &texts)?;
+                let at: std::collections::HashMap<u32, &[f32]> = top
+                    .iter()
+                    .copied()
+                    .zip(rows.iter().map(Vec::as_slice))
+                    .collect();
+                ragtune_retrieve::rerank_trace(trace, |first| {
+                    ragtune_retrieve::rerank_by_vectors(first, depth, &q, |c| at[&c])
+                });
+            }
+            RerankBy::Cross(scorer, model) => {
+                let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+                let scores = scorer
+                    .score(query, &refs)
+                    .map_err(|f| SweepError::Embedding {
+                        model: model.clone(),
+                        failure: f,
+                    })?;
+                ragtune_retrieve::rerank_trace(trace, |first| {
+                    ragtune_retrieve::rerank_by_scores(first, depth, &scores)
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The chunk `texts`' vectors under an `embed:` reranker's model: read from the
+    /// store's embedding cache, where the sweep left them, and embedded only when missing.
+    fn rerank_vectors(
+        &self,
+        queries: &QueryVectors,
+        texts: &[std::borrow::Cow<'_, str>],
+    ) -> Result<Vec<Vec<f32>>> {
+        let e = queries.embedder();
+        let mut rows: Vec<Option<Vec<f32>>> = texts
+            .iter()
+            .map(|t| cached_vector(e.as_ref(), self.store.as_ref()?, t))
+            .collect();
+        let missing: Vec<&str> = (texts.iter().zip(&rows))
+            .filter(|(_, r)| r.is_none())
+            .map(|(t, _)| t.as_ref())
+            .collect();
+        if !missing.is_empty() {
+            let fail = |f| SweepError::Embedding {
+                model: queries.model().to_string(),
+                failure: f,
+            };
+            let fresh = e.embed(&missing, &|_| {}).map_err(fail)?.vectors;
+            let mut chunks = fresh.chunks_exact(e.dim());
+            rows.iter_mut()
+                .filter(|r| r.is_none())
+                .for_each(|r| *r = chunks.next().map(<[f32]>::to_vec));
+        }
+        Ok(rows.into_iter().map(Option::unwrap_or_default).collect())
     }
 
     /// Embed served queries with `opts` (micro-batching, a cache of query vectors); what
@@ -287,11 +398,23 @@ impl Engine {
             text: query,
             vector: qv.as_deref(),
         };
-        Ok(self.retriever().trace(&q, k)?)
+        let mut trace = self.retriever().trace(&q, k)?;
+        if let Some(side) = &self.rerank {
+            self.rerank(side, query, &mut trace)?;
+        }
+        Ok(trace)
     }
     /// The top `k` chunks for `query`, as served over HTTP.
     pub fn search(&self, query: &str, k: usize) -> Result<SearchResponse> {
         let trace = self.trace(query, k)?;
+        let first_stage = |chunk: u32| {
+            let first = trace.first_stage.as_ref()?;
+            let i = first.iter().position(|f| f.chunk == chunk)?;
+            Some(Component {
+                rank: i + 1,
+                score: first[i].score as f32,
+            })
+        };
         let results = trace
             .fused
             .iter()
@@ -313,6 +436,7 @@ impl Engine {
                     score: h.score,
                     bm25: h.bm25.map(|(rank, score)| Component { rank, score }),
                     vector: h.vector.map(|(rank, score)| Component { rank, score }),
+                    first_stage: first_stage(h.chunk),
                 }
             })
             .collect();

@@ -137,6 +137,7 @@ mod tests {
                 overlap: 0,
             },
             retriever: ragtune_core::Retriever::Bm25,
+            rerank: None,
         };
         let best = |id: &str| {
             format!(

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use ragtune_core::{Embedder, FakeEmbedder};
-use ragtune_embed::{EmbedOptions, OnnxEmbedder, resolve_model};
+use ragtune_core::{Embedder, FakeEmbedder, FakePairScorer, PairScorer};
+pub use ragtune_embed::ModelKind;
+use ragtune_embed::{EmbedOptions, OnnxCrossEncoder, OnnxEmbedder, resolve_model};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -28,6 +29,13 @@ pub struct ModelRecord {
     /// Position slots, where the model folder declares them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_positions: Option<usize>,
+    /// An embedding model (absent) or a cross-encoder.
+    #[serde(default, skip_serializing_if = "is_embedding")]
+    pub kind: ModelKind,
+}
+
+fn is_embedding(k: &ModelKind) -> bool {
+    *k == ModelKind::Embedding
 }
 
 /// What identifies a model, known without loading it.
@@ -47,12 +55,15 @@ pub trait Models: Sync {
     fn info(&self, name: &str) -> Result<ModelInfo>;
     /// Load model `name` for embedding (once; later calls share it).
     fn load(&self, name: &str) -> Result<Arc<dyn Embedder>>;
+    /// Load cross-encoder `name` (once; later calls share it).
+    fn load_cross(&self, name: &str) -> Result<Arc<dyn PairScorer>>;
 }
 
 /// ONNX models from a models folder (or model folders named by path).
 pub struct OnnxModels {
     opts: EmbedOptions,
     loaded: Mutex<HashMap<String, Arc<dyn Embedder>>>,
+    cross: Mutex<HashMap<String, Arc<dyn PairScorer>>>,
 }
 
 impl OnnxModels {
@@ -61,6 +72,7 @@ impl OnnxModels {
         Self {
             opts,
             loaded: Mutex::new(HashMap::new()),
+            cross: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -79,8 +91,20 @@ impl Models for OnnxModels {
                 dim: spec.dim,
                 max_tokens: spec.max_tokens,
                 max_positions: spec.max_positions,
+                kind: spec.kind,
             },
         })
+    }
+
+    fn load_cross(&self, name: &str) -> Result<Arc<dyn PairScorer>> {
+        let mut loaded = self.cross.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = loaded.get(name) {
+            return Ok(e.clone());
+        }
+        let spec = resolve_model(name, &self.opts.models_dir)?;
+        let e: Arc<dyn PairScorer> = Arc::new(OnnxCrossEncoder::load(&spec, &self.opts)?);
+        loaded.insert(name.to_string(), e.clone());
+        Ok(e)
     }
 
     fn load(&self, name: &str) -> Result<Arc<dyn Embedder>> {
@@ -95,8 +119,8 @@ impl Models for OnnxModels {
     }
 }
 
-/// Deterministic [`FakeEmbedder`]s of one dimension, any name: for tests that must run
-/// without models.
+/// Deterministic [`FakeEmbedder`]s of one dimension, any name, and [`FakePairScorer`]
+/// cross-encoders for names starting `ce-`: for tests that must run without models.
 #[derive(Debug, Clone, Copy)]
 pub struct FakeModels {
     /// Vector dimension.
@@ -116,8 +140,17 @@ impl Models for FakeModels {
                 dim: Some(self.dim),
                 max_tokens: e.max_words,
                 max_positions: None,
+                kind: if name.starts_with("ce-") {
+                    ModelKind::CrossEncoder
+                } else {
+                    ModelKind::Embedding
+                },
             },
         })
+    }
+
+    fn load_cross(&self, name: &str) -> Result<Arc<dyn PairScorer>> {
+        Ok(Arc::new(FakePairScorer::new(name)))
     }
 
     fn load(&self, name: &str) -> Result<Arc<dyn Embedder>> {

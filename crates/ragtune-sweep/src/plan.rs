@@ -8,6 +8,7 @@
 //! | hnsw | (vectors, M, ef_construction) | vectors key, M, ef_construction |
 //! | rankings | (component, question set, depth) | component key (bm25, vectors, or hnsw + ef_search), questions' fingerprint, depth |
 //! | fusion | (bm25 rankings, vector rankings, fusion) | both rankings keys, fusion, depth |
+//! | rerank | (first-stage ranking, reranker, rerank_depth) | that ranking's key, the reranker's kind and model namespace, rerank_depth |
 //! | scores | (final ranking, k) | that ranking's key, k, labels' fingerprint |
 //!
 //! Every key also holds its stage's name and code version ([`STAGE_VERSIONS`]), so a
@@ -27,7 +28,7 @@ use ragtune_grid::Grid;
 use ragtune_store::{Stage, StageStore};
 
 /// Code version of each stage; bump one when its output could change.
-pub const STAGE_VERSIONS: [(NodeKind, &str); 7] = [
+pub const STAGE_VERSIONS: [(NodeKind, &str); 8] = [
     (NodeKind::Chunks, "1"),
     (NodeKind::Bm25, "1"),
     (NodeKind::Vectors, "1"),
@@ -37,6 +38,7 @@ pub const STAGE_VERSIONS: [(NodeKind, &str); 7] = [
     // index bytes and disk bytes.
     (NodeKind::Rankings, "2"),
     (NodeKind::Fusion, "1"),
+    (NodeKind::Rerank, "1"),
     (NodeKind::Scores, "1"),
 ];
 
@@ -56,19 +58,22 @@ pub enum NodeKind {
     Rankings,
     /// Fuse two rankings.
     Fusion,
+    /// Rescore a ranking's top chunks with a second model.
+    Rerank,
     /// Score a ranking at one k.
     Scores,
 }
 
 impl NodeKind {
     /// Every kind, in execution order.
-    pub const ALL: [NodeKind; 7] = [
+    pub const ALL: [NodeKind; 8] = [
         NodeKind::Chunks,
         NodeKind::Bm25,
         NodeKind::Vectors,
         NodeKind::Hnsw,
         NodeKind::Rankings,
         NodeKind::Fusion,
+        NodeKind::Rerank,
         NodeKind::Scores,
     ];
     /// Name.
@@ -80,6 +85,7 @@ impl NodeKind {
             NodeKind::Hnsw => "hnsw",
             NodeKind::Rankings => "rankings",
             NodeKind::Fusion => "fusion",
+            NodeKind::Rerank => "rerank",
             NodeKind::Scores => "scores",
         }
     }
@@ -90,7 +96,7 @@ impl NodeKind {
             NodeKind::Bm25 => Some(Stage::Bm25),
             NodeKind::Vectors => Some(Stage::Vectors),
             NodeKind::Hnsw => Some(Stage::Hnsw),
-            NodeKind::Rankings => Some(Stage::Rankings),
+            NodeKind::Rankings | NodeKind::Rerank => Some(Stage::Rankings),
             NodeKind::Fusion | NodeKind::Scores => None,
         }
     }
@@ -165,6 +171,8 @@ pub struct SetupNodes {
     pub exact_rankings: Option<usize>,
     /// The fusion, for hybrids.
     pub fusion: Option<usize>,
+    /// The reranked ranking, for setups with a second stage.
+    pub rerank: Option<usize>,
     /// One scores node per k.
     pub scores: Vec<usize>,
 }
@@ -180,7 +188,12 @@ impl SetupNodes {
                     .flatten(),
             );
         }
-        out.extend(self.exact_rankings.into_iter().chain(self.fusion));
+        out.extend(
+            self.exact_rankings
+                .into_iter()
+                .chain(self.fusion)
+                .chain(self.rerank),
+        );
         out.extend(&self.scores);
         out
     }
@@ -283,10 +296,18 @@ impl Builder {
             }
             _ => None,
         };
-        let last = fusion
+        let first = fusion
             .or(vector.map(|v| v.rankings))
             .or(bm25.map(|(_, r)| r))
             .expect("every setup ranks");
+        let rerank = setup.rerank.as_ref().map(|r| {
+            let fk = b.key_of(first).to_vec();
+            let ns = inputs.models.get(r.by.model()).cloned().unwrap_or_default();
+            let by = format!("{}:{ns}", r.by.spelling().split(':').next().unwrap_or(""));
+            let parts: [&[u8]; 3] = [&fk, by.as_bytes(), &r.depth.to_le_bytes()];
+            b.node(NodeKind::Rerank, &parts, setup.label())
+        });
+        let last = rerank.unwrap_or(first);
         let lk = b.key_of(last).to_vec();
         let scores = grid
             .top_k
@@ -307,6 +328,7 @@ impl Builder {
             vector,
             exact_rankings,
             fusion,
+            rerank,
             scores,
         }
     }

@@ -138,6 +138,7 @@ pub fn prepare(
         .into_iter()
         .map(|m| Ok((m.clone(), models.info(&m)?)))
         .collect::<Result<_>>()?;
+    check_model_kinds(grid, &infos)?;
     let mut warnings = check_model_limits(grid, &infos)?;
     let loaded = ragtune_corpus::load_with(&grid.corpus, texts).map_err(|source| {
         SweepError::GridCorpus {
@@ -211,6 +212,33 @@ fn label_warnings(corpus: &Corpus) -> Vec<String> {
 /// late-chunking window past a model's position slots is refused (ONNX Runtime would fail
 /// mid-run); token chunks longer than a model reads are warned about, with the share of
 /// each chunk its vector sees.
+/// Retrievers and `embed:` rerankers need embedding models, `cross:` rerankers need
+/// cross-encoders (model.toml's `kind`).
+fn check_model_kinds(grid: &Grid, infos: &BTreeMap<String, ModelInfo>) -> Result<()> {
+    use crate::models::ModelKind;
+    let kind = |m: &str| infos.get(m).map_or(ModelKind::Embedding, |i| i.record.kind);
+    for p in &grid.points {
+        if let Some(m) = p.model()
+            && kind(m) == ModelKind::CrossEncoder
+        {
+            return Err(grid.value_error("model", format!("`{m}` is a cross-encoder: it scores (query, text) pairs and cannot retrieve; rerank with it instead: rerank = [\"cross:{m}\"]")).into());
+        }
+        let Some(r) = &p.rerank else { continue };
+        let m = r.by.model();
+        let message = match (&r.by, kind(m)) {
+            (ragtune_core::Reranker::Embed(_), ModelKind::CrossEncoder) => format!(
+                "embed:{m}: `{m}` is a cross-encoder (its model.toml says kind = \"cross-encoder\"); rerank with it as cross:{m}"
+            ),
+            (ragtune_core::Reranker::Cross(_), ModelKind::Embedding) => format!(
+                "cross:{m}: `{m}` is not a cross-encoder (its model.toml has no kind = \"cross-encoder\"); rerank by its embeddings as embed:{m}"
+            ),
+            _ => continue,
+        };
+        return Err(grid.value_error("rerank", message).into());
+    }
+    Ok(())
+}
+
 fn check_model_limits(grid: &Grid, infos: &BTreeMap<String, ModelInfo>) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
     for p in &grid.points {

@@ -335,6 +335,7 @@ fn the_plan_counts_distinct_nodes_and_what_is_stored() {
             (NodeKind::Hnsw, 1),
             (NodeKind::Rankings, 3),
             (NodeKind::Fusion, 6),
+            (NodeKind::Rerank, 0),
             (NodeKind::Scores, 18),
         ]);
         assert_eq!(counts, want.collect::<BTreeMap<_, _>>());
@@ -416,6 +417,12 @@ impl ragtune_sweep::Models for Undeclared {
         name: &str,
     ) -> ragtune_sweep::Result<std::sync::Arc<dyn ragtune_core::Embedder>> {
         MODELS.load(name)
+    }
+    fn load_cross(
+        &self,
+        name: &str,
+    ) -> ragtune_sweep::Result<std::sync::Arc<dyn ragtune_core::PairScorer>> {
+        MODELS.load_cross(name)
     }
 }
 
@@ -606,4 +613,70 @@ fn cost_columns_add_up_and_are_read_back_with_the_rankings() {
             .collect()
     };
     assert_eq!(all(&cold), all(&warm));
+}
+
+/// A reranker embeds only texts its model has not embedded before (the manifest counts
+/// them), a deeper reranker adds only the chunks it reaches, and a rerun reads every
+/// reranked ranking back.
+#[test]
+fn rerankers_embed_only_new_texts_and_are_stored_rankings() {
+    let f = Fixture::new();
+    let base = testing::grid_text("[120]", "[0.5]", "[1, 3]")
+        .replace(
+            "retriever = [\"bm25\", \"vector\", \"hybrid\"]",
+            "retriever = [\"bm25\", \"vector\"]",
+        )
+        .replace("index = [\"exact\", \"hnsw\"]", "index = [\"exact\"]");
+    let with = |rerank: &str| base.replace("top_k = [1, 3]", &format!("top_k = [1, 3]\n{rerank}"));
+    let rerank = |m: &Manifest| {
+        let r: Vec<_> = m.embeddings.iter().filter(|e| e.what == "rerank").collect();
+        (
+            r.iter().map(|e| e.cache_hits).sum::<u64>(),
+            r.iter().map(|e| e.cache_misses).sum::<u64>(),
+        )
+    };
+    // fake-a retrieves: its chunk vectors are cached, so reranking by it embeds nothing.
+    let grid = f.grid(
+        "a.toml",
+        &with("rerank = [\"none\", \"embed:fake-a\"]\nrerank_depth = [3]"),
+    );
+    let (records, m) = f.sweep(&grid, "a");
+    assert_eq!(records.len(), 4);
+    let (hits, misses) = rerank(&m);
+    assert!(hits > 0 && misses == 0, "{hits} {misses}");
+    assert_eq!(stage(&m, "rerank"), (2, 2, 0));
+    // A second model embeds the chunks of every question's top 3, once for both setups.
+    let grid = f.grid(
+        "b.toml",
+        &with("rerank = [\"embed:fake-b\"]\nrerank_depth = [3]"),
+    );
+    let (_, m) = f.sweep(&grid, "b");
+    let first = rerank(&m);
+    assert!(first.1 > 0, "{first:?}");
+    // Deeper: only the chunks ranked 4 to 5 are new.
+    let grid = f.grid(
+        "c.toml",
+        &with("rerank = [\"embed:fake-b\"]\nrerank_depth = [3, 5]"),
+    );
+    let (records, m) = f.sweep(&grid, "c");
+    assert_eq!(stage(&m, "rerank"), (4, 2, 2));
+    let (hits, misses) = rerank(&m);
+    assert!(
+        hits >= first.0 + first.1 && misses < first.1 * 2,
+        "{hits} {misses} after {first:?}"
+    );
+    let reranked = records.iter().find(|r| r.label.ends_with("@5")).unwrap();
+    assert!(
+        reranked.rows[0]
+            .costs
+            .rerank_ms_p50
+            .is_some_and(|ms| ms > 0.0)
+    );
+    let (_, m) = f.sweep(&grid, "d");
+    assert_eq!(stage(&m, "rerank"), (4, 0, 4));
+    assert_eq!(
+        rerank(&m),
+        (0, 0),
+        "nothing embedded for a stored reranking"
+    );
 }

@@ -18,6 +18,7 @@
 
 mod graphs;
 mod nodes;
+mod rerank;
 mod walk;
 
 pub(crate) use nodes::set_label;

@@ -403,7 +403,7 @@ impl Executor<'_> {
             .filter(|r| r.rankings.len() == self.corpus.questions.len())
             .filter(|r| r.ms.len() == self.sample.len());
         if r.is_some() {
-            self.count(NodeKind::Rankings, true);
+            self.count(self.plan.nodes[i].kind, true);
         }
         r
     }
@@ -418,7 +418,7 @@ impl Executor<'_> {
             &self.plan.nodes[i].key,
             &codec::encode_rankings(&r),
         )?;
-        self.count(NodeKind::Rankings, false);
+        self.count(self.plan.nodes[i].kind, false);
         Ok(Arc::new(r))
     }
 }

@@ -171,7 +171,7 @@ impl Executor<'_> {
             for s in self.plan.setups.iter().filter(|s| s.chunks == node) {
                 let twin = Setup {
                     chunk: kept_spec,
-                    retriever: s.setup.retriever.clone(),
+                    ..s.setup.clone()
                 };
                 same.entry(twin.config_id())
                     .or_default()
@@ -229,6 +229,7 @@ impl Executor<'_> {
                 self.keep_graph(h, run)?;
             }
         }
+        self.rerank_group(g, &mut have)?;
         Ok(have)
     }
 
@@ -316,7 +317,7 @@ impl Executor<'_> {
 
     /// A setup's final rankings from its retrievers' (fused for a hybrid), and each
     /// sampled query's latency: its retrievers' (embedding included), then the fusion.
-    fn fuse_timed(
+    pub(super) fn fuse_timed(
         &self,
         b: Option<&Arc<StoredRankings>>,
         v: Option<&Arc<StoredRankings>>,
@@ -376,7 +377,14 @@ impl Executor<'_> {
                 let b = s.bm25.map(|(_, r)| &have[&r]);
                 let v = s.vector.map(|v| &have[&v.rankings]);
                 let fusion = s.setup.retriever.fusion();
-                let (rankings, ms) = self.fuse_timed(b, v, fusion);
+                let (mut rankings, mut ms) = self.fuse_timed(b, v, fusion);
+                let mut rerank_ms_p50 = None;
+                // A reranked setup's list is its second stage's; a query costs both.
+                if let Some(r) = s.rerank.map(|n| &have[&n]) {
+                    rankings.clone_from(&r.rankings);
+                    ms.iter_mut().zip(&r.ms).for_each(|(m, x)| *m += x);
+                    rerank_ms_p50 = Some(ragtune_eval::percentile(&r.ms, 50.0).unwrap_or(0.0));
+                }
                 let costs = [b, v]
                     .into_iter()
                     .flatten()
@@ -386,6 +394,10 @@ impl Executor<'_> {
                         disk_bytes: c.disk_bytes + x.costs.disk_bytes,
                         ..c
                     });
+                let costs = Costs {
+                    rerank_ms_p50,
+                    ..costs
+                };
                 let exact = s.exact_rankings.map(|e| have[&e].rankings.as_slice());
                 let scored = Scored {
                     rankings: &rankings,
@@ -395,6 +407,7 @@ impl Executor<'_> {
                 };
                 let mut record = ctx.score(&s.setup, &scored);
                 record.equivalent = self.equivalent(&record.config_id);
+                let depth = s.setup.rerank.as_ref().map_or(depth, |r| r.depth);
                 run.write_rankings(&ctx.rankings_record(&record.config_id, depth, &rankings))?;
                 run.write_point(&record)?;
                 if fusion.is_some() {

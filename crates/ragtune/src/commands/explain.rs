@@ -125,9 +125,12 @@ impl Explain<'_> {
 
     fn final_list(&self, out: &mut impl Write) -> std::io::Result<()> {
         let fused = &self.trace.fused;
+        let rerank = (self.engine.point.rerank.as_ref()).map_or(String::new(), |r| {
+            format!(", reranked by {} over its top {}", r.by.spelling(), r.depth)
+        });
         writeln!(
             out,
-            "final list ({}) top {}:",
+            "final list ({}{rerank}) top {}:",
             self.engine.point.retriever.name(),
             self.top.min(fused.len())
         )?;
@@ -136,9 +139,12 @@ impl Explain<'_> {
                 x.map_or("  -  ".to_string(), |(r, s)| format!("#{r} ({s:.3})"))
             };
             let (b, v) = (comp(h.bm25), comp(h.vector));
+            let first = (self.trace.first_stage.as_ref())
+                .and_then(|f| f.iter().position(|x| x.chunk == h.chunk))
+                .map_or(String::new(), |r| format!("  first stage #{}", r + 1));
             writeln!(
                 out,
-                "{}  bm25 {b}  vector {v}",
+                "{}  bm25 {b}  vector {v}{first}",
                 self.hit_line(i, h.chunk, h.score)
             )?;
         }
