@@ -15,14 +15,15 @@ import pyarrow.parquet as pq
 METRICS = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou", "judged"]
 RESULT_COLUMNS = [
     "config_id", "chunker", "chunk_size", "chunk_overlap", "retriever", "model", "embedding", "index",
-    "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "equivalent",
+    "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "rerank", "rerank_depth", "equivalent",
     "rung", "stage", "screened", "top_k",
     "split", "n_questions", *METRICS,
     *[f"{m}_ci_{end}" for m in METRICS for end in ["low", "high"]],
     "vs_best", "vs_best_low", "vs_best_high", "near_best",
     "context_tokens", "hnsw_recall_vs_exact", "n_chunks",
     "mean_chunk_tokens", "overlap_chars_mean", "overlap_tokens_mean", "overlap_share",
-    "index_seconds", "index_bytes", "query_ms_p50", "query_ms_p95",
+    "index_seconds", "index_bytes", "disk_bytes", "query_ms_p50", "query_ms_p95", "query_ms_p99",
+    "rerank_ms_p50",
 ]
 QUESTION_COLUMNS = [
     "config_id", "top_k", "question_id", "recall", "precision", "mrr", "ndcg", "hit_rate",
@@ -81,6 +82,16 @@ def main():
     for c in ["span_recall", "recall"]:
         if df[c].null_count() == df.height:
             fail(f"{c} is all null")
+    # Costs: latencies in order and positive, an index that holds bytes, and a rerank
+    # latency exactly where there is a reranker.
+    bad = df.filter((pl.col("query_ms_p50") <= 0) | (pl.col("query_ms_p50") > pl.col("query_ms_p95"))
+                    | (pl.col("query_ms_p95") > pl.col("query_ms_p99")) | (pl.col("index_bytes") <= 0))
+    if bad.height:
+        fail(f"{bad.height} rows with latencies out of order or an empty index")
+    if ((df["rerank"] == "none") != df["rerank_ms_p50"].is_null()).any():
+        fail("rerank_ms_p50 is set where there is no reranker, or missing where there is one")
+    if ((df["rerank"] == "none") != df["rerank_depth"].is_null()).any():
+        fail("rerank_depth is set where there is no reranker, or missing where there is one")
     # Exactly the setups with a model say how they embed.
     if (df["model"].is_null() != df["embedding"].is_null()).any():
         fail("embedding is set where there is no model, or missing where there is one")

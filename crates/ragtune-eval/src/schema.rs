@@ -450,15 +450,10 @@ pub struct BestSetup {
     /// The context limit that applied, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_context_tokens: Option<f64>,
-    /// Its 99th-percentile query latency, ms (`query_ms_p99`).
-    #[serde(default)]
-    pub query_ms_p99: f64,
-    /// The latency limit that applied, if any.
+    /// The latency limit that applied, if any (the setup's own costs, which vary from
+    /// run to run, are in results.parquet: best.toml stays the same when a run is resumed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_p99_ms: Option<f64>,
-    /// Bytes its index holds for search (`index_bytes`).
-    #[serde(default)]
-    pub index_bytes: u64,
     /// The memory limit that applied, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_index_bytes: Option<u64>,

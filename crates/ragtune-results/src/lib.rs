@@ -368,9 +368,7 @@ pub fn select_best(
         held_out: held_out(rec, objective),
         context_tokens: row.context_tokens,
         max_context_tokens: limits.max_context_tokens,
-        query_ms_p99: row.costs.query_ms_p99,
         max_p99_ms: limits.max_p99_ms,
-        index_bytes: row.costs.index_bytes,
         max_index_bytes: limits.max_index_bytes,
         point: rec.point.clone(),
     })
@@ -480,7 +478,7 @@ mod tests {
         // The best is too slow: the next fits.
         let best = select_best(&records, o, &limits).unwrap();
         assert_eq!(best.point.chunk.size, 200);
-        assert_eq!((best.query_ms_p99, best.max_p99_ms), (5.0, Some(10.0)));
+        assert_eq!(best.max_p99_ms, Some(10.0));
         let both = Limits {
             max_index_bytes: Some(1_000),
             ..limits

@@ -462,10 +462,19 @@ pub(super) fn index_costs(index_seconds: f64, index_bytes: u64, disk_bytes: u64)
     }
 }
 
+/// Bytes of an index folder's own files: the store's sidecars (the build record, the
+/// checksums) and hidden lock and bookkeeping files are left out, so that the same index
+/// counts the same however long it took to build.
 fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let own = |e: &std::fs::DirEntry| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        !(name.starts_with('.') || name == COSTS_FILE || name == ragtune_store::entry::CHECKSUMS)
+    };
     std::fs::read_dir(dir)
         .map(|it| {
             it.flatten()
+                .filter(own)
                 .filter_map(|e| e.metadata().ok())
                 .map(|m| m.len())
                 .sum()
