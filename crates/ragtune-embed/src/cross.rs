@@ -3,8 +3,9 @@
 //!
 //! Inputs `input_ids` and `attention_mask` (and `token_type_ids` when the model takes
 //! them), the pair encoded by the model's tokenizer as `[CLS] query [SEP] text [SEP]` and
-//! truncated longest-first to `max_tokens`; output: the first float32 output of shape
-//! `[batch, 1]` or `[batch]` (`logits`). The texts of one call are one batch, padded to
+//! truncated longest-first to `max_tokens` (512 unless model.toml says otherwise); output:
+//! model.toml's `output`, else `logits`, else the first output, of shape `[batch, 1]` or
+//! `[batch]`. The texts of one call are one batch, padded to
 //! the longest pair.
 
 use std::sync::Mutex;
@@ -65,10 +66,18 @@ impl OnnxCrossEncoder {
             .iter()
             .map(|o| o.name().to_string())
             .collect();
-        let output = (outputs.iter().find(|o| o.as_str() == "logits"))
-            .or(outputs.first())
-            .cloned()
-            .ok_or_else(|| model_err("the cross-encoder has no output".into()))?;
+        let output = match &spec.output {
+            Some(want) if outputs.contains(want) => want.clone(),
+            Some(want) => {
+                return Err(model_err(format!(
+                    "model.toml names output `{want}`, which the model does not have (outputs: {outputs:?})"
+                )));
+            }
+            None => (outputs.iter().find(|o| o.as_str() == "logits"))
+                .or(outputs.first())
+                .cloned()
+                .ok_or_else(|| model_err("the cross-encoder has no output".into()))?,
+        };
         let tok_path = spec.tokenizer_path();
         let tok_err = |e: &dyn std::fmt::Display| EmbedError::Tokenizer {
             path: tok_path.clone(),

@@ -209,7 +209,14 @@ pub fn resolve_model(name_or_path: &str, models_dir: &Path) -> Result<ModelSpec>
         kind: meta.kind.unwrap_or_default(),
         dir,
         dim: meta.dim,
-        max_tokens: meta.max_tokens.unwrap_or(256),
+        // Cross-encoders read a query and a passage together: sentence-transformers'
+        // CrossEncoder truncates pairs at 512.
+        max_tokens: meta
+            .max_tokens
+            .unwrap_or(match meta.kind.unwrap_or_default() {
+                ModelKind::Embedding => 256,
+                ModelKind::CrossEncoder => 512,
+            }),
         max_positions: meta.max_positions,
         pooling: meta.pooling.unwrap_or(Pooling::Mean),
         normalize: meta.normalize.unwrap_or(true),

@@ -201,16 +201,17 @@ pub struct Costs {
 /// How many questions the latency columns are measured on.
 pub const LATENCY_SAMPLE: usize = 200;
 
-/// The questions the latency columns are measured on: the [`LATENCY_SAMPLE`] ids with
-/// the smallest hash (every question when there are fewer), as indices in input order.
-/// The same ids give the same sample whatever else the question set holds.
-pub fn latency_sample<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<usize> {
-    let mut keyed: Vec<([u8; 32], usize)> = ids
+/// The questions the latency columns are measured on: the [`LATENCY_SAMPLE`] questions
+/// whose (position, text) hash lowest (every question when there are fewer), as indices in
+/// input order. It depends on the question texts in order, exactly what keys a stored
+/// ranking, so a ranking read back was timed on the same sample.
+pub fn latency_sample<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<usize> {
+    let mut keyed: Vec<([u8; 32], usize)> = texts
         .into_iter()
         .enumerate()
-        .map(|(i, id)| {
-            let mut bytes = b"latency\0".to_vec();
-            bytes.extend_from_slice(id.as_bytes());
+        .map(|(i, text)| {
+            let mut bytes = format!("latency\0{i}\0").into_bytes();
+            bytes.extend_from_slice(text.as_bytes());
             (ragtune_core::sha256(&bytes), i)
         })
         .collect();

@@ -733,7 +733,14 @@ impl Checker<'_> {
     }
 
     /// `rerank` × `rerank_depth`: `None` for `none`, else each reranker at each depth.
-    fn reranks(&self, g: &GridTable, max_k: usize) -> Result<Vec<Option<Rerank>>> {
+    /// Without `rerank_depth`, a reranker rescores [`DEFAULT_RERANK_DEPTH`] chunks, or
+    /// `depth` when the grid sets a shallower one (but never fewer than the largest k).
+    fn reranks(
+        &self,
+        g: &GridTable,
+        max_k: usize,
+        depth: Option<usize>,
+    ) -> Result<Vec<Option<Rerank>>> {
         let c = self;
         let names = c.opt_list(&g.rerank, "rerank", vec!["none".to_string()])?;
         let mut by = Vec::new();
@@ -741,11 +748,9 @@ impl Checker<'_> {
             let span = g.rerank.as_ref().map_or(0..0, |s| s.span());
             by.push(Reranker::parse(name).or_else(|e| c.err(span, "rerank", e))?);
         }
-        let depths = c.opt_list(
-            &g.rerank_depth,
-            "rerank_depth",
-            vec![max_k.max(DEFAULT_RERANK_DEPTH)],
-        )?;
+        let default =
+            max_k.max(depth.map_or(DEFAULT_RERANK_DEPTH, |d| d.min(DEFAULT_RERANK_DEPTH)));
+        let depths = c.opt_list(&g.rerank_depth, "rerank_depth", vec![default])?;
         if let Some(s) = &g.rerank_depth {
             if by.is_empty() {
                 return c.err(s.span(), "rerank_depth", "applies only with a reranker: add rerank = [\"embed:<model>\"] or [\"cross:<model>\"]");
@@ -792,7 +797,9 @@ impl Checker<'_> {
         }
         top_k.sort_unstable();
         let max_k = *top_k.last().expect("non-empty");
-        let deepest = c.reranks(g, max_k)?.iter().flatten().map(|r| r.depth).max();
+        let deepest = (c.reranks(g, max_k, raw.retrieval.depth)?.iter().flatten())
+            .map(|r| r.depth)
+            .max();
         let depth = (raw.retrieval.depth).unwrap_or(max_k.max(deepest.unwrap_or(0)));
         if let Some(d) = deepest
             && depth < d
@@ -1003,7 +1010,7 @@ impl Checker<'_> {
         )?;
         let max_k = g.top_k.get_ref().iter().copied().max().unwrap_or(1);
         Ok(Dimensions {
-            reranks: c.reranks(g, max_k)?,
+            reranks: c.reranks(g, max_k, Some(depth))?,
             embeddings: vec![Embedding::Standalone],
             chunks,
             retrievers,
@@ -1302,6 +1309,13 @@ objective = "recall@3"
         assert!(
             e.contains("`rerank`: \"colbert:x\" is not a reranker"),
             "{e}"
+        );
+        let shallow = format!("{}[retrieval]\ndepth = 10\n", rr("rerank = [\"embed:m2\"]"));
+        let g = parse(&shallow).unwrap();
+        assert!(
+            g.points
+                .iter()
+                .all(|p| p.rerank.as_ref().is_some_and(|r| r.depth == 10))
         );
         let e = err(&format!(
             "{}[retrieval]\ndepth = 10\n",

@@ -104,16 +104,16 @@ pub fn prepare_recorded(
 }
 
 /// The tokenizer that sizes `tokens` chunks and counts context tokens: `[retrieval]
-/// tokenizer`, else the first model's, else all-minilm-l6-v2's in the models folder.
+/// tokenizer`, else the first retriever model's, else all-minilm-l6-v2's in the models
+/// folder.
 pub fn counting_tokenizer_path(
     grid: &Grid,
     infos: &BTreeMap<String, ModelInfo>,
     models_dir: &Path,
 ) -> PathBuf {
-    let first = grid
-        .models()
-        .first()
-        .and_then(|m| infos.get(m)?.tokenizer.clone());
+    // The first retriever's model: a reranker never decides how context is counted.
+    let first =
+        (grid.points.iter().find_map(|p| p.model())).and_then(|m| infos.get(m)?.tokenizer.clone());
     grid.retrieval
         .tokenizer
         .clone()

@@ -124,6 +124,8 @@ pub struct Executor<'a> {
     only: Option<std::collections::HashSet<String>>,
     /// Nodes [`Self::build_graphs_ahead`] computed or read, and counted.
     ahead: Mutex<std::collections::HashSet<usize>>,
+    /// Rankings nodes this execution computed (not read back).
+    fresh: Mutex<std::collections::HashSet<usize>>,
     /// Graphs whose run-folder copy this execution verified or wrote (each hashed once).
     kept: Mutex<std::collections::HashSet<usize>>,
 }
@@ -162,13 +164,14 @@ impl<'a> Executor<'a> {
             tally: Mutex::new(Tally::default()),
             question_vectors: Mutex::new(HashMap::new()),
             sample: ragtune_eval::latency_sample(
-                prep.corpus.questions.iter().map(|q| q.id.as_str()),
+                prep.corpus.questions.iter().map(|q| q.text.as_str()),
             ),
             screen: None,
             budget: None,
             stopped: std::sync::atomic::AtomicBool::new(false),
             only: None,
             ahead: Mutex::default(),
+            fresh: Mutex::default(),
             kept: Mutex::default(),
         }
     }

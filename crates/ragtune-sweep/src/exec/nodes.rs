@@ -418,6 +418,7 @@ impl Executor<'_> {
             &self.plan.nodes[i].key,
             &codec::encode_rankings(&r),
         )?;
+        self.lock(&self.fresh).insert(i);
         self.count(self.plan.nodes[i].kind, false);
         Ok(Arc::new(r))
     }

@@ -39,7 +39,14 @@ impl Executor<'_> {
             if have.contains_key(&node) {
                 continue;
             }
-            let got = match self.stored_rankings(node) {
+            // A graph built in parallel anew can rank differently from the one that made a
+            // stored reranking's first stage: rerank what this execution ranked.
+            let regraphed = self.grid.hnsw_build() == ragtune_vector::HnswBuild::Parallel
+                && s.vector.is_some_and(|v| {
+                    v.hnsw.is_some() && self.lock(&self.fresh).contains(&v.rankings)
+                });
+            let stored = (!regraphed).then(|| self.stored_rankings(node)).flatten();
+            let got = match stored {
                 Some(x) => Arc::new(x),
                 None => {
                     let first = self.first_stage(s, have);
