@@ -8,6 +8,17 @@ use serde_json::{Value, json};
 use crate::serve::{Server, post, quickstart_questions};
 use crate::util::*;
 
+/// The test cross-encoder, built in `dir/ce`, and the tokenizer it shares with MiniLM.
+fn cross_encoder(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let ce = dir.join("ce");
+    let tokenizer = root().join("models/all-minilm-l6-v2/tokenizer.json");
+    python_ok(
+        "cross_encoder.py",
+        &["make", ce.to_str().unwrap(), tokenizer.to_str().unwrap()],
+    );
+    (ce, tokenizer)
+}
+
 const TABLES: &str = r#"
 [grid]
 chunker = ["markdown"]
@@ -25,12 +36,7 @@ objective = "span_recall@1"
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn a_cross_encoder_reranks_by_its_scores_and_serves_what_was_evaluated() {
     let tmp = tempfile::tempdir().unwrap();
-    let ce = tmp.path().join("ce");
-    let tokenizer = root().join("models/all-minilm-l6-v2/tokenizer.json");
-    python_ok(
-        "cross_encoder.py",
-        &["make", ce.to_str().unwrap(), tokenizer.to_str().unwrap()],
-    );
+    let (ce, tokenizer) = cross_encoder(tmp.path());
     let tables = TABLES.replace("CE", ce.to_str().unwrap());
     let g = quickstart_grid(tmp.path(), "ce.toml", "qs-cross", &tables);
     let (run, cache) = (tmp.path().join("run"), tmp.path().join("cache"));
@@ -103,12 +109,7 @@ fn a_cross_encoder_reranks_by_its_scores_and_serves_what_was_evaluated() {
 #[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
 fn rerankers_naming_the_wrong_kind_of_model_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let ce = tmp.path().join("ce");
-    let tokenizer = root().join("models/all-minilm-l6-v2/tokenizer.json");
-    python_ok(
-        "cross_encoder.py",
-        &["make", ce.to_str().unwrap(), tokenizer.to_str().unwrap()],
-    );
+    let (ce, _) = cross_encoder(tmp.path());
     let ce = ce.to_str().unwrap();
     for (from, to, want) in [
         (

@@ -144,6 +144,38 @@ objective = "span_recall@3"
     (run, cache)
 }
 
+/// `ragtune query --json` for `query` at k = 5 answers what the server does.
+fn assert_query_is_served(
+    tmp: &Path,
+    (run, cache): (&Path, &Path),
+    id: &str,
+    server: &Server,
+    query: &str,
+) {
+    let (_, served) = post(&server.base, &json!({"query": query, "k": 5}).to_string());
+    let cli = ragtune_ok(
+        tmp,
+        &[
+            "query",
+            "--run",
+            run.to_str().unwrap(),
+            "--config",
+            id,
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "-k",
+            "5",
+            "--json",
+            query,
+        ],
+    );
+    let cli: Value = serde_json::from_str(&cli.stdout).unwrap();
+    assert_eq!(
+        cli, served,
+        "ragtune query and POST /search differ for {id}"
+    );
+}
+
 /// For every question, the rank of the first chunk that overlaps a gold span in the
 /// served top 10 must equal the rank the sweep recorded for the same setup.
 fn assert_served_ranks(server: &Server, p: &Value, questions: &[(String, String, Vec<GoldSpan>)]) {
@@ -205,31 +237,7 @@ fn served_answers_equal_evaluated_ones() {
         let server = Server::start(&run, id, &cache);
         assert_served_ranks(&server, p, &questions);
         // The CLI gives the same answer as the server.
-        let (_, served) = post(
-            &server.base,
-            &json!({"query": questions[0].1, "k": 5}).to_string(),
-        );
-        let cli = ragtune_ok(
-            tmp.path(),
-            &[
-                "query",
-                "--run",
-                run.to_str().unwrap(),
-                "--config",
-                id,
-                "--cache-dir",
-                cache.to_str().unwrap(),
-                "-k",
-                "5",
-                "--json",
-                &questions[0].1,
-            ],
-        );
-        let cli: Value = serde_json::from_str(&cli.stdout).unwrap();
-        assert_eq!(
-            cli, served,
-            "ragtune query and POST /search differ for {id}"
-        );
+        assert_query_is_served(tmp.path(), (&run, &cache), id, &server, &questions[0].1);
         server.stop();
     }
 }
@@ -654,27 +662,7 @@ objective = "span_recall@1"
                     .all(|h| h["first_stage"]["rank"].as_u64().unwrap() <= 10)
             );
         }
-        let cli = ragtune_ok(
-            tmp.path(),
-            &[
-                "query",
-                "--run",
-                run.to_str().unwrap(),
-                "--config",
-                id,
-                "--cache-dir",
-                cache.to_str().unwrap(),
-                "-k",
-                "5",
-                "--json",
-                &questions[0].1,
-            ],
-        );
-        let (_, served) = post(
-            &server.base,
-            &json!({"query": questions[0].1, "k": 5}).to_string(),
-        );
-        assert_eq!(serde_json::from_str::<Value>(&cli.stdout).unwrap(), served);
+        assert_query_is_served(tmp.path(), (&run, &cache), id, &server, &questions[0].1);
         server.stop();
     }
     let explain = ragtune_ok(

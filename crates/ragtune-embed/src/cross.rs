@@ -14,7 +14,7 @@ use ndarray::Array2;
 use ort::session::Session;
 use ort::value::TensorRef;
 use ragtune_core::{EmbedFailure, PairScorer};
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::Tokenizer;
 
 use crate::error::{EmbedError, Result, rt};
 use crate::model::{ModelKind, ModelSpec};
@@ -78,19 +78,7 @@ impl OnnxCrossEncoder {
                 .cloned()
                 .ok_or_else(|| model_err("the cross-encoder has no output".into()))?,
         };
-        let tok_path = spec.tokenizer_path();
-        let tok_err = |e: &dyn std::fmt::Display| EmbedError::Tokenizer {
-            path: tok_path.clone(),
-            message: e.to_string(),
-        };
-        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| tok_err(&e))?;
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: spec.max_tokens,
-                ..Default::default()
-            }))
-            .map_err(|e| tok_err(&e))?;
-        tokenizer.with_padding(None);
+        let tokenizer = spec.tokenizer()?;
         Ok(Self {
             session: Mutex::new(session),
             tokenizer,

@@ -140,6 +140,24 @@ impl ModelSpec {
         })
     }
 
+    /// The model's tokenizer, truncating at `max_tokens`, without padding.
+    pub fn tokenizer(&self) -> Result<tokenizers::Tokenizer> {
+        let path = self.tokenizer_path();
+        let err = |e: &dyn std::fmt::Display| EmbedError::Tokenizer {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut tokenizer = tokenizers::Tokenizer::from_file(&path).map_err(|e| err(&e))?;
+        tokenizer
+            .with_truncation(Some(tokenizers::TruncationParams {
+                max_length: self.max_tokens,
+                ..Default::default()
+            }))
+            .map_err(|e| err(&e))?;
+        tokenizer.with_padding(None);
+        Ok(tokenizer)
+    }
+
     /// `model.onnx`.
     pub fn onnx_path(&self) -> PathBuf {
         self.dir.join("model.onnx")

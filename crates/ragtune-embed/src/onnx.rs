@@ -11,7 +11,7 @@ use ragtune_core::{
     BatchSink, Batching, EmbedFailure, EmbedOutput, Embedder, TokenVectors, l2_normalize,
     window_owners, window_ranges,
 };
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::Tokenizer;
 
 use crate::error::{EmbedError, Result, rt};
 use crate::model::{ModelSpec, Pooling};
@@ -234,14 +234,7 @@ impl OnnxEmbedder {
             path: tok_path.clone(),
             message: e.to_string(),
         };
-        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| tok_err(&e))?;
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: spec.max_tokens,
-                ..Default::default()
-            }))
-            .map_err(|e| tok_err(&e))?;
-        tokenizer.with_padding(None);
+        let tokenizer = spec.tokenizer()?;
         let mut whole = tokenizer.clone();
         whole.with_truncation(None).map_err(|e| tok_err(&e))?;
         let specials = whole.encode("", true).map_err(|e| tok_err(&e))?;

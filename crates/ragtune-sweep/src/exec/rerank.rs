@@ -97,10 +97,7 @@ impl Executor<'_> {
             .collect();
         chunks.sort_unstable();
         chunks.dedup();
-        let texts: Vec<_> = chunks
-            .iter()
-            .map(|&c| set.index_text(self.corpus, c as usize))
-            .collect();
+        let texts = texts_of(self, set, chunks.iter().copied());
         let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
         let data = self.embed("rerank", model, &refs)?;
         let e = self.embedder(model)?;
@@ -127,9 +124,7 @@ impl Executor<'_> {
     ) -> Result<(Vec<Ranking>, Vec<f64>)> {
         let scorer = self.models.load_cross(model)?;
         let one = |qi: usize| -> Result<Ranking> {
-            let texts: Vec<_> = (first[qi].hits.iter().take(depth))
-                .map(|h| set.index_text(self.corpus, h.chunk as usize))
-                .collect();
+            let texts = texts_of(self, set, first[qi].chunks().take(depth));
             let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
             let query = self.corpus.questions[qi].text.as_str();
             let scores = scorer
@@ -178,10 +173,7 @@ impl Executor<'_> {
             let q = e.embed_queries(&[self.corpus.questions[qi].text.as_str()], usize::MAX);
             let q = q.map_err(fail)?;
             let top: Vec<u32> = first[qi].hits.iter().take(depth).map(|h| h.chunk).collect();
-            let texts: Vec<_> = top
-                .iter()
-                .map(|&c| set.index_text(self.corpus, c as usize))
-                .collect();
+            let texts = texts_of(self, set, top.iter().copied());
             let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
             let data = e.embed(&refs, &|_| {}).map_err(fail)?.vectors;
             let at: HashMap<u32, usize> = top.iter().enumerate().map(|(i, &c)| (c, i)).collect();
@@ -196,4 +188,15 @@ impl Executor<'_> {
         }
         self.sample.iter().map(|&qi| one(qi)).collect()
     }
+}
+
+/// The texts chunks `chunks` are indexed by, in order.
+fn texts_of<'c>(
+    ex: &Executor<'c>,
+    set: &'c ChunkSet,
+    chunks: impl Iterator<Item = u32>,
+) -> Vec<std::borrow::Cow<'c, str>> {
+    chunks
+        .map(|c| set.index_text(ex.corpus, c as usize))
+        .collect()
 }
