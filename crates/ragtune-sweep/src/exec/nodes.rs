@@ -374,8 +374,7 @@ impl Executor<'_> {
     ) -> Result<Vec<f64>> {
         let depth = self.grid.depth;
         let qs = &self.corpus.questions;
-        let one = |qi: usize| -> Result<f64> {
-            let t = Instant::now();
+        self.time_each(|qi| {
             let vector = match model {
                 Some((e, name)) => Some(
                     e.embed_queries(&[qs[qi].text.as_str()], QUERY_CALL_TOKENS)
@@ -387,13 +386,23 @@ impl Executor<'_> {
                 text: &qs[qi].text,
                 vector: vector.as_deref(),
             };
-            std::hint::black_box(component.rank(&q, depth)?);
-            Ok(t.elapsed().as_secs_f64() * 1e3)
-        };
+            component.rank(&q, depth).map_err(Into::into)
+        })
+    }
+
+    /// Milliseconds `one` takes for each question of the latency sample, on this thread,
+    /// one question at a time; three questions warm the path first, untimed.
+    pub(super) fn time_each<T>(&self, one: impl Fn(usize) -> Result<T>) -> Result<Vec<f64>> {
         for &qi in self.sample.iter().take(3) {
             one(qi)?;
         }
-        self.sample.iter().map(|&qi| one(qi)).collect()
+        (self.sample.iter())
+            .map(|&qi| {
+                let t = Instant::now();
+                std::hint::black_box(one(qi)?);
+                Ok(t.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect()
     }
 
     pub(super) fn stored_rankings(&self, i: usize) -> Option<StoredRankings> {

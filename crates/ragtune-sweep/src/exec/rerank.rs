@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use ragtune_core::{ChunkSet, Embedder, Ranking, Rerank, Reranker};
 use ragtune_eval::Costs;
@@ -142,16 +141,7 @@ impl Executor<'_> {
                 r
             })
             .collect::<Result<Vec<_>>>()?;
-        for &qi in self.sample.iter().take(3) {
-            one(qi)?;
-        }
-        let ms = (self.sample.iter())
-            .map(|&qi| {
-                let t = Instant::now();
-                std::hint::black_box(one(qi)?);
-                Ok(t.elapsed().as_secs_f64() * 1e3)
-            })
-            .collect::<Result<_>>()?;
+        let ms = self.time_each(one)?;
         Ok((rankings, ms))
     }
 
@@ -168,8 +158,7 @@ impl Executor<'_> {
     ) -> Result<Vec<f64>> {
         let fail = |f| SweepError::embedding(model, f);
         let dim = e.dim();
-        let one = |qi: usize| -> Result<f64> {
-            let t = Instant::now();
+        self.time_each(|qi| {
             let q = e.embed_queries(&[self.corpus.questions[qi].text.as_str()], usize::MAX);
             let q = q.map_err(fail)?;
             let top: Vec<u32> = first[qi].hits.iter().take(depth).map(|h| h.chunk).collect();
@@ -177,16 +166,10 @@ impl Executor<'_> {
             let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
             let data = e.embed(&refs, &|_| {}).map_err(fail)?.vectors;
             let at: HashMap<u32, usize> = top.iter().enumerate().map(|(i, &c)| (c, i)).collect();
-            let r = rerank_by_vectors(&first[qi], depth, &q, |c| {
+            Ok(rerank_by_vectors(&first[qi], depth, &q, |c| {
                 &data[at[&c] * dim..(at[&c] + 1) * dim]
-            });
-            std::hint::black_box(r);
-            Ok(t.elapsed().as_secs_f64() * 1e3)
-        };
-        for &qi in self.sample.iter().take(3) {
-            one(qi)?;
-        }
-        self.sample.iter().map(|&qi| one(qi)).collect()
+            }))
+        })
     }
 }
 
