@@ -15,14 +15,14 @@ import pyarrow.parquet as pq
 METRICS = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou", "judged"]
 RESULT_COLUMNS = [
     "config_id", "chunker", "chunk_size", "chunk_overlap", "retriever", "model", "embedding", "index",
-    "hnsw_ef_search", "fusion", "alpha", "rrf_k", "normalization", "rerank", "rerank_depth", "equivalent",
+    "hnsw_ef_search", "vectors", "rescore", "fusion", "alpha", "rrf_k", "normalization", "rerank", "rerank_depth", "equivalent",
     "rung", "stage", "screened", "top_k",
     "split", "n_questions", *METRICS,
     *[f"{m}_ci_{end}" for m in METRICS for end in ["low", "high"]],
     "vs_best", "vs_best_low", "vs_best_high", "near_best",
     "context_tokens", "hnsw_recall_vs_exact", "n_chunks",
     "mean_chunk_tokens", "overlap_chars_mean", "overlap_tokens_mean", "overlap_share",
-    "index_seconds", "index_bytes", "disk_bytes", "query_ms_p50", "query_ms_p95", "query_ms_p99",
+    "index_seconds", "index_bytes", "vector_bytes", "graph_bytes", "disk_bytes", "query_ms_p50", "query_ms_p95", "query_ms_p99",
     "rerank_ms_p50",
 ]
 QUESTION_COLUMNS = [

@@ -23,6 +23,7 @@ mod load;
 mod mcp;
 mod mlflow;
 mod q8;
+mod quantised;
 mod reference;
 mod report;
 mod rerank;

@@ -35,5 +35,5 @@ pub use ranking::{Hit, Ranking};
 pub use setup::{
     ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
     DEFAULT_HNSW_M, DEFAULT_RRF_K, ENCODINGS, Embedding, FlatSetup, Fusion, HnswBuild, HnswShape,
-    IndexSpec, Normalization, Rerank, Reranker, Retriever, Setup, VectorSpec,
+    IndexSpec, Normalization, Rerank, Reranker, Retriever, Setup, VectorFormat, VectorSpec,
 };

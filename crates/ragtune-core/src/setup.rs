@@ -233,6 +233,39 @@ impl Embedding {
     }
 }
 
+/// How the index holds its vectors (`vectors` in a grid).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum VectorFormat {
+    /// Four bytes per dimension: the embeddings as the model wrote them.
+    #[default]
+    F32,
+    /// One byte per dimension: each dimension's range over the corpus vectors cut into
+    /// 255 equal steps (the calibration is stored with the index).
+    Int8,
+    /// One bit per dimension, its sign, compared by Hamming distance.
+    Binary,
+}
+
+impl VectorFormat {
+    /// Every format, as a grid spells them.
+    pub const ALL: [VectorFormat; 3] = [Self::F32, Self::Int8, Self::Binary];
+    /// Grid name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::Int8 => "int8",
+            Self::Binary => "binary",
+        }
+    }
+    /// Parse a grid name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == s)
+    }
+}
+
 /// Dense retrieval: a model and an index over its vectors.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct VectorSpec {
@@ -243,6 +276,13 @@ pub struct VectorSpec {
     /// How chunk vectors are made.
     #[serde(default)]
     pub embedding: Embedding,
+    /// How the index holds the vectors.
+    #[serde(default)]
+    pub format: VectorFormat,
+    /// For quantised vectors: fetch `rescore` × depth chunks by the quantised vectors,
+    /// then rank them by their float32 vectors (0: no rescoring).
+    #[serde(default)]
+    pub rescore: usize,
 }
 
 /// A retriever.
@@ -396,6 +436,12 @@ impl Setup {
             if let Embedding::Late { .. } = v.embedding {
                 s.push_str(" late");
             }
+            if v.format != VectorFormat::F32 {
+                s.push_str(&format!(" {}", v.format.name()));
+                if v.rescore > 0 {
+                    s.push_str(&format!(" rescore×{}", v.rescore));
+                }
+            }
         }
         if let Some(r) = &self.rerank {
             s.push_str(&format!(" rerank {}@{}", r.by.spelling(), r.depth));
@@ -457,6 +503,13 @@ pub struct FlatSetup {
     /// How many first-stage chunks the reranker rescores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerank_depth: Option<usize>,
+    /// `int8` or `binary`; absent for float32 vectors (so that the ids of float32 setups
+    /// are what they were before quantised vectors existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vectors: Option<String>,
+    /// The rescoring multiplier of quantised vectors; absent when they are not rescored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescore: Option<usize>,
 }
 
 impl From<Setup> for FlatSetup {
@@ -504,6 +557,10 @@ impl From<Setup> for FlatSetup {
             late_overlap: late.map(|l| l.1),
             rerank: s.rerank.as_ref().map(|r| r.by.spelling()),
             rerank_depth: s.rerank.as_ref().map(|r| r.depth),
+            vectors: v
+                .filter(|v| v.format != VectorFormat::F32)
+                .map(|v| v.format.name().to_string()),
+            rescore: v.map(|v| v.rescore).filter(|&r| r > 0),
         }
     }
 }
@@ -532,10 +589,18 @@ impl TryFrom<FlatSetup> for Setup {
                 },
                 Some(other) => return Err(format!("unknown embedding {other:?}")),
             };
+            let format = match f.vectors.as_deref() {
+                None => VectorFormat::F32,
+                Some(name) => {
+                    VectorFormat::parse(name).ok_or_else(|| format!("unknown vectors {name:?}"))?
+                }
+            };
             Ok(VectorSpec {
                 model,
                 index,
                 embedding,
+                format,
+                rescore: f.rescore.unwrap_or(0),
             })
         };
         let retriever = match f.retriever.as_str() {
@@ -626,6 +691,8 @@ mod tests {
                         ef_search: 32,
                     },
                     embedding: Embedding::Standalone,
+                    format: VectorFormat::F32,
+                    rescore: 0,
                 },
                 fusion: Fusion::Weighted {
                     alpha: 0.3,

@@ -182,6 +182,13 @@ pub struct Costs {
     /// Bytes the index holds for search, computed from its data structures (vectors,
     /// graph links, BM25 term dictionary, postings, norms and chunk ids), not measured.
     pub index_bytes: u64,
+    /// Of `index_bytes`, the vectors a vector index holds (float32, int8 codes with
+    /// their calibration, or sign bits); 0 for BM25.
+    #[serde(default)]
+    pub vector_bytes: u64,
+    /// Of `index_bytes`, an HNSW graph's links (they do not shrink with the vectors).
+    #[serde(default)]
+    pub graph_bytes: u64,
     /// Bytes the index's stored entries take on disk (0 without a store).
     #[serde(default)]
     pub disk_bytes: u64,

@@ -14,6 +14,8 @@
 //! model = ["all-minilm-l6-v2"]      # a name in models/ or a folder
 //! index = ["exact", "hnsw"]
 //! hnsw_ef_search = [64]
+//! vectors = ["f32", "int8", "binary"]  # how the index holds the vectors
+//! rescore = [0, 4]                  # quantised: rank rescore × depth, rescore by f32
 //! fusion = ["rrf", "weighted"]
 //! rrf_k = [60]
 //! alpha = [0.3, 0.7]
@@ -44,7 +46,7 @@ use std::path::{Path, PathBuf};
 use ragtune_core::{
     ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
     DEFAULT_HNSW_M, DEFAULT_RRF_K, ENCODINGS, Embedding, Fusion, HnswBuild, IndexSpec,
-    Normalization, Rerank, Reranker, Retriever, Setup, VectorSpec,
+    Normalization, Rerank, Reranker, Retriever, Setup, VectorFormat, VectorSpec,
 };
 use ragtune_corpus::CorpusSpec;
 use ragtune_eval::Objective;
@@ -155,6 +157,9 @@ pub const DEFAULT_MAX_POINTS: u64 = 100_000;
 const MAX_CHUNK_COMBINATIONS: u64 = 10_000_000;
 /// Largest `hnsw_ef_search` and `hnsw_ef_construction`.
 pub const MAX_EF: usize = 100_000;
+
+/// The largest rescoring multiplier.
+pub const MAX_RESCORE: usize = 100;
 /// Largest `chunk_size`, in characters or tokens.
 pub const MAX_CHUNK_SIZE: usize = 10_000_000;
 
@@ -229,6 +234,10 @@ pub struct GridTable {
     rerank: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     rerank_depth: Option<Spanned<Vec<usize>>>,
+    #[serde(default)]
+    vectors: Option<Spanned<Vec<VectorFormat>>>,
+    #[serde(default)]
+    rescore: Option<Spanned<Vec<usize>>>,
     top_k: Spanned<Vec<usize>>,
 }
 
@@ -781,6 +790,38 @@ impl Checker<'_> {
         Ok(out)
     }
 
+    /// `vectors` × `rescore`: float32 once, each quantised format at each multiplier.
+    fn quants(&self, g: &GridTable) -> Result<Vec<(VectorFormat, usize)>> {
+        let c = self;
+        let formats = c.opt_list(&g.vectors, "vectors", vec![VectorFormat::F32])?;
+        let rescores = c.opt_list(&g.rescore, "rescore", vec![0])?;
+        if let Some(s) = &g.rescore {
+            if formats.iter().all(|f| *f == VectorFormat::F32) {
+                return c.err(
+                    s.span(),
+                    "rescore",
+                    "applies only to quantised vectors: add vectors = [\"int8\"] or [\"binary\"]",
+                );
+            }
+            if rescores.iter().any(|&r| r > MAX_RESCORE) {
+                return c.err(
+                    s.span(),
+                    "rescore",
+                    format!("values must lie in [0, {MAX_RESCORE}] (0: no rescoring)"),
+                );
+            }
+        }
+        let mut out = Vec::new();
+        for f in formats {
+            if f == VectorFormat::F32 {
+                out.push((f, 0));
+            } else {
+                out.extend(rescores.iter().map(|&r| (f, r)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Sorted, distinct `top_k` and the ranking depth.
     fn cut_offs(&self, raw: &RawGrid) -> Result<(Vec<usize>, usize)> {
         let (c, g, text) = (self, &raw.grid, self.text);
@@ -1011,6 +1052,7 @@ impl Checker<'_> {
         let max_k = g.top_k.get_ref().iter().copied().max().unwrap_or(1);
         Ok(Dimensions {
             reranks: c.reranks(g, max_k, Some(depth))?,
+            quants: c.quants(g)?,
             embeddings: vec![Embedding::Standalone],
             chunks,
             retrievers,
@@ -1031,6 +1073,7 @@ impl Checker<'_> {
 /// The grid's lists after validation, ready to expand.
 struct Dimensions {
     reranks: Vec<Option<Rerank>>,
+    quants: Vec<(VectorFormat, usize)>,
     embeddings: Vec<Embedding>,
     chunks: Vec<ChunkSpec>,
     retrievers: Vec<RetrieverKind>,
@@ -1055,7 +1098,7 @@ impl Dimensions {
         chunk: ChunkSpec,
         retriever: RetrieverKind,
         (model, embedding): (&str, Embedding),
-        index: IndexKind,
+        (index, (format, rescore)): (IndexKind, (VectorFormat, usize)),
         ef: usize,
         fusion: FusionKind,
         (rrf_k, alpha, normalization): (f64, f64, Normalization),
@@ -1071,6 +1114,8 @@ impl Dimensions {
                     ef_search: ef,
                 },
             },
+            format,
+            rescore,
         };
         let retriever = match retriever {
             RetrieverKind::Bm25 => Retriever::Bm25,
@@ -1100,7 +1145,8 @@ impl Dimensions {
         let n = |v: usize| v as u64;
         let has_index = |k: IndexKind| u64::from(self.indexes.contains(&k));
         let indexes = has_index(IndexKind::Exact)
-            .saturating_add(has_index(IndexKind::Hnsw).saturating_mul(n(self.efs.len())));
+            .saturating_add(has_index(IndexKind::Hnsw).saturating_mul(n(self.efs.len())))
+            .saturating_mul(n(self.quants.len()));
         let has_fusion = |f: FusionKind| u64::from(self.fusions.contains(&f));
         let weighted = n(self.alphas.len()).saturating_mul(n(self.norms.len()));
         let fusions = has_fusion(FusionKind::Rrf)
@@ -1130,7 +1176,7 @@ impl Dimensions {
     fn factors(&self) -> String {
         let (vector, hybrid) = self.per_model();
         format!(
-            "{} chunkings × ({} retrievers: {} models × {} embeddings, {} vector and {} hybrid setups per model: index × hnsw_ef_search × fusion × rrf_k or alpha × normalization) × {} rerankings (rerank × rerank_depth)",
+            "{} chunkings × ({} retrievers: {} models × {} embeddings, {} vector and {} hybrid setups per model: index × hnsw_ef_search × vectors × rescore × fusion × rrf_k or alpha × normalization) × {} rerankings (rerank × rerank_depth)",
             self.chunks.len(),
             self.retrievers.len(),
             self.models.len(),
@@ -1169,7 +1215,11 @@ impl Dimensions {
         for &chunk in &self.chunks {
             for &r in &self.retrievers {
                 for &m in &models {
-                    for &i in &self.indexes {
+                    for i in self
+                        .indexes
+                        .iter()
+                        .flat_map(|&i| self.quants.iter().map(move |&q| (i, q)))
+                    {
                         for &ef in &self.efs {
                             for &f in &self.fusions {
                                 for &p in &params {
@@ -1271,6 +1321,60 @@ objective = "recall@3"
 
     fn err(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn vector_formats_multiply_vector_setups_and_are_checked() {
+        let vq =
+            |lines: &str| OK.replace("top_k = [5, 1, 3]", &format!("top_k = [5, 1, 3]\n{lines}"));
+        let plain = parse(OK).unwrap();
+        let g = parse(&vq(
+            "vectors = [\"f32\", \"int8\", \"binary\"]\nrescore = [0, 4]",
+        ))
+        .unwrap();
+        // Per vector or hybrid setup: f32 once, int8 and binary at 2 multipliers each.
+        let bm25 = plain.points.iter().filter(|p| p.model().is_none()).count();
+        let dense = plain.points.len() - bm25;
+        assert_eq!(g.points.len(), bm25 + dense * 5);
+        assert_eq!(g.counted, g.points.len() as u64);
+        let f32_ids: BTreeSet<String> = plain.points.iter().map(|p| p.config_id()).collect();
+        assert!(
+            (g.points.iter())
+                .filter(|p| p
+                    .retriever
+                    .vector()
+                    .is_none_or(|v| v.format == VectorFormat::F32))
+                .all(|p| f32_ids.contains(&p.config_id())),
+            "float32 setups keep their ids"
+        );
+        let binary = (g.points.iter())
+            .find(|p| {
+                p.retriever
+                    .vector()
+                    .is_some_and(|v| v.rescore == 4 && v.format == VectorFormat::Binary)
+            })
+            .unwrap();
+        assert!(
+            binary.label().ends_with("binary rescore×4"),
+            "{}",
+            binary.label()
+        );
+        let back: Setup = serde_json::from_str(&serde_json::to_string(binary).unwrap()).unwrap();
+        assert_eq!(&back, binary);
+        let e = err(&vq("rescore = [4]"));
+        assert!(
+            e.contains("`rescore`: applies only to quantised vectors"),
+            "{e}"
+        );
+        let e = err(&vq("vectors = [\"int4\"]"));
+        assert!(
+            e.contains(
+                "grid.toml:18:12: unknown variant `int4`, expected one of `f32`, `int8`, `binary`"
+            ),
+            "{e}"
+        );
+        let e = err(&vq("vectors = [\"binary\"]\nrescore = [1000]"));
+        assert!(e.contains("rescore"), "{e}");
     }
 
     #[test]
@@ -1488,7 +1592,7 @@ objective = "recall@3"
         assert_eq!((spec.eta(), spec.min_questions(), spec.seed()), (3, 50, 0));
         assert_eq!(
             spec.stages()[1],
-            ["retriever", "model", "embedding", "index"]
+            ["retriever", "model", "embedding", "index", "vectors"]
         );
     }
 

@@ -5,12 +5,13 @@ use serde::{Deserialize, Serialize};
 
 /// The dimension groups a staged search can vary: each names part of a setup.
 /// Dimensions no group names join the last group.
-pub const DIMENSIONS: [&str; 7] = [
+pub const DIMENSIONS: [&str; 8] = [
     "chunking",
     "retriever",
     "model",
     "embedding",
     "index",
+    "vectors",
     "fusion",
     "rerank",
 ];
@@ -76,8 +77,8 @@ impl SearchSpec {
     pub fn recheck(&self) -> usize {
         self.recheck.unwrap_or(2)
     }
-    /// The staged search's groups (default: chunking; retriever, model, embedding and
-    /// index; fusion). Dimensions no group names join the last group.
+    /// The staged search's groups (default: chunking; retriever, model, embedding,
+    /// index and vectors; fusion). Dimensions no group names join the last group.
     pub fn stages(&self) -> Vec<Vec<String>> {
         let mut groups = self.stages.clone().unwrap_or_else(|| {
             vec![
@@ -87,6 +88,7 @@ impl SearchSpec {
                     "model".into(),
                     "embedding".into(),
                     "index".into(),
+                    "vectors".into(),
                 ],
                 vec!["fusion".into()],
             ]

@@ -21,8 +21,8 @@ pub use intervals::{
 use polars::prelude::*;
 use ragtune_core::FlatSetup;
 use ragtune_eval::{
-    BestSetup, Limit, Limits, Metric, MetricValues, Objective, PointRecord, QuestionRow, ResultRow,
-    Split, select_order,
+    BestSetup, Costs, Limit, Limits, Metric, MetricValues, Objective, PointRecord, QuestionRow,
+    ResultRow, Split, select_order,
 };
 pub use report::{ACCENTS, Missed, ReportInput, StepBar, render as render_report};
 
@@ -89,6 +89,14 @@ fn setup_columns(records: &[(&PointRecord, &ResultRow)]) -> Vec<Column> {
             .unwrap_or_else(|| "standalone".into()))),
         c!("index", |f| f.index.clone()),
         c!("hnsw_ef_search", |f| f.hnsw_ef_search.map(|e| e as u32)),
+        c!("vectors", |f| f
+            .model
+            .as_ref()
+            .map(|_| f.vectors.clone().unwrap_or_else(|| "f32".into()))),
+        c!("rescore", |f| f
+            .model
+            .as_ref()
+            .map(|_| f.rescore.unwrap_or(0) as u32)),
         c!("fusion", |f| f.fusion.clone()),
         c!("alpha", |f| f.alpha),
         c!("rrf_k", |f| f.rrf_k),
@@ -157,7 +165,6 @@ pub fn results_frame(records: &[PointRecord], stats: &Stats) -> PolarsResult<Dat
             )
         };
     }
-    let costs = |f: fn(&ResultRow) -> f64| rows.iter().map(|(_, r)| f(r)).collect::<Vec<_>>();
     let mut columns = vec![c!(config_id)];
     columns.extend(setup_columns(&rows));
     let same: Vec<Option<String>> = rows
@@ -188,30 +195,31 @@ pub fn results_frame(records: &[PointRecord], stats: &Stats) -> PolarsResult<Dat
         c!(overlap_chars_mean),
         c!(overlap_tokens_mean),
         c!(overlap_share),
-        col("index_seconds", costs(|r| r.costs.index_seconds)),
-        col(
-            "index_bytes",
-            rows.iter()
-                .map(|(_, r)| r.costs.index_bytes)
-                .collect::<Vec<_>>(),
-        ),
-        col(
-            "disk_bytes",
-            rows.iter()
-                .map(|(_, r)| r.costs.disk_bytes)
-                .collect::<Vec<_>>(),
-        ),
-        col("query_ms_p50", costs(|r| r.costs.query_ms_p50)),
-        col("query_ms_p95", costs(|r| r.costs.query_ms_p95)),
-        col("query_ms_p99", costs(|r| r.costs.query_ms_p99)),
+    ]);
+    columns.extend(cost_columns(&rows));
+    DataFrame::new(rows.len(), columns)
+}
+
+/// The cost columns (docs/grid.md, "Cost columns").
+fn cost_columns(rows: &[(&PointRecord, &ResultRow)]) -> Vec<Column> {
+    let of = |f: fn(&Costs) -> f64| rows.iter().map(|(_, r)| f(&r.costs)).collect::<Vec<_>>();
+    let bytes = |f: fn(&Costs) -> u64| rows.iter().map(|(_, r)| f(&r.costs)).collect::<Vec<_>>();
+    vec![
+        col("index_seconds", of(|c| c.index_seconds)),
+        col("index_bytes", bytes(|c| c.index_bytes)),
+        col("vector_bytes", bytes(|c| c.vector_bytes)),
+        col("graph_bytes", bytes(|c| c.graph_bytes)),
+        col("disk_bytes", bytes(|c| c.disk_bytes)),
+        col("query_ms_p50", of(|c| c.query_ms_p50)),
+        col("query_ms_p95", of(|c| c.query_ms_p95)),
+        col("query_ms_p99", of(|c| c.query_ms_p99)),
         col(
             "rerank_ms_p50",
             rows.iter()
                 .map(|(_, r)| r.costs.rerank_ms_p50)
                 .collect::<Vec<_>>(),
         ),
-    ]);
-    DataFrame::new(rows.len(), columns)
+    ]
 }
 
 /// The per-question table: one row per setup, k and question.

@@ -24,7 +24,9 @@ use std::collections::HashMap;
 pub use ragtune_core::{Fusion, Normalization};
 use ragtune_core::{Hit, Ranking};
 use ragtune_lexical::{Bm25Index, LexicalError};
-use ragtune_vector::{HnswIndex, VectorError, Vectors, exact_search_one};
+use ragtune_vector::{
+    BinaryVectors, HnswIndex, Int8Vectors, Rows, VectorError, Vectors, exact_search_one,
+};
 use serde::{Deserialize, Serialize};
 
 /// Retrieval failures.
@@ -57,7 +59,11 @@ pub enum Component<'a> {
     Bm25(&'a Bm25Index),
     /// Exact search over the chunk vectors.
     Exact(&'a Vectors),
-    /// An HNSW graph searched with breadth `ef`.
+    /// Exact search over int8 codes (a float32 query against the read-back vectors).
+    Int8(&'a Int8Vectors),
+    /// Exact search over sign bits by Hamming distance.
+    Binary(&'a BinaryVectors),
+    /// An HNSW graph (of float32, int8 or binary vectors) searched with breadth `ef`.
     Hnsw {
         /// The graph.
         index: &'a HnswIndex,
@@ -66,12 +72,24 @@ pub enum Component<'a> {
     },
 }
 
+/// Rescoring of a quantised component: its top `by` × depth, ranked again by their
+/// float32 vectors read from `rows`.
+#[derive(Clone, Copy)]
+pub struct Rescore<'a> {
+    /// The multiplier.
+    pub by: usize,
+    /// Where the float32 vectors are read from.
+    pub rows: &'a dyn Rows,
+}
+
 impl Component<'_> {
     /// Chunks this component ranks.
     pub fn len(&self) -> usize {
         match self {
             Self::Bm25(b) => b.len() as usize,
             Self::Exact(v) => v.len(),
+            Self::Int8(v) => v.len(),
+            Self::Binary(v) => v.len(),
             Self::Hnsw { index, .. } => index.len(),
         }
     }
@@ -92,8 +110,28 @@ impl Component<'_> {
                 q.vector.ok_or(RetrieveError::NoQueryVector)?,
                 depth,
             )?),
+            Self::Int8(v) => Ok(v.search(q.vector.ok_or(RetrieveError::NoQueryVector)?, depth)?),
+            Self::Binary(v) => Ok(v.search(q.vector.ok_or(RetrieveError::NoQueryVector)?, depth)?),
             Self::Hnsw { index, ef } => {
                 Ok(index.search(q.vector.ok_or(RetrieveError::NoQueryVector)?, depth, *ef)?)
+            }
+        }
+    }
+
+    /// [`Self::rank`], then, with `rescore`, the top `by` × `depth` ranked again by their
+    /// float32 vectors and cut to `depth`.
+    pub fn rank_with(
+        &self,
+        q: &Query,
+        depth: usize,
+        rescore: Option<Rescore>,
+    ) -> Result<Ranking, RetrieveError> {
+        match rescore {
+            None => self.rank(q, depth),
+            Some(Rescore { by, rows }) => {
+                let pool = self.rank(q, depth.saturating_mul(by))?;
+                let query = q.vector.ok_or(RetrieveError::NoQueryVector)?;
+                Ok(ragtune_vector::rescore(&pool, query, rows, depth)?)
             }
         }
     }
@@ -106,6 +144,8 @@ pub struct Retriever<'a> {
     pub bm25: Option<Component<'a>>,
     /// The vector side (vector and hybrid setups).
     pub vector: Option<Component<'a>>,
+    /// The vector side's rescoring (quantised vectors with `rescore`).
+    pub rescore: Option<Rescore<'a>>,
     /// The fusion (hybrid setups).
     pub fusion: Option<Fusion>,
     /// Depth of each component ranking, as the setup was evaluated.
@@ -131,7 +171,9 @@ impl Retriever<'_> {
     pub fn trace(&self, q: &Query, k: usize) -> Result<Trace, RetrieveError> {
         let depth = self.depth.max(k);
         let bm25 = self.bm25.map(|c| c.rank(q, depth)).transpose()?;
-        let vector = self.vector.map(|c| c.rank(q, depth)).transpose()?;
+        let vector = (self.vector)
+            .map(|c| c.rank_with(q, depth, self.rescore))
+            .transpose()?;
         let fused = combine(bm25.as_ref(), vector.as_ref(), self.fusion, depth);
         Ok(Trace {
             bm25,

@@ -12,10 +12,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ragtune_core::{ChunkSet, Corpus, Question, Setup};
+use ragtune_core::{ChunkSet, Corpus, Question, Setup, VectorFormat};
 use ragtune_lexical::Bm25Index;
 use ragtune_retrieve::Trace;
-use ragtune_retrieve::{Component as Ranker, Query, Retriever};
+use ragtune_retrieve::{Component as Ranker, Query, Rescore, Retriever};
 use ragtune_vector::{HnswIndex, Vectors};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,6 +24,7 @@ use ragtune_grid::Grid;
 
 use crate::queries::{QueryOptions, QueryVectors};
 use ragtune_store::{StageStore, cached_vector};
+use ragtune_sweep::rows::{QuantisedIndex, RescoreRows};
 use ragtune_sweep::{
     Executor, HNSW_BASE, Manifest, Models, OnnxModels, Result, RunDir, Silent, SweepError,
     SweepOptions, prepare_recorded, resolve_point,
@@ -129,8 +130,15 @@ enum RerankBy {
 
 struct VectorSide {
     queries: QueryVectors,
-    vectors: Vectors,
+    /// The float32 vectors, for float32 exact search, or where no store holds them; a
+    /// quantised setup with a store reads them there, by ranges, to rescore (and whole,
+    /// to export).
+    vectors: Option<Vectors>,
+    /// The vectors entry's key and the dimension, to read them from the store.
+    stored: (String, usize),
     hnsw: Option<(HnswIndex, usize)>,
+    quantised: Option<QuantisedIndex>,
+    rescore: Option<(usize, RescoreRows<'static>)>,
 }
 
 /// The scored HNSW graph: the run folder's copy (verified, repaired from the store when
@@ -143,7 +151,8 @@ fn load_graph(
     setup: &Setup,
 ) -> Result<HnswIndex> {
     if let Some(kept) = ex.verified_graph(node, run)? {
-        return Ok(HnswIndex::load(&kept, HNSW_BASE, vectors.dim)?);
+        let format = ex.graph_format(node);
+        return Ok(HnswIndex::load_as(&kept, HNSW_BASE, vectors.dim, format)?);
     }
     let Some(shape) = setup.retriever.hnsw() else {
         return Err(SweepError::Run {
@@ -153,6 +162,46 @@ fn load_graph(
     };
     let (index, _) = ex.hnsw(node, vectors, shape.build())?;
     Ok(index)
+}
+
+/// A setup's vector side as the sweep scored it: float32 vectors, an HNSW graph (in
+/// its format) or quantised vectors, and float32 rows to rescore from.
+fn vector_side(
+    ex: &Executor,
+    run: &RunDir,
+    v: ragtune_sweep::VectorNodes,
+    spec: &ragtune_core::VectorSpec,
+    set: &ChunkSet,
+    models: &dyn Models,
+) -> Result<VectorSide> {
+    let point = &ex.plan().setups[0].setup;
+    let vectors = ex.vectors(v.vectors, &spec.model, set)?;
+    let hnsw = match (v.hnsw, point.retriever.hnsw()) {
+        (Some(h), Some(shape)) => Some((load_graph(ex, run, h, &vectors, point)?, shape.ef_search)),
+        _ => None,
+    };
+    let quantised = (hnsw.is_none() && spec.format != VectorFormat::F32)
+        .then(|| QuantisedIndex::new(&vectors, spec.format));
+    let rescore = (spec.rescore > 0).then(|| {
+        (
+            spec.rescore,
+            ex.rescore_rows(v.vectors, &vectors).into_owned(),
+        )
+    });
+    let from_store = matches!(rescore, Some((_, RescoreRows::Stored { .. })))
+        || (spec.format != VectorFormat::F32 && ex.has_store());
+    Ok(VectorSide {
+        queries: QueryVectors::new(
+            models.load(&spec.model)?,
+            &spec.model,
+            QueryOptions::unbatched_uncached(),
+        ),
+        stored: (ex.plan().nodes[v.vectors].key.clone(), vectors.dim),
+        vectors: (!from_store).then_some(vectors),
+        hnsw,
+        quantised,
+        rescore,
+    })
 }
 
 impl Engine {
@@ -193,25 +242,8 @@ impl Engine {
             .bm25
             .map(|(i, _)| ex.bm25_index(i, &set).map(|(b, _)| b))
             .transpose()?;
-        let vector = match (nodes.vector, point.model()) {
-            (Some(v), Some(model)) => {
-                let vectors = ex.vectors(v.vectors, model, &set)?;
-                let hnsw = match (v.hnsw, point.retriever.hnsw()) {
-                    (Some(h), Some(shape)) => {
-                        Some((load_graph(&ex, &run, h, &vectors, &point)?, shape.ef_search))
-                    }
-                    _ => None,
-                };
-                Some(VectorSide {
-                    queries: QueryVectors::new(
-                        models.load(model)?,
-                        model,
-                        QueryOptions::unbatched_uncached(),
-                    ),
-                    vectors,
-                    hnsw,
-                })
-            }
+        let vector = match (nodes.vector, point.retriever.vector()) {
+            (Some(v), Some(spec)) => Some(vector_side(&ex, &run, v, spec, &set, models)?),
             _ => None,
         };
         let rerank = match &point.rerank {
@@ -376,9 +408,15 @@ impl Engine {
     fn retriever(&self) -> Retriever<'_> {
         Retriever {
             bm25: self.bm25.as_ref().map(Ranker::Bm25),
-            vector: self.vector.as_ref().map(|side| match &side.hnsw {
-                Some((index, ef)) => Ranker::Hnsw { index, ef: *ef },
-                None => Ranker::Exact(&side.vectors),
+            vector: self.vector.as_ref().and_then(|side| {
+                match (&side.hnsw, &side.quantised, &side.vectors) {
+                    (Some((index, ef)), _, _) => Some(Ranker::Hnsw { index, ef: *ef }),
+                    (None, Some(q), _) => Some(q.component()),
+                    (None, None, v) => v.as_ref().map(Ranker::Exact),
+                }
+            }),
+            rescore: self.vector.as_ref().and_then(|side| {
+                (side.rescore.as_ref()).map(|(by, rows)| Rescore { by: *by, rows })
             }),
             fusion: self.point.retriever.fusion(),
             depth: self.depth,
@@ -495,9 +533,24 @@ impl Engine {
 }
 
 impl Engine {
-    /// The setup's chunk vectors, when it ranks by vectors.
-    pub fn vectors(&self) -> Option<&Vectors> {
-        self.vector.as_ref().map(|side| &side.vectors)
+    /// The setup's float32 chunk vectors, when it ranks by vectors: held, or read from
+    /// the store (a quantised setup does not hold them).
+    pub fn vectors(&self) -> Result<Option<std::borrow::Cow<'_, Vectors>>> {
+        let Some(side) = &self.vector else {
+            return Ok(None);
+        };
+        if let Some(v) = &side.vectors {
+            return Ok(Some(std::borrow::Cow::Borrowed(v)));
+        }
+        let (key, dim) = &side.stored;
+        let data = (self.store.as_ref())
+            .and_then(|s| s.get(ragtune_store::Stage::Vectors, key))
+            .and_then(|b| ragtune_store::codec::decode_vectors(&b, self.set.len(), *dim))
+            .ok_or_else(|| SweepError::Run {
+                path: self.manifest.grid_path.clone(),
+                message: "the setup's vectors are no longer in the stage store: run the sweep again to restore them".into(),
+            })?;
+        Ok(Some(std::borrow::Cow::Owned(Vectors::new(*dim, data)?)))
     }
 
     /// `query`'s vector under the setup's model, as the sweep embedded it; `None` for a
@@ -511,7 +564,7 @@ impl Engine {
     /// How this setup queries, for a system that rebuilds it from an export: the setup,
     /// the ranking depth, the vector metric and BM25's parameters.
     pub fn query_settings(&self) -> serde_json::Value {
-        let dim = self.vectors().map(|v| v.dim);
+        let dim = self.vector.as_ref().map(|side| side.stored.1);
         serde_json::json!({
             "config_id": self.config_id,
             "label": self.point.label(),

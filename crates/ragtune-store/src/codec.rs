@@ -67,6 +67,8 @@ pub fn encode_rankings(r: &StoredRankings) -> Vec<u8> {
     let mut w = Writer::default();
     w.f64(r.costs.index_seconds);
     w.u64(r.costs.index_bytes);
+    w.u64(r.costs.vector_bytes);
+    w.u64(r.costs.graph_bytes);
     w.u64(r.costs.disk_bytes);
     w.u64(r.rankings.len() as u64);
     for ranking in &r.rankings {
@@ -89,6 +91,8 @@ pub fn decode_rankings(bytes: &[u8]) -> Option<StoredRankings> {
     let costs = Costs {
         index_seconds: r.f64()?,
         index_bytes: r.u64()?,
+        vector_bytes: r.u64()?,
+        graph_bytes: r.u64()?,
         disk_bytes: r.u64()?,
         ..Costs::default()
     };
@@ -244,6 +248,8 @@ mod tests {
             costs: Costs {
                 index_seconds: 0.125,
                 index_bytes: 99,
+                vector_bytes: 60,
+                graph_bytes: 39,
                 disk_bytes: 7,
                 ..Costs::default()
             },
@@ -272,7 +278,7 @@ mod tests {
         assert!(decode_rankings(&bytes[..bytes.len() - 1]).is_none());
         // A huge declared length is damage, not an allocation.
         let mut huge = bytes.clone();
-        huge[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+        huge[40..48].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(decode_rankings(&huge).is_none());
     }
 

@@ -39,6 +39,17 @@ pub enum Verdict<T> {
     Damaged(String),
 }
 
+impl<T> Verdict<T> {
+    /// The good value mapped by `f`; the other verdicts as they are.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Verdict<U> {
+        match self {
+            Verdict::Good(x) => Verdict::Good(f(x)),
+            Verdict::Outdated => Verdict::Outdated,
+            Verdict::Damaged(why) => Verdict::Damaged(why),
+        }
+    }
+}
+
 /// The line that binds an entry to where it is stored.
 pub fn binding(stage: Stage, key: &str) -> String {
     format!("ragtune-store {FORMAT} {} {key}", stage.name())

@@ -21,6 +21,6 @@ pub use embedcache::{CacheStats, cached_vector, embed_cached, text_key};
 pub use error::{Result, StoreError};
 pub use late::{LateStats, chunk_vectors};
 pub use store::{
-    GcReport, Stage, StageStore, StageUsage, StoreCounts, gc, history, place_dir, usage,
-    write_atomic,
+    EntryRanges, GcReport, Stage, StageStore, StageUsage, StoreCounts, gc, history, place_dir,
+    usage, write_atomic,
 };

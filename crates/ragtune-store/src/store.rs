@@ -197,6 +197,29 @@ impl StageStore {
         Some(payload.to_vec())
     }
 
+    /// File entry `key`, verified in full once, then held open to be read by ranges
+    /// ([`EntryRanges`]): what is read later is what was verified, even if the entry is
+    /// replaced meanwhile. `None` when missing or damaged, as for [`Self::get`].
+    pub fn open_ranges(&self, stage: Stage, key: &str) -> Option<EntryRanges> {
+        let path = self.path(stage, key);
+        let Ok(file) = std::fs::File::open(&path) else {
+            self.count(stage, |c| c.misses += 1);
+            return None;
+        };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut &file, &mut bytes).ok()?;
+        let verdict = entry::verify_file(&bytes, stage, key)
+            .map(|p| (p.as_ptr() as usize - bytes.as_ptr() as usize, p.len()));
+        let (start, len) = self.judge(stage, &path, verdict)?;
+        touch(&path);
+        Some(EntryRanges {
+            file,
+            start: start as u64,
+            len: len as u64,
+            path,
+        })
+    }
+
     /// Store `payload` as file entry `key`.
     pub fn put(&self, stage: Stage, key: &str, payload: &[u8]) -> Result<()> {
         let path = self.path(stage, key);
@@ -243,6 +266,43 @@ impl StageStore {
         place_dir(&tmp, &dir, stage, key)?;
         self.count(stage, |c| c.writes += 1);
         Ok(dir)
+    }
+}
+
+/// A verified file entry's payload, read by ranges ([`StageStore::open_ranges`]).
+#[derive(Debug)]
+pub struct EntryRanges {
+    file: std::fs::File,
+    start: u64,
+    len: u64,
+    path: PathBuf,
+}
+
+impl EntryRanges {
+    /// The payload's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True for an empty payload.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Fill `buf` from payload offset `offset`.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let end = offset.checked_add(buf.len() as u64);
+        if end.is_none_or(|e| e > self.len) {
+            return Err(StoreError::io(
+                &self.path,
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("bytes {offset}.. of a {}-byte payload", self.len),
+                ),
+            ));
+        }
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, self.start + offset)
+            .map_err(|e| StoreError::io(&self.path, e))
     }
 }
 
@@ -483,6 +543,33 @@ mod tests {
             let c = s.counts()[&stage];
             assert_eq!((c.corrupt, c.hits, c.outdated), (1, 1, 0), "{stage:?}");
         }
+    }
+
+    /// A ranged entry is verified whole when opened (damage found then, never used),
+    /// then reads exactly the payload's bytes, and refuses ranges past its end.
+    #[test]
+    fn ranges_read_a_verified_payload_and_nothing_past_it() {
+        let d = tempfile::tempdir().unwrap();
+        let s = StageStore::open(d.path()).unwrap();
+        s.put(Stage::Vectors, "cc01", b"0123456789").unwrap();
+        let r = s.open_ranges(Stage::Vectors, "cc01").unwrap();
+        let mut buf = [0u8; 4];
+        r.read_at(3, &mut buf).unwrap();
+        assert_eq!(&buf, b"3456");
+        r.read_at(6, &mut buf).unwrap();
+        assert_eq!(&buf, b"6789");
+        assert!(r.read_at(7, &mut buf).is_err());
+        assert!(r.read_at(u64::MAX, &mut buf).is_err());
+        assert_eq!(r.len(), 10);
+        let path = s.path(Stage::Vectors, "cc01");
+        let mut bytes = std::fs::read(&path).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        assert!(s.open_ranges(Stage::Vectors, "cc01").is_none());
+        assert!(!path.exists(), "the damaged entry is removed");
+        assert!(s.open_ranges(Stage::Vectors, "cc02").is_none());
+        let c = s.counts()[&Stage::Vectors];
+        assert_eq!((c.hits, c.corrupt, c.misses), (1, 1, 1));
     }
 
     #[test]

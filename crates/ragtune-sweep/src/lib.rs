@@ -33,10 +33,12 @@ mod texts;
 
 pub use accounting::Accounting;
 pub use error::{Result, SweepError};
-pub use exec::{Executor, HNSW_BASE, Reporter, Silent};
+pub use exec::{Executor, HNSW_BASE, Reporter, Silent, rows};
 pub use lookup::{listed_id, read_point, resolve_point};
 pub use models::{FakeModels, ModelInfo, ModelRecord, Models, OnnxModels};
-pub use plan::{KindCount, Node, NodeKind, Plan, PlanInputs, STAGE_VERSIONS, SetupNodes};
+pub use plan::{
+    KindCount, Node, NodeKind, Plan, PlanInputs, STAGE_VERSIONS, SetupNodes, VectorNodes,
+};
 pub use prepare::{
     Prepared, SweepOptions, counting_tokenizer_path, load_counting_tokenizer, plan_inputs, prepare,
     prepare_recorded,

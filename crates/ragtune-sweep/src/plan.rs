@@ -21,7 +21,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use ragtune_core::{ChunkSpec, ContentHasher, Embedding, HnswShape, Retriever, Setup, VectorSpec};
+use ragtune_core::{
+    ChunkSpec, ContentHasher, Embedding, HnswShape, Retriever, Setup, VectorFormat, VectorSpec,
+};
 use serde::Serialize;
 
 use ragtune_grid::Grid;
@@ -35,8 +37,8 @@ pub const STAGE_VERSIONS: [(NodeKind, &str); 8] = [
     // 2: serial insertion by default, the build mode in the key, the lane-summed dot.
     (NodeKind::Hnsw, "2"),
     // 2: latency on a fixed sample, one query at a time with its embedding; computed
-    // index bytes and disk bytes.
-    (NodeKind::Rankings, "2"),
+    // index bytes and disk bytes. 3: vector and graph bytes apart.
+    (NodeKind::Rankings, "3"),
     (NodeKind::Fusion, "1"),
     (NodeKind::Rerank, "1"),
     (NodeKind::Scores, "1"),
@@ -365,42 +367,85 @@ impl Builder {
         let vectors = b.node(NodeKind::Vectors, &parts, label);
         let vk = b.key_of(vectors).to_vec();
         let exact = b.rankings(&vk, format!("exact {spec} {}", v.model), inputs, depth);
+        // What quantised vectors and rescoring add to a key; nothing for float32, so the
+        // keys of float32 setups are what they were before quantised vectors existed.
+        let quant: Vec<u8> = match v.format {
+            VectorFormat::F32 => Vec::new(),
+            f => format!("{}/{}", f.name(), v.rescore).into_bytes(),
+        };
+        let suffix = match v.format {
+            VectorFormat::F32 => String::new(),
+            f if v.rescore > 0 => format!(" {} rescore×{}", f.name(), v.rescore),
+            f => format!(" {}", f.name()),
+        };
         match v.index.hnsw() {
-            None => VectorNodes {
+            None if quant.is_empty() => VectorNodes {
                 vectors,
                 hnsw: None,
                 rankings: exact,
             },
-            Some(HnswShape {
-                m,
-                ef_construction,
-                ef_search,
-            }) => {
-                let build = b.hnsw_build.name();
-                let hnsw = b.node(
-                    NodeKind::Hnsw,
-                    &[
-                        &vk,
-                        &m.to_le_bytes(),
-                        &ef_construction.to_le_bytes(),
-                        build.as_bytes(),
-                    ],
-                    format!(
-                        "hnsw(m={m},efc={ef_construction},{build}) {spec} {}",
-                        v.model
-                    ),
-                );
-                let hk = b.key_of(hnsw).to_vec();
-                let component: Vec<u8> = [hk, ef_search.to_le_bytes().to_vec()].concat();
-                let label = format!("hnsw(ef={ef_search}) {spec} {}", v.model);
+            None => {
                 *exact_rankings = Some(exact);
+                let component = [vk.as_slice(), &quant].concat();
+                let label = format!("exact {spec} {}{suffix}", v.model);
                 VectorNodes {
                     vectors,
-                    hnsw: Some(hnsw),
+                    hnsw: None,
                     rankings: b.rankings(&component, label, inputs, depth),
                 }
             }
+            Some(shape) => {
+                *exact_rankings = Some(exact);
+                let (hnsw, rankings) = b.graph(
+                    (v, shape, vectors),
+                    spec,
+                    (inputs, depth),
+                    (&quant, &suffix),
+                );
+                VectorNodes {
+                    vectors,
+                    hnsw: Some(hnsw),
+                    rankings,
+                }
+            }
         }
+    }
+
+    /// An HNSW setup's graph (in its vectors' format) and its rankings at `ef_search`
+    /// (with `quant`, the format and rescoring, in their key).
+    fn graph(
+        &mut self,
+        (v, shape, vectors): (&VectorSpec, HnswShape, usize),
+        spec: &str,
+        (inputs, depth): (&PlanInputs, usize),
+        (quant, suffix): (&[u8], &str),
+    ) -> (usize, usize) {
+        let b = self;
+        let vk = b.key_of(vectors).to_vec();
+        let HnswShape {
+            m,
+            ef_construction,
+            ef_search,
+        } = shape;
+        let build = b.hnsw_build.name();
+        let (mb, eb) = (m.to_le_bytes(), ef_construction.to_le_bytes());
+        let mut parts: Vec<&[u8]> = vec![&vk, &mb, &eb, build.as_bytes()];
+        if v.format != VectorFormat::F32 {
+            parts.push(v.format.name().as_bytes());
+        }
+        let held = match v.format {
+            VectorFormat::F32 => String::new(),
+            f => format!(" {}", f.name()),
+        };
+        let label = format!(
+            "hnsw(m={m},efc={ef_construction},{build}) {spec} {}{held}",
+            v.model
+        );
+        let hnsw = b.node(NodeKind::Hnsw, &parts, label);
+        let hk = b.key_of(hnsw).to_vec();
+        let component: Vec<u8> = [hk.as_slice(), &ef_search.to_le_bytes(), quant].concat();
+        let label = format!("hnsw(ef={ef_search}) {spec} {}{suffix}", v.model);
+        (hnsw, b.rankings(&component, label, inputs, depth))
     }
 
     fn chunks(&mut self, chunk: &ChunkSpec, inputs: &PlanInputs) -> usize {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use ragtune_chunk::OverlapStats;
-use ragtune_core::{Chunk, ChunkSet, Corpus, DocId, Question, Ranking, Setup};
+use ragtune_core::{Chunk, ChunkSet, Corpus, DocId, Question, Ranking, Setup, VectorFormat};
 use ragtune_eval::{
     Costs, MetricValues, PointRecord, QuestionRanking, QuestionRow, RankingsRecord, ResultRow,
     Split, percentile, question_metrics,
@@ -135,7 +135,9 @@ impl ScoreCtx<'_> {
         };
         let n = self.counts.len().max(1) as f64;
         let mean_chunk_tokens = self.counts.iter().map(|&c| c as f64).sum::<f64>() / n;
-        let is_hnsw = setup.retriever.hnsw().is_some();
+        // HNSW and quantised vectors are measured against exact float32 search.
+        let is_hnsw = setup.retriever.hnsw().is_some()
+            || (setup.retriever.vector()).is_some_and(|v| v.format != VectorFormat::F32);
         let splits: &[Split] = if self.holdout.is_some() {
             &[Split::All, Split::Tune, Split::Test]
         } else {

@@ -9,8 +9,11 @@ use std::path::Path;
 
 use hnsw_rs::prelude::*;
 use ndarray::{ArrayView2, s};
-pub use ragtune_core::HnswBuild;
 use ragtune_core::{Hit, Ranking};
+pub use ragtune_core::{HnswBuild, VectorFormat};
+
+mod quant;
+pub use quant::{BinaryVectors, Int8Calibration, Int8Vectors, Rows, hamming, rescore, sign_bits};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +83,7 @@ impl Vectors {
 }
 
 /// Top `k` of `scores` (index = chunk) in canonical order.
-fn top_k(scores: &[f32], k: usize) -> Ranking {
+pub(crate) fn top_k(scores: &[f32], k: usize) -> Ranking {
     let mut idx: Vec<u32> = (0..scores.len() as u32).collect();
     let by = |a: &u32, b: &u32| {
         scores[*b as usize]
@@ -243,34 +246,134 @@ impl Default for HnswParams {
 /// f32 distance, padded). A compact graph (u32 ids) would hold 4.
 pub const LINK_BYTES: u64 = 40;
 
-/// An HNSW graph over [`Vectors`].
+/// `1 − a·b` between two int8-coded vectors, each read back through the calibration
+/// (a graph of int8 vectors compares stored codes with stored codes, so the query is
+/// coded too).
+#[derive(Debug, Clone)]
+pub struct Int8Dot(std::sync::Arc<Int8Calibration>);
+
+impl Distance<u8> for Int8Dot {
+    fn eval(&self, va: &[u8], vb: &[u8]) -> f32 {
+        let c = &self.0;
+        let s: f32 = (va.iter().zip(vb).enumerate())
+            .map(|(d, (&a, &b))| c.decode(d, a) * c.decode(d, b))
+            .sum();
+        (1.0 - s).max(0.0)
+    }
+}
+
+/// Hamming distance between two sign-bit vectors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BitDistance;
+
+impl Distance<u64> for BitDistance {
+    fn eval(&self, va: &[u64], vb: &[u64]) -> f32 {
+        hamming(va, vb) as f32
+    }
+}
+
+/// The graph in the format its vectors are held in.
+enum Graph {
+    F32(Hnsw<'static, f32, UnitDot>),
+    Int8(Hnsw<'static, u8, Int8Dot>, std::sync::Arc<Int8Calibration>),
+    Binary(Hnsw<'static, u64, BitDistance>),
+}
+
+/// Run `$body` with `$h` bound to the graph, whatever its format.
+macro_rules! each_graph {
+    ($g:expr, $h:ident => $body:expr) => {
+        match $g {
+            Graph::F32($h) => $body,
+            Graph::Int8($h, _) => $body,
+            Graph::Binary($h) => $body,
+        }
+    };
+}
+
+/// An HNSW graph over [`Vectors`], held as float32, int8 or binary vectors.
 pub struct HnswIndex {
-    hnsw: Hnsw<'static, f32, UnitDot>,
+    graph: Graph,
     dim: usize,
 }
 
+fn new_graph<T, D>(n: usize, params: HnswParams, dist: D) -> Hnsw<'static, T, D>
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    D: Distance<T> + Send + Sync,
+{
+    Hnsw::new(params.m, n.max(1), 16, params.ef_construction, dist)
+}
+
+fn insert_all<T, D>(h: &mut Hnsw<'static, T, D>, rows: &[(&[T], usize)], build: HnswBuild)
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    D: Distance<T> + Send + Sync,
+{
+    match build {
+        HnswBuild::Serial => rows.iter().for_each(|&row| h.insert_slice(row)),
+        HnswBuild::Parallel => h.parallel_insert_slice(&rows.to_vec()),
+    }
+    h.set_searching_mode(true);
+}
+
+/// The file beside a dump that holds an int8 graph's calibration.
+fn calibration_file(dir: &Path, base: &str) -> std::path::PathBuf {
+    dir.join(format!("{base}.int8"))
+}
+
 impl HnswIndex {
-    /// Build, inserting serially (the same graph every time) or in parallel
-    /// ([`HnswBuild`]). Either way the sweep reports recall against exact search.
+    /// Build over float32 vectors, inserting serially (the same graph every time) or in
+    /// parallel ([`HnswBuild`]). Either way the sweep reports recall against exact search.
     pub fn build(vectors: &Vectors, params: HnswParams) -> Self {
+        Self::build_as(vectors, params, VectorFormat::F32)
+    }
+
+    /// Build over `vectors` held as `format` (int8 calibrated on `vectors`).
+    pub fn build_as(vectors: &Vectors, params: HnswParams, format: VectorFormat) -> Self {
         let n = vectors.len();
-        let mut hnsw =
-            Hnsw::<f32, UnitDot>::new(params.m, n.max(1), 16, params.ef_construction, UnitDot);
-        let rows: Vec<(&[f32], usize)> = (0..n).map(|i| (vectors.row(i), i)).collect();
-        match params.build {
-            HnswBuild::Serial => rows.iter().for_each(|&row| hnsw.insert_slice(row)),
-            HnswBuild::Parallel => hnsw.parallel_insert_slice(&rows),
-        }
-        hnsw.set_searching_mode(true);
+        let graph = match format {
+            VectorFormat::F32 => {
+                let mut h = new_graph(n, params, UnitDot);
+                let rows: Vec<(&[f32], usize)> = (0..n).map(|i| (vectors.row(i), i)).collect();
+                insert_all(&mut h, &rows, params.build);
+                Graph::F32(h)
+            }
+            VectorFormat::Int8 => {
+                let q = Int8Vectors::quantise(vectors);
+                let cal = std::sync::Arc::new(q.calibration.clone());
+                let mut h = new_graph(n, params, Int8Dot(cal.clone()));
+                let rows: Vec<(&[u8], usize)> =
+                    q.codes.chunks_exact(q.dim.max(1)).zip(0..).collect();
+                insert_all(&mut h, &rows, params.build);
+                Graph::Int8(h, cal)
+            }
+            VectorFormat::Binary => {
+                let q = BinaryVectors::quantise(vectors);
+                let mut h = new_graph(n, params, BitDistance);
+                let rows: Vec<(&[u64], usize)> =
+                    q.bits.chunks_exact(q.words.max(1)).zip(0..).collect();
+                insert_all(&mut h, &rows, params.build);
+                Graph::Binary(h)
+            }
+        };
         Self {
-            hnsw,
+            graph,
             dim: vectors.dim,
+        }
+    }
+
+    /// How the graph holds its vectors.
+    pub fn format(&self) -> VectorFormat {
+        match self.graph {
+            Graph::F32(_) => VectorFormat::F32,
+            Graph::Int8(..) => VectorFormat::Int8,
+            Graph::Binary(_) => VectorFormat::Binary,
         }
     }
 
     /// Number of indexed vectors.
     pub fn len(&self) -> usize {
-        self.hnsw.get_nb_point()
+        each_graph!(&self.graph, h => h.get_nb_point())
     }
 
     /// True when nothing is indexed.
@@ -280,8 +383,8 @@ impl HnswIndex {
 
     /// Links stored over every layer of the graph.
     pub fn links(&self) -> u64 {
-        let points = self.hnsw.get_point_indexation();
-        points
+        each_graph!(&self.graph, h => h
+            .get_point_indexation()
             .into_iter()
             .map(|p| {
                 p.get_neighborhood_id()
@@ -289,7 +392,7 @@ impl HnswIndex {
                     .map(|layer| layer.len() as u64)
                     .sum::<u64>()
             })
-            .sum()
+            .sum())
     }
 
     /// Bytes the graph's links hold in memory: [`LINK_BYTES`] per link.
@@ -297,7 +400,20 @@ impl HnswIndex {
         self.links() * LINK_BYTES
     }
 
-    /// Top `k` for one query with candidate list `ef` (at least `k`).
+    /// Bytes of the vectors the graph holds (an int8 graph's calibration included).
+    pub fn vector_bytes(&self) -> u64 {
+        let n = self.len() as u64;
+        let dim = self.dim as u64;
+        match self.format() {
+            VectorFormat::F32 => n * dim * 4,
+            VectorFormat::Int8 => n * dim + 8 * dim,
+            VectorFormat::Binary => n * dim.div_ceil(64) * 8,
+        }
+    }
+
+    /// Top `k` for float32 `query` with candidate list `ef` (at least `k`). An int8 or
+    /// binary graph codes the query as it coded its vectors; the scores are then
+    /// `1 − distance` (int8) or `1 − 2h/dim` (binary).
     pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Result<Ranking> {
         if query.len() != self.dim {
             return Err(VectorError::Dim {
@@ -305,52 +421,91 @@ impl HnswIndex {
                 want: self.dim,
             });
         }
-        let found = self.hnsw.search(query, k, ef.max(k));
+        let ef = ef.max(k);
+        let (found, score): (Vec<Neighbour>, Box<dyn Fn(f32) -> f32>) = match &self.graph {
+            Graph::F32(h) => (h.search(query, k, ef), Box::new(|d| 1.0 - d)),
+            Graph::Int8(h, cal) => (h.search(&cal.encode(query), k, ef), Box::new(|d| 1.0 - d)),
+            Graph::Binary(h) => {
+                let dim = self.dim as f32;
+                (
+                    h.search(&sign_bits(query), k, ef),
+                    Box::new(move |d| 1.0 - 2.0 * d / dim),
+                )
+            }
+        };
         Ok(Ranking::from_unsorted(
             found
                 .into_iter()
                 .map(|n| Hit {
                     chunk: n.d_id as u32,
-                    score: 1.0 - n.distance,
+                    score: score(n.distance),
                 })
                 .collect(),
         ))
     }
 
-    /// Dump the graph and data to `dir` as `<base>.hnsw.graph` and `<base>.hnsw.data`.
+    /// Dump the graph and data to `dir` as `<base>.hnsw.graph` and `<base>.hnsw.data`
+    /// (and an int8 graph's calibration as `<base>.int8`).
     pub fn dump(&self, dir: &Path, base: &str) -> Result<()> {
         let io = |message: String| VectorError::Io {
             path: dir.display().to_string(),
             message,
         };
         std::fs::create_dir_all(dir).map_err(|e| io(e.to_string()))?;
-        let used = self
-            .hnsw
-            .file_dump(dir, base)
-            .map_err(|e| io(e.to_string()))?;
+        let used =
+            each_graph!(&self.graph, h => h.file_dump(dir, base)).map_err(|e| io(e.to_string()))?;
         if used != base {
             return Err(io(format!(
                 "files for {base:?} already exist (hnsw_rs wrote {used:?} instead)"
             )));
         }
+        if let Graph::Int8(_, cal) = &self.graph {
+            std::fs::write(calibration_file(dir, base), cal.to_bytes())
+                .map_err(|e| io(e.to_string()))?;
+        }
         Ok(())
     }
 
-    /// Load a dump written by [`HnswIndex::dump`].
+    /// Load a float32 dump written by [`HnswIndex::dump`].
     pub fn load(dir: &Path, base: &str, dim: usize) -> Result<Self> {
+        Self::load_as(dir, base, dim, VectorFormat::F32)
+    }
+
+    /// Load a dump of a graph held as `format`.
+    pub fn load_as(dir: &Path, base: &str, dim: usize, format: VectorFormat) -> Result<Self> {
+        let fail = |message: String| VectorError::Io {
+            path: dir.display().to_string(),
+            message,
+        };
         // hnsw_rs ties the graph's lifetime to its reloader; a served index lives for the
         // whole process, so the (small) reloader is leaked once per load.
         let reloader: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, base)));
-        let hnsw: Hnsw<'static, f32, UnitDot> =
-            reloader
-                .load_hnsw::<f32, UnitDot>()
-                .map_err(|e| VectorError::Io {
-                    path: dir.display().to_string(),
-                    message: e.to_string(),
-                })?;
-        let mut hnsw = hnsw;
-        hnsw.set_searching_mode(true);
-        Ok(Self { hnsw, dim })
+        let graph = match format {
+            VectorFormat::F32 => Graph::F32(
+                reloader
+                    .load_hnsw_with_dist(UnitDot)
+                    .map_err(|e| fail(e.to_string()))?,
+            ),
+            VectorFormat::Int8 => {
+                let bytes = std::fs::read(calibration_file(dir, base))
+                    .map_err(|e| fail(format!("int8 calibration: {e}")))?;
+                let cal = Int8Calibration::from_bytes(&bytes, dim)
+                    .ok_or_else(|| fail(format!("int8 calibration is not {dim} dimensions")))?;
+                let cal = std::sync::Arc::new(cal);
+                let h = reloader
+                    .load_hnsw_with_dist(Int8Dot(cal.clone()))
+                    .map_err(|e| fail(e.to_string()))?;
+                Graph::Int8(h, cal)
+            }
+            VectorFormat::Binary => Graph::Binary(
+                reloader
+                    .load_hnsw_with_dist(BitDistance)
+                    .map_err(|e| fail(e.to_string()))?,
+            ),
+        };
+        let mut index = Self { graph, dim };
+        each_graph!(&mut index.graph, h => h.set_searching_mode(true));
+        Ok(index)
     }
 }
 
@@ -369,7 +524,7 @@ mod tests {
     use super::*;
 
     /// Seeded xorshift: reproducible vectors without a rand dependency.
-    fn unit_vectors(n: usize, dim: usize, seed: u64) -> Vectors {
+    pub(crate) fn unit_vectors(n: usize, dim: usize, seed: u64) -> Vectors {
         let mut s = seed;
         let mut next = || {
             s ^= s << 13;
@@ -424,7 +579,7 @@ mod tests {
         let idx = unit_vectors(2000, 16, 9);
         let h = HnswIndex::build(&idx, HnswParams::default());
         let links = h.links();
-        let most_layers = h.hnsw.get_max_level_observed() as u64;
+        let most_layers = each_graph!(&h.graph, g => g.get_max_level_observed()) as u64;
         assert!(links >= 2000, "{links}");
         assert!(links <= 2000 * (32 + 16 * most_layers), "{links}");
         assert_eq!(h.graph_bytes(), links * LINK_BYTES);
@@ -574,6 +729,37 @@ mod tests {
             );
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Int8 and binary graphs: close to exact float32 search (binary after rescoring its
+    /// candidates), holding a quarter and a thirty-second of the vector bytes, and the
+    /// same answers after a dump and a load (the calibration travels with the dump).
+    #[test]
+    fn quantised_graphs_search_close_to_exact_and_survive_a_dump() {
+        let idx = unit_vectors(2000, 64, 13);
+        let qs = unit_vectors(50, 64, 17);
+        let exact = exact_search(&idx, &qs, 10).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for (format, pool, floor, shrink) in [
+            (VectorFormat::Int8, 10, 0.9, 4),
+            (VectorFormat::Binary, 200, 0.8, 32),
+        ] {
+            let h = HnswIndex::build_as(&idx, HnswParams::default(), format);
+            assert_eq!(h.format(), format);
+            assert!(h.vector_bytes() <= idx.size_bytes() / shrink + 8 * 64);
+            let base = format.name();
+            h.dump(dir.path(), base).unwrap();
+            let back = HnswIndex::load_as(dir.path(), base, 64, format).unwrap();
+            let mut found = 0.0;
+            for (qi, e) in exact.iter().enumerate() {
+                let got = h.search(qs.row(qi), pool, 256).unwrap();
+                assert_eq!(got, back.search(qs.row(qi), pool, 256).unwrap());
+                found += recall_vs_exact(e, &rescore(&got, qs.row(qi), &idx, 10).unwrap(), 10);
+            }
+            let recall = found / 50.0;
+            assert!(recall >= floor, "{format:?}: recall {recall}");
+        }
+        assert!(HnswIndex::load_as(dir.path(), "binary", 64, VectorFormat::Int8).is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@
 mod graphs;
 mod nodes;
 mod rerank;
+pub mod rows;
 mod walk;
 
 pub(crate) use nodes::set_label;
@@ -200,6 +201,11 @@ impl<'a> Executor<'a> {
     /// The plan it walks.
     pub fn plan(&self) -> &'a Plan {
         self.plan
+    }
+
+    /// Whether it reads and writes a stage store.
+    pub fn has_store(&self) -> bool {
+        self.store.is_some()
     }
 
     /// The corpus it reads (a halving screen's, on a screen).

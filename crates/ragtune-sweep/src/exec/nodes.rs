@@ -9,7 +9,7 @@ use std::time::Instant;
 use ragtune_core::{Batching, ChunkSet, Embedder, Embedding, Ranking};
 use ragtune_eval::Costs;
 use ragtune_lexical::Bm25Index;
-use ragtune_retrieve::{Component, Query};
+use ragtune_retrieve::{Component, Query, Rescore};
 use ragtune_vector::{HnswIndex, HnswParams, Vectors};
 use rayon::prelude::*;
 
@@ -299,35 +299,45 @@ impl Executor<'_> {
             build: self.grid.hnsw_build(),
         };
         let key = &self.plan.nodes[i].key;
+        let format = self.graph_format(i);
         if let Some(dir) = self.store.and_then(|s| s.get_dir(Stage::Hnsw, key))
             && let Some(seconds) = read_seconds(&dir)
-            && let Ok(index) = HnswIndex::load(&dir, HNSW_BASE, vectors.dim)
+            && let Ok(index) = HnswIndex::load_as(&dir, HNSW_BASE, vectors.dim, format)
         {
             self.count_hit(i, NodeKind::Hnsw);
-            let held = vectors.size_bytes() + index.graph_bytes();
-            return Ok((index, index_costs(seconds, held, dir_bytes(&dir))));
+            let costs = graph_costs(&index, seconds, dir_bytes(&dir));
+            return Ok((index, costs));
         }
         self.rep.add("hnsw", 1);
         let t = Instant::now();
-        let mut index = HnswIndex::build(vectors, params);
+        let mut index = HnswIndex::build_as(vectors, params, format);
         let seconds = t.elapsed().as_secs_f64();
         let mut disk = 0;
         if let Some(store) = self.store {
-            let held = vectors.size_bytes() + index.graph_bytes();
+            let held = index.vector_bytes() + index.graph_bytes();
             let dir = store.put_dir(Stage::Hnsw, key, |tmp| {
                 index.dump(tmp, HNSW_BASE)?;
                 write_costs(tmp, seconds, held)
             })?;
             // Rank with the graph as stored: if a concurrent sweep sealed this entry
             // first, that graph is the one kept, and the rankings must come from it.
-            index = HnswIndex::load(&dir, HNSW_BASE, vectors.dim)?;
+            index = HnswIndex::load_as(&dir, HNSW_BASE, vectors.dim, format)?;
             disk = dir_bytes(&dir);
         }
-        // The vectors it searches and the links of every layer, as hnsw_rs holds them.
-        let held = vectors.size_bytes() + index.graph_bytes();
         self.rep.inc("hnsw", 1);
         self.count(NodeKind::Hnsw, false);
-        Ok((index, index_costs(seconds, held, disk)))
+        let costs = graph_costs(&index, seconds, disk);
+        Ok((index, costs))
+    }
+
+    /// How graph node `i` holds its vectors.
+    pub fn graph_format(&self, i: usize) -> ragtune_core::VectorFormat {
+        self.plan
+            .setups
+            .iter()
+            .find(|s| s.vector.is_some_and(|v| v.hnsw == Some(i)))
+            .and_then(|s| s.setup.retriever.vector())
+            .map_or_else(Default::default, |v| v.format)
     }
 
     /// Rank every question with `component` (side by side), then time the latency
@@ -335,6 +345,17 @@ impl Executor<'_> {
     pub(super) fn rank_all(
         &self,
         component: Component,
+        qv: Option<(&Vectors, &str)>,
+        costs: Costs,
+    ) -> Result<StoredRankings> {
+        self.rank_all_with(component, None, qv, costs)
+    }
+
+    /// [`Self::rank_all`], each ranking rescored by float32 vectors when `rescore` says.
+    pub(super) fn rank_all_with(
+        &self,
+        component: Component,
+        rescore: Option<Rescore>,
         qv: Option<(&Vectors, &str)>,
         costs: Costs,
     ) -> Result<StoredRankings> {
@@ -348,7 +369,7 @@ impl Executor<'_> {
                     text: &qs[qi].text,
                     vector: qv.map(|(v, _)| v.row(qi)),
                 };
-                let r = component.rank(&q, depth)?;
+                let r = component.rank_with(&q, depth, rescore)?;
                 self.rep.inc("rank", 1);
                 Ok(r)
             })
@@ -356,7 +377,8 @@ impl Executor<'_> {
         let model = qv
             .map(|(_, m)| self.embedder(m).map(|e| (e, m)))
             .transpose()?;
-        let ms = self.time_sample(component, model.as_ref().map(|(e, m)| (e.as_ref(), *m)))?;
+        let model = model.as_ref().map(|(e, m)| (e.as_ref(), *m));
+        let ms = self.time_sample((component, rescore), model)?;
         Ok(StoredRankings {
             costs,
             ms,
@@ -369,7 +391,7 @@ impl Executor<'_> {
     /// component's search. Three queries warm the path first, untimed.
     fn time_sample(
         &self,
-        component: Component,
+        (component, rescore): (Component, Option<Rescore>),
         model: Option<(&dyn Embedder, &str)>,
     ) -> Result<Vec<f64>> {
         let depth = self.grid.depth;
@@ -386,7 +408,7 @@ impl Executor<'_> {
                 text: &qs[qi].text,
                 vector: vector.as_deref(),
             };
-            component.rank(&q, depth).map_err(Into::into)
+            component.rank_with(&q, depth, rescore).map_err(Into::into)
         })
     }
 
@@ -469,6 +491,16 @@ pub(super) fn index_costs(index_seconds: f64, index_bytes: u64, disk_bytes: u64)
         index_bytes,
         disk_bytes,
         ..Costs::default()
+    }
+}
+
+/// A graph's costs: the vectors it holds (in its format) and the links of every layer,
+/// as hnsw_rs holds them.
+fn graph_costs(index: &HnswIndex, seconds: f64, disk: u64) -> Costs {
+    Costs {
+        vector_bytes: index.vector_bytes(),
+        graph_bytes: index.graph_bytes(),
+        ..index_costs(seconds, index.vector_bytes() + index.graph_bytes(), disk)
     }
 }
 

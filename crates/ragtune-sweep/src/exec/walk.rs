@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use ragtune_core::{ChunkSet, ChunkSpec, Ranking, Setup};
 use ragtune_eval::{Costs, PointRecord};
-use ragtune_retrieve::{Component, as_ranking, combine};
+use ragtune_retrieve::{Component, Rescore, as_ranking, combine};
 use ragtune_vector::Vectors;
 use rayon::prelude::*;
 
@@ -21,6 +21,7 @@ use ragtune_chunk::overlap_stats;
 use ragtune_store::Stage;
 use ragtune_store::codec::{self, StoredRankings};
 
+use super::rows::QuantisedIndex;
 use super::{Built, Executor, Group, hnsw_shape};
 
 impl Executor<'_> {
@@ -227,6 +228,12 @@ impl Executor<'_> {
                 let got = self.hnsw_rankings(s, h, v.rankings, &g.set, &mut built)?;
                 have.insert(v.rankings, got);
                 self.keep_graph(h, run)?;
+            } else if v.hnsw.is_none() && !have.contains_key(&v.rankings) {
+                let got = match self.stored_rankings(v.rankings) {
+                    Some(x) => Arc::new(x),
+                    None => self.quantised_rankings(s, &g.set, &mut built)?,
+                };
+                have.insert(v.rankings, got);
             }
         }
         self.rerank_group(g, &mut have)?;
@@ -249,9 +256,55 @@ impl Executor<'_> {
         } else {
             0
         };
-        let costs = super::nodes::index_costs(0.0, vectors.size_bytes(), disk);
+        let costs = Costs {
+            vector_bytes: vectors.size_bytes(),
+            ..super::nodes::index_costs(0.0, vectors.size_bytes(), disk)
+        };
         let ranked = self.rank_all(Component::Exact(vectors), Some((&qv, model)), costs)?;
         self.computed_rankings(r, ranked)
+    }
+
+    /// An exact setup's rankings over int8 or binary vectors, quantised from the float32
+    /// ones when needed (milliseconds) and rescored by float32 vectors read by ranges
+    /// from the store when the setup says so.
+    pub(super) fn quantised_rankings(
+        &self,
+        s: &SetupNodes,
+        set: &ChunkSet,
+        built: &mut Built,
+    ) -> Result<Arc<StoredRankings>> {
+        let v = s.vector.expect("quantised setups have a vector side");
+        let spec = s
+            .setup
+            .retriever
+            .vector()
+            .expect("vector setups have a spec");
+        let model = spec.model.as_str();
+        let vectors = self.built_vectors(v.vectors, model, set, built)?;
+        let qv = self.question_vectors(model)?;
+        let t = Instant::now();
+        let index = QuantisedIndex::new(vectors, spec.format);
+        let held = index.size_bytes();
+        let costs = Costs {
+            vector_bytes: held,
+            ..super::nodes::index_costs(t.elapsed().as_secs_f64(), held, self.disk_of(vectors))
+        };
+        let rows = self.rescore_rows(v.vectors, vectors);
+        let rescore = (spec.rescore > 0).then_some(Rescore {
+            by: spec.rescore,
+            rows: &rows,
+        });
+        let ranked = self.rank_all_with(index.component(), rescore, Some((&qv, model)), costs)?;
+        self.computed_rankings(v.rankings, ranked)
+    }
+
+    /// The float32 vectors' bytes on disk, with a store (rescoring reads them there).
+    fn disk_of(&self, vectors: &Vectors) -> u64 {
+        if self.store.is_some() {
+            vectors.size_bytes()
+        } else {
+            0
+        }
     }
 
     pub(super) fn bm25_rankings(
@@ -308,10 +361,21 @@ impl Executor<'_> {
             let graph = self.hnsw(h, vectors, shape.build())?;
             built.hnsw.insert(h, graph);
         }
+        let rescore = s.setup.retriever.vector().map_or(0, |v| v.rescore);
+        if rescore > 0 {
+            self.built_vectors(v.vectors, model, set, built)?;
+        }
         let qv = self.question_vectors(model)?;
         let (index, costs) = &built.hnsw[&h];
-        let ef = shape.ef_search;
-        let ranked = self.rank_all(Component::Hnsw { index, ef }, Some((&qv, model)), *costs)?;
+        let component = Component::Hnsw {
+            index,
+            ef: shape.ef_search,
+        };
+        let rows = (built.vectors.get(&v.vectors)).map(|f| self.rescore_rows(v.vectors, f));
+        let rescore = (rows.as_ref())
+            .filter(|_| rescore > 0)
+            .map(|rows| Rescore { by: rescore, rows });
+        let ranked = self.rank_all_with(component, rescore, Some((&qv, model)), *costs)?;
         self.computed_rankings(r, ranked)
     }
 
@@ -391,6 +455,8 @@ impl Executor<'_> {
                     .fold(Costs::default(), |c, x| Costs {
                         index_seconds: c.index_seconds + x.costs.index_seconds,
                         index_bytes: c.index_bytes + x.costs.index_bytes,
+                        vector_bytes: c.vector_bytes + x.costs.vector_bytes,
+                        graph_bytes: c.graph_bytes + x.costs.graph_bytes,
                         disk_bytes: c.disk_bytes + x.costs.disk_bytes,
                         ..c
                     });

@@ -30,6 +30,9 @@ pub fn dimension_key(setup: &Setup, dimension: &str) -> String {
         "index" => r.vector().map_or("-".into(), |v| {
             serde_json::to_string(&v.index).unwrap_or_default()
         }),
+        "vectors" => r
+            .vector()
+            .map_or("-".into(), |v| format!("{}×{}", v.format.name(), v.rescore)),
         "fusion" => r.fusion().map_or("-".into(), |f| {
             serde_json::to_string(&f).unwrap_or_default()
         }),

@@ -39,7 +39,7 @@ fn index(args: ExportIndexArgs) -> anyhow::Result<()> {
             return Err(e);
         }
     };
-    let files = if engine.vectors().is_some() {
+    let files = if engine.point.model().is_some() {
         "chunks.parquet with vectors, questions.parquet with query vectors, setup.json"
     } else {
         "chunks.parquet, setup.json"
@@ -96,9 +96,10 @@ fn write_folder(engine: &Engine, dir: &Path) -> anyhow::Result<usize> {
             }
         })
         .collect();
-    let vectors = engine.vectors().map(|v| (v.data.as_slice(), v.dim));
+    let held = engine.vectors()?;
+    let vectors = held.as_ref().map(|v| (v.data.as_slice(), v.dim));
     write_index(&rows, vectors, &dir.join("chunks.parquet"))?;
-    if let Some(dim) = engine.vectors().map(|v| v.dim) {
+    if let Some(dim) = held.as_ref().map(|v| v.dim) {
         let (ids, texts): (Vec<String>, Vec<String>) = (corpus.questions.iter())
             .map(|q| (q.id.clone(), q.text.clone()))
             .unzip();
