@@ -72,6 +72,7 @@ fn tokens_chunking(c: &mut Criterion) {
         kind: ChunkerKind::Tokens,
         size: 200,
         overlap: 0,
+        header: None,
     };
     group.bench_function("by-words", |b| {
         b.iter(|| {

@@ -27,7 +27,7 @@
 
 use std::path::Path;
 
-use ragtune_core::{Chunk, ChunkSet, Corpus, DocId};
+use ragtune_core::{Chunk, ChunkHeader, ChunkSet, Corpus, DocId};
 pub use ragtune_core::{ChunkSpec, ChunkerKind};
 use rayon::prelude::*;
 use text_splitter::{Characters, ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
@@ -189,7 +189,7 @@ fn chunk_docs(
     }
     let set = ChunkSet {
         chunks,
-        title_prefix: false,
+        ..ChunkSet::default()
     };
     Ok((set, counts))
 }
@@ -209,7 +209,8 @@ fn whole_documents(corpus: &Corpus) -> ChunkSet {
         .collect();
     ChunkSet {
         chunks,
-        title_prefix: true,
+        header: ChunkHeader::Title,
+        paths: Vec::new(),
     }
 }
 
@@ -426,6 +427,7 @@ mod tests {
             kind: ChunkerKind::Chars,
             size: 30,
             overlap: 15,
+            header: None,
         };
         let set = chunk_corpus(&c, &spec, None).unwrap();
         assert!(set.chunks.len() >= 3);
@@ -470,6 +472,7 @@ mod tests {
                 kind,
                 size: 300,
                 overlap: 60,
+                header: None,
             };
             // text-splitter in one pass over the whole text: what the windows must reproduce.
             let one_pass =
@@ -489,6 +492,7 @@ mod tests {
                     kind,
                     size,
                     overlap,
+                    header: None,
                 };
                 let cfg = ChunkConfig::new(size).with_sizer(&t).with_overlap(overlap);
                 // The tokenizer itself sizing every candidate: what word counts must reproduce.
@@ -527,6 +531,7 @@ mod tests {
                 kind,
                 size: 30,
                 overlap: 10 * usize::from(kind != ChunkerKind::None),
+                header: None,
             };
             let plain = chunk_corpus(&c, &spec, Some(&sizer)).unwrap();
             for s in [&sizer, &other] {
@@ -550,6 +555,7 @@ mod tests {
             kind: ChunkerKind::Chars,
             size: 500,
             overlap: 100,
+            header: None,
         };
         let set = chunk_corpus(&c, &spec, None).unwrap();
         assert_eq!(set.len(), 50_000);
@@ -566,6 +572,7 @@ mod tests {
                 kind: ChunkerKind::Markdown,
                 size: 30,
                 overlap: 0,
+                header: None,
             },
             None,
         )
@@ -586,6 +593,7 @@ mod tests {
                 kind: ChunkerKind::None,
                 size: 0,
                 overlap: 0,
+                header: None,
             },
             None,
         )
@@ -603,6 +611,7 @@ mod tests {
                 kind: ChunkerKind::Chars,
                 size: 10,
                 overlap: 10,
+                header: None,
             },
             None,
         )
@@ -617,7 +626,8 @@ mod tests {
                 &ChunkSpec {
                     kind: ChunkerKind::Tokens,
                     size: 10,
-                    overlap: 0
+                    overlap: 0,
+                    header: None,
                 },
                 None
             ),

@@ -100,7 +100,7 @@ mod tests {
                     end: 1,
                 },
             ],
-            title_prefix: false,
+            ..ChunkSet::default()
         };
         let s = overlap_stats(&set, &corpus, &Sizer::load("cl100k_base").unwrap());
         assert_eq!(s.pairs, 2);

@@ -34,6 +34,7 @@ fn check(corpus: &Corpus, specs: &[(usize, usize)]) {
             kind: ChunkerKind::Tokens,
             size,
             overlap,
+            header: None,
         };
         // One tokenisation per document sizes the chunks and counts them.
         let (set, counts) =
@@ -118,6 +119,7 @@ fn counts_of_chunks_sized_in_characters_are_the_tokenizers() {
                 kind,
                 size,
                 overlap,
+                header: None,
             };
             let (set, counts) = chunk_corpus_counted(c, &spec, None, &shared, &|_| {}).unwrap();
             assert_eq!(counts.len(), set.len());

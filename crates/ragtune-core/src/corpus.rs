@@ -220,14 +220,45 @@ impl Chunk {
     }
 }
 
+/// What goes in front of a chunk's text where it is indexed and embedded
+/// (`chunk_header` in a grid); spans still point into the document.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ChunkHeader {
+    /// The chunk's text alone.
+    #[default]
+    None,
+    /// The document's title, a newline, then the text (BEIR's convention for whole
+    /// documents).
+    Title,
+    /// The title and the markdown headings the chunk sits under, joined by ` > `, a
+    /// newline, then the text.
+    Path,
+}
+
+impl ChunkHeader {
+    /// Grid name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Title => "title",
+            Self::Path => "path",
+        }
+    }
+}
+
 /// All chunks of a corpus under one chunking setup, in document order.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChunkSet {
     /// The chunks.
     pub chunks: Vec<Chunk>,
-    /// Whole-document mode: the text that is indexed is the title, a newline, then the
-    /// document, as in the BEIR convention.
-    pub title_prefix: bool,
+    /// What goes in front of each chunk's text where it is indexed.
+    pub header: ChunkHeader,
+    /// Each chunk's heading path, for [`ChunkHeader::Path`] ([`Self::with_header`]).
+    #[serde(skip)]
+    pub paths: Vec<String>,
 }
 
 impl ChunkSet {
@@ -237,14 +268,35 @@ impl ChunkSet {
         &corpus.docs[c.doc as usize].text[c.start..c.end]
     }
 
-    /// The text that retrievers index and embed for chunk `i`.
+    /// These chunks with `header` in front, their heading paths found for
+    /// [`ChunkHeader::Path`].
+    pub fn with_header(mut self, header: ChunkHeader, corpus: &Corpus) -> Self {
+        self.header = header;
+        self.paths = match header {
+            ChunkHeader::Path => crate::headings::paths(
+                |d| {
+                    let doc = &corpus.docs[d as usize];
+                    (doc.title.as_deref(), doc.text.as_str())
+                },
+                self.chunks.iter().map(|c| (c.doc, c.start)),
+            ),
+            _ => Vec::new(),
+        };
+        self
+    }
+
+    /// The text that retrievers index and embed for chunk `i`: its header, if any, a
+    /// newline, then its text.
     pub fn index_text<'c>(&self, corpus: &'c Corpus, i: usize) -> Cow<'c, str> {
         let text = self.text(corpus, i);
-        match (
-            &corpus.docs[self.chunks[i].doc as usize].title,
-            self.title_prefix,
-        ) {
-            (Some(title), true) if !title.is_empty() => Cow::Owned(format!("{title}\n{text}")),
+        let title = corpus.docs[self.chunks[i].doc as usize].title.as_deref();
+        let header = match self.header {
+            ChunkHeader::None => None,
+            ChunkHeader::Title => title,
+            ChunkHeader::Path => self.paths.get(i).map(String::as_str).or(title),
+        };
+        match header {
+            Some(h) if !h.is_empty() => Cow::Owned(format!("{h}\n{text}")),
             _ => Cow::Borrowed(text),
         }
     }
@@ -336,10 +388,10 @@ mod tests {
                 start: 0,
                 end: 5,
             }],
-            title_prefix: false,
+            ..ChunkSet::default()
         };
         assert_eq!(set.index_text(&c, 0), "hello");
-        set.title_prefix = true;
+        set.header = ChunkHeader::Title;
         assert_eq!(set.index_text(&c, 0), "T\nhello");
     }
 }

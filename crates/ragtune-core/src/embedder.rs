@@ -90,6 +90,16 @@ pub trait Embedder: Send + Sync {
     fn namespace(&self) -> &str;
     /// The execution provider that runs the model.
     fn provider(&self) -> &str;
+    /// Text put in front of every query before it is embedded (model.toml's
+    /// `query_prefix`, as e5 and bge models expect); empty by default.
+    fn query_prefix(&self) -> &str {
+        ""
+    }
+    /// Text put in front of every chunk or document before it is embedded (model.toml's
+    /// `passage_prefix`); empty by default.
+    fn passage_prefix(&self) -> &str {
+        ""
+    }
     /// How requests are cut into inference calls, where the embedder batches and that is
     /// known (an automatic size is known once found).
     fn batching(&self) -> Option<Batching> {
@@ -192,6 +202,15 @@ impl PairScorer for FakePairScorer {
     }
 }
 
+/// `text` with `prefix` in front (borrowed when the prefix is empty).
+pub fn prefixed<'a>(prefix: &str, text: &'a str) -> std::borrow::Cow<'a, str> {
+    if prefix.is_empty() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(format!("{prefix}{text}"))
+    }
+}
+
 /// A deterministic embedder for tests: each lowercased alphanumeric word adds ±1 to one
 /// of `dim` buckets chosen by its hash, and the sum is L2-normalised. Texts that share
 /// words get similar vectors, so vector retrieval has real signal, with no model.
@@ -201,6 +220,8 @@ pub struct FakeEmbedder {
     namespace: String,
     /// Words beyond this count are ignored, and the text counts as truncated.
     pub max_words: usize,
+    /// `(query_prefix, passage_prefix)`.
+    pub prefixes: (String, String),
 }
 
 impl FakeEmbedder {
@@ -214,6 +235,7 @@ impl FakeEmbedder {
             dim,
             namespace: h.finish_hex()[..32].to_string(),
             max_words: 256,
+            prefixes: Default::default(),
         }
     }
 
@@ -250,6 +272,12 @@ impl Embedder for FakeEmbedder {
     }
     fn provider(&self) -> &str {
         "fake"
+    }
+    fn query_prefix(&self) -> &str {
+        &self.prefixes.0
+    }
+    fn passage_prefix(&self) -> &str {
+        &self.prefixes.1
     }
     fn embed(
         &self,

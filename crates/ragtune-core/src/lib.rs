@@ -19,15 +19,18 @@ mod atomic;
 mod corpus;
 mod embedder;
 mod hash;
+mod headings;
 mod offsets;
 mod ranking;
 mod setup;
 
 pub use atomic::{temp_path, write_atomic};
-pub use corpus::{Chunk, ChunkSet, Corpus, DocId, Document, Question, Span, format_pages};
+pub use corpus::{
+    Chunk, ChunkHeader, ChunkSet, Corpus, DocId, Document, Question, Span, format_pages,
+};
 pub use embedder::{
     BatchSink, Batching, EmbedFailure, EmbedOutput, Embedder, FakeEmbedder, FakePairScorer,
-    PairScorer, TokenVectors, l2_normalize, pool_span, window_owners, window_ranges,
+    PairScorer, TokenVectors, l2_normalize, pool_span, prefixed, window_owners, window_ranges,
 };
 pub use hash::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes, sha256, sha256_hex};
 pub use offsets::CharToByte;

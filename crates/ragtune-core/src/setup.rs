@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ChunkHeader;
 use crate::ContentHasher;
 
 /// HNSW `M` when the grid does not set it.
@@ -86,14 +87,49 @@ pub struct ChunkSpec {
     pub size: usize,
     /// Overlap between neighbouring chunks (0 for `none`).
     pub overlap: usize,
+    /// What goes in front of each chunk where it is indexed, when it is not the
+    /// chunker's default ([`ChunkSpec::header`]); `None` keeps the ids setups had before
+    /// headers could be chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<ChunkHeader>,
+}
+
+impl ChunkSpec {
+    /// A chunker's header when the grid names none: the title for whole documents (as
+    /// BEIR indexes them), nothing for the rest.
+    pub fn default_header(kind: ChunkerKind) -> ChunkHeader {
+        match kind {
+            ChunkerKind::None => ChunkHeader::Title,
+            _ => ChunkHeader::None,
+        }
+    }
+
+    /// The header in force.
+    pub fn header(&self) -> ChunkHeader {
+        self.header
+            .unwrap_or_else(|| Self::default_header(self.kind))
+    }
+
+    /// The same chunks with the chunker's default header: what is cut, whatever is put in
+    /// front.
+    pub fn boundaries(&self) -> ChunkSpec {
+        ChunkSpec {
+            header: None,
+            ..*self
+        }
+    }
 }
 
 impl std::fmt::Display for ChunkSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.kind.is_sized() {
-            write!(f, "{}/{}/{}", self.kind.name(), self.size, self.overlap)
+            write!(f, "{}/{}/{}", self.kind.name(), self.size, self.overlap)?;
         } else {
-            f.write_str("none")
+            f.write_str("none")?;
+        }
+        match self.header {
+            Some(h) => write!(f, "+header:{}", h.name()),
+            None => Ok(()),
         }
     }
 }
@@ -681,6 +717,7 @@ mod tests {
                 kind: ChunkerKind::Tokens,
                 size: 200,
                 overlap: 0,
+                header: None,
             },
             retriever: Retriever::Hybrid {
                 vector: VectorSpec {

@@ -60,6 +60,10 @@ struct ModelToml {
     output: Option<String>,
     #[serde(default)]
     sha256: Option<String>,
+    #[serde(default)]
+    query_prefix: Option<String>,
+    #[serde(default)]
+    passage_prefix: Option<String>,
 }
 
 /// What identifies a model's vectors.
@@ -95,6 +99,10 @@ pub struct ModelSpec {
     pub output: Option<String>,
     /// Declared sha256 of model.onnx, if any (checked when the model loads).
     pub sha256: Option<String>,
+    /// Put in front of every query before it is embedded (e5: `"query: "`).
+    pub query_prefix: String,
+    /// Put in front of every chunk or document before it is embedded (e5: `"passage: "`).
+    pub passage_prefix: String,
 }
 
 impl ModelSpec {
@@ -134,6 +142,11 @@ impl ModelSpec {
             .field([self.normalize as u8])
             .field(self.output.as_deref().unwrap_or(""))
             .field(tokenizer);
+        // Prefixes change the texts embedded, so the vectors; namespaces without them are
+        // what they were before prefixes existed.
+        if !(self.query_prefix.is_empty() && self.passage_prefix.is_empty()) {
+            ns.field(&self.query_prefix).field(&self.passage_prefix);
+        }
         Ok(ModelIdentity {
             sha256,
             namespace: ns.finish_hex()[..32].to_string(),
@@ -215,6 +228,8 @@ pub fn resolve_model(name_or_path: &str, models_dir: &Path) -> Result<ModelSpec>
             normalize: None,
             output: None,
             sha256: None,
+            query_prefix: None,
+            passage_prefix: None,
         }
     };
     let name = meta.name.unwrap_or_else(|| {
@@ -240,6 +255,8 @@ pub fn resolve_model(name_or_path: &str, models_dir: &Path) -> Result<ModelSpec>
         normalize: meta.normalize.unwrap_or(true),
         output: meta.output,
         sha256: meta.sha256,
+        query_prefix: meta.query_prefix.unwrap_or_default(),
+        passage_prefix: meta.passage_prefix.unwrap_or_default(),
     })
 }
 
@@ -283,5 +300,28 @@ mod tests {
                 .to_string()
                 .contains("no such model")
         );
+        // Prefixes are read, and enter the namespace only when declared.
+        std::fs::remove_file(m.join("model.toml")).unwrap();
+        let bare = resolve_model("mine", d.path()).unwrap();
+        assert_eq!(
+            (bare.query_prefix.as_str(), bare.passage_prefix.as_str()),
+            ("", "")
+        );
+        std::fs::write(
+            m.join("model.toml"),
+            "query_prefix = \"query: \"\npassage_prefix = \"passage: \"\n",
+        )
+        .unwrap();
+        let e5 = resolve_model("mine", d.path()).unwrap();
+        assert_eq!(
+            (e5.query_prefix.as_str(), e5.passage_prefix.as_str()),
+            ("query: ", "passage: ")
+        );
+        let (a, b) = (bare.identity().unwrap(), e5.identity().unwrap());
+        assert_eq!(a.sha256, b.sha256);
+        assert_ne!(a.namespace, b.namespace, "prefixes change the vectors");
+        let mut again = bare.clone();
+        again.query_prefix = String::new();
+        assert_eq!(again.identity().unwrap().namespace, a.namespace);
     }
 }

@@ -634,6 +634,14 @@ impl Embedder for OnnxEmbedder {
         self.provider
     }
 
+    fn query_prefix(&self) -> &str {
+        &self.spec.query_prefix
+    }
+
+    fn passage_prefix(&self) -> &str {
+        &self.spec.passage_prefix
+    }
+
     fn batching(&self) -> Option<Batching> {
         match self.batch {
             BatchSize::Fixed(n) => Some(Batching::Texts(n)),

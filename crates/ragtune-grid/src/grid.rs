@@ -10,6 +10,7 @@
 //!                                   # window-tokens | recursive | recursive-tokens | none
 //! chunk_size = [200, 400]
 //! chunk_overlap = [0, "50%"]        # absolute, or a percentage of the size
+//! chunk_header = ["none", "path"]   # none | title | path: what goes in front of a chunk
 //! retriever = ["bm25", "vector", "hybrid"]
 //! model = ["all-minilm-l6-v2"]      # a name in models/ or a folder
 //! index = ["exact", "hnsw"]
@@ -44,9 +45,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use ragtune_core::{
-    ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION, DEFAULT_HNSW_EF_SEARCH,
-    DEFAULT_HNSW_M, DEFAULT_RRF_K, ENCODINGS, Embedding, Fusion, HnswBuild, IndexSpec,
-    Normalization, Rerank, Reranker, Retriever, Setup, VectorFormat, VectorSpec,
+    ChunkHeader, ChunkSpec, ChunkerKind, DEFAULT_ALPHA, DEFAULT_HNSW_EF_CONSTRUCTION,
+    DEFAULT_HNSW_EF_SEARCH, DEFAULT_HNSW_M, DEFAULT_RRF_K, ENCODINGS, Embedding, Fusion, HnswBuild,
+    IndexSpec, Normalization, Rerank, Reranker, Retriever, Setup, VectorFormat, VectorSpec,
 };
 use ragtune_corpus::CorpusSpec;
 use ragtune_eval::Objective;
@@ -213,6 +214,8 @@ pub struct GridTable {
     chunk_size: Option<Spanned<Vec<usize>>>,
     #[serde(default)]
     chunk_overlap: Option<Spanned<Vec<OverlapValue>>>,
+    #[serde(default)]
+    chunk_header: Option<Spanned<Vec<ChunkHeader>>>,
     retriever: Spanned<Vec<RetrieverKind>>,
     #[serde(default)]
     model: Option<Spanned<Vec<String>>>,
@@ -518,6 +521,7 @@ impl Grid {
         let mut dims = c.dimensions(&raw.grid, chunks, (hnsw_m, hnsw_efc), depth)?;
         let late = c.late_window(&raw.retrieval)?;
         dims.embeddings = c.embeddings(&raw.grid, late)?;
+        c.headers_fit(&raw.grid, &dims.embeddings)?;
         let count = dims.count();
         if count > max_points {
             return Err(GridError::TooLarge {
@@ -614,6 +618,28 @@ impl Grid {
     }
 }
 
+/// Each chunk spec with each header (`None` where the header is the chunker's default,
+/// so that setups keep the ids they had before headers could be chosen); `specs` as they
+/// are when the grid names no header.
+fn with_headers(specs: Vec<ChunkSpec>, headers: &[ChunkHeader]) -> Vec<ChunkSpec> {
+    if headers.is_empty() {
+        return specs;
+    }
+    let mut out: Vec<ChunkSpec> = Vec::new();
+    for s in specs {
+        for &h in headers {
+            let spec = ChunkSpec {
+                header: (h != ChunkSpec::default_header(s.kind)).then_some(h),
+                ..s
+            };
+            if !out.contains(&spec) {
+                out.push(spec);
+            }
+        }
+    }
+    out
+}
+
 /// The folder a grid's relative paths are resolved against, absolute, so that a run
 /// folder's manifest works from any directory. A grid named without a folder
 /// ("grid.toml") has the empty path as its parent, which neither canonicalize nor
@@ -674,6 +700,7 @@ impl Checker<'_> {
                     kind,
                     size: 0,
                     overlap: 0,
+                    header: None,
                 });
                 continue;
             }
@@ -687,6 +714,7 @@ impl Checker<'_> {
                         kind,
                         size,
                         overlap,
+                        header: None,
                     };
                     if seen.insert(spec) {
                         chunk_specs.push(spec);
@@ -695,7 +723,24 @@ impl Checker<'_> {
             }
         }
 
-        Ok(chunk_specs)
+        let headers = c.opt_list(&g.chunk_header, "chunk_header", vec![])?;
+        Ok(with_headers(chunk_specs, &headers))
+    }
+
+    /// Headers refused with late chunking: its chunks are pooled from the document's own
+    /// tokens, so nothing can go in front of them.
+    fn headers_fit(&self, g: &GridTable, embeddings: &[Embedding]) -> Result<()> {
+        let late = embeddings
+            .iter()
+            .any(|e| matches!(e, Embedding::Late { .. }));
+        match &g.chunk_header {
+            Some(h) if late && h.get_ref().iter().any(|&x| x != ChunkHeader::None) => self.err(
+                h.span(),
+                "chunk_header",
+                "a title or path header does not apply to embedding = \"late\": late chunks are pooled from the document's own tokens; sweep headers with standalone embedding",
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// Every one of `values` (read from the list `v`, when the grid gives it) lies in
@@ -1309,7 +1354,8 @@ objective = "recall@3"
         assert!(g.chunk_specs().contains(&ChunkSpec {
             kind: ChunkerKind::Chars,
             size: 200,
-            overlap: 100
+            overlap: 100,
+            header: None,
         }));
         let ids: BTreeSet<String> = g.points.iter().map(|p| p.config_id()).collect();
         assert_eq!(ids.len(), g.points.len(), "config ids are distinct");
@@ -1321,6 +1367,45 @@ objective = "recall@3"
 
     fn err(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn chunk_headers_multiply_chunkings_keep_default_ids_and_refuse_late() {
+        let plain = parse(OK).unwrap();
+        let with = |h: &str| {
+            OK.replace(
+                "top_k = [5, 1, 3]",
+                &format!("top_k = [5, 1, 3]\nchunk_header = {h}"),
+            )
+        };
+        let g = parse(&with("[\"none\", \"title\", \"path\"]")).unwrap();
+        assert_eq!(g.points.len(), plain.points.len() * 3);
+        assert_eq!(g.counted, g.points.len() as u64);
+        // "none" is the sized chunkers' default: those setups keep their ids.
+        let ids: BTreeSet<String> = g.points.iter().map(|p| p.config_id()).collect();
+        assert!(plain.points.iter().all(|p| ids.contains(&p.config_id())));
+        let path = g
+            .points
+            .iter()
+            .find(|p| p.chunk.header == Some(ChunkHeader::Path))
+            .unwrap();
+        assert!(path.label().contains("+header:path"), "{}", path.label());
+        assert_eq!(path.chunk.header(), ChunkHeader::Path);
+        let late = with("[\"path\"]").replace(
+            "model = [\"m\"]",
+            "model = [\"m\"]\nembedding = [\"standalone\", \"late\"]",
+        );
+        let e = err(&late);
+        assert!(
+            e.contains(
+                "`chunk_header`: a title or path header does not apply to embedding = \"late\""
+            ),
+            "{e}"
+        );
+        // Late chunking with no header is fine.
+        let late_none = with("[\"none\"]")
+            .replace("model = [\"m\"]", "model = [\"m\"]\nembedding = [\"late\"]");
+        parse(&late_none).unwrap();
     }
 
     #[test]

@@ -359,6 +359,7 @@ mod tests {
                 kind: ChunkerKind::Chars,
                 size,
                 overlap: 0,
+                header: None,
             },
             retriever: Retriever::Bm25,
             rerank: None,

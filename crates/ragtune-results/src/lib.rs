@@ -81,6 +81,9 @@ fn setup_columns(records: &[(&PointRecord, &ResultRow)]) -> Vec<Column> {
             .kind
             .is_sized()
             .then_some(f.chunk.overlap as u32)),
+        c!("chunk_header", |f| Some(
+            f.chunk.header().name().to_string()
+        )),
         c!("retriever", |f| f.retriever.clone()),
         c!("model", |f| f.model.clone()),
         c!("embedding", |f| f.model.as_ref().map(|_| f
@@ -395,6 +398,7 @@ mod tests {
                 kind: ChunkerKind::Chars,
                 size,
                 overlap: 0,
+                header: None,
             },
             retriever: Retriever::Bm25,
             rerank: None,

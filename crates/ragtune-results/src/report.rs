@@ -702,6 +702,7 @@ mod tests {
                     kind: ragtune_core::ChunkerKind::Chars,
                     size: 10,
                     overlap: 0,
+                    header: None,
                 },
                 retriever: ragtune_core::Retriever::Bm25,
                 rerank: None,

@@ -303,13 +303,15 @@ impl Engine {
     /// `query`'s vector under `queries`' model. The sweep's question vectors are in the
     /// store: reading them back (never writing live queries) keeps served rankings
     /// identical to evaluated ones.
+    /// The model's query prefix goes in front, as in the sweep.
     fn query_vector_of(&self, queries: &QueryVectors, query: &str) -> Result<Arc<[f32]>> {
+        let query = ragtune_core::prefixed(queries.embedder().query_prefix(), query);
         let stored = || {
             let store = self.store.as_ref()?;
-            cached_vector(queries.embedder().as_ref(), store, query)
+            cached_vector(queries.embedder().as_ref(), store, &query)
         };
         queries
-            .vector(query, stored)
+            .vector(&query, stored)
             .map_err(|f| SweepError::Embedding {
                 model: queries.model().to_string(),
                 failure: f,
@@ -366,6 +368,9 @@ impl Engine {
         texts: &[std::borrow::Cow<'_, str>],
     ) -> Result<Vec<Vec<f32>>> {
         let e = queries.embedder();
+        let texts: Vec<_> = (texts.iter())
+            .map(|t| ragtune_core::prefixed(e.passage_prefix(), t))
+            .collect();
         let mut rows: Vec<Option<Vec<f32>>> = texts
             .iter()
             .map(|t| cached_vector(e.as_ref(), self.store.as_ref()?, t))

@@ -2,8 +2,8 @@
 //! generated corpus (fake embedder), and for a late-chunking setup.
 
 use ragtune_serve::Engine;
-use ragtune_sweep::RunDir;
 use ragtune_sweep::testing::{self, MODELS};
+use ragtune_sweep::{Models, RunDir};
 
 #[test]
 fn served_rankings_equal_evaluated_ones_for_every_setup() {
@@ -24,6 +24,46 @@ fn served_rankings_equal_evaluated_ones_for_every_setup() {
         assert!(engine.reloaded, "{}: served from the store", rec.label);
         assert_serves_what_was_scored(&engine, &run, &rec.config_id);
     }
+}
+
+/// Headers, prefixes and quantised vectors: every setup of a grid over `chunk_header`,
+/// an e5-style model with query and passage prefixes, and float32, int8 and binary
+/// vectors (rescored or not) serves the rankings the sweep stored; the texts embedded
+/// carry the model's prefixes.
+#[test]
+fn headers_prefixes_and_quantised_vectors_serve_what_was_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    testing::write_corpus(dir.path());
+    let text = testing::grid_text("[120]", "[0.5]", "[1, 3]")
+        .replace("model = [\"fake-a\"]", "model = [\"e5-fake\"]")
+        .replace(
+            "chunker = [\"chars\"]",
+            "chunker = [\"chars\", \"none\"]\nchunk_header = [\"none\", \"title\", \"path\"]",
+        )
+        .replace(
+            "hnsw_ef_search = [16]",
+            "hnsw_ef_search = [16]\nvectors = [\"f32\", \"int8\", \"binary\"]\nrescore = [0, 2]",
+        )
+        .replace("fusion = [\"rrf\", \"weighted\"]", "fusion = [\"rrf\"]");
+    let grid = testing::grid(dir.path(), "ctx.toml", &text).unwrap();
+    let (records, _) = testing::sweep(dir.path(), &grid, "ctx").unwrap();
+    // 2 chunkers × 3 headers × (bm25 + 2 × 2 indexes × 5 vector formats).
+    assert_eq!(records.len(), 2 * 3 * (1 + 2 * 2 * 5));
+    let run = RunDir::open(&dir.path().join("ctx")).unwrap();
+    let opts = testing::options(dir.path());
+    for rec in &records {
+        let engine = Engine::open_with(run.path(), Some(&rec.config_id), &opts, &MODELS).unwrap();
+        assert!(engine.reloaded, "{}: served from the store", rec.label);
+        assert_serves_what_was_scored(&engine, &run, &rec.config_id);
+    }
+    let store = ragtune_store::StageStore::open(&dir.path().join("store")).unwrap();
+    let e = MODELS.load("e5-fake").unwrap();
+    let q = "what does the policy say about flood cover";
+    let cached = |t: &str| ragtune_store::cached_vector(e.as_ref(), &store, t).is_some();
+    assert!(
+        cached(&format!("query: {q}")) && !cached(q),
+        "questions carry the query prefix"
+    );
 }
 
 /// Every question's top 3 as `engine` serves them equal the rankings the sweep stored for

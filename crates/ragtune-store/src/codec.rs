@@ -1,7 +1,9 @@
 //! Compact binary payloads for the stage store: little-endian, length-prefixed, and
 //! checked on decode (a payload that does not parse exactly is treated as damaged).
 
-use ragtune_core::{Chunk, ChunkSet, Hit, Ranking, f32s_from_le_bytes, f32s_to_le_bytes};
+use ragtune_core::{
+    Chunk, ChunkHeader, ChunkSet, Hit, Ranking, f32s_from_le_bytes, f32s_to_le_bytes,
+};
 use ragtune_eval::Costs;
 
 #[derive(Default)]
@@ -118,10 +120,21 @@ pub fn decode_rankings(bytes: &[u8]) -> Option<StoredRankings> {
     })
 }
 
-/// Encode a chunk set and its token counts.
+/// A header's code in a stored chunk set: 0 and 1 are what the flag "title in front"
+/// was before headers had names, so older entries read back unchanged.
+fn header_code(h: ChunkHeader) -> u32 {
+    match h {
+        ChunkHeader::None => 0,
+        ChunkHeader::Title => 1,
+        ChunkHeader::Path => 2,
+    }
+}
+
+/// Encode a chunk set and its token counts. A path header's paths are not stored: they
+/// are found again from the corpus ([`ChunkSet::with_header`]).
 pub fn encode_chunks(set: &ChunkSet, counts: &[u32]) -> Vec<u8> {
     let mut w = Writer::default();
-    w.u32(set.title_prefix as u32);
+    w.u32(header_code(set.header));
     w.u64(set.chunks.len() as u64);
     for (c, &n) in set.chunks.iter().zip(counts) {
         w.u32(c.doc);
@@ -136,7 +149,12 @@ pub fn encode_chunks(set: &ChunkSet, counts: &[u32]) -> Vec<u8> {
 /// a document of `doc_lens` (byte lengths).
 pub fn decode_chunks(bytes: &[u8], doc_lens: &[usize]) -> Option<(ChunkSet, Vec<u32>)> {
     let mut r = Reader(bytes);
-    let title_prefix = r.u32()? == 1;
+    let header = match r.u32()? {
+        0 => ChunkHeader::None,
+        1 => ChunkHeader::Title,
+        2 => ChunkHeader::Path,
+        _ => return None,
+    };
     let n = r.len(24)?;
     let (mut chunks, mut counts) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
@@ -154,7 +172,8 @@ pub fn decode_chunks(bytes: &[u8], doc_lens: &[usize]) -> Option<(ChunkSet, Vec<
     r.0.is_empty().then_some((
         ChunkSet {
             chunks,
-            title_prefix,
+            header,
+            paths: Vec::new(),
         },
         counts,
     ))
@@ -164,7 +183,7 @@ pub fn decode_chunks(bytes: &[u8], doc_lens: &[usize]) -> Option<(ChunkSet, Vec<
 /// prefixed. Two chunkings with equal fingerprints are the same chunk set.
 pub fn fingerprint(set: &ChunkSet) -> String {
     let mut h = ragtune_core::ContentHasher::new();
-    h.field([set.title_prefix as u8]);
+    h.field([header_code(set.header) as u8]);
     let mut w = Writer::default();
     for c in &set.chunks {
         w.u32(c.doc);
@@ -297,12 +316,28 @@ mod tests {
                     end: 9,
                 },
             ],
-            title_prefix: false,
+            ..ChunkSet::default()
         };
         let bytes = encode_chunks(&set, &[1, 2]);
         let (back, counts) = decode_chunks(&bytes, &[4, 9]).unwrap();
         assert_eq!((back.chunks, counts), (set.chunks.clone(), vec![1, 2]));
         assert!(decode_chunks(&bytes, &[4, 8]).is_none());
+        // Headers keep their codes (0 and 1 are the old "title in front" flag); 3 is none.
+        let mut prints = std::collections::BTreeSet::new();
+        for h in [ChunkHeader::None, ChunkHeader::Title, ChunkHeader::Path] {
+            let with = ChunkSet {
+                header: h,
+                ..set.clone()
+            };
+            let bytes = encode_chunks(&with, &[1, 2]);
+            assert_eq!(bytes[..4], header_code(h).to_le_bytes());
+            assert_eq!(decode_chunks(&bytes, &[4, 9]).unwrap().0.header, h);
+            prints.insert(fingerprint(&with));
+        }
+        assert_eq!(prints.len(), 3, "each header is another chunk set");
+        let mut three = bytes.clone();
+        three[0] = 3;
+        assert!(decode_chunks(&three, &[4, 9]).is_none());
         assert!(decode_vectors(&encode_vectors(&[1.0, f32::NAN]), 1, 2).is_none());
         assert_eq!(
             decode_vectors(&encode_vectors(&[1.0, 2.0]), 1, 2),

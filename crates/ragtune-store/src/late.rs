@@ -72,23 +72,38 @@ fn document(
     (window, overlap): (usize, usize),
     stats: &mut LateStats,
 ) -> Result<TokenVectors> {
-    let k = key(e.namespace(), window, overlap, text);
+    // The model's passage prefix runs in front of the document, as context: its tokens'
+    // offsets end up before the document and so in no chunk.
+    let prefix = e.passage_prefix();
+    let run = ragtune_core::prefixed(prefix, text);
+    let k = key(e.namespace(), window, overlap, &run);
     if let Some(tv) = store
         .and_then(|s| s.get(Stage::Tokens, &k))
         .and_then(|b| decode(&b, e.dim()))
     {
         stats.hits += 1;
-        return Ok(tv);
+        return Ok(unprefixed(tv, prefix.len()));
     }
     let tv = e
-        .token_vectors(text, window, overlap)
+        .token_vectors(&run, window, overlap)
         .map_err(|f| StoreError::embedding(e.namespace(), f))?;
     if let Some(s) = store {
         s.put(Stage::Tokens, &k, &encode(&tv))?;
     }
     stats.misses += 1;
     stats.tokens += tv.offsets.len() as u64;
-    Ok(tv)
+    Ok(unprefixed(tv, prefix.len()))
+}
+
+/// Token offsets into the document: `len` bytes of prefix taken off, a prefix token's
+/// span empty at 0 (it overlaps no chunk).
+fn unprefixed(mut tv: TokenVectors, len: usize) -> TokenVectors {
+    if len > 0 {
+        for o in &mut tv.offsets {
+            *o = (o.0.saturating_sub(len), o.1.saturating_sub(len));
+        }
+    }
+    tv
 }
 
 /// The late-chunked vectors of every chunk of `set` (row-major), each document of the
@@ -144,7 +159,7 @@ mod tests {
                 .iter()
                 .map(|&(doc, start, end)| Chunk { doc, start, end })
                 .collect(),
-            title_prefix: false,
+            ..ChunkSet::default()
         }
     }
 

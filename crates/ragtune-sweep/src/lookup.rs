@@ -135,6 +135,7 @@ mod tests {
                 kind: ragtune_core::ChunkerKind::Chars,
                 size: 100,
                 overlap: 0,
+                header: None,
             },
             retriever: ragtune_core::Retriever::Bm25,
             rerank: None,

@@ -121,6 +121,7 @@ impl Models for OnnxModels {
 
 /// Deterministic [`FakeEmbedder`]s of one dimension, any name, and [`FakePairScorer`]
 /// cross-encoders for names starting `ce-`: for tests that must run without models.
+/// Names starting `e5-` declare the prefixes `query: ` and `passage: `.
 #[derive(Debug, Clone, Copy)]
 pub struct FakeModels {
     /// Vector dimension.
@@ -154,6 +155,10 @@ impl Models for FakeModels {
     }
 
     fn load(&self, name: &str) -> Result<Arc<dyn Embedder>> {
-        Ok(Arc::new(FakeEmbedder::new(name, self.dim)))
+        let mut e = FakeEmbedder::new(name, self.dim);
+        if name.starts_with("e5-") {
+            e.prefixes = ("query: ".into(), "passage: ".into());
+        }
+        Ok(Arc::new(e))
     }
 }

@@ -269,7 +269,8 @@ impl Screen {
         (
             ChunkSet {
                 chunks,
-                title_prefix: set.title_prefix,
+                header: set.header,
+                paths: Vec::new(),
             },
             counts,
         )
@@ -406,7 +407,7 @@ mod tests {
         let chunk = |start, end| Chunk { doc: 0, start, end };
         let set = ChunkSet {
             chunks: vec![chunk(0, 10), chunk(10, 30), chunk(30, 38), chunk(38, 60)],
-            title_prefix: false,
+            ..ChunkSet::default()
         };
         let (kept, counts) = s.apply(set, vec![1, 2, 3, 4]);
         assert_eq!(kept.chunks, [chunk(10, 30)]);

@@ -39,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
         kind,
         size,
         overlap,
+        header: None,
     };
     let set = chunk_corpus(&corpus, &spec, Some(&sizer)).unwrap();
     let text = &corpus.docs[0].text;

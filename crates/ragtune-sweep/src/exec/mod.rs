@@ -20,6 +20,8 @@ mod graphs;
 mod nodes;
 mod rerank;
 pub mod rows;
+
+pub(crate) use nodes::Role;
 mod walk;
 
 pub(crate) use nodes::set_label;
@@ -27,7 +29,7 @@ pub(crate) use nodes::set_label;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use ragtune_core::{ChunkSet, Corpus, HnswShape, Setup};
+use ragtune_core::{ChunkSet, ChunkSpec, Corpus, HnswShape, Setup};
 use ragtune_eval::Costs;
 use ragtune_lexical::Bm25Index;
 use ragtune_vector::{HnswIndex, Vectors};
@@ -102,6 +104,9 @@ pub struct Executor<'a> {
     sizer: &'a Sizer,
     /// Effective overlap of each chunk set, by chunk node.
     overlaps: Mutex<HashMap<usize, OverlapStats>>,
+    /// Chunk sets cut in this run, by what is cut (chunker, size, overlap): chunk sets
+    /// that differ only in their header are cut once.
+    cut: Mutex<HashMap<ChunkSpec, (ChunkSet, Vec<u32>)>>,
     /// Warnings given, for the manifest.
     warnings: Mutex<Vec<String>>,
     /// Per kept config id, the labels of the grid setups it stands for.
@@ -158,6 +163,7 @@ impl<'a> Executor<'a> {
             tokenizer: &prep.tokenizer,
             sizer: &prep.sizer,
             overlaps: Mutex::new(HashMap::new()),
+            cut: Mutex::new(HashMap::new()),
             warnings: Mutex::new(prep.warnings.clone()),
             equivalents: Mutex::new(HashMap::new()),
             rep,

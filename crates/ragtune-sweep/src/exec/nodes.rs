@@ -27,10 +27,13 @@ impl Executor<'_> {
     /// screen): read back, or chunked and stored.
     pub fn chunk_set(&self, i: usize) -> Result<(ChunkSet, Vec<u32>)> {
         let (set, counts) = self.whole_chunk_set(i)?;
-        Ok(match self.screen {
+        let (set, counts) = match self.screen {
             Some(screen) => screen.apply(set, counts),
             None => (set, counts),
-        })
+        };
+        // A path header's paths are found from the corpus, never stored.
+        let header = self.spec_of(i).header();
+        Ok((set.with_header(header, self.corpus), counts))
     }
 
     /// Node `i`'s chunk set over the whole corpus.
@@ -45,14 +48,23 @@ impl Executor<'_> {
             return Ok(got);
         }
         let spec = self.spec_of(i);
-        self.rep.add("chunk", self.corpus.docs.len() as u64);
-        let (set, counts) = ragtune_chunk::chunk_corpus_counted(
-            self.corpus,
-            &spec,
-            Some(self.sizer),
-            self.tokenizer,
-            &|n| self.rep.inc("chunk", n as u64),
-        )?;
+        let cut = self.lock(&self.cut).get(&spec.boundaries()).cloned();
+        let (mut set, counts) = match cut {
+            Some(got) => got,
+            None => {
+                self.rep.add("chunk", self.corpus.docs.len() as u64);
+                let got = ragtune_chunk::chunk_corpus_counted(
+                    self.corpus,
+                    &spec.boundaries(),
+                    Some(self.sizer),
+                    self.tokenizer,
+                    &|n| self.rep.inc("chunk", n as u64),
+                )?;
+                self.lock(&self.cut).insert(spec.boundaries(), got.clone());
+                got
+            }
+        };
+        set.header = spec.header();
         self.put(
             Stage::Chunks,
             &node.key,
@@ -109,8 +121,25 @@ impl Executor<'_> {
         self.models.load(model)
     }
 
-    pub(crate) fn embed(&self, what: &str, model: &str, texts: &[&str]) -> Result<Vec<f32>> {
+    /// `texts`' vectors under `model`, through the embedding cache, each text behind the
+    /// model's query or passage prefix (`role`).
+    pub(crate) fn embed(
+        &self,
+        (what, role): (&str, Role),
+        model: &str,
+        texts: &[&str],
+    ) -> Result<Vec<f32>> {
         let e = self.embedder(model)?;
+        let prefix = match role {
+            Role::Query => e.query_prefix(),
+            Role::Passage => e.passage_prefix(),
+        };
+        let owned: Vec<std::borrow::Cow<str>> = texts
+            .iter()
+            .map(|t| ragtune_core::prefixed(prefix, t))
+            .collect();
+        let texts: Vec<&str> = owned.iter().map(|t| t.as_ref()).collect();
+        let texts = texts.as_slice();
         self.rep.add("embed", texts.len() as u64);
         let t = Instant::now();
         let (data, stats) = embed_cached(
@@ -238,7 +267,7 @@ impl Executor<'_> {
             .iter()
             .map(|q| q.text.as_str())
             .collect();
-        let data = self.embed("questions", model, &texts)?;
+        let data = self.embed(("questions", Role::Query), model, &texts)?;
         let dim = self.embedder(model)?.dim();
         let v = Arc::new(Vectors::new(dim, data)?);
         self.lock_qv().insert(model.to_string(), v.clone());
@@ -275,7 +304,7 @@ impl Executor<'_> {
             Embedding::Standalone => {
                 let texts = self.texts(set);
                 let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
-                self.embed(&set_label(self, i), model, &refs)?
+                self.embed((&set_label(self, i), Role::Passage), model, &refs)?
             }
         };
         let v = Vectors::new(self.embedder(model)?.dim(), data)?;
@@ -399,8 +428,11 @@ impl Executor<'_> {
         self.time_each(|qi| {
             let vector = match model {
                 Some((e, name)) => Some(
-                    e.embed_queries(&[qs[qi].text.as_str()], QUERY_CALL_TOKENS)
-                        .map_err(|f| SweepError::embedding(name, f))?,
+                    e.embed_queries(
+                        &[&ragtune_core::prefixed(e.query_prefix(), &qs[qi].text)],
+                        QUERY_CALL_TOKENS,
+                    )
+                    .map_err(|f| SweepError::embedding(name, f))?,
                 ),
                 None => None,
             };
@@ -453,6 +485,16 @@ impl Executor<'_> {
         self.count(self.plan.nodes[i].kind, false);
         Ok(Arc::new(r))
     }
+}
+
+/// Whether embedded texts are queries or passages (chunks, documents): which of the
+/// model's prefixes goes in front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Questions and served queries.
+    Query,
+    /// Chunks and documents.
+    Passage,
 }
 
 pub(crate) fn set_label(ex: &Executor, vectors_node: usize) -> String {

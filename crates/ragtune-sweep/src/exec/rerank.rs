@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ragtune_core::{ChunkSet, Embedder, Ranking, Rerank, Reranker};
+use ragtune_core::{ChunkSet, Embedder, Ranking, Rerank, Reranker, prefixed};
 use ragtune_eval::Costs;
 use ragtune_retrieve::rerank_by_vectors;
 use rayon::prelude::*;
@@ -22,6 +22,7 @@ use crate::error::{Result, SweepError};
 use crate::plan::SetupNodes;
 use ragtune_store::codec::StoredRankings;
 
+use super::nodes::Role;
 use super::{Executor, Group};
 
 impl Executor<'_> {
@@ -98,7 +99,7 @@ impl Executor<'_> {
         chunks.dedup();
         let texts = texts_of(self, set, chunks.iter().copied());
         let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
-        let data = self.embed("rerank", model, &refs)?;
+        let data = self.embed(("rerank", Role::Passage), model, &refs)?;
         let e = self.embedder(model)?;
         let dim = e.dim();
         let row: HashMap<u32, usize> = chunks.iter().enumerate().map(|(i, &c)| (c, i)).collect();
@@ -159,10 +160,14 @@ impl Executor<'_> {
         let fail = |f| SweepError::embedding(model, f);
         let dim = e.dim();
         self.time_each(|qi| {
-            let q = e.embed_queries(&[self.corpus.questions[qi].text.as_str()], usize::MAX);
+            let question = &self.corpus.questions[qi].text;
+            let q = e.embed_queries(&[&prefixed(e.query_prefix(), question)], usize::MAX);
             let q = q.map_err(fail)?;
             let top: Vec<u32> = first[qi].hits.iter().take(depth).map(|h| h.chunk).collect();
             let texts = texts_of(self, set, top.iter().copied());
+            let texts: Vec<_> = (texts.iter())
+                .map(|t| prefixed(e.passage_prefix(), t).into_owned())
+                .collect();
             let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
             let data = e.embed(&refs, &|_| {}).map_err(fail)?.vectors;
             let at: HashMap<u32, usize> = top.iter().enumerate().map(|(i, &c)| (c, i)).collect();

@@ -170,8 +170,12 @@ impl Executor<'_> {
                 self.spec_of(node)
             ));
             for s in self.plan.setups.iter().filter(|s| s.chunks == node) {
+                // The twin keeps its own header (chunk sets with other headers differ).
                 let twin = Setup {
-                    chunk: kept_spec,
+                    chunk: ChunkSpec {
+                        header: s.setup.chunk.header,
+                        ..kept_spec
+                    },
                     ..s.setup.clone()
                 };
                 same.entry(twin.config_id())

@@ -398,6 +398,7 @@ mod tests {
             kind: ragtune_core::ChunkerKind::Recursive,
             size,
             overlap,
+            header: None,
         };
         assert_eq!(expansion(&spec(200, 0)), 1.0);
         assert_eq!(expansion(&spec(200, 100)), 2.0);
@@ -408,6 +409,7 @@ mod tests {
             kind: ragtune_core::ChunkerKind::None,
             size: 0,
             overlap: 0,
+            header: None,
         };
         assert_eq!(doc_cost(1000, &whole, 256), 256.0);
         assert_eq!(estimated_doc_tokens("abcdefghi"), 3);

@@ -278,7 +278,7 @@ fn embed_pieces(ex: &Executor, store: &StageStore, pieces: &[super::EmbedUnit]) 
             "{} (documents {first_doc}..{end_doc})",
             set_label(ex, vectors)
         );
-        ex.embed(&what, &u.model, &refs)?;
+        ex.embed((&what, crate::exec::Role::Passage), &u.model, &refs)?;
     }
     Ok(())
 }
