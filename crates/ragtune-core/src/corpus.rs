@@ -301,6 +301,33 @@ impl ChunkSet {
         }
     }
 
+    /// Chunk `i` and up to `e` neighbours on each side in the same document (chunk sets
+    /// are in document order), as indices.
+    pub fn neighbours(&self, i: usize, e: usize) -> std::ops::RangeInclusive<usize> {
+        let doc = self.chunks[i].doc;
+        let mut first = i;
+        while first > 0 && i - first < e && self.chunks[first - 1].doc == doc {
+            first -= 1;
+        }
+        let mut last = i;
+        while last + 1 < self.chunks.len() && last - i < e && self.chunks[last + 1].doc == doc {
+            last += 1;
+        }
+        first..=last
+    }
+
+    /// The passage chunk `i` expands to with `e` neighbours on each side: its document's
+    /// bytes from the first neighbour's start to the last one's end.
+    pub fn expanded(&self, i: usize, e: usize) -> Chunk {
+        let n = self.neighbours(i, e);
+        let (a, b) = (self.chunks[*n.start()], self.chunks[*n.end()]);
+        Chunk {
+            doc: a.doc,
+            start: a.start.min(self.chunks[i].start),
+            end: b.end.max(self.chunks[i].end),
+        }
+    }
+
     /// Number of chunks.
     pub fn len(&self) -> usize {
         self.chunks.len()
@@ -377,6 +404,25 @@ mod tests {
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert!(b.questions[0].has_spans());
         assert_eq!(b.questions[0].all_spans().count(), 2);
+    }
+
+    /// Hand-worked: chunks 0–2 of document 0 and 3–4 of document 1; neighbours stop at
+    /// a document's edge, and a passage runs from its first chunk's start to its last end.
+    #[test]
+    fn neighbours_stay_in_their_document() {
+        let c = |doc, start, end| Chunk { doc, start, end };
+        let set = ChunkSet {
+            chunks: vec![c(0, 0, 4), c(0, 4, 9), c(0, 9, 12), c(1, 0, 5), c(1, 5, 8)],
+            ..ChunkSet::default()
+        };
+        assert_eq!(set.neighbours(1, 0), 1..=1);
+        assert_eq!(set.neighbours(1, 1), 0..=2);
+        assert_eq!(set.neighbours(2, 2), 0..=2);
+        assert_eq!(set.neighbours(3, 1), 3..=4);
+        assert_eq!(set.neighbours(4, 5), 3..=4);
+        assert_eq!(set.expanded(0, 1), c(0, 0, 9));
+        assert_eq!(set.expanded(3, 2), c(1, 0, 8));
+        assert_eq!(set.expanded(2, 0), c(0, 9, 12));
     }
 
     #[test]

@@ -431,6 +431,8 @@ pub struct Setup {
     pub retriever: Retriever,
     /// The second stage, if any.
     pub rerank: Option<Rerank>,
+    /// Neighbours returned with each retrieved chunk, on each side (0: none).
+    pub expand: usize,
 }
 
 impl Setup {
@@ -481,6 +483,9 @@ impl Setup {
         }
         if let Some(r) = &self.rerank {
             s.push_str(&format!(" rerank {}@{}", r.by.spelling(), r.depth));
+        }
+        if self.expand > 0 {
+            s.push_str(&format!(" expand±{}", self.expand));
         }
         s
     }
@@ -546,6 +551,9 @@ pub struct FlatSetup {
     /// The rescoring multiplier of quantised vectors; absent when they are not rescored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescore: Option<usize>,
+    /// Neighbours returned with each chunk, on each side; absent for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expand: Option<usize>,
 }
 
 impl From<Setup> for FlatSetup {
@@ -597,6 +605,7 @@ impl From<Setup> for FlatSetup {
                 .filter(|v| v.format != VectorFormat::F32)
                 .map(|v| v.format.name().to_string()),
             rescore: v.map(|v| v.rescore).filter(|&r| r > 0),
+            expand: Some(s.expand).filter(|&e| e > 0),
         }
     }
 }
@@ -676,6 +685,7 @@ impl TryFrom<FlatSetup> for Setup {
             chunk: f.chunk,
             retriever,
             rerank,
+            expand: f.expand.unwrap_or(0),
         })
     }
 }
@@ -738,6 +748,7 @@ mod tests {
                 depth: 20,
             },
             rerank: None,
+            expand: 0,
         }
     }
 

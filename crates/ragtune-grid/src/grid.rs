@@ -17,6 +17,7 @@
 //! hnsw_ef_search = [64]
 //! vectors = ["f32", "int8", "binary"]  # how the index holds the vectors
 //! rescore = [0, 4]                  # quantised: rank rescore × depth, rescore by f32
+//! expand = [0, 1]                   # neighbours returned with each chunk, on each side
 //! fusion = ["rrf", "weighted"]
 //! rrf_k = [60]
 //! alpha = [0.3, 0.7]
@@ -161,6 +162,9 @@ pub const MAX_EF: usize = 100_000;
 
 /// The largest rescoring multiplier.
 pub const MAX_RESCORE: usize = 100;
+
+/// The most neighbours a chunk may bring on each side.
+pub const MAX_EXPAND: usize = 10;
 /// Largest `chunk_size`, in characters or tokens.
 pub const MAX_CHUNK_SIZE: usize = 10_000_000;
 
@@ -241,6 +245,8 @@ pub struct GridTable {
     vectors: Option<Spanned<Vec<VectorFormat>>>,
     #[serde(default)]
     rescore: Option<Spanned<Vec<usize>>>,
+    #[serde(default)]
+    expand: Option<Spanned<Vec<usize>>>,
     top_k: Spanned<Vec<usize>>,
 }
 
@@ -835,6 +841,23 @@ impl Checker<'_> {
         Ok(out)
     }
 
+    /// `expand`: neighbours on each side, distinct, each at most [`MAX_EXPAND`].
+    fn expands(&self, g: &GridTable) -> Result<Vec<usize>> {
+        let mut e = self.opt_list(&g.expand, "expand", vec![0])?;
+        if let Some(s) = &g.expand
+            && e.iter().any(|&x| x > MAX_EXPAND)
+        {
+            return self.err(
+                s.span(),
+                "expand",
+                format!("values must lie in [0, {MAX_EXPAND}] (neighbours on each side)"),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        e.retain(|x| seen.insert(*x));
+        Ok(e)
+    }
+
     /// `vectors` × `rescore`: float32 once, each quantised format at each multiplier.
     fn quants(&self, g: &GridTable) -> Result<Vec<(VectorFormat, usize)>> {
         let c = self;
@@ -1098,6 +1121,7 @@ impl Checker<'_> {
         Ok(Dimensions {
             reranks: c.reranks(g, max_k, Some(depth))?,
             quants: c.quants(g)?,
+            expands: c.expands(g)?,
             embeddings: vec![Embedding::Standalone],
             chunks,
             retrievers,
@@ -1118,6 +1142,7 @@ impl Checker<'_> {
 /// The grid's lists after validation, ready to expand.
 struct Dimensions {
     reranks: Vec<Option<Rerank>>,
+    expands: Vec<usize>,
     quants: Vec<(VectorFormat, usize)>,
     embeddings: Vec<Embedding>,
     chunks: Vec<ChunkSpec>,
@@ -1181,6 +1206,7 @@ impl Dimensions {
             chunk,
             retriever,
             rerank: None,
+            expand: 0,
         }
     }
 
@@ -1215,20 +1241,22 @@ impl Dimensions {
         (self.chunks.len() as u64)
             .saturating_mul(per_chunk)
             .saturating_mul(self.reranks.len() as u64)
+            .saturating_mul(self.expands.len() as u64)
     }
 
     /// The dimensions that multiply [`Dimensions::count`], in words.
     fn factors(&self) -> String {
         let (vector, hybrid) = self.per_model();
         format!(
-            "{} chunkings × ({} retrievers: {} models × {} embeddings, {} vector and {} hybrid setups per model: index × hnsw_ef_search × vectors × rescore × fusion × rrf_k or alpha × normalization) × {} rerankings (rerank × rerank_depth)",
+            "{} chunkings × ({} retrievers: {} models × {} embeddings, {} vector and {} hybrid setups per model: index × hnsw_ef_search × vectors × rescore × fusion × rrf_k or alpha × normalization) × {} rerankings (rerank × rerank_depth) × {} expand",
             self.chunks.len(),
             self.retrievers.len(),
             self.models.len(),
             self.embeddings.len(),
             vector,
             hybrid,
-            self.reranks.len()
+            self.reranks.len(),
+            self.expands.len()
         )
     }
 
@@ -1269,9 +1297,12 @@ impl Dimensions {
                             for &f in &self.fusions {
                                 for &p in &params {
                                     let first = self.setup(chunk, r, m, i, ef, f, p);
-                                    for rerank in &self.reranks {
+                                    for (rerank, &expand) in (self.reranks.iter())
+                                        .flat_map(|r| self.expands.iter().map(move |e| (r, e)))
+                                    {
                                         let s = Setup {
                                             rerank: rerank.clone(),
+                                            expand,
                                             ..first.clone()
                                         };
                                         let key =

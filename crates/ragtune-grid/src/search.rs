@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The dimension groups a staged search can vary: each names part of a setup.
 /// Dimensions no group names join the last group.
-pub const DIMENSIONS: [&str; 8] = [
+pub const DIMENSIONS: [&str; 9] = [
     "chunking",
     "retriever",
     "model",
@@ -14,6 +14,7 @@ pub const DIMENSIONS: [&str; 8] = [
     "vectors",
     "fusion",
     "rerank",
+    "expand",
 ];
 
 /// `[search]`, as written (defaults filled by the accessors).

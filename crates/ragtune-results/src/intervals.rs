@@ -363,6 +363,7 @@ mod tests {
             },
             retriever: Retriever::Bm25,
             rerank: None,
+            expand: 0,
         };
         let config_id = point.config_id();
         let questions = recall

@@ -402,6 +402,7 @@ mod tests {
             },
             retriever: Retriever::Bm25,
             rerank: None,
+            expand: 0,
         };
         let config_id = point.config_id();
         let rows = [1u32, 3]

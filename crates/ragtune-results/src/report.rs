@@ -706,6 +706,7 @@ mod tests {
                 },
                 retriever: ragtune_core::Retriever::Bm25,
                 rerank: None,
+                expand: 0,
             },
             rows: vec![],
             questions: vec![],

@@ -72,6 +72,26 @@ pub struct SearchHit {
     /// final `score` is then the reranker's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_stage: Option<Component>,
+    /// For a setup with `expand`: the chunk with its neighbours, the passage scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage: Option<Passage>,
+}
+
+/// A stretch of one document handed over as context: a chunk with its neighbours, or
+/// passages merged where they meet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Passage {
+    /// Source document id.
+    pub doc_id: String,
+    /// First byte in the document.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// The chunks it holds, in document order.
+    pub chunks: Vec<u32>,
+    /// Its text.
+    pub text: String,
 }
 
 /// The answer to one query.
@@ -86,6 +106,10 @@ pub struct SearchResponse {
     pub k: usize,
     /// Ranked chunks.
     pub results: Vec<SearchHit>,
+    /// For a setup with `expand`: every hit's passage, merged where they overlap or meet,
+    /// in the order their first hit ranks: the context to hand to a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Vec<Passage>>,
 }
 
 /// A loaded setup.
@@ -480,15 +504,61 @@ impl Engine {
                     bm25: h.bm25.map(|(rank, score)| Component { rank, score }),
                     vector: h.vector.map(|(rank, score)| Component { rank, score }),
                     first_stage: first_stage(h.chunk),
+                    passage: (self.point.expand > 0).then(|| {
+                        let n = self.set.neighbours(h.chunk as usize, self.point.expand);
+                        self.passage(n.map(|c| c as u32).collect())
+                    }),
                 }
             })
-            .collect();
+            .collect::<Vec<SearchHit>>();
+        let context = (self.point.expand > 0).then(|| self.merged(&results));
         Ok(SearchResponse {
             config_id: self.config_id.clone(),
             query: query.to_string(),
             k,
             results,
+            context,
         })
+    }
+
+    /// The passage of `chunks` (neighbours in one document, in order).
+    fn passage(&self, chunks: Vec<u32>) -> Passage {
+        let of = |c: &u32| self.set.chunks[*c as usize];
+        let first = chunks.first().map(of).expect("a passage holds its chunk");
+        let start = chunks
+            .iter()
+            .map(|c| of(c).start)
+            .min()
+            .unwrap_or(first.start);
+        let end = chunks.iter().map(|c| of(c).end).max().unwrap_or(first.end);
+        let doc = &self.corpus.docs[first.doc as usize];
+        Passage {
+            doc_id: doc.id.clone(),
+            start,
+            end,
+            text: doc.text[start..end].to_string(),
+            chunks,
+        }
+    }
+
+    /// The hits' passages merged where they overlap or meet (same document, byte ranges
+    /// touching), in the order their first hit ranks.
+    fn merged(&self, hits: &[SearchHit]) -> Vec<Passage> {
+        let mut out: Vec<Passage> = Vec::new();
+        for p in hits.iter().filter_map(|h| h.passage.as_ref()) {
+            let meets = |q: &Passage| q.doc_id == p.doc_id && q.start <= p.end && p.start <= q.end;
+            match out.iter().position(meets) {
+                Some(i) => {
+                    let mut chunks = out[i].chunks.clone();
+                    chunks.extend(&p.chunks);
+                    chunks.sort_unstable();
+                    chunks.dedup();
+                    out[i] = self.passage(chunks);
+                }
+                None => out.push(p.clone()),
+            }
+        }
+        out
     }
 }
 

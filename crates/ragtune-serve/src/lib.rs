@@ -40,7 +40,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-pub use engine::{Component, Engine, SearchHit, SearchResponse};
+pub use engine::{Component, Engine, Passage, SearchHit, SearchResponse};
 pub use judge::judge_router;
 pub use metrics::Metrics;
 use utoipa::OpenApi;
@@ -89,6 +89,7 @@ pub(crate) struct AppState {
         SearchRequest,
         SearchResponse,
         SearchHit,
+        Passage,
         Component,
         ExplainRequest,
         ExplainResponse,

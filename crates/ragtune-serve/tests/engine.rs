@@ -42,19 +42,20 @@ fn headers_prefixes_and_quantised_vectors_serve_what_was_scored() {
         )
         .replace(
             "hnsw_ef_search = [16]",
-            "hnsw_ef_search = [16]\nvectors = [\"f32\", \"int8\", \"binary\"]\nrescore = [0, 2]",
+            "hnsw_ef_search = [16]\nvectors = [\"f32\", \"int8\", \"binary\"]\nrescore = [0, 2]\nexpand = [0, 1]",
         )
         .replace("fusion = [\"rrf\", \"weighted\"]", "fusion = [\"rrf\"]");
     let grid = testing::grid(dir.path(), "ctx.toml", &text).unwrap();
     let (records, _) = testing::sweep(dir.path(), &grid, "ctx").unwrap();
-    // 2 chunkers × 3 headers × (bm25 + 2 × 2 indexes × 5 vector formats).
-    assert_eq!(records.len(), 2 * 3 * (1 + 2 * 2 * 5));
+    // 2 chunkers × 3 headers × (bm25 + 2 × 2 indexes × 5 vector formats) × 2 expands.
+    assert_eq!(records.len(), 2 * 3 * (1 + 2 * 2 * 5) * 2);
     let run = RunDir::open(&dir.path().join("ctx")).unwrap();
     let opts = testing::options(dir.path());
     for rec in &records {
         let engine = Engine::open_with(run.path(), Some(&rec.config_id), &opts, &MODELS).unwrap();
         assert!(engine.reloaded, "{}: served from the store", rec.label);
         assert_serves_what_was_scored(&engine, &run, &rec.config_id);
+        assert_passages_were_scored(&engine, rec);
     }
     let store = ragtune_store::StageStore::open(&dir.path().join("store")).unwrap();
     let e = MODELS.load("e5-fake").unwrap();
@@ -64,6 +65,41 @@ fn headers_prefixes_and_quantised_vectors_serve_what_was_scored() {
         cached(&format!("query: {q}")) && !cached(q),
         "questions carry the query prefix"
     );
+}
+
+/// A setup with neighbours serves each hit with its passage, and the rank of the first
+/// served passage that overlaps a gold span is the rank the sweep scored; the context
+/// merges the passages and holds every served chunk.
+fn assert_passages_were_scored(engine: &Engine, rec: &ragtune_sweep::PointRecord) {
+    for row in rec.questions.iter().filter(|r| r.top_k == 3) {
+        let q = engine.question(&row.question_id).unwrap();
+        let served = engine.search(&q.text, 3).unwrap();
+        let Some(context) = &served.context else {
+            assert_eq!(rec.point.expand, 0, "{}", rec.label);
+            assert!(served.results.iter().all(|h| h.passage.is_none()));
+            continue;
+        };
+        let doc = |id: &str| engine.corpus.docs.iter().position(|d| d.id == id).unwrap() as u32;
+        let first = served.results.iter().position(|h| {
+            let p = h.passage.as_ref().unwrap();
+            assert!(
+                p.chunks.contains(&h.chunk) && p.chunks.len() <= 3,
+                "{}",
+                rec.label
+            );
+            let c = ragtune_core::Chunk {
+                doc: doc(&p.doc_id),
+                start: p.start,
+                end: p.end,
+            };
+            ragtune_sweep::chunk_is_relevant(q, &c)
+        });
+        let want = row.first_relevant_rank.filter(|&r| r <= 3);
+        assert_eq!(first.map(|i| i as u32 + 1), want, "{} {}", rec.label, q.id);
+        let held: Vec<u32> = context.iter().flat_map(|p| p.chunks.clone()).collect();
+        assert!(served.results.iter().all(|h| held.contains(&h.chunk)));
+        assert!(context.len() <= served.results.len());
+    }
 }
 
 /// Every question's top 3 as `engine` serves them equal the rankings the sweep stored for

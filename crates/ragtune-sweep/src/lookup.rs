@@ -139,6 +139,7 @@ mod tests {
             },
             retriever: ragtune_core::Retriever::Bm25,
             rerank: None,
+            expand: 0,
         };
         let best = |id: &str| {
             format!(

@@ -311,13 +311,24 @@ impl Builder {
         });
         let last = rerank.unwrap_or(first);
         let lk = b.key_of(last).to_vec();
+        // Neighbours change what is scored, not what is ranked; none keeps the old keys.
+        let expand = if setup.expand > 0 {
+            format!("expand/{}", setup.expand)
+        } else {
+            String::new()
+        };
         let scores = grid
             .top_k
             .iter()
             .map(|k| {
                 b.node(
                     NodeKind::Scores,
-                    &[&lk, &k.to_le_bytes(), inputs.corpus.as_bytes()],
+                    &[
+                        &lk,
+                        &k.to_le_bytes(),
+                        inputs.corpus.as_bytes(),
+                        expand.as_bytes(),
+                    ],
                     format!("{} @{k}", setup.label()),
                 )
             })

@@ -92,13 +92,17 @@ impl ScoreCtx<'_> {
         }
     }
 
-    fn question_rows(&self, config_id: &str, rankings: &[Ranking]) -> Vec<QuestionRow> {
+    /// Each question's rows at every k. With `expand`, each retrieved chunk stands for the
+    /// passage of its neighbours ([`ChunkSet::expanded`]): relevance and span metrics read
+    /// the passages (span metrics their union), and context tokens count every distinct
+    /// chunk handed over once.
+    fn question_rows(&self, setup: &Setup, rankings: &[Ranking]) -> Vec<QuestionRow> {
+        let config_id = setup.config_id();
+        let e = setup.expand;
         let mut rows = Vec::with_capacity(rankings.len() * self.ks.len());
         for (q, r) in self.corpus.questions.iter().zip(rankings) {
-            let chunks: Vec<Chunk> = r
-                .hits
-                .iter()
-                .map(|h| self.set.chunks[h.chunk as usize])
+            let chunks: Vec<Chunk> = (r.hits.iter())
+                .map(|h| self.set.expanded(h.chunk as usize, e))
                 .collect();
             let first_relevant_rank = chunks
                 .iter()
@@ -110,12 +114,7 @@ impl ScoreCtx<'_> {
                     top_k: k as u32,
                     question_id: q.id.clone(),
                     metrics: question_metrics(q, &chunks, k),
-                    context_tokens: r
-                        .hits
-                        .iter()
-                        .take(k)
-                        .map(|h| self.counts[h.chunk as usize])
-                        .sum(),
+                    context_tokens: self.context_tokens(r, k, e),
                     first_relevant_rank,
                 });
             }
@@ -123,10 +122,27 @@ impl ScoreCtx<'_> {
         rows
     }
 
+    /// Tokens of the top `k` chunks of `r`, each with `e` neighbours a side, every
+    /// distinct chunk counted once.
+    fn context_tokens(&self, r: &Ranking, k: usize, e: usize) -> u32 {
+        if e == 0 {
+            return r
+                .hits
+                .iter()
+                .take(k)
+                .map(|h| self.counts[h.chunk as usize])
+                .sum();
+        }
+        let handed: std::collections::BTreeSet<usize> = (r.hits.iter().take(k))
+            .flat_map(|h| self.set.neighbours(h.chunk as usize, e))
+            .collect();
+        handed.into_iter().map(|c| self.counts[c]).sum()
+    }
+
     /// Score one setup.
     pub fn score(&self, setup: &Setup, s: &Scored) -> PointRecord {
         let config_id = setup.config_id();
-        let questions = self.question_rows(&config_id, s.rankings);
+        let questions = self.question_rows(setup, s.rankings);
         let costs = Costs {
             query_ms_p50: percentile(s.ms, 50.0).unwrap_or(0.0),
             query_ms_p95: percentile(s.ms, 95.0).unwrap_or(0.0),

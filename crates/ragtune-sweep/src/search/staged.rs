@@ -36,6 +36,7 @@ pub fn dimension_key(setup: &Setup, dimension: &str) -> String {
         "fusion" => r.fusion().map_or("-".into(), |f| {
             serde_json::to_string(&f).unwrap_or_default()
         }),
+        "expand" => setup.expand.to_string(),
         "rerank" => (setup.rerank.as_ref()).map_or("none".into(), |x| {
             format!("{}@{}", x.by.spelling(), x.depth)
         }),
