@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 METRICS = ["recall", "precision", "mrr", "ndcg", "hit_rate", "span_recall", "span_precision", "span_iou", "judged"]
 RESULT_COLUMNS = [
     "config_id", "chunker", "chunk_size", "chunk_overlap", "chunk_header", "retriever", "model", "embedding", "index",
-    "hnsw_ef_search", "vectors", "rescore", "fusion", "alpha", "rrf_k", "normalization", "rerank", "rerank_depth", "equivalent",
+    "hnsw_ef_search", "vectors", "rescore", "fusion", "alpha", "rrf_k", "normalization", "rerank", "rerank_depth", "expand", "equivalent",
     "rung", "stage", "screened", "top_k",
     "split", "n_questions", *METRICS,
     *[f"{m}_ci_{end}" for m in METRICS for end in ["low", "high"]],

@@ -12,6 +12,7 @@ mod bad_inputs;
 mod batching;
 mod chunkers;
 mod clients;
+mod context;
 mod dense;
 mod disk_full;
 mod documents;

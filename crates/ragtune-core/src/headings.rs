@@ -30,8 +30,16 @@ fn headings(text: &str) -> Vec<(usize, usize, &str)> {
         let level = lead.bytes().take_while(|&b| b == b'#').count();
         let rest = &lead[level..];
         if (1..=6).contains(&level) && (rest.is_empty() || rest.starts_with([' ', '\t'])) {
-            let name = rest.trim().trim_end_matches('#').trim_end();
-            out.push((start, level, name));
+            let name = rest.trim();
+            // A closing run of `#` counts only after a space (`# C#` is about C#).
+            let bare = name.trim_end_matches('#');
+            let name = if bare.is_empty() || bare.ends_with([' ', '\t']) {
+                bare.trim_end()
+            } else {
+                name
+            };
+            // Where the `#` stands: a chunk starting there starts with the heading.
+            out.push((start + (t.len() - lead.len()), level, name));
         }
     }
     out
@@ -96,8 +104,10 @@ mod tests {
     /// `#` inside a code fence, and a chunk that starts with its own heading.
     #[test]
     fn paths_follow_the_open_headings() {
-        let text = "intro\n# A\nalpha\n## B\nbeta\n```\n# not a heading\n```\ngamma\n# C #\ndelta\n###### F\nphi\n####### seven\n";
-        let needles = ["intro", "alpha", "beta", "gamma", "# C", "delta", "phi"];
+        let text = "intro\n# A\nalpha\n## B\nbeta\n```\n# not a heading\n```\ngamma\n# C #\ndelta\n###### F\nphi\n####### seven\n  # C#\nsharp\n";
+        let needles = [
+            "intro", "alpha", "beta", "gamma", "# C", "delta", "phi", "# C#", "sharp",
+        ];
         assert_eq!(
             of(Some("Guide"), text, &needles),
             vec![
@@ -108,6 +118,8 @@ mod tests {
                 "Guide > A > B",
                 "Guide > C",
                 "Guide > C > F",
+                "Guide > C > F",
+                "Guide > C#",
             ]
         );
         assert_eq!(

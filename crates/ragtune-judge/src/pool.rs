@@ -89,7 +89,9 @@ impl Pool {
                     continue;
                 };
                 let top = ranking.chunks.iter().take(depth);
-                pooled[q].extend(top.map(|&c| set.chunks[c as usize]));
+                // With neighbours, a hit hands over its passage: that is what is judged.
+                let e = nodes.setup.expand;
+                pooled[q].extend(top.map(|&c| set.expanded(c as usize, e)));
             }
         }
         drop(ex);

@@ -110,6 +110,7 @@ fn setup_columns(records: &[(&PointRecord, &ResultRow)]) -> Vec<Column> {
             f.rerank.clone().unwrap_or_else(|| "none".into())
         )),
         c!("rerank_depth", |f| f.rerank_depth.map(|d| d as u32)),
+        c!("expand", |f| Some(f.expand.unwrap_or(0) as u32)),
     ]
 }
 

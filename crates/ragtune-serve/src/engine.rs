@@ -544,18 +544,31 @@ impl Engine {
     /// The hits' passages merged where they overlap or meet (same document, byte ranges
     /// touching), in the order their first hit ranks.
     fn merged(&self, hits: &[SearchHit]) -> Vec<Passage> {
+        let meets =
+            |q: &Passage, p: &Passage| q.doc_id == p.doc_id && q.start <= p.end && p.start <= q.end;
         let mut out: Vec<Passage> = Vec::new();
         for p in hits.iter().filter_map(|h| h.passage.as_ref()) {
-            let meets = |q: &Passage| q.doc_id == p.doc_id && q.start <= p.end && p.start <= q.end;
-            match out.iter().position(meets) {
-                Some(i) => {
-                    let mut chunks = out[i].chunks.clone();
-                    chunks.extend(&p.chunks);
-                    chunks.sort_unstable();
-                    chunks.dedup();
-                    out[i] = self.passage(chunks);
+            let Some(mut first) = out.iter().position(|q| meets(q, p)) else {
+                out.push(p.clone());
+                continue;
+            };
+            // The earliest passage it meets takes it in, then every other one the grown
+            // passage meets (a passage can join two).
+            let mut chunks = [out[first].chunks.clone(), p.chunks.clone()].concat();
+            loop {
+                chunks.sort_unstable();
+                chunks.dedup();
+                let grown = self.passage(chunks.clone());
+                match (0..out.len()).find(|&j| j != first && meets(&out[j], &grown)) {
+                    Some(j) => {
+                        chunks.extend(out.remove(j).chunks);
+                        first -= usize::from(j < first);
+                    }
+                    None => {
+                        out[first] = grown;
+                        break;
+                    }
                 }
-                None => out.push(p.clone()),
             }
         }
         out
@@ -571,9 +584,15 @@ impl Engine {
         };
         let found = self.search(&q.text, k)?;
         let doc_of = |d: u32| self.corpus.docs[d as usize].id.clone();
+        // With neighbours, a hit covers its passage, as the sweep scored it.
+        let covers = |h: &SearchHit| {
+            h.passage
+                .as_ref()
+                .map_or((h.start, h.end), |p| (p.start, p.end))
+        };
         let rank = |doc: &str, start: usize, end: usize| {
             (found.results.iter())
-                .find(|h| h.doc_id == doc && h.start < end && start < h.end)
+                .find(|h| h.doc_id == doc && covers(h).0 < end && start < covers(h).1)
                 .map(|h| h.rank)
         };
         let mut gold: Vec<crate::GoldLabel> = (q.all_spans())
@@ -648,6 +667,12 @@ impl Engine {
             "model": self.point.model(),
             "dim": dim,
             "metric": dim.map(|_| "cosine: vectors are unit length, so the inner product ranks the same"),
+            "query_prefix": self.vector.as_ref().map(|side| side.queries.embedder().query_prefix().to_string()),
+            "passage_prefix": self.vector.as_ref().map(|side| side.queries.embedder().passage_prefix().to_string()),
+            "vectors": self.point.retriever.vector().map(|v| v.format.name()),
+            "rescore": self.point.retriever.vector().map(|v| v.rescore),
+            "chunk_header": self.point.chunk.header().name(),
+            "expand": self.point.expand,
             "depth": self.depth,
             "objective": self.grid.select.objective,
             "bm25": self.bm25.as_ref().map(|_| serde_json::json!({

@@ -321,16 +321,12 @@ impl Builder {
             .top_k
             .iter()
             .map(|k| {
-                b.node(
-                    NodeKind::Scores,
-                    &[
-                        &lk,
-                        &k.to_le_bytes(),
-                        inputs.corpus.as_bytes(),
-                        expand.as_bytes(),
-                    ],
-                    format!("{} @{k}", setup.label()),
-                )
+                let kb = k.to_le_bytes();
+                let mut parts: Vec<&[u8]> = vec![&lk, &kb, inputs.corpus.as_bytes()];
+                if !expand.is_empty() {
+                    parts.push(expand.as_bytes());
+                }
+                b.node(NodeKind::Scores, &parts, format!("{} @{k}", setup.label()))
             })
             .collect();
         SetupNodes {

@@ -379,7 +379,15 @@ impl Executor<'_> {
         let rescore = (rows.as_ref())
             .filter(|_| rescore > 0)
             .map(|rows| Rescore { by: rescore, rows });
-        let ranked = self.rank_all_with(component, rescore, Some((&qv, model)), *costs)?;
+        // Rescoring reads the float32 vectors' entry too.
+        let disk = (built.vectors.get(&v.vectors))
+            .filter(|_| rescore.is_some())
+            .map_or(0, |f| self.disk_of(f));
+        let costs = Costs {
+            disk_bytes: costs.disk_bytes + disk,
+            ..*costs
+        };
+        let ranked = self.rank_all_with(component, rescore, Some((&qv, model)), costs)?;
         self.computed_rankings(r, ranked)
     }
 

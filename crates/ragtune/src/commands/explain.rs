@@ -74,7 +74,9 @@ impl Explain<'_> {
     /// "  rank. ✓ score  chunk N doc [start, end)": one format for every list.
     fn hit_line(&self, i: usize, chunk: u32, score: f64) -> String {
         let c = self.chunk(chunk);
-        let mark = if chunk_is_relevant(self.q, &c) {
+        // With neighbours, a hit is relevant by its passage, as the sweep scored it.
+        let passage = (self.engine.set).expanded(chunk as usize, self.engine.point.expand);
+        let mark = if chunk_is_relevant(self.q, &passage) {
             "✓"
         } else {
             " "

@@ -1,0 +1,111 @@
+//! Chunk context on the real binary, ONNX Runtime and server: heading-path headers on the
+//! quickstart's markdown, neighbours, and all-MiniLM-L6 given e5's prefixes through its
+//! model.toml. Every setup serves the rankings the sweep scored, each hit's passage holds
+//! its neighbours, and a path header changes what is embedded.
+
+use serde_json::{Value, json};
+
+use crate::serve::{Server, post, quickstart_questions};
+use crate::util::*;
+
+/// all-MiniLM-L6's files under another name, with e5's prefixes declared.
+fn prefixed_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let m = dir.join("minilm-e5");
+    std::fs::create_dir_all(&m).unwrap();
+    let src = root().join("models/all-minilm-l6-v2");
+    for f in ["model.onnx", "tokenizer.json"] {
+        std::os::unix::fs::symlink(src.join(f), m.join(f)).unwrap();
+    }
+    let toml = std::fs::read_to_string(src.join("model.toml")).unwrap();
+    let toml = toml.replace("name = \"all-minilm-l6-v2\"", "name = \"minilm-e5\"");
+    std::fs::write(
+        m.join("model.toml"),
+        format!("{toml}query_prefix = \"query: \"\npassage_prefix = \"passage: \"\n"),
+    )
+    .unwrap();
+    m
+}
+
+#[test]
+#[ignore = "end-to-end: needs models/fetch.sh, the test venv and ../shared/datasets; run scripts/test.sh"]
+fn headers_neighbours_and_prefixes_serve_what_was_evaluated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = prefixed_model(tmp.path());
+    let tables = format!(
+        r#"
+[grid]
+chunker = ["markdown"]
+chunk_size = [200]
+chunk_header = ["none", "path"]
+retriever = ["bm25", "vector"]
+model = ["all-minilm-l6-v2", "{}"]
+expand = [0, 1]
+top_k = [1, 5]
+[retrieval]
+depth = 10
+[select]
+objective = "span_recall@5"
+"#,
+        model.display()
+    );
+    let g = quickstart_grid(tmp.path(), "c.toml", "qs-context", &tables);
+    let (run, cache) = (tmp.path().join("run"), tmp.path().join("cache"));
+    sweep_ok(tmp.path(), &g, &run, &cache);
+    let points: Vec<Value> = std::fs::read_dir(run.join("points"))
+        .unwrap()
+        .map(|e| read_json(&e.unwrap().path()))
+        .collect();
+    // 2 headers × (bm25 + 2 models) × 2 expands.
+    assert_eq!(points.len(), 12);
+    // A path header changes what BM25 indexes: its rankings differ from no header's.
+    let ranked = |header: &str, retriever: &str| {
+        let p = points.iter().find(|p| {
+            let s = &p["point"];
+            s["retriever"] == retriever
+                && s["chunk"]["header"].as_str().unwrap_or("none") == header
+                && s["expand"].is_null()
+                && s["model"].as_str().is_none_or(|m| m == "all-minilm-l6-v2")
+        });
+        read_json(&run.join("rankings").join(format!(
+            "{}.json",
+            p.unwrap()["config_id"].as_str().unwrap()
+        )))
+    };
+    assert_ne!(
+        ranked("none", "bm25")["questions"],
+        ranked("path", "bm25")["questions"]
+    );
+    assert_ne!(
+        ranked("none", "vector")["questions"],
+        ranked("path", "vector")["questions"]
+    );
+    let questions = quickstart_questions();
+    for p in &points {
+        let id = p["config_id"].as_str().unwrap();
+        let expand = p["point"]["expand"].as_u64().unwrap_or(0);
+        let ranked = read_json(&run.join("rankings").join(format!("{id}.json")));
+        let server = Server::start(&run, id, &cache);
+        for (i, (qid, text, _)) in questions.iter().enumerate() {
+            let evaluated = &ranked["questions"][i];
+            assert_eq!(evaluated["id"], qid.as_str());
+            let (status, resp) = post(&server.base, &json!({"query": text, "k": 10}).to_string());
+            assert_eq!(status, 200, "{resp}");
+            let hits = resp["results"].as_array().unwrap();
+            let served: Vec<&Value> = hits.iter().map(|h| &h["chunk"]).collect();
+            let want: Vec<&Value> = evaluated["chunks"].as_array().unwrap().iter().collect();
+            assert_eq!(served, want, "{}: question {qid}", p["label"]);
+            for h in hits {
+                let passage = &h["passage"];
+                assert_eq!(passage.is_null(), expand == 0, "{}", p["label"]);
+                if expand > 0 {
+                    let chunks = passage["chunks"].as_array().unwrap();
+                    assert!(chunks.contains(&h["chunk"]) && chunks.len() <= 3);
+                    assert!(passage["start"].as_u64() <= h["start"].as_u64());
+                    assert!(passage["end"].as_u64() >= h["end"].as_u64());
+                }
+            }
+            assert_eq!(resp["context"].is_null(), expand == 0);
+        }
+        server.stop();
+    }
+}
