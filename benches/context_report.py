@@ -8,21 +8,11 @@ questions, 10,000 resamples, seed 0), and mean context tokens at 5.
 """
 import sys
 
-import numpy as np
 import polars as pl
 
+from paired import paired  # benches/ is on the path
+
 METRICS = [("ndcg", 10), ("recall", 5), ("span_recall", 5), ("span_precision", 5)]
-
-
-def paired(pq, a, b, metric, k):
-    rows = pq.filter(pl.col("top_k") == k)
-    x = rows.filter(pl.col("config_id") == a).select("question_id", metric)
-    y = rows.filter(pl.col("config_id") == b).select("question_id", metric)
-    j = x.join(y, on="question_id", suffix="_b").drop_nulls()
-    d = (j[f"{metric}_b"] - j[metric]).to_numpy()
-    rng = np.random.default_rng(0)
-    means = d[rng.integers(0, len(d), (10_000, len(d)))].mean(axis=1)
-    return d.mean(), np.percentile(means, 2.5), np.percentile(means, 97.5)
 
 
 def report(run):

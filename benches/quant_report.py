@@ -9,20 +9,9 @@ the issue's targets, each PASS or FAIL.
 """
 import sys
 
-import numpy as np
 import polars as pl
 
-
-def paired(pq, a, b):
-    """Mean and 95% interval of nDCG@10(b) − nDCG@10(a) over the questions."""
-    rows = pq.filter(pl.col("top_k") == 10)
-    x = rows.filter(pl.col("config_id") == a).select("question_id", "ndcg")
-    y = rows.filter(pl.col("config_id") == b).select("question_id", "ndcg")
-    j = x.join(y, on="question_id", suffix="_b")
-    d = (j["ndcg_b"] - j["ndcg"]).to_numpy()
-    rng = np.random.default_rng(0)
-    means = d[rng.integers(0, len(d), (10_000, len(d)))].mean(axis=1)
-    return d.mean(), np.percentile(means, 2.5), np.percentile(means, 97.5)
+from paired import paired  # benches/ is on the path
 
 
 def main(run):
@@ -35,7 +24,7 @@ def main(run):
     found = {}
     for s in sorted(df.iter_rows(named=True), key=lambda r: (r["index"], order[r["vectors"]], r["rescore"])):
         base = df.filter((pl.col("index") == s["index"]) & (pl.col("vectors") == "f32")).row(0, named=True)
-        d, lo, hi = paired(pq, base["config_id"], s["config_id"])
+        d, lo, hi = paired(pq, base["config_id"], s["config_id"], "ndcg", 10)
         kept = s["ndcg"] / base["ndcg"]
         less = base["vector_bytes"] / s["vector_bytes"]
         found[(s["index"], s["vectors"], s["rescore"])] = (d, kept, less)

@@ -8,22 +8,11 @@ beside the whole query's p50 and p99 (embedding included, one query at a time).
 """
 import sys
 
-import numpy as np
 import polars as pl
 
+from paired import paired  # benches/ is on the path
+
 METRICS = [("ndcg", 10), ("recall", 5), ("span_recall", 5)]
-
-
-def paired(pq, a, b, metric, k):
-    """Mean and 95% interval of b − a over the questions both answered."""
-    rows = pq.filter(pl.col("top_k") == k)
-    x = rows.filter(pl.col("config_id") == a).select("question_id", metric)
-    y = rows.filter(pl.col("config_id") == b).select("question_id", metric)
-    j = x.join(y, on="question_id", suffix="_b").drop_nulls()
-    d = (j[f"{metric}_b"] - j[metric]).to_numpy()
-    rng = np.random.default_rng(0)
-    means = d[rng.integers(0, len(d), (10_000, len(d)))].mean(axis=1)
-    return d.mean(), np.percentile(means, 2.5), np.percentile(means, 97.5)
 
 
 def report(run):

@@ -3,9 +3,9 @@
 //! model.toml. Every setup serves the rankings the sweep scored, each hit's passage holds
 //! its neighbours, and a path header changes what is embedded.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::serve::{Server, post, quickstart_questions};
+use crate::serve::{Server, assert_serves_rankings};
 use crate::util::*;
 
 /// all-MiniLM-L6's files under another name, with e5's prefixes declared.
@@ -79,21 +79,12 @@ objective = "span_recall@5"
         ranked("none", "vector")["questions"],
         ranked("path", "vector")["questions"]
     );
-    let questions = quickstart_questions();
     for p in &points {
         let id = p["config_id"].as_str().unwrap();
         let expand = p["point"]["expand"].as_u64().unwrap_or(0);
-        let ranked = read_json(&run.join("rankings").join(format!("{id}.json")));
         let server = Server::start(&run, id, &cache);
-        for (i, (qid, text, _)) in questions.iter().enumerate() {
-            let evaluated = &ranked["questions"][i];
-            assert_eq!(evaluated["id"], qid.as_str());
-            let (status, resp) = post(&server.base, &json!({"query": text, "k": 10}).to_string());
-            assert_eq!(status, 200, "{resp}");
+        for resp in assert_serves_rankings(&server, &run, id) {
             let hits = resp["results"].as_array().unwrap();
-            let served: Vec<&Value> = hits.iter().map(|h| &h["chunk"]).collect();
-            let want: Vec<&Value> = evaluated["chunks"].as_array().unwrap().iter().collect();
-            assert_eq!(served, want, "{}: question {qid}", p["label"]);
             for h in hits {
                 let passage = &h["passage"];
                 assert_eq!(passage.is_null(), expand == 0, "{}", p["label"]);

@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::serve::{Server, post, quickstart_questions};
+use crate::serve::{Server, assert_serves_rankings};
 use crate::util::*;
 
 const TABLES: &str = r#"
@@ -99,30 +99,13 @@ fn quantised_setups_serve_what_was_evaluated_and_hold_less() {
             "{f} {i}: {recall}"
         );
     }
-    let questions = quickstart_questions();
     for p in points
         .iter()
         .filter(|p| shape(p).0 != "f32" || shape(p).1 == "hnsw")
     {
         let id = p["config_id"].as_str().unwrap();
-        let ranked = read_json(&run.join("rankings").join(format!("{id}.json")));
         let server = Server::start(&run, id, &cache);
-        for (i, (qid, text, _)) in questions.iter().enumerate() {
-            let evaluated = &ranked["questions"][i];
-            assert_eq!(evaluated["id"], qid.as_str());
-            let (status, resp) = post(&server.base, &json!({"query": text, "k": 10}).to_string());
-            assert_eq!(status, 200, "{resp}");
-            let served: Vec<&Value> = (resp["results"].as_array().unwrap().iter())
-                .map(|h| &h["chunk"])
-                .collect();
-            let want: Vec<&Value> = evaluated["chunks"].as_array().unwrap().iter().collect();
-            assert_eq!(
-                served,
-                want,
-                "{:?}, question {qid}: served order differs",
-                shape(p)
-            );
-        }
+        assert_serves_rankings(&server, &run, id);
         server.stop();
     }
     // A quantised setup exports the float32 vectors, read back from the store.

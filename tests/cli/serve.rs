@@ -176,6 +176,30 @@ fn assert_query_is_served(
     );
 }
 
+/// Every quickstart question posted to `server` at k = 10 is answered with the very
+/// chunks, in the very order, that the sweep scored for setup `id` (its rankings file);
+/// the responses, in question order.
+pub(crate) fn assert_serves_rankings(server: &Server, run: &Path, id: &str) -> Vec<Value> {
+    let ranked = read_json(&run.join("rankings").join(format!("{id}.json")));
+    (quickstart_questions().iter().enumerate())
+        .map(|(i, (qid, text, _))| {
+            let evaluated = &ranked["questions"][i];
+            assert_eq!(evaluated["id"], qid.as_str());
+            let (status, resp) = post(&server.base, &json!({"query": text, "k": 10}).to_string());
+            assert_eq!(status, 200, "{resp}");
+            let served: Vec<&Value> = (resp["results"].as_array().unwrap().iter())
+                .map(|h| &h["chunk"])
+                .collect();
+            let want: Vec<&Value> = evaluated["chunks"].as_array().unwrap().iter().collect();
+            assert_eq!(
+                served, want,
+                "config {id}, question {qid}: served order differs"
+            );
+            resp
+        })
+        .collect()
+}
+
 /// For every question, the rank of the first chunk that overlaps a gold span in the
 /// served top 10 must equal the rank the sweep recorded for the same setup.
 fn assert_served_ranks(server: &Server, p: &Value, questions: &[(String, String, Vec<GoldSpan>)]) {
@@ -645,18 +669,8 @@ objective = "span_recall@1"
         let ranked = read_json(&run.join("rankings").join(format!("{id}.json")));
         assert_eq!(ranked["depth"], 10, "a reranked list is rerank_depth long");
         let server = Server::start(&run, id, &cache);
-        for (i, (qid, text, _)) in questions.iter().enumerate() {
-            let evaluated = &ranked["questions"][i];
-            assert_eq!(evaluated["id"], qid.as_str());
-            let (status, resp) = post(&server.base, &json!({"query": text, "k": 10}).to_string());
-            assert_eq!(status, 200, "{resp}");
+        for resp in assert_serves_rankings(&server, &run, id) {
             let hits = resp["results"].as_array().unwrap();
-            let served: Vec<&Value> = hits.iter().map(|h| &h["chunk"]).collect();
-            let want: Vec<&Value> = evaluated["chunks"].as_array().unwrap().iter().collect();
-            assert_eq!(
-                served, want,
-                "config {id}, question {qid}: served order differs"
-            );
             assert!(
                 hits.iter()
                     .all(|h| h["first_stage"]["rank"].as_u64().unwrap() <= 10)

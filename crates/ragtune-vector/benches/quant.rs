@@ -7,25 +7,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use ragtune_vector::testing::unit_vectors;
 use ragtune_vector::{BinaryVectors, Int8Vectors, Vectors, exact_search_one, rescore};
-
-/// Seeded unit vectors (xorshift), reproducible without a rand dependency.
-fn unit_vectors(n: usize, dim: usize, seed: u64) -> Vectors {
-    let mut s = seed;
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f32 / (1u64 << 53) as f32 - 0.5
-    };
-    let mut data = Vec::with_capacity(n * dim);
-    for _ in 0..n {
-        let v: Vec<f32> = (0..dim).map(|_| next()).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        data.extend(v.iter().map(|x| x / norm));
-    }
-    Vectors::new(dim, data).expect("whole rows")
-}
 
 /// Median milliseconds per query of `f` over `queries`, after one untimed pass.
 fn per_query(queries: &Vectors, mut f: impl FnMut(&[f32])) -> f64 {

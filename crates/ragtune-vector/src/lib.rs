@@ -509,6 +509,31 @@ impl HnswIndex {
     }
 }
 
+/// Reproducible vectors for tests and benchmarks.
+#[doc(hidden)]
+pub mod testing {
+    use super::Vectors;
+
+    /// `n` unit vectors of `dim` from a seeded xorshift: reproducible without a rand
+    /// dependency.
+    pub fn unit_vectors(n: usize, dim: usize, seed: u64) -> Vectors {
+        let mut s = seed;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+        };
+        let mut data = Vec::with_capacity(n * dim);
+        for _ in 0..n {
+            let v: Vec<f32> = (0..dim).map(|_| next()).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            data.extend(v.iter().map(|x| x / norm));
+        }
+        Vectors::new(dim, data).expect("whole rows")
+    }
+}
+
 /// Fraction of the exact top-`k` chunks that `approx` returned in its top `k`.
 pub fn recall_vs_exact(exact: &Ranking, approx: &Ranking, k: usize) -> f64 {
     let want: Vec<u32> = exact.chunks().take(k).collect();
@@ -523,23 +548,7 @@ pub fn recall_vs_exact(exact: &Ranking, approx: &Ranking, k: usize) -> f64 {
 mod tests {
     use super::*;
 
-    /// Seeded xorshift: reproducible vectors without a rand dependency.
-    pub(crate) fn unit_vectors(n: usize, dim: usize, seed: u64) -> Vectors {
-        let mut s = seed;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f32 / (1u64 << 53) as f32 - 0.5
-        };
-        let mut data = Vec::with_capacity(n * dim);
-        for _ in 0..n {
-            let v: Vec<f32> = (0..dim).map(|_| next()).collect();
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            data.extend(v.iter().map(|x| x / norm));
-        }
-        Vectors::new(dim, data).unwrap()
-    }
+    pub(crate) use crate::testing::unit_vectors;
 
     #[test]
     fn exact_matches_brute_force() {
