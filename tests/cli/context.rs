@@ -99,4 +99,32 @@ objective = "span_recall@5"
         }
         server.stop();
     }
+    // The export carries the text as it was indexed: the heading path, then the chunk.
+    let path_bm25 = points.iter().find(|p| {
+        p["point"]["retriever"] == "bm25"
+            && p["point"]["chunk"]["header"] == "path"
+            && p["point"]["expand"].is_null()
+    });
+    let out = tmp.path().join("export");
+    let id = path_bm25.unwrap()["config_id"].as_str().unwrap();
+    let args = ["export", "index", run.to_str().unwrap(), "--config", id];
+    let mut args: Vec<&str> = args.to_vec();
+    args.extend([
+        "--out",
+        out.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    ragtune_ok(tmp.path(), &args);
+    let check = r#"
+import sys, polars as pl
+df = pl.read_parquet(sys.argv[1] + "/chunks.parquet")
+headed = [r for r in df.iter_rows(named=True) if r["indexed_text"] != r["text"]]
+assert len(headed) > len(df) // 2, (len(headed), len(df))
+for r in headed:
+    head, rest = r["indexed_text"].split("\n", 1)
+    assert rest == r["text"] and head.strip(), r
+assert any(" > " in r["indexed_text"].split("\n", 1)[0] for r in headed), "a nested heading path"
+"#;
+    python_inline_ok(check, &[out.to_str().unwrap()]);
 }

@@ -28,6 +28,9 @@ pub struct IndexRow {
     pub last_page: Option<u32>,
     /// The chunk's text.
     pub text: String,
+    /// The text as BM25 indexed it and the model embedded it: the chunk's header (a title
+    /// or heading path), a newline, then its text; `text` when it has no header.
+    pub indexed_text: String,
 }
 
 /// A chunk column (`id`, `doc_id`, …) of `rows`.
@@ -52,6 +55,10 @@ fn columns(rows: &[IndexRow]) -> Vec<(&'static str, Box<dyn Array>)> {
         (
             "text",
             Utf8Array::<i64>::from_iter_values(rows.iter().map(|r| &r.text)).boxed(),
+        ),
+        (
+            "indexed_text",
+            Utf8Array::<i64>::from_iter_values(rows.iter().map(|r| &r.indexed_text)).boxed(),
         ),
     ]
 }

@@ -93,6 +93,7 @@ fn write_folder(engine: &Engine, dir: &Path) -> anyhow::Result<usize> {
                 first_page: pages.map(|p| p.0),
                 last_page: pages.map(|p| p.1),
                 text: engine.set.text(corpus, i).to_string(),
+                indexed_text: engine.set.index_text(corpus, i).into_owned(),
             }
         })
         .collect();
