@@ -210,7 +210,7 @@ fn whole_documents(corpus: &Corpus) -> ChunkSet {
     ChunkSet {
         chunks,
         header: ChunkHeader::Title,
-        paths: Vec::new(),
+        ..ChunkSet::default()
     }
 }
 

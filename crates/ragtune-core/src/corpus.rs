@@ -259,6 +259,10 @@ pub struct ChunkSet {
     /// Each chunk's heading path, for [`ChunkHeader::Path`] ([`Self::with_header`]).
     #[serde(skip)]
     pub paths: Vec<String>,
+    /// For a subset of a chunk set (a halving screen's), each chunk's place in the whole
+    /// set; empty for a whole set. Neighbours are chunks next to each other there.
+    #[serde(skip)]
+    pub places: Vec<u32>,
 }
 
 impl ChunkSet {
@@ -304,13 +308,18 @@ impl ChunkSet {
     /// Chunk `i` and up to `e` neighbours on each side in the same document (chunk sets
     /// are in document order), as indices.
     pub fn neighbours(&self, i: usize, e: usize) -> std::ops::RangeInclusive<usize> {
-        let doc = self.chunks[i].doc;
+        // Chunks a and a + 1 are neighbours when they share a document and, in a subset,
+        // were next to each other in the whole set.
+        let next = |a: usize| {
+            self.chunks[a].doc == self.chunks[a + 1].doc
+                && (self.places.is_empty() || self.places[a] + 1 == self.places[a + 1])
+        };
         let mut first = i;
-        while first > 0 && i - first < e && self.chunks[first - 1].doc == doc {
+        while first > 0 && i - first < e && next(first - 1) {
             first -= 1;
         }
         let mut last = i;
-        while last + 1 < self.chunks.len() && last - i < e && self.chunks[last + 1].doc == doc {
+        while last + 1 < self.chunks.len() && last - i < e && next(last) {
             last += 1;
         }
         first..=last
@@ -423,6 +432,14 @@ mod tests {
         assert_eq!(set.expanded(0, 1), c(0, 0, 9));
         assert_eq!(set.expanded(3, 2), c(1, 0, 8));
         assert_eq!(set.expanded(2, 0), c(0, 9, 12));
+        // A screen kept chunks 0, 2 and 3 of the whole set: 0 and 2 are not neighbours.
+        let screened = ChunkSet {
+            chunks: vec![c(0, 0, 4), c(0, 9, 12), c(1, 0, 5)],
+            places: vec![0, 2, 3],
+            ..ChunkSet::default()
+        };
+        assert_eq!(screened.neighbours(0, 2), 0..=0);
+        assert_eq!(screened.neighbours(1, 2), 1..=1);
     }
 
     #[test]

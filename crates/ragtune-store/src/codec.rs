@@ -173,7 +173,7 @@ pub fn decode_chunks(bytes: &[u8], doc_lens: &[usize]) -> Option<(ChunkSet, Vec<
         ChunkSet {
             chunks,
             header,
-            paths: Vec::new(),
+            ..ChunkSet::default()
         },
         counts,
     ))

@@ -259,18 +259,24 @@ impl Screen {
     }
 
     /// The chunks of `set` this screen keeps, with their token counts.
+    /// Each kept chunk remembers its place in the whole set, so that neighbours are
+    /// never taken across a chunk the screen dropped.
     pub fn apply(&self, set: ChunkSet, counts: Vec<u32>) -> (ChunkSet, Vec<u32>) {
-        let (chunks, counts): (Vec<Chunk>, Vec<u32>) = set
-            .chunks
-            .into_iter()
-            .zip(counts)
-            .filter(|(c, _)| self.keeps(c))
+        let mut places = Vec::new();
+        let (chunks, counts): (Vec<Chunk>, Vec<u32>) = (set.chunks.into_iter().zip(counts))
+            .enumerate()
+            .filter(|(_, (c, _))| self.keeps(c))
+            .map(|(i, kept)| {
+                places.push(i as u32);
+                kept
+            })
             .unzip();
         (
             ChunkSet {
                 chunks,
                 header: set.header,
                 paths: Vec::new(),
+                places,
             },
             counts,
         )
