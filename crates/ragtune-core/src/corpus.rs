@@ -328,13 +328,18 @@ impl ChunkSet {
     /// The passage chunk `i` expands to with `e` neighbours on each side: its document's
     /// bytes from the first neighbour's start to the last one's end.
     pub fn expanded(&self, i: usize, e: usize) -> Chunk {
-        let n = self.neighbours(i, e);
-        let (a, b) = (self.chunks[*n.start()], self.chunks[*n.end()]);
-        Chunk {
+        self.covering(self.neighbours(i, e))
+            .expect("a chunk is its own neighbour")
+    }
+
+    /// The bytes chunks `of` (of one document) cover together, from the earliest start
+    /// to the latest end; `None` for no chunk.
+    pub fn covering(&self, of: impl IntoIterator<Item = usize>) -> Option<Chunk> {
+        of.into_iter().map(|c| self.chunks[c]).reduce(|a, b| Chunk {
             doc: a.doc,
-            start: a.start.min(self.chunks[i].start),
-            end: b.end.max(self.chunks[i].end),
-        }
+            start: a.start.min(b.start),
+            end: a.end.max(b.end),
+        })
     }
 
     /// Number of chunks.

@@ -204,16 +204,15 @@ fn vector_side(
         (Some(h), Some(shape)) => Some((load_graph(ex, run, h, &vectors, point)?, shape.ef_search)),
         _ => None,
     };
-    let quantised = (hnsw.is_none() && spec.format != VectorFormat::F32)
-        .then(|| QuantisedIndex::new(&vectors, spec.format));
+    let quantised = QuantisedIndex::new(&vectors, spec.format).filter(|_| hnsw.is_none());
     let rescore = (spec.rescore > 0).then(|| {
         (
             spec.rescore,
             ex.rescore_rows(v.vectors, &vectors).into_owned(),
         )
     });
-    let from_store = matches!(rescore, Some((_, RescoreRows::Stored { .. })))
-        || (spec.format != VectorFormat::F32 && ex.has_store());
+    // A quantised setup with a store reads float32 vectors there (to rescore, to export).
+    let from_store = spec.format != VectorFormat::F32 && ex.has_store();
     Ok(VectorSide {
         queries: QueryVectors::new(
             models.load(&spec.model)?,
@@ -523,20 +522,15 @@ impl Engine {
 
     /// The passage of `chunks` (neighbours in one document, in order).
     fn passage(&self, chunks: Vec<u32>) -> Passage {
-        let of = |c: &u32| self.set.chunks[*c as usize];
-        let first = chunks.first().map(of).expect("a passage holds its chunk");
-        let start = chunks
-            .iter()
-            .map(|c| of(c).start)
-            .min()
-            .unwrap_or(first.start);
-        let end = chunks.iter().map(|c| of(c).end).max().unwrap_or(first.end);
-        let doc = &self.corpus.docs[first.doc as usize];
+        let c = (self.set)
+            .covering(chunks.iter().map(|&c| c as usize))
+            .expect("a passage holds its chunk");
+        let doc = &self.corpus.docs[c.doc as usize];
         Passage {
             doc_id: doc.id.clone(),
-            start,
-            end,
-            text: doc.text[start..end].to_string(),
+            start: c.start,
+            end: c.end,
+            text: doc.text[c.start..c.end].to_string(),
             chunks,
         }
     }

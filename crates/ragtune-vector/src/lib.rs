@@ -422,16 +422,14 @@ impl HnswIndex {
             });
         }
         let ef = ef.max(k);
-        let (found, score): (Vec<Neighbour>, Box<dyn Fn(f32) -> f32>) = match &self.graph {
-            Graph::F32(h) => (h.search(query, k, ef), Box::new(|d| 1.0 - d)),
-            Graph::Int8(h, cal) => (h.search(&cal.encode(query), k, ef), Box::new(|d| 1.0 - d)),
-            Graph::Binary(h) => {
-                let dim = self.dim as f32;
-                (
-                    h.search(&sign_bits(query), k, ef),
-                    Box::new(move |d| 1.0 - 2.0 * d / dim),
-                )
-            }
+        let found = match &self.graph {
+            Graph::F32(h) => h.search(query, k, ef),
+            Graph::Int8(h, cal) => h.search(&cal.encode(query), k, ef),
+            Graph::Binary(h) => h.search(&sign_bits(query), k, ef),
+        };
+        let score = |d: f32| match self.graph {
+            Graph::Binary(_) => quant::bit_score(d, self.dim),
+            _ => 1.0 - d,
         };
         Ok(Ranking::from_unsorted(
             found

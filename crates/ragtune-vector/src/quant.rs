@@ -173,6 +173,12 @@ pub fn sign_bits(x: &[f32]) -> Vec<u64> {
     out
 }
 
+/// The score of Hamming distance `h` between two `dim`-bit vectors: `1 − 2h/dim`, the
+/// cosine of the two ±1 vectors.
+pub(crate) fn bit_score(h: f32, dim: usize) -> f32 {
+    1.0 - 2.0 * h / dim as f32
+}
+
 /// Bits that differ between `a` and `b`.
 pub fn hamming(a: &[u64], b: &[u64]) -> u32 {
     a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
@@ -207,7 +213,7 @@ impl BinaryVectors {
 
     /// The score of Hamming distance `h`: `1 − 2h/dim`.
     pub fn score(&self, h: u32) -> f32 {
-        1.0 - 2.0 * h as f32 / self.dim as f32
+        bit_score(h as f32, self.dim)
     }
 
     /// Every vector's Hamming distance to the sign bits `q`.

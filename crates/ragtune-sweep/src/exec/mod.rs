@@ -303,6 +303,9 @@ struct Built {
     bm25: HashMap<usize, (Bm25Index, Costs)>,
     vectors: HashMap<usize, Vectors>,
     hnsw: HashMap<usize, (HnswIndex, Costs)>,
+    /// Quantised exact indexes by vectors node and format, with the seconds quantising
+    /// took: one per format, whatever the rescoring multipliers.
+    quantised: HashMap<(usize, ragtune_core::VectorFormat), (rows::QuantisedIndex, f64)>,
 }
 
 /// The graph shape of an HNSW setup: the plan links graph nodes to HNSW setups only.

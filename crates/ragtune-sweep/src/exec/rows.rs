@@ -9,11 +9,9 @@ use ragtune_vector::{BinaryVectors, Int8Vectors, Rows, VectorError, Vectors};
 
 use super::Executor;
 
-/// An exact index over vectors held as float32, int8 or binary (quantised from the
-/// float32 ones, deterministically, in milliseconds).
+/// An exact index over int8 or binary vectors (quantised from the float32 ones,
+/// deterministically, in milliseconds).
 pub enum QuantisedIndex {
-    /// The float32 vectors themselves.
-    F32(Vectors),
     /// Int8 codes.
     Int8(Int8Vectors),
     /// Sign bits.
@@ -21,19 +19,18 @@ pub enum QuantisedIndex {
 }
 
 impl QuantisedIndex {
-    /// `vectors` held as `format`.
-    pub fn new(vectors: &Vectors, format: VectorFormat) -> Self {
+    /// `vectors` held as `format`; `None` for float32, searched as they are.
+    pub fn new(vectors: &Vectors, format: VectorFormat) -> Option<Self> {
         match format {
-            VectorFormat::F32 => Self::F32(vectors.clone()),
-            VectorFormat::Int8 => Self::Int8(Int8Vectors::quantise(vectors)),
-            VectorFormat::Binary => Self::Binary(BinaryVectors::quantise(vectors)),
+            VectorFormat::F32 => None,
+            VectorFormat::Int8 => Some(Self::Int8(Int8Vectors::quantise(vectors))),
+            VectorFormat::Binary => Some(Self::Binary(BinaryVectors::quantise(vectors))),
         }
     }
 
     /// Bytes held for search.
     pub fn size_bytes(&self) -> u64 {
         match self {
-            Self::F32(v) => v.size_bytes(),
             Self::Int8(v) => v.size_bytes(),
             Self::Binary(v) => v.size_bytes(),
         }
@@ -42,7 +39,6 @@ impl QuantisedIndex {
     /// Its exact search.
     pub fn component(&self) -> Component<'_> {
         match self {
-            Self::F32(v) => Component::Exact(v),
             Self::Int8(v) => Component::Int8(v),
             Self::Binary(v) => Component::Binary(v),
         }

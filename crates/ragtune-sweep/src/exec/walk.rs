@@ -255,21 +255,16 @@ impl Executor<'_> {
         let vectors = self.built_vectors(vectors, model, set, built)?;
         let qv = self.question_vectors(model)?;
         // Exact search holds the vectors alone; on disk they are the vectors entry.
-        let disk = if self.store.is_some() {
-            vectors.size_bytes()
-        } else {
-            0
-        };
         let costs = Costs {
             vector_bytes: vectors.size_bytes(),
-            ..super::nodes::index_costs(0.0, vectors.size_bytes(), disk)
+            ..super::nodes::index_costs(0.0, vectors.size_bytes(), self.disk_of(vectors))
         };
         let ranked = self.rank_all(Component::Exact(vectors), Some((&qv, model)), costs)?;
         self.computed_rankings(r, ranked)
     }
 
     /// An exact setup's rankings over int8 or binary vectors, quantised from the float32
-    /// ones when needed (milliseconds) and rescored by float32 vectors read by ranges
+    /// ones once per format (milliseconds) and rescored by float32 vectors read by ranges
     /// from the store when the setup says so.
     pub(super) fn quantised_rankings(
         &self,
@@ -284,14 +279,20 @@ impl Executor<'_> {
             .vector()
             .expect("vector setups have a spec");
         let model = spec.model.as_str();
-        let vectors = self.built_vectors(v.vectors, model, set, built)?;
+        self.built_vectors(v.vectors, model, set, built)?;
+        let vectors = &built.vectors[&v.vectors];
+        if let Entry::Vacant(e) = built.quantised.entry((v.vectors, spec.format)) {
+            let t = Instant::now();
+            let index = QuantisedIndex::new(vectors, spec.format)
+                .expect("the plan ranks float32 exact setups by the exact rankings");
+            e.insert((index, t.elapsed().as_secs_f64()));
+        }
+        let (index, seconds) = &built.quantised[&(v.vectors, spec.format)];
         let qv = self.question_vectors(model)?;
-        let t = Instant::now();
-        let index = QuantisedIndex::new(vectors, spec.format);
         let held = index.size_bytes();
         let costs = Costs {
             vector_bytes: held,
-            ..super::nodes::index_costs(t.elapsed().as_secs_f64(), held, self.disk_of(vectors))
+            ..super::nodes::index_costs(*seconds, held, self.disk_of(vectors))
         };
         let rows = self.rescore_rows(v.vectors, vectors);
         let rescore = (spec.rescore > 0).then_some(Rescore {
@@ -365,8 +366,8 @@ impl Executor<'_> {
             let graph = self.hnsw(h, vectors, shape.build())?;
             built.hnsw.insert(h, graph);
         }
-        let rescore = s.setup.retriever.vector().map_or(0, |v| v.rescore);
-        if rescore > 0 {
+        let by = s.setup.retriever.vector().map_or(0, |v| v.rescore);
+        if by > 0 {
             self.built_vectors(v.vectors, model, set, built)?;
         }
         let qv = self.question_vectors(model)?;
@@ -375,16 +376,12 @@ impl Executor<'_> {
             index,
             ef: shape.ef_search,
         };
-        let rows = (built.vectors.get(&v.vectors)).map(|f| self.rescore_rows(v.vectors, f));
-        let rescore = (rows.as_ref())
-            .filter(|_| rescore > 0)
-            .map(|rows| Rescore { by: rescore, rows });
+        let f32s = (by > 0).then(|| &built.vectors[&v.vectors]);
+        let rows = f32s.map(|f| self.rescore_rows(v.vectors, f));
+        let rescore = rows.as_ref().map(|rows| Rescore { by, rows });
         // Rescoring reads the float32 vectors' entry too.
-        let disk = (built.vectors.get(&v.vectors))
-            .filter(|_| rescore.is_some())
-            .map_or(0, |f| self.disk_of(f));
         let costs = Costs {
-            disk_bytes: costs.disk_bytes + disk,
+            disk_bytes: costs.disk_bytes + f32s.map_or(0, |f| self.disk_of(f)),
             ..*costs
         };
         let ranked = self.rank_all_with(component, rescore, Some((&qv, model)), costs)?;
