@@ -680,3 +680,82 @@ fn rerankers_embed_only_new_texts_and_are_stored_rankings() {
         "nothing embedded for a stored reranking"
     );
 }
+
+/// The fake models, counting the queries embedded one at a time (the latency sample's).
+struct CountingModels(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+struct CountingEmbedder {
+    inner: std::sync::Arc<dyn ragtune_core::Embedder>,
+    alone: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ragtune_core::Embedder for CountingEmbedder {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn namespace(&self) -> &str {
+        self.inner.namespace()
+    }
+    fn provider(&self) -> &str {
+        self.inner.provider()
+    }
+    fn embed(
+        &self,
+        texts: &[&str],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<ragtune_core::EmbedOutput, ragtune_core::EmbedFailure> {
+        self.inner.embed(texts, progress)
+    }
+    fn count_truncated(&self, texts: &[&str]) -> Result<usize, ragtune_core::EmbedFailure> {
+        self.inner.count_truncated(texts)
+    }
+    fn embed_queries(
+        &self,
+        texts: &[&str],
+        budget: usize,
+    ) -> Result<Vec<f32>, ragtune_core::EmbedFailure> {
+        if texts.len() == 1 {
+            self.alone
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.inner.embed_queries(texts, budget)
+    }
+}
+
+impl ragtune_sweep::Models for CountingModels {
+    fn info(&self, name: &str) -> ragtune_sweep::Result<ragtune_sweep::ModelInfo> {
+        MODELS.info(name)
+    }
+    fn load(
+        &self,
+        name: &str,
+    ) -> ragtune_sweep::Result<std::sync::Arc<dyn ragtune_core::Embedder>> {
+        Ok(std::sync::Arc::new(CountingEmbedder {
+            inner: MODELS.load(name)?,
+            alone: self.0.clone(),
+        }))
+    }
+    fn load_cross(
+        &self,
+        name: &str,
+    ) -> ragtune_sweep::Result<std::sync::Arc<dyn ragtune_core::PairScorer>> {
+        MODELS.load_cross(name)
+    }
+}
+
+/// Query latency adds the query's embedding, which depends on the model alone: it is
+/// measured once per model and run (three warm-up queries, then the sample), not once per
+/// vector rankings node.
+#[test]
+fn query_embedding_latency_is_measured_once_per_model() {
+    let f = Fixture::new();
+    let grid = f.grid("g.toml", &testing::grid_text("[120, 200]", "[0.5]", "[1]"));
+    let alone = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let run = RunDir::create(&f.path().join("a")).unwrap();
+    let models = CountingModels(alone.clone());
+    let (_, m) = run_sweep(&grid, &run, &f.opts(), &models, &Silent, false).unwrap();
+    // 2 chunk sets × (exact, hnsw): 4 vector rankings nodes, one model.
+    assert_eq!(stage(&m, "rankings").1, 6);
+    let sample = ragtune_eval::LATENCY_SAMPLE.min(m.n_questions);
+    assert_eq!(alone.load(std::sync::atomic::Ordering::Relaxed), 3 + sample);
+}

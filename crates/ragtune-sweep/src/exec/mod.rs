@@ -38,6 +38,9 @@ use tokenizers::Tokenizer;
 use crate::accounting::Accounting;
 use crate::budget::Budget;
 use crate::error::Result;
+
+/// One model's query-embedding milliseconds for the latency sample, once measured.
+type EmbedMs = Arc<Mutex<Option<Arc<Vec<f64>>>>>;
 use crate::models::{ModelInfo, Models};
 use crate::plan::{NodeKind, Plan, SetupNodes};
 use crate::prepare::Prepared;
@@ -118,6 +121,9 @@ pub struct Executor<'a> {
     /// Node accounting.
     tally: Mutex<Tally>,
     question_vectors: Mutex<HashMap<String, Arc<Vectors>>>,
+    /// Per model, milliseconds to embed each latency-sample question alone (measured
+    /// once, by the first rankings node that needs them).
+    embed_ms: Mutex<HashMap<String, EmbedMs>>,
     /// The questions query latency is measured on ([`ragtune_eval::latency_sample`]).
     sample: Vec<usize>,
     /// A halving rung's screen: only the chunks it keeps are indexed and scored.
@@ -170,6 +176,7 @@ impl<'a> Executor<'a> {
             embeds: Mutex::new(Vec::new()),
             tally: Mutex::new(Tally::default()),
             question_vectors: Mutex::new(HashMap::new()),
+            embed_ms: Mutex::default(),
             sample: ragtune_eval::latency_sample(
                 prep.corpus.questions.iter().map(|q| q.text.as_str()),
             ),

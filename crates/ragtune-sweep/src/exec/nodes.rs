@@ -403,11 +403,7 @@ impl Executor<'_> {
                 Ok(r)
             })
             .collect::<Result<_>>()?;
-        let model = qv
-            .map(|(_, m)| self.embedder(m).map(|e| (e, m)))
-            .transpose()?;
-        let model = model.as_ref().map(|(e, m)| (e.as_ref(), *m));
-        let ms = self.time_sample((component, rescore), model)?;
+        let ms = self.time_sample((component, rescore), qv)?;
         Ok(StoredRankings {
             costs,
             ms,
@@ -416,32 +412,58 @@ impl Executor<'_> {
     }
 
     /// Milliseconds per question of the latency sample, on this thread, one query at a
-    /// time: the query's embedding under `model` (fresh, not the stored vector) and the
-    /// component's search. Three queries warm the path first, untimed.
+    /// time: the query's embedding under `qv`'s model (fresh, not the stored vector;
+    /// measured once per model and run, [`Self::query_embed_ms`]) plus the component's
+    /// search with that vector. Three queries warm the path first, untimed.
     fn time_sample(
         &self,
         (component, rescore): (Component, Option<Rescore>),
-        model: Option<(&dyn Embedder, &str)>,
+        qv: Option<(&Vectors, &str)>,
     ) -> Result<Vec<f64>> {
         let depth = self.grid.depth;
         let qs = &self.corpus.questions;
-        self.time_each(|qi| {
-            let vector = match model {
-                Some((e, name)) => Some(
-                    e.embed_queries(
-                        &[&ragtune_core::prefixed(e.query_prefix(), &qs[qi].text)],
-                        QUERY_CALL_TOKENS,
-                    )
-                    .map_err(|f| SweepError::embedding(name, f))?,
-                ),
-                None => None,
-            };
+        let search = self.time_each(|qi| {
             let q = Query {
                 text: &qs[qi].text,
-                vector: vector.as_deref(),
+                vector: qv.map(|(v, _)| v.row(qi)),
             };
-            component.rank_with(&q, depth, rescore).map_err(Into::into)
-        })
+            component
+                .rank_with(&q, depth, rescore)
+                .map_err(SweepError::from)
+        })?;
+        let Some((_, model)) = qv else {
+            return Ok(search);
+        };
+        let embed = self.query_embed_ms(model)?;
+        Ok(search
+            .iter()
+            .zip(embed.iter())
+            .map(|(s, e)| s + e)
+            .collect())
+    }
+
+    /// Milliseconds to embed each question of the latency sample alone under `model`, as
+    /// a served query is (one call, prefix included): measured the first time a rankings
+    /// node of this run asks, then shared, since it depends on the model, not the index.
+    fn query_embed_ms(&self, model: &str) -> Result<Arc<Vec<f64>>> {
+        let cell = self
+            .lock(&self.embed_ms)
+            .entry(model.to_string())
+            .or_default()
+            .clone();
+        let mut held = cell.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ms) = held.as_ref() {
+            return Ok(ms.clone());
+        }
+        let e = self.embedder(model)?;
+        let qs = &self.corpus.questions;
+        let ms = Arc::new(self.time_each(|qi| {
+            let text = ragtune_core::prefixed(e.query_prefix(), &qs[qi].text);
+            e.embed_queries(&[&text], QUERY_CALL_TOKENS)
+                .map_err(|f| SweepError::embedding(model, f))
+        })?);
+        *held = Some(ms.clone());
+        Ok(ms)
     }
 
     /// Milliseconds `one` takes for each question of the latency sample, on this thread,
