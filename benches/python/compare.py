@@ -25,7 +25,13 @@ def main(out):
     naive = json.load(open(f"{out}/naive.json"))
     careful = json.load(open(f"{out}/careful.json"))
     theirs = careful["span_recall@5"]
-    assert naive["span_recall@5"] == theirs, "naive and careful must score alike"
+    # The two modes run the same code on the same batches; onnxruntime's 2-thread output
+    # can still move a vector's last bits between processes, which can flip a tie in a
+    # fusion: a few questions at most, so they must agree within 0.01 per setup.
+    for label, v in naive["span_recall@5"].items():
+        if v != theirs[label]:
+            print(f"note: naive and careful differ on {label}: {v:.4f} against {theirs[label]:.4f}")
+        assert abs(v - theirs[label]) <= 0.01, f"naive and careful must score alike ({label})"
     print("| setup | ragtune | Python | difference |")
     print("|---|---:|---:|---:|")
     diffs = []
@@ -43,6 +49,15 @@ def main(out):
     print("|---|---:|---:|---:|")
     for k in ["ragtune", "careful", "naive"]:
         print(f"| {k} | {wall[k]:.1f} s | {rss[k]} MiB | {wall[k] / wall['ragtune']:.2f} |")
+    try:  # the careful pipeline on the wheel's model file (with its softmax NaN guards)
+        ms = int(open(f"{out}/careful-wheel.ms").read()) / 1e3
+        kb = int(open(f"{out}/careful-wheel.maxrss_kb").read()) // 1024
+        same = json.load(open(f"{out}/careful-wheel.json"))["span_recall@5"]
+        differ = [k for k in same if abs(same[k] - theirs[k]) > 0.01]
+        assert not differ, f"the wheel's model file scores differently: {differ}"
+        print(f"| careful, the wheel's model file | {ms:.1f} s | {kb} MiB | {ms / wall['ragtune']:.2f} |")
+    except FileNotFoundError:
+        pass
     print(f"\nragtune is {wall['naive'] / wall['ragtune']:.1f}x faster than the naive pipeline (target ≥ 10x) "
           f"and {wall['careful'] / wall['ragtune']:.1f}x faster than the careful one (target ≥ 3x)")
     if mean > 0.03:
