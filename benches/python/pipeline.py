@@ -134,7 +134,7 @@ def bm25_rank(chunks):
 def vector_rank(vectors, qv):
     index = hnswlib.Index(space="ip", dim=vectors.shape[1])
     index.init_index(max_elements=len(vectors), ef_construction=200, M=16)
-    index.add_items(vectors)
+    index.add_items(vectors, num_threads=1)  # a multithreaded build differs run to run
     index.set_ef(max(64, DEPTH))
     labels, dist = index.knn_query(qv, k=min(DEPTH, len(vectors)))
     return [(list(l), 1.0 - d) for l, d in zip(labels, dist)]

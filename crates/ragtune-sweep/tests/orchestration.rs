@@ -709,6 +709,31 @@ impl ragtune_core::Embedder for CountingEmbedder {
     fn count_truncated(&self, texts: &[&str]) -> Result<usize, ragtune_core::EmbedFailure> {
         self.inner.count_truncated(texts)
     }
+    fn query_prefix(&self) -> &str {
+        self.inner.query_prefix()
+    }
+    fn passage_prefix(&self) -> &str {
+        self.inner.passage_prefix()
+    }
+    fn batching(&self) -> Option<ragtune_core::Batching> {
+        self.inner.batching()
+    }
+    fn embed_batches(
+        &self,
+        texts: &[&str],
+        progress: &(dyn Fn(usize) + Sync),
+        sink: &mut ragtune_core::BatchSink<'_>,
+    ) -> Result<usize, ragtune_core::EmbedFailure> {
+        self.inner.embed_batches(texts, progress, sink)
+    }
+    fn token_vectors(
+        &self,
+        text: &str,
+        window: usize,
+        overlap: usize,
+    ) -> Result<ragtune_core::TokenVectors, ragtune_core::EmbedFailure> {
+        self.inner.token_vectors(text, window, overlap)
+    }
     fn embed_queries(
         &self,
         texts: &[&str],

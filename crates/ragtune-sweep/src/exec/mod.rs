@@ -38,9 +38,6 @@ use tokenizers::Tokenizer;
 use crate::accounting::Accounting;
 use crate::budget::Budget;
 use crate::error::Result;
-
-/// One model's query-embedding milliseconds for the latency sample, once measured.
-type EmbedMs = Arc<Mutex<Option<Arc<Vec<f64>>>>>;
 use crate::models::{ModelInfo, Models};
 use crate::plan::{NodeKind, Plan, SetupNodes};
 use crate::prepare::Prepared;
@@ -122,7 +119,7 @@ pub struct Executor<'a> {
     tally: Mutex<Tally>,
     question_vectors: Mutex<HashMap<String, Arc<Vectors>>>,
     /// Per model, milliseconds to embed each latency-sample question alone (measured
-    /// once, by the first rankings node that needs them).
+    /// once per execution, by the first rankings node that needs them).
     embed_ms: Mutex<HashMap<String, EmbedMs>>,
     /// The questions query latency is measured on ([`ragtune_eval::latency_sample`]).
     sample: Vec<usize>,
@@ -141,6 +138,9 @@ pub struct Executor<'a> {
     /// Graphs whose run-folder copy this execution verified or wrote (each hashed once).
     kept: Mutex<std::collections::HashSet<usize>>,
 }
+
+/// One model's query-embedding milliseconds for the latency sample, once measured.
+type EmbedMs = Arc<Mutex<Option<Arc<Vec<f64>>>>>;
 
 /// One chunk set with what its setups need from it.
 struct Group<'g> {

@@ -413,8 +413,10 @@ impl Executor<'_> {
 
     /// Milliseconds per question of the latency sample, on this thread, one query at a
     /// time: the query's embedding under `qv`'s model (fresh, not the stored vector;
-    /// measured once per model and run, [`Self::query_embed_ms`]) plus the component's
-    /// search with that vector. Three queries warm the path first, untimed.
+    /// measured once per model and execution, [`Self::query_embed_ms`]) plus the
+    /// component's search with the stored question vector (the same bits for float32
+    /// models). The two are timed in separate passes, each after three untimed warm-up
+    /// queries.
     fn time_sample(
         &self,
         (component, rescore): (Component, Option<Rescore>),
@@ -444,7 +446,8 @@ impl Executor<'_> {
 
     /// Milliseconds to embed each question of the latency sample alone under `model`, as
     /// a served query is (one call, prefix included): measured the first time a rankings
-    /// node of this run asks, then shared, since it depends on the model, not the index.
+    /// node of this execution (a run, a halving rung, a shard) asks, then shared, since it
+    /// depends on the model, not the index.
     fn query_embed_ms(&self, model: &str) -> Result<Arc<Vec<f64>>> {
         let cell = self
             .lock(&self.embed_ms)
