@@ -37,8 +37,9 @@ pub const STAGE_VERSIONS: [(NodeKind, &str); 8] = [
     // 2: serial insertion by default, the build mode in the key, the lane-summed dot.
     (NodeKind::Hnsw, "2"),
     // 2: latency on a fixed sample, one query at a time with its embedding; computed
-    // index bytes and disk bytes. 3: vector and graph bytes apart.
-    (NodeKind::Rankings, "3"),
+    // index bytes and disk bytes. 3: vector and graph bytes apart. 4: graph bytes of the
+    // flat layout loaded graphs are searched in (4 bytes a link, not hnsw_rs' 40).
+    (NodeKind::Rankings, "4"),
     (NodeKind::Fusion, "1"),
     (NodeKind::Rerank, "1"),
     (NodeKind::Scores, "1"),

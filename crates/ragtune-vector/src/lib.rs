@@ -12,6 +12,7 @@ use ndarray::{ArrayView2, s};
 use ragtune_core::{Hit, Ranking};
 pub use ragtune_core::{HnswBuild, VectorFormat};
 
+mod flat;
 mod quant;
 pub use quant::{BinaryVectors, Int8Calibration, Int8Vectors, Rows, hamming, rescore, sign_bits};
 use rayon::prelude::*;
@@ -241,10 +242,13 @@ impl Default for HnswParams {
     }
 }
 
-/// Bytes one HNSW link holds in hnsw_rs: an 8-byte `Arc` in the node's neighbour list
-/// and the 32-byte block it points to (two reference counts, the neighbour's `Arc` and an
-/// f32 distance, padded). A compact graph (u32 ids) would hold 4.
-pub const LINK_BYTES: u64 = 40;
+/// Bytes one HNSW link holds in the flat layout a loaded graph is searched in: a u32
+/// chunk id. (hnsw_rs itself holds 40: an 8-byte `Arc` in the node's list and the 32-byte
+/// block it points to; a graph is held that way only from its build to its dump.)
+pub const LINK_BYTES: u64 = 4;
+
+/// Bytes per chunk and layer of the flat layout's offsets into its links (a u32).
+pub const OFFSET_BYTES: u64 = 4;
 
 /// `1 − a·b` between two int8-coded vectors, each read back through the calibration
 /// (a graph of int8 vectors compares stored codes with stored codes, so the query is
@@ -274,9 +278,77 @@ impl Distance<u64> for BitDistance {
 
 /// The graph in the format its vectors are held in.
 enum Graph {
-    F32(Hnsw<'static, f32, UnitDot>),
-    Int8(Hnsw<'static, u8, Int8Dot>, std::sync::Arc<Int8Calibration>),
-    Binary(Hnsw<'static, u64, BitDistance>),
+    F32(Held<f32, UnitDot>),
+    Int8(Held<u8, Int8Dot>, std::sync::Arc<Int8Calibration>),
+    Binary(Held<u64, BitDistance>),
+}
+
+/// A graph as hnsw_rs holds it (as built, so that it can be dumped), or read back from
+/// its dump and laid out flat ([`flat::Flat`]: the same search results, less overhead).
+enum Held<T: Clone + Send + Sync + 'static, D: Distance<T>> {
+    Hnsw(Hnsw<'static, T, D>),
+    Flat(flat::Flat<T, D>),
+}
+
+impl<T, D> Held<T, D>
+where
+    T: Copy + Default + Send + Sync + std::fmt::Debug + Serialize + serde::de::DeserializeOwned,
+    D: Distance<T> + Clone + Send + Sync,
+{
+    /// A graph read back from the dump at `dir`/`base`, flattened where it can be.
+    fn loaded(h: Hnsw<'static, T, D>, dist: D, dir: &Path, base: &str) -> Self {
+        let file = dir.join(format!("{base}.hnsw.graph"));
+        match flat::Flat::of(&h, dist, &file) {
+            Some(f) => Held::Flat(f),
+            None => Held::Hnsw(h),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Held::Hnsw(h) => h.get_nb_point(),
+            Held::Flat(f) => f.len(),
+        }
+    }
+
+    /// Layers up to the highest that holds a point (0 when empty).
+    fn layers(&self) -> usize {
+        match self {
+            Held::Hnsw(h) if h.get_nb_point() > 0 => h.get_max_level_observed() as usize + 1,
+            Held::Hnsw(_) => 0,
+            Held::Flat(f) => f.layers(),
+        }
+    }
+
+    fn links(&self) -> u64 {
+        match self {
+            Held::Hnsw(h) => (h.get_point_indexation().into_iter())
+                .map(|p| {
+                    (p.get_neighborhood_id().iter())
+                        .map(|layer| layer.len() as u64)
+                        .sum::<u64>()
+                })
+                .sum(),
+            Held::Flat(f) => f.links(),
+        }
+    }
+
+    /// (chunk, distance), nearest first.
+    fn search(&self, query: &[T], k: usize, ef: usize) -> Vec<(u32, f32)> {
+        match self {
+            Held::Hnsw(h) => (h.search(query, k, ef).into_iter())
+                .map(|n| (n.d_id as u32, n.distance))
+                .collect(),
+            Held::Flat(f) => f.search(query, k, ef),
+        }
+    }
+
+    fn dump(&self, dir: &Path, base: &str) -> std::result::Result<String, String> {
+        match self {
+            Held::Hnsw(h) => h.file_dump(dir, base).map_err(|e| e.to_string()),
+            Held::Flat(_) => Err("a graph read back from a dump is not dumped again".into()),
+        }
+    }
 }
 
 /// Run `$body` with `$h` bound to the graph, whatever its format.
@@ -336,7 +408,7 @@ impl HnswIndex {
                 let mut h = new_graph(n, params, UnitDot);
                 let rows: Vec<(&[f32], usize)> = (0..n).map(|i| (vectors.row(i), i)).collect();
                 insert_all(&mut h, &rows, params.build);
-                Graph::F32(h)
+                Graph::F32(Held::Hnsw(h))
             }
             VectorFormat::Int8 => {
                 let q = Int8Vectors::quantise(vectors);
@@ -345,7 +417,7 @@ impl HnswIndex {
                 let rows: Vec<(&[u8], usize)> =
                     q.codes.chunks_exact(q.dim.max(1)).zip(0..).collect();
                 insert_all(&mut h, &rows, params.build);
-                Graph::Int8(h, cal)
+                Graph::Int8(Held::Hnsw(h), cal)
             }
             VectorFormat::Binary => {
                 let q = BinaryVectors::quantise(vectors);
@@ -353,7 +425,7 @@ impl HnswIndex {
                 let rows: Vec<(&[u64], usize)> =
                     q.bits.chunks_exact(q.words.max(1)).zip(0..).collect();
                 insert_all(&mut h, &rows, params.build);
-                Graph::Binary(h)
+                Graph::Binary(Held::Hnsw(h))
             }
         };
         Self {
@@ -373,7 +445,7 @@ impl HnswIndex {
 
     /// Number of indexed vectors.
     pub fn len(&self) -> usize {
-        each_graph!(&self.graph, h => h.get_nb_point())
+        each_graph!(&self.graph, h => h.len())
     }
 
     /// True when nothing is indexed.
@@ -383,21 +455,14 @@ impl HnswIndex {
 
     /// Links stored over every layer of the graph.
     pub fn links(&self) -> u64 {
-        each_graph!(&self.graph, h => h
-            .get_point_indexation()
-            .into_iter()
-            .map(|p| {
-                p.get_neighborhood_id()
-                    .iter()
-                    .map(|layer| layer.len() as u64)
-                    .sum::<u64>()
-            })
-            .sum())
+        each_graph!(&self.graph, h => h.links())
     }
 
-    /// Bytes the graph's links hold in memory: [`LINK_BYTES`] per link.
+    /// Bytes the graph's links hold in memory as it is searched: [`LINK_BYTES`] per
+    /// link and [`OFFSET_BYTES`] per chunk and layer (one more per layer).
     pub fn graph_bytes(&self) -> u64 {
-        self.links() * LINK_BYTES
+        let layers = each_graph!(&self.graph, h => h.layers()) as u64;
+        self.links() * LINK_BYTES + layers * (self.len() as u64 + 1) * OFFSET_BYTES
     }
 
     /// Bytes of the vectors the graph holds (an int8 graph's calibration included).
@@ -434,9 +499,9 @@ impl HnswIndex {
         Ok(Ranking::from_unsorted(
             found
                 .into_iter()
-                .map(|n| Hit {
-                    chunk: n.d_id as u32,
-                    score: score(n.distance),
+                .map(|(chunk, d)| Hit {
+                    chunk,
+                    score: score(d),
                 })
                 .collect(),
         ))
@@ -450,8 +515,7 @@ impl HnswIndex {
             message,
         };
         std::fs::create_dir_all(dir).map_err(|e| io(e.to_string()))?;
-        let used =
-            each_graph!(&self.graph, h => h.file_dump(dir, base)).map_err(|e| io(e.to_string()))?;
+        let used = each_graph!(&self.graph, h => h.dump(dir, base)).map_err(io)?;
         if used != base {
             return Err(io(format!(
                 "files for {base:?} already exist (hnsw_rs wrote {used:?} instead)"
@@ -479,31 +543,34 @@ impl HnswIndex {
         // whole process, so the (small) reloader is leaked once per load.
         let reloader: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, base)));
         let graph = match format {
-            VectorFormat::F32 => Graph::F32(
-                reloader
+            VectorFormat::F32 => {
+                let mut h: Hnsw<'static, f32, UnitDot> = reloader
                     .load_hnsw_with_dist(UnitDot)
-                    .map_err(|e| fail(e.to_string()))?,
-            ),
+                    .map_err(|e| fail(e.to_string()))?;
+                h.set_searching_mode(true);
+                Graph::F32(Held::loaded(h, UnitDot, dir, base))
+            }
             VectorFormat::Int8 => {
                 let bytes = std::fs::read(calibration_file(dir, base))
                     .map_err(|e| fail(format!("int8 calibration: {e}")))?;
                 let cal = Int8Calibration::from_bytes(&bytes, dim)
                     .ok_or_else(|| fail(format!("int8 calibration is not {dim} dimensions")))?;
                 let cal = std::sync::Arc::new(cal);
-                let h = reloader
+                let mut h: Hnsw<'static, u8, Int8Dot> = reloader
                     .load_hnsw_with_dist(Int8Dot(cal.clone()))
                     .map_err(|e| fail(e.to_string()))?;
-                Graph::Int8(h, cal)
+                h.set_searching_mode(true);
+                Graph::Int8(Held::loaded(h, Int8Dot(cal.clone()), dir, base), cal)
             }
-            VectorFormat::Binary => Graph::Binary(
-                reloader
+            VectorFormat::Binary => {
+                let mut h: Hnsw<'static, u64, BitDistance> = reloader
                     .load_hnsw_with_dist(BitDistance)
-                    .map_err(|e| fail(e.to_string()))?,
-            ),
+                    .map_err(|e| fail(e.to_string()))?;
+                h.set_searching_mode(true);
+                Graph::Binary(Held::loaded(h, BitDistance, dir, base))
+            }
         };
-        let mut index = Self { graph, dim };
-        each_graph!(&mut index.graph, h => h.set_searching_mode(true));
-        Ok(index)
+        Ok(Self { graph, dim })
     }
 }
 
@@ -586,10 +653,14 @@ mod tests {
         let idx = unit_vectors(2000, 16, 9);
         let h = HnswIndex::build(&idx, HnswParams::default());
         let links = h.links();
-        let most_layers = each_graph!(&h.graph, g => g.get_max_level_observed()) as u64;
+        let most_layers = match &h.graph {
+            Graph::F32(Held::Hnsw(g)) => g.get_max_level_observed() as u64,
+            _ => unreachable!("a built float32 graph"),
+        };
         assert!(links >= 2000, "{links}");
         assert!(links <= 2000 * (32 + 16 * most_layers), "{links}");
-        assert_eq!(h.graph_bytes(), links * LINK_BYTES);
+        let offsets = (most_layers + 1) * 2001 * OFFSET_BYTES;
+        assert_eq!(h.graph_bytes(), links * LINK_BYTES + offsets);
         let dir = tempfile::tempdir().unwrap();
         h.dump(dir.path(), "g").unwrap();
         assert_eq!(HnswIndex::load(dir.path(), "g", 16).unwrap().links(), links);

@@ -562,7 +562,7 @@ pub(super) fn index_costs(index_seconds: f64, index_bytes: u64, disk_bytes: u64)
 }
 
 /// A graph's costs: the vectors it holds (in its format) and the links of every layer,
-/// as hnsw_rs holds them.
+/// as the flat layout it is searched in holds them.
 fn graph_costs(index: &HnswIndex, seconds: f64, disk: u64) -> Costs {
     Costs {
         vector_bytes: index.vector_bytes(),
