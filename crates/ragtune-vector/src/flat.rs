@@ -83,7 +83,7 @@ impl Ord for Near {
 
 /// Bytes at the end of a full hnsw_rs graph dump naming the entry point: its data id
 /// (`usize`), layer (`u8`) and rank in the layer (`i32`), in native byte order.
-const ENTRY_BYTES: usize = 8 + 1 + 4;
+const ENTRY_BYTES: usize = std::mem::size_of::<usize>() + 1 + 4;
 
 /// The entry point recorded at the end of the graph dump `graph`: (data id, layer, rank).
 fn entry_of(graph: &Path) -> Option<(usize, u8, i32)> {
@@ -92,9 +92,10 @@ fn entry_of(graph: &Path) -> Option<(usize, u8, i32)> {
     f.seek(SeekFrom::End(-(ENTRY_BYTES as i64))).ok()?;
     let mut b = [0u8; ENTRY_BYTES];
     f.read_exact(&mut b).ok()?;
-    let id = usize::from_ne_bytes(b[..8].try_into().ok()?);
-    let rank = i32::from_ne_bytes(b[9..].try_into().ok()?);
-    Some((id, b[8], rank))
+    let at = std::mem::size_of::<usize>();
+    let id = usize::from_ne_bytes(b[..at].try_into().ok()?);
+    let rank = i32::from_ne_bytes(b[at + 1..].try_into().ok()?);
+    Some((id, b[at], rank))
 }
 
 impl<T, D> Flat<T, D>
@@ -110,13 +111,16 @@ where
         let points = h.get_point_indexation();
         let n = h.get_nb_point();
         let entry_point = points.into_iter().find(|p| p.get_origin_id() == entry)?;
-        if n == 0 || entry_point.get_point_id() != PointId(layer, rank) {
+        if n == 0
+            || entry_point.get_point_id() != PointId(layer, rank)
+            || layer != points.get_max_level_observed()
+        {
             return None;
         }
         let stride = entry_point.get_v().len();
         let mut data = vec![T::default(); n * stride];
-        // By layer, then chunk; no point sits above the entry point's layer.
-        let mut links: Vec<Vec<Vec<u32>>> = vec![vec![Vec::new(); n]; layer as usize + 1];
+        // By layer (none above the entry point's), the chunks that have links there.
+        let mut links: Vec<Vec<(u32, Vec<u32>)>> = vec![Vec::new(); layer as usize + 1];
         let mut seen = vec![false; n];
         for p in points {
             let c = p.get_origin_id();
@@ -125,14 +129,15 @@ where
             }
             data[c * stride..(c + 1) * stride].copy_from_slice(p.get_v());
             for (l, ns) in p.get_neighborhood_id().into_iter().enumerate() {
-                if ns.is_empty() {
-                    continue;
+                if !ns.is_empty() {
+                    let ids = ns.iter().map(|x| u32::try_from(x.d_id).ok());
+                    links
+                        .get_mut(l)?
+                        .push((c as u32, ids.collect::<Option<_>>()?));
                 }
-                links.get_mut(l)?[c] =
-                    (ns.iter().map(|x| u32::try_from(x.d_id).ok())).collect::<Option<_>>()?;
             }
         }
-        let layers = links.into_iter().map(flatten).collect::<Option<Vec<_>>>()?;
+        let layers = (links.into_iter().map(|l| flatten(l, n))).collect::<Option<Vec<_>>>()?;
         let bottom = (0..=layer as usize).find(|&l| points.get_layer_nb_point(l) > 0)?;
         Some(Self {
             dist,
@@ -147,7 +152,7 @@ where
 
     /// Number of indexed vectors.
     pub(crate) fn len(&self) -> usize {
-        self.data.len() / self.stride.max(1)
+        self.layers.first().map_or(0, |l| l.offsets.len() - 1)
     }
 
     /// Layers, from 0 to the entry point's.
@@ -240,13 +245,18 @@ where
     }
 }
 
-/// One layer's lists (by chunk) as offsets and ids.
-fn flatten(lists: Vec<Vec<u32>>) -> Option<Layer> {
-    let mut offsets = Vec::with_capacity(lists.len() + 1);
-    let mut ids = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+/// One layer's lists, (chunk, its links) for the chunks that have any, as offsets over
+/// all `n` chunks and ids.
+fn flatten(mut lists: Vec<(u32, Vec<u32>)>, n: usize) -> Option<Layer> {
+    lists.sort_unstable_by_key(|l| l.0);
+    let mut offsets = Vec::with_capacity(n + 1);
+    let mut ids = Vec::with_capacity(lists.iter().map(|l| l.1.len()).sum());
+    let mut next = lists.into_iter().peekable();
     offsets.push(0);
-    for l in lists {
-        ids.extend(l);
+    for c in 0..n as u32 {
+        if let Some((_, l)) = next.next_if(|l| l.0 == c) {
+            ids.extend(l);
+        }
         offsets.push(u32::try_from(ids.len()).ok()?);
     }
     Some(Layer { offsets, ids })
@@ -316,6 +326,20 @@ mod tests {
             .dump(dir.path(), "g")
             .unwrap();
         dir
+    }
+
+    /// Graphs of 1, 2 and 17 points (the entry point on layer 0, or a layer 0 with few
+    /// links) search as hnsw_rs searches them.
+    #[test]
+    fn tiny_graphs_search_as_hnsw_rs_does() {
+        for n in [1, 2, 17] {
+            let v = unit_vectors(n, 24, n as u64 + 3);
+            let qs = queries(&corpus());
+            let dir = dumped(&v, VectorFormat::F32);
+            same_results(dir.path(), UnitDot, |q| q.to_vec(), &qs[..10]);
+            let dir = dumped(&v, VectorFormat::Binary);
+            same_results(dir.path(), BitDistance, sign_bits, &qs[..10]);
+        }
     }
 
     #[test]

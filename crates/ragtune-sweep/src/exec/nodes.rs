@@ -349,7 +349,9 @@ impl Executor<'_> {
                 write_costs(tmp, seconds, held)
             })?;
             // Rank with the graph as stored: if a concurrent sweep sealed this entry
-            // first, that graph is the one kept, and the rankings must come from it.
+            // first, that graph is the one kept, and the rankings must come from it. The
+            // built graph goes first, so that it is not held beside the loaded one.
+            drop(index);
             index = HnswIndex::load_as(&dir, HNSW_BASE, vectors.dim, format)?;
             disk = dir_bytes(&dir);
         }
