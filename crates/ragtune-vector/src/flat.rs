@@ -106,7 +106,7 @@ where
     /// `h`, read back from the dump whose graph file is `graph`, as flat arrays; `None`
     /// where the graph is not what this layout assumes (data ids other than 0..n, or an
     /// entry point the dump does not confirm), and hnsw_rs then keeps searching it.
-    pub(crate) fn of(h: &Hnsw<'static, T, D>, dist: D, graph: &Path) -> Option<Self> {
+    pub(crate) fn of(h: &Hnsw<'static, T, D>, graph: &Path) -> Option<Self> {
         let (entry, layer, rank) = entry_of(graph)?;
         let points = h.get_point_indexation();
         let n = h.get_nb_point();
@@ -140,7 +140,7 @@ where
         let layers = (links.into_iter().map(|l| flatten(l, n))).collect::<Option<Vec<_>>>()?;
         let bottom = (0..=layer as usize).find(|&l| points.get_layer_nb_point(l) > 0)?;
         Some(Self {
-            dist,
+            dist: h.get_distance().clone(),
             stride,
             data,
             layers,
@@ -297,9 +297,9 @@ mod tests {
         D: Distance<T> + Clone + Send + Sync + 'static,
     {
         let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, "g")));
-        let mut h: Hnsw<'static, T, D> = io.load_hnsw_with_dist(dist.clone()).unwrap();
+        let mut h: Hnsw<'static, T, D> = io.load_hnsw_with_dist(dist).unwrap();
         h.set_searching_mode(true);
-        let flat = Flat::of(&h, dist, &dir.join("g.hnsw.graph")).expect("flattened");
+        let flat = Flat::of(&h, &dir.join("g.hnsw.graph")).expect("flattened");
         assert_eq!(flat.len(), h.get_nb_point());
         for q in qs {
             let q = code(q);
@@ -385,6 +385,6 @@ mod tests {
         let at = bytes.len() - ENTRY_BYTES;
         bytes[at + 8] = bytes[at + 8].wrapping_add(1); // another layer
         std::fs::write(&graph, &bytes).unwrap();
-        assert!(Flat::of(&h, UnitDot, &graph).is_none());
+        assert!(Flat::of(&h, &graph).is_none());
     }
 }

@@ -295,13 +295,22 @@ where
     T: Copy + Default + Send + Sync + std::fmt::Debug + Serialize + serde::de::DeserializeOwned,
     D: Distance<T> + Clone + Send + Sync,
 {
-    /// A graph read back from the dump at `dir`/`base`, flattened where it can be.
-    fn loaded(h: Hnsw<'static, T, D>, dist: D, dir: &Path, base: &str) -> Self {
+    /// The graph dumped at `dir`/`base`, read back by `reloader` with `dist`, and
+    /// flattened where it can be.
+    fn load(
+        reloader: &'static HnswIo,
+        dist: D,
+        dir: &Path,
+        base: &str,
+    ) -> std::result::Result<Self, String> {
+        let mut h: Hnsw<'static, T, D> =
+            (reloader.load_hnsw_with_dist(dist)).map_err(|e| e.to_string())?;
+        h.set_searching_mode(true);
         let file = dir.join(format!("{base}.hnsw.graph"));
-        match flat::Flat::of(&h, dist, &file) {
+        Ok(match flat::Flat::of(&h, &file) {
             Some(f) => Held::Flat(f),
             None => Held::Hnsw(h),
-        }
+        })
     }
 
     fn len(&self) -> usize {
@@ -541,14 +550,10 @@ impl HnswIndex {
         };
         // hnsw_rs ties the graph's lifetime to its reloader; a served index lives for the
         // whole process, so the (small) reloader is leaked once per load.
-        let reloader: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, base)));
+        let reloader: &'static HnswIo = Box::leak(Box::new(HnswIo::new(dir, base)));
         let graph = match format {
             VectorFormat::F32 => {
-                let mut h: Hnsw<'static, f32, UnitDot> = reloader
-                    .load_hnsw_with_dist(UnitDot)
-                    .map_err(|e| fail(e.to_string()))?;
-                h.set_searching_mode(true);
-                Graph::F32(Held::loaded(h, UnitDot, dir, base))
+                Graph::F32(Held::load(reloader, UnitDot, dir, base).map_err(fail)?)
             }
             VectorFormat::Int8 => {
                 let bytes = std::fs::read(calibration_file(dir, base))
@@ -556,18 +561,11 @@ impl HnswIndex {
                 let cal = Int8Calibration::from_bytes(&bytes, dim)
                     .ok_or_else(|| fail(format!("int8 calibration is not {dim} dimensions")))?;
                 let cal = std::sync::Arc::new(cal);
-                let mut h: Hnsw<'static, u8, Int8Dot> = reloader
-                    .load_hnsw_with_dist(Int8Dot(cal.clone()))
-                    .map_err(|e| fail(e.to_string()))?;
-                h.set_searching_mode(true);
-                Graph::Int8(Held::loaded(h, Int8Dot(cal.clone()), dir, base), cal)
+                let dist = Int8Dot(cal.clone());
+                Graph::Int8(Held::load(reloader, dist, dir, base).map_err(fail)?, cal)
             }
             VectorFormat::Binary => {
-                let mut h: Hnsw<'static, u64, BitDistance> = reloader
-                    .load_hnsw_with_dist(BitDistance)
-                    .map_err(|e| fail(e.to_string()))?;
-                h.set_searching_mode(true);
-                Graph::Binary(Held::loaded(h, BitDistance, dir, base))
+                Graph::Binary(Held::load(reloader, BitDistance, dir, base).map_err(fail)?)
             }
         };
         Ok(Self { graph, dim })
