@@ -3,8 +3,6 @@
 //! model.toml. Every setup serves the rankings the sweep scored, each hit's passage holds
 //! its neighbours, and a path header changes what is embedded.
 
-use serde_json::Value;
-
 use crate::serve::{Server, assert_serves_rankings};
 use crate::util::*;
 
@@ -51,10 +49,7 @@ objective = "span_recall@5"
     let g = quickstart_grid(tmp.path(), "c.toml", "qs-context", &tables);
     let (run, cache) = (tmp.path().join("run"), tmp.path().join("cache"));
     sweep_ok(tmp.path(), &g, &run, &cache);
-    let points: Vec<Value> = std::fs::read_dir(run.join("points"))
-        .unwrap()
-        .map(|e| read_json(&e.unwrap().path()))
-        .collect();
+    let points = read_points(&run);
     // 2 headers × (bm25 + 2 models) × 2 expands.
     assert_eq!(points.len(), 12);
     // A path header changes what BM25 indexes: its rankings differ from no header's.

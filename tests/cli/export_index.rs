@@ -18,10 +18,7 @@ fn an_exported_index_loads_into_lancedb_and_ranks_as_the_sweep_did() {
     );
     let (run, cache) = (tmp.join("run"), tmp.join("cache"));
     sweep_ok(tmp, &grid, &run, &cache);
-    let points: Vec<Value> = std::fs::read_dir(run.join("points"))
-        .unwrap()
-        .map(|e| read_json(&e.unwrap().path()))
-        .collect();
+    let points = read_points(&run);
     let id_of = |want: &str| -> String {
         let p = points
             .iter()

@@ -66,10 +66,7 @@ fn a_sweep_exported_to_mlflow_reads_back_the_same() {
         .iter()
         .filter(|r| tag(r, "mlflow.parentRunId").as_deref() == Some(&parent))
         .collect();
-    let points: Vec<Value> = std::fs::read_dir(run.join("points"))
-        .unwrap()
-        .map(|e| read_json(&e.unwrap().path()))
-        .collect();
+    let points = read_points(&run);
     assert_eq!(
         runs.len(),
         points.len() + 1,

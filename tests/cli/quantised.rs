@@ -26,15 +26,6 @@ depth = 10
 objective = "span_recall@5"
 "#;
 
-fn points(run: &std::path::Path) -> Vec<Value> {
-    let mut points: Vec<Value> = std::fs::read_dir(run.join("points"))
-        .unwrap()
-        .map(|e| read_json(&e.unwrap().path()))
-        .collect();
-    points.sort_by_key(|p| p["config_id"].as_str().unwrap().to_string());
-    points
-}
-
 /// `(vectors, index, rescore, retriever)` of a point.
 fn shape(p: &Value) -> (String, String, u64, String) {
     let s = &p["point"];
@@ -53,7 +44,7 @@ fn quantised_setups_serve_what_was_evaluated_and_hold_less() {
     let g = quickstart_grid(tmp.path(), "q.toml", "qs-quantised", TABLES);
     let (run, cache) = (tmp.path().join("run"), tmp.path().join("cache"));
     sweep_ok(tmp.path(), &g, &run, &cache);
-    let points = points(&run);
+    let points = read_points(&run);
     // 2 retrievers × 2 indexes × (f32 + 2 formats × 2 multipliers).
     assert_eq!(points.len(), 20);
     let costs: HashMap<(String, String, u64, String), Value> = points

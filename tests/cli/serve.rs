@@ -245,11 +245,7 @@ fn served_answers_equal_evaluated_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let (run, cache) = quickstart_run(tmp.path());
     let questions = quickstart_questions();
-    let mut points: Vec<Value> = std::fs::read_dir(run.join("points"))
-        .unwrap()
-        .map(|e| read_json(&e.unwrap().path()))
-        .collect();
-    points.sort_by_key(|p| p["config_id"].as_str().unwrap().to_string());
+    let points = read_points(&run);
     // bm25; vector exact and HNSW; hybrid rrf and weighted over each index.
     assert_eq!(points.len(), 7);
     assert!(

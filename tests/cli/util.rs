@@ -145,6 +145,16 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// A run folder's point records (`points/*.json`), in config-id order.
+pub fn read_points(run: &Path) -> Vec<serde_json::Value> {
+    let mut points: Vec<serde_json::Value> = std::fs::read_dir(run.join("points"))
+        .unwrap()
+        .map(|e| read_json(&e.unwrap().path()))
+        .collect();
+    points.sort_by_key(|p| p["config_id"].as_str().unwrap().to_string());
+    points
+}
+
 /// The element of JSON array `array` whose `key` equals `value` (a manifest's embedding
 /// record, stage or model, a report's row), failing the test with the array when none
 /// does.
