@@ -841,9 +841,10 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    /// `expand`: neighbours on each side, distinct, each at most [`MAX_EXPAND`].
+    /// `expand`: neighbours on each side, distinct ([`Self::list`]), each at most
+    /// [`MAX_EXPAND`].
     fn expands(&self, g: &GridTable) -> Result<Vec<usize>> {
-        let mut e = self.opt_list(&g.expand, "expand", vec![0])?;
+        let e = self.opt_list(&g.expand, "expand", vec![0])?;
         if let Some(s) = &g.expand
             && e.iter().any(|&x| x > MAX_EXPAND)
         {
@@ -853,8 +854,6 @@ impl Checker<'_> {
                 format!("values must lie in [0, {MAX_EXPAND}] (neighbours on each side)"),
             );
         }
-        let mut seen = BTreeSet::new();
-        e.retain(|x| seen.insert(*x));
         Ok(e)
     }
 
