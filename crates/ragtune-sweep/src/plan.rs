@@ -313,20 +313,14 @@ impl Builder {
         let last = rerank.unwrap_or(first);
         let lk = b.key_of(last).to_vec();
         // Neighbours change what is scored, not what is ranked; none keeps the old keys.
-        let expand = if setup.expand > 0 {
-            format!("expand/{}", setup.expand)
-        } else {
-            String::new()
-        };
+        let expand = (setup.expand > 0).then(|| format!("expand/{}", setup.expand));
         let scores = grid
             .top_k
             .iter()
             .map(|k| {
                 let kb = k.to_le_bytes();
                 let mut parts: Vec<&[u8]> = vec![&lk, &kb, inputs.corpus.as_bytes()];
-                if !expand.is_empty() {
-                    parts.push(expand.as_bytes());
-                }
+                parts.extend(expand.as_ref().map(|e| e.as_bytes()));
                 b.node(NodeKind::Scores, &parts, format!("{} @{k}", setup.label()))
             })
             .collect();
