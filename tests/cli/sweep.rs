@@ -332,7 +332,8 @@ fn plan_sweep_cache_stats_and_gc_on_the_quickstart() {
 }
 
 /// The first sweep computed the rows' intervals; an identical one reads them all back
-/// from the store, and its tables are those of the first, intervals included.
+/// from the store, and its tables are those of the first, intervals included; so does
+/// `report`.
 fn intervals_are_kept_and_read_back(
     dir: &std::path::Path,
     grid: &std::path::Path,
@@ -363,6 +364,32 @@ fn intervals_are_kept_and_read_back(
     python_ok(
         "same_tables.py",
         &[a.to_str().unwrap(), b.to_str().unwrap()],
+    );
+    // The report reads them from the store the manifest names. With the store gone it
+    // computes them, and the two pages are the same.
+    let report =
+        |out: &str| ragtune_ok(dir, &["report", "--run", a.to_str().unwrap(), "--out", out]);
+    let stored = report("stored.html");
+    assert_eq!(
+        counts(&stored.stderr),
+        (0, computed + reused),
+        "{}",
+        stored.stderr
+    );
+    let away = dir.join("store-away");
+    std::fs::rename(cache, &away).unwrap();
+    let fresh = report("fresh.html");
+    std::fs::rename(&away, cache).unwrap();
+    assert_eq!(
+        counts(&fresh.stderr),
+        (computed + reused, 0),
+        "{}",
+        fresh.stderr
+    );
+    assert_eq!(
+        std::fs::read(dir.join("stored.html")).unwrap(),
+        std::fs::read(dir.join("fresh.html")).unwrap(),
+        "intervals read back are those computed"
     );
 }
 

@@ -187,7 +187,7 @@ fn judge(
 }
 
 /// The stage store as the keeper of row statistics (`intervals/` entries).
-struct StoreStats<'s>(&'s ragtune_store::StageStore);
+pub(crate) struct StoreStats<'s>(pub(crate) &'s ragtune_store::StageStore);
 
 impl ragtune_results::StatsCache for StoreStats<'_> {
     fn get(&self, key: &str) -> Option<Vec<u8>> {

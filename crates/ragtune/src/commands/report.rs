@@ -1,7 +1,10 @@
 //! `ragtune report --run DIR [--out FILE]`: one self-contained HTML page for a run.
 
 use anyhow::Context;
-use ragtune_results::{ReportInput, TableContext};
+use std::sync::atomic::Ordering;
+
+use ragtune_results::{ReportInput, StatsCache, StatsCounts, TableContext};
+use ragtune_store::StageStore;
 use ragtune_sweep::Manifest;
 
 use super::loop_stats::Run;
@@ -207,24 +210,44 @@ fn gold_places(corpus: &ragtune_core::Corpus, q: &ragtune_core::Question) -> Vec
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| args.run.join("report.html"));
-    write(&args.run, &out)?;
-    eprintln!("ragtune: wrote {}", out.display());
+    let counts = write(&args.run, &out)?;
+    eprintln!(
+        "ragtune: wrote {}; intervals computed/reused {}/{}",
+        out.display(),
+        counts.computed.load(Ordering::Relaxed),
+        counts.reused.load(Ordering::Relaxed)
+    );
     Ok(())
 }
 
-/// Write the report of the run folder `dir` to `out`.
-pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+/// The stage store the run was swept with, where it still is (a relative path is the
+/// sweep's, read from here): its rows' intervals and paired differences are kept there,
+/// under keys made of the per-question values, so the report reads them rather than
+/// resampling again. Without it they are computed, with the same results.
+fn sweep_store(manifest: &Manifest) -> Option<StageStore> {
+    let dir = manifest.embedding_cache.as_ref().filter(|d| d.is_dir())?;
+    StageStore::open(dir).ok()
+}
+
+/// Write the report of the run folder `dir` to `out`; returns how many row statistics
+/// were computed and how many read back from the sweep's store.
+pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<StatsCounts> {
     let run = Run::open(dir)?;
     let objective = run.objective()?;
     let records = run.points()?;
     let (holdout, limits) = select_settings(&run.manifest);
-    let stats = ragtune_results::row_stats(
+    let store = sweep_store(&run.manifest);
+    let cache = store.as_ref().map(super::outputs::StoreStats);
+    let counts = StatsCounts::default();
+    let stats = ragtune_results::row_stats_cached(
         &records,
         &TableContext {
             objective,
             holdout,
             best: run.manifest.best_config_id.as_deref(),
         },
+        cache.as_ref().map(|c| c as &dyn StatsCache),
+        &counts,
     );
     let (missed, missed_total) = missed(&run, &records, objective);
     let mut facts = facts(&run.manifest);
@@ -242,5 +265,5 @@ pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()>
     });
     ragtune_core::write_atomic(out, html.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
-    Ok(())
+    Ok(counts)
 }
