@@ -16,12 +16,11 @@
 //! rung computes none for rows whose values it has seen.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 
+use ragtune_eval::kept::{cached, f64_at, stats_key};
 use ragtune_eval::{
-    Metric, Objective, PairedDiff, PointRecord, QuestionRow, ResultRow, Split, bootstrap_cis,
-    paired_diff,
+    Metric, Objective, PairedDiff, PointRecord, QuestionRow, ResultRow, Split, StatsCache,
+    StatsCounts, bootstrap_cis, paired_diff_kept,
 };
 use rayon::prelude::*;
 
@@ -67,51 +66,6 @@ pub fn stats_of<'s>(stats: &'s Stats, rec: &PointRecord, row: &ResultRow) -> Opt
     stats.get(&(rec.config_id.clone(), row.top_k, row.split))
 }
 
-/// Where row statistics computed once are kept between runs (the stage store, in the
-/// CLI). Entries are looked up by key; a damaged or missing one is computed again.
-pub trait StatsCache: Sync {
-    /// The bytes kept under `key`, if any (verified by the store).
-    fn get(&self, key: &str) -> Option<Vec<u8>>;
-    /// Keep `bytes` under `key`; a failure only costs a recomputation next time.
-    fn put(&self, key: &str, bytes: &[u8]);
-}
-
-/// The version of interval entries: part of every key, bumped when the draws, the
-/// metrics or the encoding change.
-pub const STATS_VERSION: u32 = 1;
-
-/// How many interval computations a call made and how many it read back, and the entries
-/// it has seen: rows with equal values (within one call too) are resampled once.
-#[derive(Debug, Default)]
-pub struct StatsCounts {
-    /// Distinct entries computed by resampling.
-    pub computed: AtomicUsize,
-    /// Statistics read from the cache or from an entry computed earlier in the call.
-    pub reused: AtomicUsize,
-    seen: Mutex<HashMap<String, Arc<OnceLock<Vec<u8>>>>>,
-}
-
-/// A key over `what`, the bootstrap's settings and `columns` of optional values.
-fn stats_key<'a>(what: &str, columns: impl Iterator<Item = Option<f64>> + 'a) -> String {
-    let mut h = ragtune_core::ContentHasher::new();
-    h.field(what)
-        .field(STATS_VERSION.to_le_bytes())
-        .field(ragtune_eval::SEED.to_le_bytes())
-        .field((ragtune_eval::RESAMPLES as u64).to_le_bytes());
-    let mut buf = Vec::new();
-    for v in columns {
-        match v {
-            Some(x) => {
-                buf.push(1);
-                buf.extend_from_slice(&x.to_bits().to_le_bytes());
-            }
-            None => buf.push(0),
-        }
-    }
-    h.field(&buf);
-    h.finish_hex()
-}
-
 fn encode_cis(cis: &[Option<(f64, f64)>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(cis.len() * 17);
     for ci in cis {
@@ -125,10 +79,6 @@ fn encode_cis(cis: &[Option<(f64, f64)>]) -> Vec<u8> {
         }
     }
     out
-}
-
-fn f64_at(bytes: &[u8], at: usize) -> Option<f64> {
-    Some(f64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
 fn decode_cis(bytes: &[u8], n: usize) -> Option<Vec<Option<(f64, f64)>>> {
@@ -147,49 +97,6 @@ fn decode_cis(bytes: &[u8], n: usize) -> Option<Vec<Option<(f64, f64)>>> {
         }
     }
     (at == bytes.len()).then_some(out)
-}
-
-/// `compute`'s value, or the one kept under `key`. Each key is computed (or read from
-/// the cache) once per call, however many rows share it and whichever thread asks first,
-/// so the counts do not depend on timing.
-fn cached<T>(
-    cache: Option<&dyn StatsCache>,
-    counts: &StatsCounts,
-    key: impl FnOnce() -> String,
-    decode: impl Fn(&[u8]) -> Option<T>,
-    encode: impl FnOnce(&T) -> Vec<u8>,
-    compute: impl FnOnce() -> T,
-) -> T {
-    let Some(cache) = cache else {
-        counts.computed.fetch_add(1, Ordering::Relaxed);
-        return compute();
-    };
-    let key = key();
-    let cell = Arc::clone(
-        counts
-            .seen
-            .lock()
-            .expect("stats lock")
-            .entry(key.clone())
-            .or_default(),
-    );
-    let mut computed = false;
-    let bytes = cell.get_or_init(|| {
-        if let Some(b) = cache.get(&key).filter(|b| decode(b).is_some()) {
-            return b;
-        }
-        computed = true;
-        let b = encode(&compute());
-        cache.put(&key, &b);
-        b
-    });
-    let which = if computed {
-        &counts.computed
-    } else {
-        &counts.reused
-    };
-    which.fetch_add(1, Ordering::Relaxed);
-    decode(bytes).expect("an entry decoded once decodes again")
 }
 
 /// Every metric's interval over `qs`, kept in `cache` under the values' key.
@@ -211,45 +118,6 @@ fn metric_cis_cached(
         |b| decode_cis(b, n),
         |v| encode_cis(v),
         || metric_cis(qs),
-    )
-}
-
-/// The paired difference of `x` and `y`, kept in `cache` under their key.
-fn paired_cached(
-    x: &[f64],
-    y: &[f64],
-    cache: Option<&dyn StatsCache>,
-    counts: &StatsCounts,
-) -> Option<PairedDiff> {
-    cached(
-        cache,
-        counts,
-        || {
-            let values = x.iter().chain(y).map(|&v| Some(v));
-            stats_key(&format!("paired/{}", x.len()), values)
-        },
-        |b| match b {
-            [0] => Some(None),
-            [1, rest @ ..] if rest.len() == 32 => Some(Some(PairedDiff {
-                mean: f64_at(rest, 0)?,
-                low: f64_at(rest, 8)?,
-                high: f64_at(rest, 16)?,
-                n: u64::from_le_bytes(rest[24..32].try_into().ok()?) as usize,
-            })),
-            _ => None,
-        },
-        |d| match d {
-            None => vec![0],
-            Some(d) => {
-                let mut out = vec![1];
-                for v in [d.mean, d.low, d.high] {
-                    out.extend_from_slice(&v.to_le_bytes());
-                }
-                out.extend_from_slice(&(d.n as u64).to_le_bytes());
-                out
-            }
-        },
-        || paired_diff(x, y),
     )
 }
 
@@ -331,7 +199,7 @@ pub fn row_stats_cached(
                             ))
                         })
                         .unzip();
-                    paired_cached(&x, &y, cache, counts)
+                    paired_diff_kept(&x, &y, cache, counts)
                 });
             let key = (p.config_id.clone(), r.top_k, r.split);
             (
@@ -446,6 +314,7 @@ mod tests {
 #[cfg(test)]
 mod cache_tests {
     use std::sync::Mutex;
+    use std::sync::atomic::Ordering;
 
     use super::*;
 

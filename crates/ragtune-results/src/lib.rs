@@ -14,16 +14,14 @@ pub mod trec;
 
 use std::path::Path;
 
-pub use intervals::{
-    RowStats, STATS_VERSION, Stats, StatsCache, StatsCounts, TableContext, row_stats,
-    row_stats_cached, stats_of,
-};
+pub use intervals::{RowStats, Stats, TableContext, row_stats, row_stats_cached, stats_of};
 use polars::prelude::*;
 use ragtune_core::FlatSetup;
 use ragtune_eval::{
     BestSetup, Costs, Limit, Limits, Metric, MetricValues, Objective, PointRecord, QuestionRow,
     ResultRow, Split, select_order,
 };
+pub use ragtune_eval::{STATS_VERSION, StatsCache, StatsCounts};
 pub use report::{ACCENTS, Missed, ReportInput, StepBar, render as render_report};
 
 /// Results failures.

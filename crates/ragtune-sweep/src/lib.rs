@@ -17,6 +17,7 @@ mod accounting;
 mod budget;
 mod error;
 mod exec;
+mod kept;
 mod lookup;
 mod models;
 mod plan;
@@ -34,6 +35,7 @@ mod texts;
 pub use accounting::Accounting;
 pub use error::{Result, SweepError};
 pub use exec::{Executor, HNSW_BASE, Reporter, Silent, rows};
+pub use kept::StoreStats;
 pub use lookup::{listed_id, read_point, resolve_point};
 pub use models::{FakeModels, ModelInfo, ModelRecord, Models, OnnxModels};
 pub use plan::{

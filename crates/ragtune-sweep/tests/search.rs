@@ -25,13 +25,48 @@ impl Runs {
     }
     /// The fixture grid with `search` appended, swept with a store of its own.
     fn sweep(&self, name: &str, search: &str) -> (Vec<PointRecord>, Manifest) {
+        self.sweep_into(name, search, "run")
+    }
+    /// [`Self::sweep`] into the run folder `out` of `name`'s folder (and its store).
+    fn sweep_into(&self, name: &str, search: &str, out: &str) -> (Vec<PointRecord>, Manifest) {
         let sub = self.dir.path().join(name);
         std::fs::create_dir_all(&sub).unwrap();
         testing::write_corpus(&sub);
         let text = grid_text("[60, 120, 240]", "[0.3, 0.7]", "[1, 3]") + search;
         let grid = testing::grid(&sub, "g.toml", &text).unwrap();
-        testing::sweep(&sub, &grid, "run").unwrap()
+        testing::sweep(&sub, &grid, out).unwrap()
     }
+}
+
+#[test]
+fn a_halving_rerun_reads_its_rungs_statistics_back() {
+    let r = Runs::new();
+    let search = "[search]\nstrategy = \"halving\"\nmin_questions = 2\nregion_chars = 200\n";
+    let (first, first_m) = r.sweep_into("halving", search, "run");
+    let store = r.dir.path().join("halving").join("store");
+    let intervals = || {
+        let usage = ragtune_store::usage(&store).unwrap();
+        usage
+            .iter()
+            .find(|u| u.stage == "intervals")
+            .map_or(0, |u| u.entries)
+    };
+    // Each rung's lower bounds and paired differences were kept (the tables' intervals
+    // are the caller's, so these are the rungs' alone).
+    let kept = intervals();
+    assert!(kept > 0, "the rungs keep their statistics");
+    let (again, m) = r.sweep_into("halving", search, "again");
+    assert_eq!(intervals(), kept, "a re-run computes none of them again");
+    assert_eq!(metrics(&again), metrics(&first));
+    let steps = |m: &Manifest| -> Vec<Vec<String>> {
+        let s = m.search.as_ref().unwrap();
+        s.steps.iter().map(|s| s.kept.clone()).collect()
+    };
+    assert_eq!(
+        steps(&m),
+        steps(&first_m),
+        "the same setups survive each rung"
+    );
 }
 
 #[test]

@@ -5,14 +5,16 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use ragtune_core::{Corpus, Setup};
-use ragtune_eval::{PointRecord, SearchStep, Strategy};
+use ragtune_eval::{PointRecord, SearchStep, StatsCache, StatsCounts, Strategy};
 
+use crate::StoreStats;
 use crate::error::Result;
 use crate::record::RunDir;
 use crate::search::run::Runner;
 use crate::search::verdict::diff;
 use crate::search::{
-    RankBy, Screen, ScreenParams, SearchRecord, SearchSpec, StepRecord, rank, regions, screen,
+    Kept, RankBy, Screen, ScreenParams, SearchRecord, SearchSpec, StepRecord, rank_kept, regions,
+    screen,
 };
 
 /// One rung of the schedule.
@@ -188,8 +190,11 @@ fn score_rung(
             screened: screen.is_some(),
         });
     }
+    // Intervals and differences are kept in the store: a re-run's rungs read them back.
     let g = r.grid;
-    let order = rank(&recs, g, RankBy::LowerBound);
+    let (store, counts) = (r.store.map(StoreStats), StatsCounts::default());
+    let kept: Kept = (store.as_ref().map(|s| s as &dyn StatsCache), &counts);
+    let order = rank_kept(&recs, g, RankBy::LowerBound, kept);
     let n_keep = match screen {
         Some(_) => order.len().div_ceil(spec.eta()),
         None => order.len(),
@@ -197,11 +202,10 @@ fn score_rung(
     // Of the best 1/eta, a setup significantly worse than the rung's leader on this
     // screen (paired 95% interval below 0) goes no further either.
     let leader = order.first().copied();
+    let goal = (g.objective, g.select.holdout);
     let worse = |p: &PointRecord| {
         screen.is_some()
-            && leader.is_some_and(|l| {
-                diff(p, l, g.objective, g.select.holdout).is_some_and(|d| d.high < 0.0)
-            })
+            && leader.is_some_and(|l| diff(p, l, goal, kept).is_some_and(|d| d.high < 0.0))
     };
     let kept: Vec<String> = order
         .iter()

@@ -7,7 +7,8 @@ mod run;
 mod staged;
 mod verdict;
 
-use ragtune_eval::{Objective, PointRecord, Split, split_of};
+use ragtune_eval::{Objective, PointRecord, Split, StatsCache, StatsCounts, split_of};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use crate::budget::Budget;
@@ -17,6 +18,10 @@ use ragtune_grid::{SearchSpec, Strategy};
 pub(crate) use run::Runner;
 pub use staged::{dimension_key, planned_stages, staged};
 pub use verdict::against_eliminated;
+
+/// Where a search's intervals and paired differences are kept ([`crate::StoreStats`]),
+/// and the counts of those computed and read back.
+pub type Kept<'a> = (Option<&'a dyn StatsCache>, &'a StatsCounts);
 
 /// What a search did, for the manifest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -98,8 +103,13 @@ pub(crate) fn objective_values(
 }
 
 /// A setup's objective over its questions: (lower 95% bound, mean), the questions held
-/// out by `[select] holdout` excluded. A setup without the objective's k ranks last.
-pub fn lower_bound(rec: &PointRecord, objective: Objective, holdout: Option<f64>) -> (f64, f64) {
+/// out by `[select] holdout` excluded; the interval read from `kept` where an earlier run
+/// computed it. A setup without the objective's k ranks last.
+pub fn lower_bound(
+    rec: &PointRecord,
+    (objective, holdout): (Objective, Option<f64>),
+    (cache, counts): Kept,
+) -> (f64, f64) {
     let values: Vec<f64> = objective_values(rec, objective, holdout)
         .map(|(_, v)| v)
         .collect();
@@ -107,7 +117,7 @@ pub fn lower_bound(rec: &PointRecord, objective: Objective, holdout: Option<f64>
         return (f64::NEG_INFINITY, f64::NEG_INFINITY);
     }
     let mean = values.iter().sum::<f64>() / values.len() as f64;
-    let low = ragtune_eval::bootstrap_ci(&values).map_or(mean, |(lo, _)| lo);
+    let low = ragtune_eval::interval_kept(&values, cache, counts).map_or(mean, |(lo, _)| lo);
     (low, mean)
 }
 
@@ -129,14 +139,24 @@ pub fn rank<'r>(
     grid: &ragtune_grid::Grid,
     by: RankBy,
 ) -> Vec<&'r PointRecord> {
-    let (objective, holdout) = (grid.objective, grid.select.holdout);
-    let judged = ragtune_eval::select_order(records, objective, &grid.select.limits());
+    rank_kept(records, grid, by, (None, &StatsCounts::default()))
+}
+
+/// [`rank`], the lower bounds computed in parallel and read from `kept` where kept.
+pub fn rank_kept<'r>(
+    records: impl IntoIterator<Item = &'r PointRecord>,
+    grid: &ragtune_grid::Grid,
+    by: RankBy,
+    kept: Kept,
+) -> Vec<&'r PointRecord> {
+    let goal = (grid.objective, grid.select.holdout);
+    let judged = ragtune_eval::select_order(records, goal.0, &grid.select.limits());
     if by == RankBy::Select {
         return judged.into_iter().map(|j| j.record).collect();
     }
     let mut keyed: Vec<(bool, (f64, f64), &PointRecord)> = judged
-        .into_iter()
-        .map(|j| (j.fits, lower_bound(j.record, objective, holdout), j.record))
+        .into_par_iter()
+        .map(|j| (j.fits, lower_bound(j.record, goal, kept), j.record))
         .collect();
     keyed.sort_by(|a, b| {
         b.0.cmp(&a.0)

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ragtune_eval::{Eliminated, Objective, PairedDiff, PointRecord, paired_diff};
+use ragtune_eval::{Eliminated, Objective, PairedDiff, PointRecord, paired_diff_kept};
 
 use crate::error::{Result, SweepError};
-use crate::search::{SearchRecord, objective_values};
+use crate::search::{Kept, SearchRecord, objective_values};
 
 fn read(path: &Path) -> Result<Option<PointRecord>> {
     if !path.is_file() {
@@ -17,12 +17,13 @@ fn read(path: &Path) -> Result<Option<PointRecord>> {
     Ok(serde_json::from_slice(&bytes).ok())
 }
 
-/// `a − b` on the objective over the questions both were scored on, paired.
+/// `a − b` on the objective over the questions both were scored on, paired; read from
+/// `kept` where an earlier rung or run computed it.
 pub(crate) fn diff(
     a: &PointRecord,
     b: &PointRecord,
-    o: Objective,
-    h: Option<f64>,
+    (o, h): (Objective, Option<f64>),
+    (cache, counts): Kept,
 ) -> Option<PairedDiff> {
     let values = |p| objective_values(p, o, h).collect::<HashMap<&str, f64>>();
     let (va, vb) = (values(a), values(b));
@@ -30,17 +31,18 @@ pub(crate) fn diff(
     ids.sort();
     let x: Vec<f64> = ids.iter().map(|k| va[**k]).collect();
     let y: Vec<f64> = ids.iter().map(|k| vb[**k]).collect();
-    paired_diff(&x, &y)
+    paired_diff_kept(&x, &y, cache, counts)
 }
 
 /// The winner `best` of the halving run in `run` against every setup eliminated in the
-/// last two screened rungs, read from `run/rungs/<r>/points`.
+/// last two screened rungs, read from `run/rungs/<r>/points`; the paired differences are
+/// those the rungs kept in `kept` where they are there.
 pub fn against_eliminated(
     run: &Path,
     search: &SearchRecord,
     best: &str,
-    objective: Objective,
-    holdout: Option<f64>,
+    goal: (Objective, Option<f64>),
+    stats: Kept,
 ) -> Result<Vec<Eliminated>> {
     let screened: Vec<usize> = search
         .steps
@@ -71,7 +73,7 @@ pub fn against_eliminated(
             let Some(other) = read(&dir.join(format!("{id}.json")))? else {
                 continue;
             };
-            if let Some(d) = diff(&winner, &other, objective, holdout) {
+            if let Some(d) = diff(&winner, &other, goal, stats) {
                 out.push(Eliminated {
                     config_id: id,
                     label: other.label,

@@ -28,15 +28,11 @@ pub fn write_outputs(
         );
     }
     let counts = ragtune_results::StatsCounts::default();
-    let cache = store.map(StoreStats);
-    let (records, n_full, best, stats) = judge(
-        records,
-        grid,
-        cache
-            .as_ref()
-            .map(|c| c as &dyn ragtune_results::StatsCache),
-        &counts,
-    );
+    let cache = store.map(ragtune_sweep::StoreStats);
+    let cache = cache
+        .as_ref()
+        .map(|c| c as &dyn ragtune_results::StatsCache);
+    let (records, n_full, best, stats) = judge(records, grid, cache, &counts);
     let rankings_only = !records
         .iter()
         .flat_map(|r| &r.rows)
@@ -45,7 +41,16 @@ pub fn write_outputs(
     ragtune_results::write_tables(&records, &stats, run.path())
         .context("writing results tables")?;
     crate::failpoint::hit("after-tables");
-    write_best(run, best.as_ref(), &mut manifest, grid, rankings_only)?;
+    // The search's verdict reads the rungs' kept differences; not counted with the rows'.
+    let verdict_counts = ragtune_results::StatsCounts::default();
+    let kept = (cache, &verdict_counts);
+    write_best(
+        run,
+        best.as_ref(),
+        &mut manifest,
+        (grid, kept),
+        rankings_only,
+    )?;
     warn_unjudged(&records, best.as_ref(), grid);
     finish_run(run, &mut manifest, best.is_some(), rankings_only)?;
     print_table(full, &stats, grid, show)?;
@@ -68,14 +73,14 @@ fn write_best(
     run: &RunDir,
     best: Option<&ragtune_eval::BestSetup>,
     manifest: &mut ragtune_sweep::Manifest,
-    grid: &Grid,
+    (grid, kept): (&Grid, ragtune_sweep::search::Kept),
     rankings_only: bool,
 ) -> anyhow::Result<()> {
     let out = run.path();
     match best {
         Some(b) => {
             let mut b = b.clone();
-            b.search = super::search::verdict(manifest, run.path(), &b, grid)?;
+            b.search = super::search::verdict(manifest, run.path(), &b, grid, kept)?;
             let text = format!(
                 "# The best setup of this run under [select]; `ragtune serve --run {}` loads it.\n{}{}",
                 out.display(),
@@ -184,21 +189,6 @@ fn judge(
         counts,
     ));
     (records, n_full, best, stats)
-}
-
-/// The stage store as the keeper of row statistics (`intervals/` entries).
-pub(crate) struct StoreStats<'s>(pub(crate) &'s ragtune_store::StageStore);
-
-impl ragtune_results::StatsCache for StoreStats<'_> {
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.0.get(ragtune_store::Stage::Intervals, key)
-    }
-    fn put(&self, key: &str, bytes: &[u8]) {
-        // Not kept: computed again next time, nothing else is lost.
-        if let Err(e) = self.0.put(ragtune_store::Stage::Intervals, key, bytes) {
-            tracing::warn!("keeping intervals in the stage store failed: {e}");
-        }
-    }
 }
 
 /// Whether any row saw an unjudged chunk: the labels are pooled, not complete.
