@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::{PairedDiff, paired_diff};
+use crate::{Metric, PairedDiff, QuestionRow, bootstrap_cis, paired_diff};
 
 /// Where statistics computed once are kept between runs (the stage store: the sweep's
 /// `StoreStats`). Entries are looked up by key; a damaged or missing one is computed again.
@@ -21,8 +21,9 @@ pub trait StatsCache: Sync {
 /// metrics or the encoding change.
 pub const STATS_VERSION: u32 = 1;
 
-/// How many interval computations a call made and how many it read back, and the entries
-/// it has seen: rows with equal values (within one call too) are resampled once.
+/// How many statistics a call computed and how many it read back, and the entries it has
+/// seen: with a cache, values seen twice (within one call too) are resampled once; without
+/// one, every statistic counts as computed.
 #[derive(Debug, Default)]
 pub struct StatsCounts {
     /// Distinct entries computed by resampling.
@@ -32,8 +33,29 @@ pub struct StatsCounts {
     seen: Mutex<HashMap<String, Arc<OnceLock<Vec<u8>>>>>,
 }
 
+/// Statistics kept in memory: for a caller without a store, and for tests.
+#[derive(Debug, Default)]
+pub struct MemoryStats(Mutex<HashMap<String, Vec<u8>>>);
+
+impl MemoryStats {
+    /// Apply `f` to every kept entry's bytes (tests damage entries this way).
+    pub fn edit_entries(&self, f: impl FnMut(&mut Vec<u8>)) {
+        self.0.lock().expect("stats lock").values_mut().for_each(f);
+    }
+}
+
+impl StatsCache for MemoryStats {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.0.lock().expect("stats lock").get(key).cloned()
+    }
+    fn put(&self, key: &str, bytes: &[u8]) {
+        let mut m = self.0.lock().expect("stats lock");
+        m.insert(key.to_string(), bytes.to_vec());
+    }
+}
+
 /// A key over `what`, the bootstrap's settings and `columns` of optional values.
-pub fn stats_key<'a>(what: &str, columns: impl Iterator<Item = Option<f64>> + 'a) -> String {
+fn stats_key(what: &str, columns: impl Iterator<Item = Option<f64>>) -> String {
     let mut h = ragtune_core::ContentHasher::new();
     h.field(what)
         .field(STATS_VERSION.to_le_bytes())
@@ -54,14 +76,14 @@ pub fn stats_key<'a>(what: &str, columns: impl Iterator<Item = Option<f64>> + 'a
 }
 
 /// The f64 at byte `at` of an entry, if the entry is long enough.
-pub fn f64_at(bytes: &[u8], at: usize) -> Option<f64> {
+fn f64_at(bytes: &[u8], at: usize) -> Option<f64> {
     Some(f64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
 /// `compute`'s value, or the one kept under `key`. Each key is computed (or read from
 /// the cache) once per call, however many rows share it and whichever thread asks first,
 /// so the counts do not depend on timing.
-pub fn cached<T>(
+fn cached<T>(
     cache: Option<&dyn StatsCache>,
     counts: &StatsCounts,
     key: impl FnOnce() -> String,
@@ -169,22 +191,90 @@ pub fn interval_kept(
     )
 }
 
+fn encode_cis(cis: &[Option<(f64, f64)>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cis.len() * 17);
+    for ci in cis {
+        match ci {
+            Some((lo, hi)) => {
+                out.push(1);
+                out.extend_from_slice(&lo.to_le_bytes());
+                out.extend_from_slice(&hi.to_le_bytes());
+            }
+            None => out.push(0),
+        }
+    }
+    out
+}
+
+fn decode_cis(bytes: &[u8], n: usize) -> Option<Vec<Option<(f64, f64)>>> {
+    let (mut at, mut out) = (0, Vec::with_capacity(n));
+    for _ in 0..n {
+        match *bytes.get(at)? {
+            0 => {
+                out.push(None);
+                at += 1;
+            }
+            1 => {
+                out.push(Some((f64_at(bytes, at + 1)?, f64_at(bytes, at + 9)?)));
+                at += 17;
+            }
+            _ => return None,
+        }
+    }
+    (at == bytes.len()).then_some(out)
+}
+
+/// Every metric's interval over `qs` ([`Metric::ALL`] order), kept in `cache` under the
+/// values' key.
+pub fn metric_cis_kept(
+    qs: &[&QuestionRow],
+    cache: Option<&dyn StatsCache>,
+    counts: &StatsCounts,
+) -> Vec<Option<(f64, f64)>> {
+    let n = Metric::ALL.len();
+    cached(
+        cache,
+        counts,
+        || {
+            let values = Metric::ALL
+                .iter()
+                .flat_map(|&m| qs.iter().map(move |q| q.metrics.get(m)));
+            stats_key(&format!("cis/{n}/{}", qs.len()), values)
+        },
+        |b| decode_cis(b, n),
+        |v| encode_cis(v),
+        || metric_cis(qs),
+    )
+}
+
+/// Every metric's interval over `qs`. Metrics present for every question share one set of
+/// bootstrap draws; any other is resampled over the questions where it applies.
+fn metric_cis(qs: &[&QuestionRow]) -> Vec<Option<(f64, f64)>> {
+    let values: Vec<Vec<Option<f64>>> = Metric::ALL
+        .iter()
+        .map(|&m| qs.iter().map(|q| q.metrics.get(m)).collect())
+        .collect();
+    let full: Vec<usize> = (0..values.len())
+        .filter(|&i| !qs.is_empty() && values[i].iter().all(Option::is_some))
+        .collect();
+    let dense: Vec<Vec<f64>> = full
+        .iter()
+        .map(|&i| values[i].iter().map(|v| v.unwrap_or(0.0)).collect())
+        .collect();
+    let shared = bootstrap_cis(&dense.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match full.iter().position(|&f| f == i) {
+            Some(j) => shared[j],
+            None => crate::bootstrap_ci(&v.iter().flatten().copied().collect::<Vec<_>>()),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Default)]
-    struct Memory(Mutex<HashMap<String, Vec<u8>>>);
-
-    impl StatsCache for Memory {
-        fn get(&self, key: &str) -> Option<Vec<u8>> {
-            self.0.lock().unwrap().get(key).cloned()
-        }
-        fn put(&self, key: &str, bytes: &[u8]) {
-            let mut m = self.0.lock().unwrap();
-            m.insert(key.to_string(), bytes.to_vec());
-        }
-    }
 
     fn counted(c: &StatsCounts) -> (usize, usize) {
         (
@@ -197,7 +287,7 @@ mod tests {
     fn kept_intervals_are_the_bootstraps_and_are_read_back() {
         let values: Vec<f64> = (0..37).map(|i| f64::from(i % 5) / 4.0).collect();
         let other: Vec<f64> = values.iter().map(|v| 1.0 - v).collect();
-        let memory = Memory::default();
+        let memory = MemoryStats::default();
         let first = StatsCounts::default();
         let got = interval_kept(&values, Some(&memory), &first);
         assert_eq!(got, crate::bootstrap_ci(&values));
@@ -219,9 +309,7 @@ mod tests {
         let _ = interval_kept(&changed, Some(&memory), &again);
         assert_eq!(counted(&again), (1, 3));
         // A damaged entry is computed again, never decoded into a wrong interval.
-        for v in memory.0.lock().unwrap().values_mut() {
-            v.truncate(v.len().saturating_sub(1).max(1));
-        }
+        memory.edit_entries(|v| v.truncate(v.len().saturating_sub(1).max(1)));
         let damaged = StatsCounts::default();
         assert_eq!(interval_kept(&values, Some(&memory), &damaged), got);
         assert_eq!(counted(&damaged), (1, 0));

@@ -51,12 +51,15 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod kept;
+mod kept;
 mod schema;
 mod select;
 mod stats;
 
-pub use kept::{STATS_VERSION, StatsCache, StatsCounts, interval_kept, paired_diff_kept};
+pub use kept::{
+    MemoryStats, STATS_VERSION, StatsCache, StatsCounts, interval_kept, metric_cis_kept,
+    paired_diff_kept,
+};
 pub use select::{Judged, Limit, Limits, judged_row, select_order};
 pub use stats::{PairedDiff, RESAMPLES, SEED, bootstrap_ci, bootstrap_cis, paired_diff};
 

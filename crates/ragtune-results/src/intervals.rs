@@ -17,10 +17,9 @@
 
 use std::collections::HashMap;
 
-use ragtune_eval::kept::{cached, f64_at, stats_key};
 use ragtune_eval::{
     Metric, Objective, PairedDiff, PointRecord, QuestionRow, ResultRow, Split, StatsCache,
-    StatsCounts, bootstrap_cis, paired_diff_kept,
+    StatsCounts, metric_cis_kept, paired_diff_kept,
 };
 use rayon::prelude::*;
 
@@ -64,86 +63,6 @@ pub type Stats = HashMap<(String, u32, Split), RowStats>;
 /// The statistics of `rec`'s row `row`.
 pub fn stats_of<'s>(stats: &'s Stats, rec: &PointRecord, row: &ResultRow) -> Option<&'s RowStats> {
     stats.get(&(rec.config_id.clone(), row.top_k, row.split))
-}
-
-fn encode_cis(cis: &[Option<(f64, f64)>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(cis.len() * 17);
-    for ci in cis {
-        match ci {
-            Some((lo, hi)) => {
-                out.push(1);
-                out.extend_from_slice(&lo.to_le_bytes());
-                out.extend_from_slice(&hi.to_le_bytes());
-            }
-            None => out.push(0),
-        }
-    }
-    out
-}
-
-fn decode_cis(bytes: &[u8], n: usize) -> Option<Vec<Option<(f64, f64)>>> {
-    let (mut at, mut out) = (0, Vec::with_capacity(n));
-    for _ in 0..n {
-        match *bytes.get(at)? {
-            0 => {
-                out.push(None);
-                at += 1;
-            }
-            1 => {
-                out.push(Some((f64_at(bytes, at + 1)?, f64_at(bytes, at + 9)?)));
-                at += 17;
-            }
-            _ => return None,
-        }
-    }
-    (at == bytes.len()).then_some(out)
-}
-
-/// Every metric's interval over `qs`, kept in `cache` under the values' key.
-fn metric_cis_cached(
-    qs: &[&QuestionRow],
-    cache: Option<&dyn StatsCache>,
-    counts: &StatsCounts,
-) -> Vec<Option<(f64, f64)>> {
-    let n = Metric::ALL.len();
-    cached(
-        cache,
-        counts,
-        || {
-            let values = Metric::ALL
-                .iter()
-                .flat_map(|&m| qs.iter().map(move |q| q.metrics.get(m)));
-            stats_key(&format!("cis/{n}/{}", qs.len()), values)
-        },
-        |b| decode_cis(b, n),
-        |v| encode_cis(v),
-        || metric_cis(qs),
-    )
-}
-
-/// Every metric's interval over `qs`. Metrics present for every question share one set of
-/// bootstrap draws; any other is resampled over the questions where it applies.
-fn metric_cis(qs: &[&QuestionRow]) -> Vec<Option<(f64, f64)>> {
-    let values: Vec<Vec<Option<f64>>> = Metric::ALL
-        .iter()
-        .map(|&m| qs.iter().map(|q| q.metrics.get(m)).collect())
-        .collect();
-    let full: Vec<usize> = (0..values.len())
-        .filter(|&i| !qs.is_empty() && values[i].iter().all(Option::is_some))
-        .collect();
-    let dense: Vec<Vec<f64>> = full
-        .iter()
-        .map(|&i| values[i].iter().map(|v| v.unwrap_or(0.0)).collect())
-        .collect();
-    let shared = bootstrap_cis(&dense.iter().map(Vec::as_slice).collect::<Vec<_>>());
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| match full.iter().position(|&f| f == i) {
-            Some(j) => shared[j],
-            None => ragtune_eval::bootstrap_ci(&v.iter().flatten().copied().collect::<Vec<_>>()),
-        })
-        .collect()
 }
 
 /// The best setup's objective per question at the objective's k.
@@ -205,7 +124,7 @@ pub fn row_stats_cached(
             (
                 key,
                 RowStats {
-                    ci: metric_cis_cached(&qs, cache, counts),
+                    ci: metric_cis_kept(&qs, cache, counts),
                     vs_best,
                 },
             )
@@ -313,25 +232,11 @@ mod tests {
 
 #[cfg(test)]
 mod cache_tests {
-    use std::sync::Mutex;
     use std::sync::atomic::Ordering;
 
+    use ragtune_eval::MemoryStats;
+
     use super::*;
-
-    #[derive(Default)]
-    struct Memory(Mutex<HashMap<String, Vec<u8>>>);
-
-    impl StatsCache for Memory {
-        fn get(&self, key: &str) -> Option<Vec<u8>> {
-            self.0.lock().unwrap().get(key).cloned()
-        }
-        fn put(&self, key: &str, bytes: &[u8]) {
-            self.0
-                .lock()
-                .unwrap()
-                .insert(key.to_string(), bytes.to_vec());
-        }
-    }
 
     #[test]
     fn kept_statistics_are_the_computed_ones_and_are_reused() {
@@ -344,7 +249,7 @@ mod cache_tests {
             best: Some(&a.config_id),
         };
         let plain = row_stats(&records, &ctx);
-        let memory = Memory::default();
+        let memory = MemoryStats::default();
         let first = StatsCounts::default();
         assert_eq!(
             row_stats_cached(&records, &ctx, Some(&memory), &first),
@@ -360,9 +265,7 @@ mod cache_tests {
         assert_eq!(again.computed.load(Ordering::Relaxed), 0);
         assert_eq!(again.reused.load(Ordering::Relaxed), 4);
         // A damaged entry is computed again, not trusted.
-        for v in memory.0.lock().unwrap().values_mut() {
-            v.push(7);
-        }
+        memory.edit_entries(|v| v.push(7));
         let damaged = StatsCounts::default();
         assert_eq!(
             row_stats_cached(&records, &ctx, Some(&memory), &damaged),

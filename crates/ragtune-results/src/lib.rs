@@ -21,7 +21,7 @@ use ragtune_eval::{
     BestSetup, Costs, Limit, Limits, Metric, MetricValues, Objective, PointRecord, QuestionRow,
     ResultRow, Split, select_order,
 };
-pub use ragtune_eval::{STATS_VERSION, StatsCache, StatsCounts};
+pub use ragtune_eval::{StatsCache, StatsCounts};
 pub use report::{ACCENTS, Missed, ReportInput, StepBar, render as render_report};
 
 /// Results failures.

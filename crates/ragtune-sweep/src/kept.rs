@@ -4,16 +4,38 @@
 use ragtune_eval::StatsCache;
 use ragtune_store::{Stage, StageStore};
 
-/// The stage store seen as a [`StatsCache`].
-pub struct StoreStats<'s>(pub &'s StageStore);
+/// The stage store seen as a [`StatsCache`]: read, and written unless made with
+/// [`StoreStats::reading`].
+pub struct StoreStats<'s> {
+    store: &'s StageStore,
+    write: bool,
+}
+
+impl<'s> StoreStats<'s> {
+    /// Read entries and keep new ones (a sweep, its searches).
+    pub fn new(store: &'s StageStore) -> Self {
+        Self { store, write: true }
+    }
+
+    /// Read entries, never write (a command that only looks at a finished run).
+    pub fn reading(store: &'s StageStore) -> Self {
+        Self {
+            store,
+            write: false,
+        }
+    }
+}
 
 impl StatsCache for StoreStats<'_> {
     fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.0.get(Stage::Intervals, key)
+        self.store.get(Stage::Intervals, key)
     }
     fn put(&self, key: &str, bytes: &[u8]) {
+        if !self.write {
+            return;
+        }
         // Not kept: computed again next time, nothing else is lost.
-        if let Err(e) = self.0.put(Stage::Intervals, key, bytes) {
+        if let Err(e) = self.store.put(Stage::Intervals, key, bytes) {
             tracing::warn!("keeping intervals in the stage store failed: {e}");
         }
     }

@@ -44,19 +44,19 @@ fn a_halving_rerun_reads_its_rungs_statistics_back() {
     let search = "[search]\nstrategy = \"halving\"\nmin_questions = 2\nregion_chars = 200\n";
     let (first, first_m) = r.sweep_into("halving", search, "run");
     let store = r.dir.path().join("halving").join("store");
-    let intervals = || {
-        let usage = ragtune_store::usage(&store).unwrap();
-        usage
-            .iter()
-            .find(|u| u.stage == "intervals")
-            .map_or(0, |u| u.entries)
-    };
-    // Each rung's lower bounds and paired differences were kept (the tables' intervals
+    // The store's running totals of `intervals/` reads and writes (the tables' intervals
     // are the caller's, so these are the rungs' alone).
-    let kept = intervals();
-    assert!(kept > 0, "the rungs keep their statistics");
+    let intervals = || ragtune_store::history(&store)["intervals"];
+    let before = intervals();
+    assert!(
+        before.writes > 0,
+        "the rungs keep their statistics: {before:?}"
+    );
     let (again, m) = r.sweep_into("halving", search, "again");
-    assert_eq!(intervals(), kept, "a re-run computes none of them again");
+    let after = intervals();
+    assert_eq!(after.writes, before.writes, "a re-run computes none again");
+    assert_eq!(after.misses, before.misses, "and finds every one");
+    assert!(after.hits >= before.writes, "{before:?} {after:?}");
     assert_eq!(metrics(&again), metrics(&first));
     let steps = |m: &Manifest| -> Vec<Vec<String>> {
         let s = m.search.as_ref().unwrap();

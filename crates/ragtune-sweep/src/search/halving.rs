@@ -13,8 +13,8 @@ use crate::record::RunDir;
 use crate::search::run::Runner;
 use crate::search::verdict::diff;
 use crate::search::{
-    Kept, RankBy, Screen, ScreenParams, SearchRecord, SearchSpec, StepRecord, rank_kept, regions,
-    screen,
+    KeptStats, RankBy, Screen, ScreenParams, SearchRecord, SearchSpec, StepRecord, rank_kept,
+    regions, screen,
 };
 
 /// One rung of the schedule.
@@ -192,9 +192,12 @@ fn score_rung(
     }
     // Intervals and differences are kept in the store: a re-run's rungs read them back.
     let g = r.grid;
-    let (store, counts) = (r.store.map(StoreStats), StatsCounts::default());
-    let kept: Kept = (store.as_ref().map(|s| s as &dyn StatsCache), &counts);
-    let order = rank_kept(&recs, g, RankBy::LowerBound, kept);
+    let (store, counts) = (r.store.map(StoreStats::new), StatsCounts::default());
+    let stats = KeptStats {
+        cache: store.as_ref().map(|s| s as &dyn StatsCache),
+        counts: &counts,
+    };
+    let order = rank_kept(&recs, g, RankBy::LowerBound, stats);
     let n_keep = match screen {
         Some(_) => order.len().div_ceil(spec.eta()),
         None => order.len(),
@@ -205,7 +208,7 @@ fn score_rung(
     let goal = (g.objective, g.select.holdout);
     let worse = |p: &PointRecord| {
         screen.is_some()
-            && leader.is_some_and(|l| diff(p, l, goal, kept).is_some_and(|d| d.high < 0.0))
+            && leader.is_some_and(|l| diff(p, l, goal, stats).is_some_and(|d| d.high < 0.0))
     };
     let kept: Vec<String> = order
         .iter()

@@ -19,9 +19,15 @@ pub(crate) use run::Runner;
 pub use staged::{dimension_key, planned_stages, staged};
 pub use verdict::against_eliminated;
 
-/// Where a search's intervals and paired differences are kept ([`crate::StoreStats`]),
-/// and the counts of those computed and read back.
-pub type Kept<'a> = (Option<&'a dyn StatsCache>, &'a StatsCounts);
+/// Where a search keeps its intervals and paired differences ([`crate::StoreStats`]), and
+/// the counts of those computed and read back.
+#[derive(Clone, Copy)]
+pub struct KeptStats<'a> {
+    /// The store, or none (then every statistic is computed).
+    pub cache: Option<&'a dyn StatsCache>,
+    /// What was computed and read back.
+    pub counts: &'a StatsCounts,
+}
 
 /// What a search did, for the manifest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -103,12 +109,12 @@ pub(crate) fn objective_values(
 }
 
 /// A setup's objective over its questions: (lower 95% bound, mean), the questions held
-/// out by `[select] holdout` excluded; the interval read from `kept` where an earlier run
-/// computed it. A setup without the objective's k ranks last.
-pub fn lower_bound(
+/// out by `[select] holdout` excluded; the interval read from `stats` where an earlier run
+/// kept it. A setup without the objective's k ranks last.
+pub(crate) fn lower_bound(
     rec: &PointRecord,
     (objective, holdout): (Objective, Option<f64>),
-    (cache, counts): Kept,
+    stats: KeptStats,
 ) -> (f64, f64) {
     let values: Vec<f64> = objective_values(rec, objective, holdout)
         .map(|(_, v)| v)
@@ -117,7 +123,8 @@ pub fn lower_bound(
         return (f64::NEG_INFINITY, f64::NEG_INFINITY);
     }
     let mean = values.iter().sum::<f64>() / values.len() as f64;
-    let low = ragtune_eval::interval_kept(&values, cache, counts).map_or(mean, |(lo, _)| lo);
+    let low =
+        ragtune_eval::interval_kept(&values, stats.cache, stats.counts).map_or(mean, |(lo, _)| lo);
     (low, mean)
 }
 
@@ -139,15 +146,20 @@ pub fn rank<'r>(
     grid: &ragtune_grid::Grid,
     by: RankBy,
 ) -> Vec<&'r PointRecord> {
-    rank_kept(records, grid, by, (None, &StatsCounts::default()))
+    let counts = StatsCounts::default();
+    let stats = KeptStats {
+        cache: None,
+        counts: &counts,
+    };
+    rank_kept(records, grid, by, stats)
 }
 
-/// [`rank`], the lower bounds computed in parallel and read from `kept` where kept.
+/// [`rank`], the lower bounds computed in parallel and read from `stats` where kept.
 pub fn rank_kept<'r>(
     records: impl IntoIterator<Item = &'r PointRecord>,
     grid: &ragtune_grid::Grid,
     by: RankBy,
-    kept: Kept,
+    stats: KeptStats,
 ) -> Vec<&'r PointRecord> {
     let goal = (grid.objective, grid.select.holdout);
     let judged = ragtune_eval::select_order(records, goal.0, &grid.select.limits());
@@ -156,7 +168,7 @@ pub fn rank_kept<'r>(
     }
     let mut keyed: Vec<(bool, (f64, f64), &PointRecord)> = judged
         .into_par_iter()
-        .map(|j| (j.fits, lower_bound(j.record, goal, kept), j.record))
+        .map(|j| (j.fits, lower_bound(j.record, goal, stats), j.record))
         .collect();
     keyed.sort_by(|a, b| {
         b.0.cmp(&a.0)

@@ -7,7 +7,7 @@ use std::path::Path;
 use ragtune_eval::{Eliminated, Objective, PairedDiff, PointRecord, paired_diff_kept};
 
 use crate::error::{Result, SweepError};
-use crate::search::{Kept, SearchRecord, objective_values};
+use crate::search::{KeptStats, SearchRecord, objective_values};
 
 fn read(path: &Path) -> Result<Option<PointRecord>> {
     if !path.is_file() {
@@ -18,12 +18,12 @@ fn read(path: &Path) -> Result<Option<PointRecord>> {
 }
 
 /// `a − b` on the objective over the questions both were scored on, paired; read from
-/// `kept` where an earlier rung or run computed it.
+/// `stats` where an earlier run kept the same pair's difference.
 pub(crate) fn diff(
     a: &PointRecord,
     b: &PointRecord,
     (o, h): (Objective, Option<f64>),
-    (cache, counts): Kept,
+    stats: KeptStats,
 ) -> Option<PairedDiff> {
     let values = |p| objective_values(p, o, h).collect::<HashMap<&str, f64>>();
     let (va, vb) = (values(a), values(b));
@@ -31,18 +31,18 @@ pub(crate) fn diff(
     ids.sort();
     let x: Vec<f64> = ids.iter().map(|k| va[**k]).collect();
     let y: Vec<f64> = ids.iter().map(|k| vb[**k]).collect();
-    paired_diff_kept(&x, &y, cache, counts)
+    paired_diff_kept(&x, &y, stats.cache, stats.counts)
 }
 
 /// The winner `best` of the halving run in `run` against every setup eliminated in the
 /// last two screened rungs, read from `run/rungs/<r>/points`; the paired differences are
-/// those the rungs kept in `kept` where they are there.
+/// kept in `stats`, and read back by a re-run.
 pub fn against_eliminated(
     run: &Path,
     search: &SearchRecord,
     best: &str,
     goal: (Objective, Option<f64>),
-    stats: Kept,
+    stats: KeptStats,
 ) -> Result<Vec<Eliminated>> {
     let screened: Vec<usize> = search
         .steps

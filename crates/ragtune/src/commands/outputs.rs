@@ -28,7 +28,7 @@ pub fn write_outputs(
         );
     }
     let counts = ragtune_results::StatsCounts::default();
-    let cache = store.map(ragtune_sweep::StoreStats);
+    let cache = store.map(ragtune_sweep::StoreStats::new);
     let cache = cache
         .as_ref()
         .map(|c| c as &dyn ragtune_results::StatsCache);
@@ -41,14 +41,17 @@ pub fn write_outputs(
     ragtune_results::write_tables(&records, &stats, run.path())
         .context("writing results tables")?;
     crate::failpoint::hit("after-tables");
-    // The search's verdict reads the rungs' kept differences; not counted with the rows'.
+    // The search's verdict keeps its differences too; the counts printed are the rows'.
     let verdict_counts = ragtune_results::StatsCounts::default();
-    let kept = (cache, &verdict_counts);
+    let verdict_stats = ragtune_sweep::search::KeptStats {
+        cache,
+        counts: &verdict_counts,
+    };
     write_best(
         run,
         best.as_ref(),
         &mut manifest,
-        (grid, kept),
+        (grid, verdict_stats),
         rankings_only,
     )?;
     warn_unjudged(&records, best.as_ref(), grid);
@@ -73,14 +76,14 @@ fn write_best(
     run: &RunDir,
     best: Option<&ragtune_eval::BestSetup>,
     manifest: &mut ragtune_sweep::Manifest,
-    (grid, kept): (&Grid, ragtune_sweep::search::Kept),
+    (grid, stats): (&Grid, ragtune_sweep::search::KeptStats),
     rankings_only: bool,
 ) -> anyhow::Result<()> {
     let out = run.path();
     match best {
         Some(b) => {
             let mut b = b.clone();
-            b.search = super::search::verdict(manifest, run.path(), &b, grid, kept)?;
+            b.search = super::search::verdict(manifest, run.path(), &b, grid, stats)?;
             let text = format!(
                 "# The best setup of this run under [select]; `ragtune serve --run {}` loads it.\n{}{}",
                 out.display(),

@@ -237,7 +237,7 @@ pub fn write(dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<Sta
     let records = run.points()?;
     let (holdout, limits) = select_settings(&run.manifest);
     let store = sweep_store(&run.manifest);
-    let cache = store.as_ref().map(ragtune_sweep::StoreStats);
+    let cache = store.as_ref().map(ragtune_sweep::StoreStats::reading);
     let counts = StatsCounts::default();
     let stats = ragtune_results::row_stats_cached(
         &records,

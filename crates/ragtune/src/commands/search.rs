@@ -7,23 +7,23 @@ use std::path::Path;
 use ragtune_eval::{BestSetup, PointRecord, SearchVerdict};
 use ragtune_grid::{Grid, Strategy};
 use ragtune_sweep::Manifest;
-use ragtune_sweep::search::{Kept, StepRecord, against_eliminated};
+use ragtune_sweep::search::{KeptStats, StepRecord, against_eliminated};
 
 /// How the run's `[search]` reached `best` (for best.toml; `None` for a full grid), the
-/// paired differences read from `kept` where the rungs kept them.
+/// paired differences kept in `stats` (a re-run reads them back).
 pub fn verdict(
     manifest: &Manifest,
     run: &Path,
     best: &BestSetup,
     grid: &Grid,
-    kept: Kept,
+    stats: KeptStats,
 ) -> anyhow::Result<Option<SearchVerdict>> {
     let Some(s) = &manifest.search else {
         return Ok(None);
     };
     let eliminated = if s.strategy == ragtune_grid::Strategy::Halving {
         let goal = (grid.objective, grid.select.holdout);
-        against_eliminated(run, s, &best.config_id, goal, kept)?
+        against_eliminated(run, s, &best.config_id, goal, stats)?
     } else {
         vec![]
     };
