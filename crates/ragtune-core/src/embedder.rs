@@ -17,6 +17,29 @@ pub struct EmbedOutput {
     pub vectors: Vec<f32>,
     /// How many texts were longer than the model's maximum and were truncated.
     pub truncated: usize,
+    /// Tokens the model ran on: each text's tokens after truncation, special tokens
+    /// included, padding not.
+    pub model_tokens: u64,
+}
+
+/// What an embedding request ran: how many texts were truncated and how many tokens the
+/// model ran on ([`EmbedOutput::model_tokens`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmbedTotals {
+    /// Texts cut at the model's maximum.
+    pub truncated: usize,
+    /// Tokens the model ran on.
+    pub model_tokens: u64,
+}
+
+impl EmbedTotals {
+    /// Both counts of `self` and `other`.
+    pub fn plus(self, other: EmbedTotals) -> EmbedTotals {
+        EmbedTotals {
+            truncated: self.truncated + other.truncated,
+            model_tokens: self.model_tokens + other.model_tokens,
+        }
+    }
 }
 
 /// How an embedder cuts a request into inference calls.
@@ -127,17 +150,21 @@ pub trait Embedder: Send + Sync {
     /// Embed `texts`, handing each finished batch to `sink` as soon as it is done: the
     /// batch's indices into `texts` and their vectors, row-major. A caller can so keep
     /// the work of every finished batch if the call is interrupted. Returns how many texts
-    /// were truncated. The default embeds everything, then hands it over as one batch.
+    /// were truncated and the tokens the model ran on. The default embeds everything, then
+    /// hands it over as one batch.
     fn embed_batches(
         &self,
         texts: &[&str],
         progress: &(dyn Fn(usize) + Sync),
         sink: &mut BatchSink<'_>,
-    ) -> Result<usize, EmbedFailure> {
+    ) -> Result<EmbedTotals, EmbedFailure> {
         let out = self.embed(texts, progress)?;
         let all: Vec<usize> = (0..texts.len()).collect();
         sink(&all, &out.vectors)?;
-        Ok(out.truncated)
+        Ok(EmbedTotals {
+            truncated: out.truncated,
+            model_tokens: out.model_tokens,
+        })
     }
 
     /// `text`'s token vectors for late chunking, run in windows of `window` tokens
@@ -289,6 +316,10 @@ impl Embedder for FakeEmbedder {
         Ok(EmbedOutput {
             vectors,
             truncated: self.count_truncated(texts)?,
+            // Its tokens are words, as many as it keeps; it has no special tokens.
+            model_tokens: (texts.iter())
+                .map(|t| Self::words(t).take(self.max_words).count() as u64)
+                .sum(),
         })
     }
     fn count_truncated(&self, texts: &[&str]) -> Result<usize, EmbedFailure> {
@@ -380,6 +411,26 @@ pub fn window_owners(n: usize, content: usize, overlap: usize) -> Vec<(usize, us
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_model_tokens_are_those_kept_after_truncation() {
+        let mut e = FakeEmbedder::new("m", 4);
+        e.max_words = 3;
+        let texts = ["a b", "one two three four five", ""];
+        let out = e.embed(&texts, &|_| {}).unwrap();
+        assert_eq!((out.truncated, out.model_tokens), (1, 2 + 3));
+        let mut sink = |_: &[usize], _: &[f32]| Ok(());
+        let totals = e.embed_batches(&texts, &|_| {}, &mut sink).unwrap();
+        assert_eq!(
+            totals,
+            EmbedTotals {
+                truncated: 1,
+                model_tokens: 5
+            }
+        );
+        let sum = totals.plus(totals);
+        assert_eq!((sum.truncated, sum.model_tokens), (2, 10));
+    }
 
     #[test]
     fn windows_cover_every_token_once_and_split_overlaps_in_half() {

@@ -29,8 +29,9 @@ pub use corpus::{
     Chunk, ChunkHeader, ChunkSet, Corpus, DocId, Document, Question, Span, format_pages,
 };
 pub use embedder::{
-    BatchSink, Batching, EmbedFailure, EmbedOutput, Embedder, FakeEmbedder, FakePairScorer,
-    PairScorer, TokenVectors, l2_normalize, pool_span, prefixed, window_owners, window_ranges,
+    BatchSink, Batching, EmbedFailure, EmbedOutput, EmbedTotals, Embedder, FakeEmbedder,
+    FakePairScorer, PairScorer, TokenVectors, l2_normalize, pool_span, prefixed, window_owners,
+    window_ranges,
 };
 pub use hash::{ContentHasher, f32s_from_le_bytes, f32s_to_le_bytes, sha256, sha256_hex};
 pub use offsets::CharToByte;

@@ -8,8 +8,8 @@ use ndarray::Array2;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 use ragtune_core::{
-    BatchSink, Batching, EmbedFailure, EmbedOutput, Embedder, TokenVectors, l2_normalize,
-    window_owners, window_ranges,
+    BatchSink, Batching, EmbedFailure, EmbedOutput, EmbedTotals, Embedder, TokenVectors,
+    l2_normalize, window_owners, window_ranges,
 };
 use tokenizers::Tokenizer;
 
@@ -661,11 +661,15 @@ impl Embedder for OnnxEmbedder {
     ) -> std::result::Result<EmbedOutput, EmbedFailure> {
         let dim = self.dim;
         let mut vectors = vec![0f32; texts.len() * dim];
-        let truncated = self.embed_batches(texts, progress, &mut |idx, v| {
+        let totals = self.embed_batches(texts, progress, &mut |idx, v| {
             place(&mut vectors, dim, idx, v);
             Ok(())
         })?;
-        Ok(EmbedOutput { vectors, truncated })
+        Ok(EmbedOutput {
+            vectors,
+            truncated: totals.truncated,
+            model_tokens: totals.model_tokens,
+        })
     }
 
     fn token_vectors(
@@ -701,7 +705,7 @@ impl Embedder for OnnxEmbedder {
         texts: &[&str],
         progress: &(dyn Fn(usize) + Sync),
         sink: &mut BatchSink<'_>,
-    ) -> std::result::Result<usize, EmbedFailure> {
+    ) -> std::result::Result<EmbedTotals, EmbedFailure> {
         // Tokenisation runs a segment ahead of inference, on rayon's threads, so that the
         // model (a GPU above all) does not wait for the tokenizer between segments. A
         // request of one segment (a served query) is tokenised in place.
@@ -710,7 +714,7 @@ impl Embedder for OnnxEmbedder {
             let encodings = self.encode(texts).map_err(failure)?;
             self.run_encoded(&encodings, 0, progress, sink)
                 .map_err(failure)?;
-            return Ok(truncated(&encodings));
+            return Ok(totals(&encodings));
         }
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -721,14 +725,14 @@ impl Embedder for OnnxEmbedder {
                     }
                 }
             });
-            let mut count = 0;
+            let mut sum = EmbedTotals::default();
             for (offset, encodings) in rx {
                 let encodings = encodings.map_err(failure)?;
-                count += truncated(&encodings);
+                sum = sum.plus(totals(&encodings));
                 self.run_encoded(&encodings, offset, progress, sink)
                     .map_err(failure)?;
             }
-            Ok(count)
+            Ok(sum)
         })
     }
 }
@@ -754,4 +758,12 @@ fn truncated(encodings: &[tokenizers::Encoding]) -> usize {
         .iter()
         .filter(|e| !e.get_overflowing().is_empty())
         .count()
+}
+
+/// What the model runs for `encodings` (truncated already, special tokens included).
+fn totals(encodings: &[tokenizers::Encoding]) -> EmbedTotals {
+    EmbedTotals {
+        truncated: truncated(encodings),
+        model_tokens: encodings.iter().map(|e| e.len() as u64).sum(),
+    }
 }

@@ -45,6 +45,17 @@ fn matches_python_onnxruntime() {
             out.truncated, 1,
             "{name}: only the long sentence exceeds the limit"
         );
+        // The tokens the model ran on: each sentence's tokens with [CLS] and [SEP], the
+        // long one cut at the model's maximum, by the tokenizer alone.
+        let mut tok = tokenizers::Tokenizer::from_file(spec.tokenizer_path()).unwrap();
+        tok.with_truncation(None).unwrap();
+        tok.with_padding(None);
+        let lengths: Vec<usize> = (texts.iter())
+            .map(|t| tok.encode(*t, true).unwrap().len())
+            .collect();
+        assert!(lengths.iter().any(|&n| n > spec.max_tokens), "{lengths:?}");
+        let want: usize = lengths.iter().map(|&n| n.min(spec.max_tokens)).sum();
+        assert_eq!(out.model_tokens, want as u64, "{name}: {lengths:?}");
         let want = vectors.as_array().unwrap();
         for (i, w) in want.iter().enumerate() {
             let w: Vec<f32> = w

@@ -18,6 +18,10 @@ pub struct CacheStats {
     /// Tokens in the texts embedded now, as the caller's measure counts them.
     #[serde(default)]
     pub embedded_tokens: u64,
+    /// Tokens the model ran on for them ([`ragtune_core::EmbedOutput::model_tokens`]);
+    /// `None` where the caller cannot tell (late chunking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_tokens: Option<u64>,
 }
 
 /// The entry key of `text` under `namespace`.
@@ -48,7 +52,7 @@ fn embed_and_store(
     out: &mut [f32],
     progress: &(dyn Fn(usize) + Sync),
 ) -> (
-    std::result::Result<usize, ragtune_core::EmbedFailure>,
+    std::result::Result<ragtune_core::EmbedTotals, ragtune_core::EmbedFailure>,
     Result<()>,
 ) {
     let dim = embedder.dim();
@@ -103,7 +107,10 @@ pub fn embed_cached(
     let dim = embedder.dim();
     let ns = embedder.namespace();
     let mut out = vec![0f32; texts.len() * dim];
-    let mut stats = CacheStats::default();
+    let mut stats = CacheStats {
+        model_tokens: Some(0),
+        ..CacheStats::default()
+    };
     // Distinct missing texts, and every position each one fills.
     let mut missing: Vec<(String, Vec<usize>)> = Vec::new();
     let mut slot: std::collections::HashMap<String, usize> = Default::default();
@@ -135,8 +142,9 @@ pub fn embed_cached(
     let (embedded, stored) = embed_and_store(embedder, store, &batch, &missing, &mut out, progress);
     // A store error first: the embedding failure it caused is only its consequence.
     stored?;
-    embedded.map_err(|f| StoreError::embedding(ns, f))?;
+    let totals = embedded.map_err(|f| StoreError::embedding(ns, f))?;
     stats.misses = missing.len() as u64;
+    stats.model_tokens = Some(totals.model_tokens);
     stats.embedded_tokens = {
         use rayon::prelude::*;
         batch.par_iter().map(|t| tokens(t)).sum()
@@ -203,16 +211,22 @@ mod tests {
             texts: &[&str],
             p: &(dyn Fn(usize) + Sync),
             sink: &mut ragtune_core::BatchSink<'_>,
-        ) -> Result<usize, EmbedFailure> {
+        ) -> Result<ragtune_core::EmbedTotals, EmbedFailure> {
             let idx: Vec<usize> = (0..texts.len()).collect();
+            let mut model_tokens = 0;
             for (b, batch) in idx.chunks(2).enumerate() {
                 if Some(b) == self.fail_at {
                     return Err(EmbedFailure("killed".into()));
                 }
                 let t: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
-                sink(batch, &self.embed(&t, p)?.vectors)?;
+                let out = self.embed(&t, p)?;
+                model_tokens += out.model_tokens;
+                sink(batch, &out.vectors)?;
             }
-            Ok(0)
+            Ok(ragtune_core::EmbedTotals {
+                truncated: 0,
+                model_tokens,
+            })
         }
     }
 
@@ -242,14 +256,17 @@ mod tests {
         .unwrap();
         assert_eq!(&v[..8], &v[16..24], "a repeated text gets the same vector");
         assert_eq!((s.hits, s.misses), (1, 3));
-        // The measure counts each distinct text embedded once: "a", "bb", "ccc".
+        // The measure counts each distinct text embedded once: "a", "bb", "ccc"; the
+        // model (whose tokens are words) ran on one token each.
         assert_eq!(s.embedded_tokens, 6);
+        assert_eq!(s.model_tokens, Some(3));
         let (v2, s2) = embed_cached(&e, Some(&store), &["ccc", "a"], &|_| {}, &|t| {
             t.len() as u64
         })
         .unwrap();
         assert_eq!(&v2[..8], &v[24..32]);
         assert_eq!((s2.hits, s2.misses, s2.embedded_tokens), (2, 0, 0));
+        assert_eq!(s2.model_tokens, Some(0), "nothing embedded");
         assert_eq!(
             e.embedded.load(Ordering::SeqCst),
             3,

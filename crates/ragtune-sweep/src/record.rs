@@ -29,6 +29,12 @@ pub struct EmbedRecord {
     /// truncation to the model's maximum).
     #[serde(default)]
     pub embedded_tokens: u64,
+    /// Tokens the model ran on for the texts embedded now: each text's tokens in the
+    /// model's own tokenizer, after truncation to its maximum, special tokens included,
+    /// padding not. What tokens/s of a model are measured in. Absent for late chunking
+    /// and in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_tokens: Option<u64>,
     /// How many of the texts are longer than the model's maximum and so were truncated
     /// for embedding (cached or not).
     pub truncated: u64,

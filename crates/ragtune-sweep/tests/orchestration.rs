@@ -520,8 +520,9 @@ fn store_entries_rotated_among_themselves_are_damage_and_the_tables_stay_the_sam
     let mut rotated = BTreeMap::new();
     for stage in ragtune_store::Stage::ALL {
         if stage == ragtune_store::Stage::Intervals {
-            // Written by the command line's write-out, not by the sweep library; entries
-            // of every kind are verified against their stage and key alike.
+            // Written by the command line's write-out and by halving's rungs, not by this
+            // grid's sweep; entries of every kind are verified against their stage and key
+            // alike.
             continue;
         }
         let entries = stage_entries(&store, stage);
@@ -723,7 +724,7 @@ impl ragtune_core::Embedder for CountingEmbedder {
         texts: &[&str],
         progress: &(dyn Fn(usize) + Sync),
         sink: &mut ragtune_core::BatchSink<'_>,
-    ) -> Result<usize, ragtune_core::EmbedFailure> {
+    ) -> Result<ragtune_core::EmbedTotals, ragtune_core::EmbedFailure> {
         self.inner.embed_batches(texts, progress, sink)
     }
     fn token_vectors(

@@ -191,6 +191,7 @@ impl Executor<'_> {
                 cache_hits: s.hits,
                 cache_misses: s.misses,
                 embedded_tokens: s.embedded_tokens,
+                model_tokens: s.model_tokens,
                 truncated,
                 seconds: t.elapsed().as_secs_f64(),
                 batch_size: match batching {
@@ -243,6 +244,7 @@ impl Executor<'_> {
             hits: s.hits,
             misses: s.misses,
             embedded_tokens: s.tokens,
+            model_tokens: None,
         };
         // Late chunking runs one window per inference call.
         self.record_embed(
