@@ -1,0 +1,93 @@
+"""Prints benches/bench_lengths.sh's tables: per model, tokens/s of the chunk embedding
+(the tokens the model ran on, `model_tokens`: after truncation to its maximum, [CLS] and
+[SEP] included, padding not; over the seconds of the chunk set's embedding requests, from
+the manifest; the questions are left out) at each text length and batch budget, the mean of the runs, and the
+best budget per length against the default; then, from `perf`, the share of a sweep's CPU
+samples in each part of the work at 32 and 256 tokens."""
+import json
+import pathlib
+import re
+import sys
+
+DEFAULT = 256
+
+
+def rates(out: pathlib.Path) -> tuple[dict, dict]:
+    """(model, window, budget) -> [tokens/s of each run]; (model, window) -> model
+    tokens per text."""
+    got: dict = {}
+    per_text: dict = {}
+    for m in sorted(out.glob("*/manifest.json")):
+        name = re.fullmatch(r"(.+)-(\d+)-tokens(\d+)-r(\d+)", m.parent.name)
+        if not name:
+            continue
+        model, size, budget = name.group(1), int(name.group(2)), int(name.group(3))
+        chunks = [e for e in json.loads(m.read_text())["embeddings"] if e["what"] != "questions"]
+        tokens = sum(e["model_tokens"] for e in chunks)
+        seconds = sum(e["seconds"] for e in chunks)
+        got.setdefault((model, size, budget), []).append(tokens / seconds)
+        per_text[(model, size)] = tokens / sum(e["cache_misses"] for e in chunks)
+    return got, per_text
+
+
+def rate_table(got: dict, per_text: dict) -> None:
+    models = sorted({k[0] for k in got})
+    budgets = sorted({k[2] for k in got})
+    for model in models:
+        print(f"\n### {model}: tokens/s of the chunk embedding (mean of the runs)\n")
+        print("| window | model tokens per text | " + " | ".join(f"tokens:{b}" for b in budgets)
+              + " | best | best × default | × 32 tokens (default) |")
+        print("|---:|---:|" + "---:|" * (len(budgets) + 3))
+        short = None
+        for length in sorted({k[1] for k in got if k[0] == model}):
+            mean = {b: sum(v) / len(v) for b in budgets
+                    if (v := got.get((model, length, b)))}
+            best = max(mean, key=mean.get)
+            short = short or mean[DEFAULT]
+            cells = [f"**{mean[b]:,.0f}**" if b == best else f"{mean[b]:,.0f}" for b in budgets]
+            print(f"| {length} | {per_text[(model, length)]:.1f} | " + " | ".join(cells)
+                  + f" | tokens:{best} | {mean[best] / mean[DEFAULT]:.3f}"
+                  + f" | {mean[DEFAULT] / short:.2f} |")
+
+
+PARTS = [  # (part, test on "dso symbol"), first match wins
+    ("ONNX Runtime (the model)", lambda d, s: "onnxruntime" in d),
+    ("tokenisation", lambda d, s: re.search(r"tokenizers|unicode_categories|unicode_normalization|wordpiece|onig", s, re.I)),
+    ("chunking", lambda d, s: re.search(r"ragtune_chunk|text_splitter", s)),
+    ("hashing, copying, writing (store, tables)", lambda d, s: re.search(r"sha2|memmove|memcpy|memset|rep_movs|clear_page|write|copy_|polars|parquet", s, re.I)),
+    ("search and scoring", lambda d, s: re.search(r"ragtune_vector|ragtune_eval|ragtune_sweep::score|ndarray|lanes", s)),
+    ("kernel, other", lambda d, s: True),
+]
+
+
+def breakdown(out: pathlib.Path) -> None:
+    shares = {}
+    for size in (32, 256):
+        path = out / f"perf-{size}.txt"
+        if not path.is_file():
+            print(f"\n(no perf breakdown at {size} tokens: perf did not run)")
+            return
+        parts = {p: 0.0 for p, _ in PARTS}
+        for line in path.read_text().splitlines():
+            row = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[.\]\s+(.*)", line)
+            if not row:
+                continue
+            pct, dso, sym = float(row.group(1)), row.group(2), row.group(3)
+            part = next(p for p, test in PARTS if test(dso, sym))
+            parts[part] += pct
+        shares[size] = parts
+    print("\n### Where a sweep's CPU goes (all-minilm-l6-v2, tokens:256; perf samples)\n")
+    print("| part | windows of 32 tokens | of 256 tokens |")
+    print("|---|---:|---:|")
+    for p, _ in PARTS:
+        print(f"| {p} | {shares[32][p]:.1f}% | {shares[256][p]:.1f}% |")
+
+
+def main(out: str) -> None:
+    path = pathlib.Path(out)
+    rate_table(*rates(path))
+    breakdown(path)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
