@@ -10,8 +10,8 @@ use crate::ContentHasher;
 #[error("{0}")]
 pub struct EmbedFailure(pub String);
 
-/// Vectors for a batch of texts.
-#[derive(Debug, Clone, Default)]
+/// Vectors for a batch of texts. No `Default`: an embedder states what its model ran on.
+#[derive(Debug, Clone)]
 pub struct EmbedOutput {
     /// Row-major, `texts.len() * dim`.
     pub vectors: Vec<f32>,

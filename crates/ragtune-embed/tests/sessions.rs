@@ -110,11 +110,16 @@ fn a_request_longer_than_a_segment_keeps_every_text_in_its_row() {
         }
         Ok(())
     };
-    e.embed_batches(&refs, &progress, &mut sink).unwrap();
+    let totals = e.embed_batches(&refs, &progress, &mut sink).unwrap();
     assert!(
         times.iter().all(|&t| t == 1),
         "every text is handed over once"
     );
+    // The segments' counts add up to those of the same texts in one segment each.
+    let (a, b) = refs.split_at(2048);
+    let whole = |t: &[&str]| e.embed(t, &|_| {}).unwrap().model_tokens;
+    assert_eq!(totals.model_tokens, whole(a) + whole(b));
+    assert!(totals.model_tokens > 2 * refs.len() as u64);
     assert_eq!(
         progressed.into_inner(),
         refs.len(),
