@@ -178,15 +178,9 @@ pub fn interval_kept(
                 values.iter().map(|&v| Some(v)),
             )
         },
-        |b| match b {
-            [0] => Some(None),
-            [1, rest @ ..] if rest.len() == 16 => Some(Some((f64_at(rest, 0)?, f64_at(rest, 8)?))),
-            _ => None,
-        },
-        |ci| match ci {
-            None => vec![0],
-            Some((lo, hi)) => [&[1u8][..], &lo.to_le_bytes(), &hi.to_le_bytes()].concat(),
-        },
+        // The encoding of one metric's interval in a row's entry.
+        |b| decode_cis(b, 1).map(|v| v[0]),
+        |ci| encode_cis(std::slice::from_ref(ci)),
         || crate::bootstrap_ci(values),
     )
 }
