@@ -22,6 +22,16 @@ pub struct EmbedOutput {
     pub model_tokens: u64,
 }
 
+impl EmbedOutput {
+    /// What this output's request ran.
+    pub fn totals(&self) -> EmbedTotals {
+        EmbedTotals {
+            truncated: self.truncated,
+            model_tokens: self.model_tokens,
+        }
+    }
+}
+
 /// What an embedding request ran: how many texts were truncated and how many tokens the
 /// model ran on ([`EmbedOutput::model_tokens`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -161,10 +171,7 @@ pub trait Embedder: Send + Sync {
         let out = self.embed(texts, progress)?;
         let all: Vec<usize> = (0..texts.len()).collect();
         sink(&all, &out.vectors)?;
-        Ok(EmbedTotals {
-            truncated: out.truncated,
-            model_tokens: out.model_tokens,
-        })
+        Ok(out.totals())
     }
 
     /// `text`'s token vectors for late chunking, run in windows of `window` tokens

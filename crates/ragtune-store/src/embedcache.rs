@@ -213,20 +213,17 @@ mod tests {
             sink: &mut ragtune_core::BatchSink<'_>,
         ) -> Result<ragtune_core::EmbedTotals, EmbedFailure> {
             let idx: Vec<usize> = (0..texts.len()).collect();
-            let mut model_tokens = 0;
+            let mut sum = ragtune_core::EmbedTotals::default();
             for (b, batch) in idx.chunks(2).enumerate() {
                 if Some(b) == self.fail_at {
                     return Err(EmbedFailure("killed".into()));
                 }
                 let t: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
                 let out = self.embed(&t, p)?;
-                model_tokens += out.model_tokens;
+                sum = sum.plus(out.totals());
                 sink(batch, &out.vectors)?;
             }
-            Ok(ragtune_core::EmbedTotals {
-                truncated: 0,
-                model_tokens,
-            })
+            Ok(sum)
         }
     }
 
