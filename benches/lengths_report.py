@@ -4,10 +4,11 @@
 the manifest; the questions are left out) at each text length and batch budget, the mean
 of the runs, and the best budget per length against the default; then, from `perf` sample
 counts, the share of a sweep's CPU samples in each part of the work at 32 and 256 tokens."""
-import json
 import pathlib
 import re
 import sys
+
+from embed_runs import embed_records
 
 DEFAULT = 256
 
@@ -17,19 +18,16 @@ def rates(out: pathlib.Path) -> tuple[dict, dict]:
     tokens per text."""
     got: dict = {}
     per_text: dict = {}
-    for m in sorted(out.glob("*/manifest.json")):
-        name = re.fullmatch(r"(.+)-(\d+)-tokens(\d+)-r(\d+)", m.parent.name)
-        if not name:
-            continue
-        model, size, budget = name.group(1), int(name.group(2)), int(name.group(3))
-        chunks = [e for e in json.loads(m.read_text())["embeddings"] if e["what"] != "questions"]
+    for (model, size, budget, _), es, _ in embed_records(out, r"(.+)-(\d+)-tokens(\d+)-r(\d+)"):
+        size, budget = int(size), int(budget)
+        chunks = [e for e in es if e["what"] != "questions"]
         if any(e.get("model_tokens") is None for e in chunks):
-            sys.exit(f"{m}: no model_tokens (a manifest older than the field)")
+            sys.exit(f"{out}: a {model} run has no model_tokens (a manifest older than the field)")
         tokens = sum(e["model_tokens"] for e in chunks)
         seconds = sum(e["seconds"] for e in chunks)
         texts = sum(e["cache_misses"] for e in chunks)
         if not (tokens and seconds and texts):
-            sys.exit(f"{m}: nothing embedded (a warm store?)")
+            sys.exit(f"{out}: a {model} run embedded nothing (a warm store?)")
         got.setdefault((model, size, budget), []).append(tokens / seconds)
         per_text[(model, size)] = tokens / texts
     return got, per_text
