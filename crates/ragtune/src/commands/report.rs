@@ -1,8 +1,8 @@
 //! `ragtune report --run DIR [--out FILE]`: one self-contained HTML page for a run.
 
-use anyhow::Context;
 use std::sync::atomic::Ordering;
 
+use anyhow::Context;
 use ragtune_results::{ReportInput, StatsCache, StatsCounts, TableContext};
 use ragtune_store::StageStore;
 use ragtune_sweep::Manifest;
